@@ -1,0 +1,210 @@
+//! The connector's config: parsed from JSON and validated before any request is made.
+
+use crate::error::ConnectorError;
+use serde_json::{Map, Value};
+use std::fmt;
+
+/// Default Open API host (Feishu, China); Lark users set `https://open.larksuite.com`.
+pub const DEFAULT_HOST: &str = "https://open.feishu.cn";
+/// Default and bounds of `page_size` (the records search endpoint allows at most 500).
+pub const DEFAULT_PAGE_SIZE: u32 = 100;
+pub const MAX_PAGE_SIZE: u32 = 500;
+
+/// A string that must never be printed; `Debug` shows a placeholder.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret value, for building request bodies and headers only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// A validated config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub app_id: String,
+    pub app_secret: Secret,
+    pub app_token: String,
+    pub table_id: String,
+    /// Scheme and authority only, no trailing slash (e.g. `https://open.feishu.cn`).
+    pub lark_host: String,
+    pub page_size: u32,
+}
+
+impl Config {
+    /// Parses and validates a config document; errors name the offending field.
+    pub fn parse(json: &str) -> Result<Self, ConnectorError> {
+        let value: Value = serde_json::from_str(json)
+            .map_err(|e| ConnectorError::config(format!("config is not valid JSON: {e}")))?;
+        let Value::Object(fields) = value else {
+            return Err(ConnectorError::config("config must be a JSON object"));
+        };
+        Ok(Self {
+            app_id: required_string(&fields, "app_id")?,
+            app_secret: Secret::new(required_string(&fields, "app_secret")?),
+            app_token: required_string(&fields, "app_token")?,
+            table_id: required_string(&fields, "table_id")?,
+            lark_host: lark_host(&fields)?,
+            page_size: page_size(&fields)?,
+        })
+    }
+}
+
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn optional_string<'a>(
+    fields: &'a Map<String, Value>,
+    name: &str,
+) -> Result<Option<&'a str>, ConnectorError> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.trim())),
+        Some(other) => Err(ConnectorError::config(format!(
+            "config field `{name}` must be a string, got {}",
+            type_name(other)
+        ))),
+    }
+}
+
+fn required_string(fields: &Map<String, Value>, name: &str) -> Result<String, ConnectorError> {
+    match optional_string(fields, name)? {
+        Some(s) if !s.is_empty() => Ok(s.to_string()),
+        Some(_) => Err(ConnectorError::config(format!(
+            "config field `{name}` must not be empty"
+        ))),
+        None => Err(ConnectorError::config(format!(
+            "config field `{name}` is required"
+        ))),
+    }
+}
+
+fn lark_host(fields: &Map<String, Value>) -> Result<String, ConnectorError> {
+    let Some(raw) = optional_string(fields, "lark_host")? else {
+        return Ok(DEFAULT_HOST.to_string());
+    };
+    normalize_host(raw).ok_or_else(|| {
+        ConnectorError::config(format!(
+            "config field `lark_host` must be an http(s) URL with a host and nothing after it, \
+             such as {DEFAULT_HOST} or https://open.larksuite.com; got {raw:?}"
+        ))
+    })
+}
+
+/// `scheme://authority` of an http(s) URL with no path, query or credentials.
+fn normalize_host(raw: &str) -> Option<String> {
+    let rest = raw
+        .strip_prefix("https://")
+        .or_else(|| raw.strip_prefix("http://"))?;
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    let valid = !authority.is_empty()
+        && authority
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    valid.then(|| raw[..raw.len() - rest.len()].to_string() + authority)
+}
+
+fn page_size(fields: &Map<String, Value>) -> Result<u32, ConnectorError> {
+    let out_of_range = || {
+        ConnectorError::config(format!(
+            "config field `page_size` must be an integer from 1 to {MAX_PAGE_SIZE}"
+        ))
+    };
+    match fields.get("page_size") {
+        None | Some(Value::Null) => Ok(DEFAULT_PAGE_SIZE),
+        Some(Value::Number(n)) => match n.as_u64() {
+            Some(v) if (1..=u64::from(MAX_PAGE_SIZE)).contains(&v) => Ok(v as u32),
+            _ => Err(out_of_range()),
+        },
+        Some(other) => Err(ConnectorError::config(format!(
+            "config field `page_size` must be an integer from 1 to {MAX_PAGE_SIZE}, got {}",
+            type_name(other)
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base() -> Value {
+        serde_json::json!({"app_id": "cli_1", "app_secret": "s3cret", "app_token": "app1", "table_id": "tbl1"})
+    }
+
+    fn parse_with(key: &str, value: Value) -> Result<Config, ConnectorError> {
+        let mut v = base();
+        v[key] = value;
+        Config::parse(&v.to_string())
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let c = Config::parse(&base().to_string()).unwrap();
+        assert_eq!(c.lark_host, DEFAULT_HOST);
+        assert_eq!(c.page_size, DEFAULT_PAGE_SIZE);
+        assert_eq!(c.app_secret.expose(), "s3cret");
+        assert!(!format!("{c:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn missing_and_mistyped_fields_are_named() {
+        let mut v = base();
+        v.as_object_mut().unwrap().remove("table_id");
+        let e = Config::parse(&v.to_string()).unwrap_err();
+        assert_eq!(e.message, "config field `table_id` is required");
+        let e = parse_with("app_id", serde_json::json!(5)).unwrap_err();
+        assert_eq!(e.message, "config field `app_id` must be a string, got a number");
+        let e = parse_with("app_token", serde_json::json!("  ")).unwrap_err();
+        assert_eq!(e.message, "config field `app_token` must not be empty");
+    }
+
+    #[test]
+    fn page_size_bounds() {
+        for bad in [0, 501] {
+            let e = parse_with("page_size", serde_json::json!(bad)).unwrap_err();
+            assert!(e.message.contains("`page_size`"), "{}", e.message);
+        }
+        for bad in [serde_json::json!("100"), serde_json::json!(1.5)] {
+            assert!(parse_with("page_size", bad).is_err());
+        }
+        assert_eq!(parse_with("page_size", serde_json::json!(500)).unwrap().page_size, 500);
+        assert_eq!(parse_with("page_size", serde_json::json!(1)).unwrap().page_size, 1);
+    }
+
+    #[test]
+    fn lark_host_forms() {
+        let ok = |s: &str| parse_with("lark_host", serde_json::json!(s)).unwrap().lark_host;
+        assert_eq!(ok("https://open.larksuite.com/"), "https://open.larksuite.com");
+        assert_eq!(ok("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+        for bad in ["open.feishu.cn", "ftp://x", "https://", "https://a/b", "https://u@h", "https://h?x=1"] {
+            let e = parse_with("lark_host", serde_json::json!(bad)).unwrap_err();
+            assert!(e.message.contains("`lark_host`"), "{bad}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn non_object_config_is_rejected() {
+        assert_eq!(Config::parse("[]").unwrap_err().message, "config must be a JSON object");
+        assert!(Config::parse("{").unwrap_err().message.starts_with("config is not valid JSON"));
+    }
+}

@@ -1,0 +1,107 @@
+//! What the connector needs from its runtime (HTTP, time, output), as a trait so that the
+//! Feishu logic runs natively in tests and through WIT imports in the component.
+
+use crate::error::ConnectorError;
+use std::time::Duration;
+
+/// HTTP methods the connector uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+}
+
+/// An outgoing request. `url` is absolute; `bearer` is sent as `Authorization: Bearer ...`.
+#[derive(Debug, Clone)]
+pub struct HttpRequest {
+    pub method: Method,
+    pub url: String,
+    pub bearer: Option<String>,
+    pub json_body: Option<String>,
+}
+
+/// A complete response; header names are lower case.
+#[derive(Debug, Clone, Default)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// The first value of a header (name in lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Why a request got no response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportFailure {
+    /// The sandbox refused the destination.
+    Denied,
+    /// Connection refused, reset, dropped, timed out or a truncated body: worth retrying.
+    Network(String),
+    /// The request could not be built (bad URL and the like).
+    Invalid(String),
+}
+
+/// Severity of a log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+/// Progress of a stream during a read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamStatus {
+    Started,
+    Complete,
+    Incomplete,
+}
+
+/// Sends requests, tells time and takes the connector's output.
+pub trait Host {
+    fn send(&mut self, request: &HttpRequest) -> Result<HttpResponse, TransportFailure>;
+    /// Milliseconds on a monotonic clock.
+    fn now_ms(&self) -> u64;
+    fn sleep(&mut self, duration: Duration);
+    /// A random number for backoff jitter.
+    fn random(&mut self) -> u64;
+    fn log(&mut self, level: LogLevel, message: &str);
+    /// Hands over one page of records (JSON objects); returns once they are written.
+    fn emit_records(&mut self, stream: &str, records: Vec<String>) -> Result<(), ConnectorError>;
+    fn emit_state(&mut self, stream: &str, state: &str) -> Result<(), ConnectorError>;
+    fn stream_status(&mut self, stream: &str, status: StreamStatus);
+}
+
+/// Percent-encodes a path segment or query value (everything but RFC 3986 unreserved bytes).
+pub fn encode_component(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for b in raw.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_reserved_and_unicode() {
+        assert_eq!(encode_component("tbl_Ab-9.~"), "tbl_Ab-9.~");
+        assert_eq!(encode_component("a/b?c=d&e"), "a%2Fb%3Fc%3Dd%26e");
+        assert_eq!(encode_component("表"), "%E8%A1%A8");
+    }
+}

@@ -1,0 +1,23 @@
+//! Feishu / Lark Bitable source connector, built as a WebAssembly component (`source` world).
+//!
+//! Flow of a read: [`config`] validates the user's JSON config; [`client`] fetches a tenant
+//! token ([`token`]) and sends each request through one retry loop steered by the error
+//! classifier ([`classify`]); [`source`] pages through `records/search` ([`paginator`],
+//! [`records`]) and hands each page's records, verbatim, to the host a page at a time.
+//!
+//! Everything but `component` is plain Rust over the [`host::Host`] trait and tests natively;
+//! `component` (wasm only) binds that trait to the WIT imports and WASI HTTP.
+
+pub mod classify;
+pub mod client;
+pub mod config;
+pub mod error;
+pub mod host;
+pub mod paginator;
+pub mod records;
+pub mod source;
+pub mod spec;
+pub mod token;
+
+#[cfg(target_arch = "wasm32")]
+mod component;

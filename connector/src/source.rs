@@ -1,0 +1,139 @@
+//! The four operations (spec, check, discover, read) over any [`Host`].
+
+use crate::client::FeishuClient;
+use crate::config::Config;
+use crate::error::ConnectorError;
+use crate::host::{Host, LogLevel, StreamStatus};
+use crate::paginator::PageCursor;
+use crate::records::RecordsPage;
+use crate::spec::{RECORDS_STREAM, catalog, specification};
+use serde_json::Value;
+
+/// The connection specification as JSON text.
+pub fn spec() -> String {
+    specification().to_string()
+}
+
+/// Validates the config, fetches a token and reads one record.
+pub fn check<H: Host>(host: H, config: &str) -> Result<(), ConnectorError> {
+    let mut client = FeishuClient::new(host, Config::parse(config)?);
+    probe(&mut client)
+}
+
+/// Validates access like `check`, then returns the catalog as JSON text.
+pub fn discover<H: Host>(host: H, config: &str) -> Result<String, ConnectorError> {
+    let mut client = FeishuClient::new(host, Config::parse(config)?);
+    probe(&mut client)?;
+    Ok(catalog().to_string())
+}
+
+fn probe<H: Host>(client: &mut FeishuClient<H>) -> Result<(), ConnectorError> {
+    let response = client.search_records(1, None)?;
+    RecordsPage::parse(&response.body).map(|_| ())
+}
+
+/// Reads the selected streams (all when `catalog` is absent).
+pub fn read<H: Host>(host: H, config: &str, catalog: Option<&str>, state: Option<&str>) -> Result<(), ConnectorError> {
+    let config = Config::parse(config)?;
+    let mut client = FeishuClient::new(host, config);
+    let selected = match catalog {
+        Some(text) => selected_streams(text, client.host())?,
+        None => vec![RECORDS_STREAM.to_string()],
+    };
+    if let Some(text) = state {
+        check_state(text, client.host())?;
+    }
+    for stream in selected {
+        read_stream(&mut client, &stream)?;
+    }
+    Ok(())
+}
+
+/// Stream names a configured catalog selects; unknown streams are a config error.
+fn selected_streams(text: &str, host: &mut impl Host) -> Result<Vec<String>, ConnectorError> {
+    let bad = |why: &str| ConnectorError::config(format!("configured catalog {why}"));
+    let value: Value = serde_json::from_str(text).map_err(|e| bad(&format!("is not valid JSON: {e}")))?;
+    let streams = value
+        .get("streams")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("has no `streams` array"))?;
+    let mut selected: Vec<String> = Vec::new();
+    for (i, entry) in streams.iter().enumerate() {
+        let name = entry
+            .pointer("/stream/name")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad(&format!("entry `streams[{i}]` has no `stream.name`")))?;
+        if name != RECORDS_STREAM {
+            return Err(bad(&format!(
+                "selects stream `{name}`, which this source does not offer (streams: {RECORDS_STREAM}); run discover again"
+            )));
+        }
+        if entry.get("sync_mode").and_then(Value::as_str) == Some("incremental") {
+            host.log(
+                LogLevel::Warn,
+                &format!("stream `{name}` supports only full_refresh; reading it in full"),
+            );
+        }
+        if !selected.iter().any(|s| s == name) {
+            selected.push(name.to_string());
+        }
+    }
+    Ok(selected)
+}
+
+/// Accepts a state document (an array of state messages, or one legacy object); full refresh
+/// has nothing to resume, so its content is not used.
+fn check_state(text: &str, host: &mut impl Host) -> Result<(), ConnectorError> {
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| ConnectorError::config(format!("state is not valid JSON: {e}")))?;
+    match value {
+        Value::Array(items) if items.is_empty() => Ok(()),
+        Value::Array(_) | Value::Object(_) => {
+            host.log(LogLevel::Info, "streams are read in full; the saved state is not needed");
+            Ok(())
+        }
+        _ => Err(ConnectorError::config(
+            "state must be a JSON array of state messages (or a single state object)",
+        )),
+    }
+}
+
+/// Reads one stream with its status bracket: STARTED, then COMPLETE or INCOMPLETE.
+fn read_stream<H: Host>(client: &mut FeishuClient<H>, stream: &str) -> Result<(), ConnectorError> {
+    client.host().stream_status(stream, StreamStatus::Started);
+    let outcome = read_pages(client, stream).and_then(|count| {
+        client.host().emit_state(stream, "{}")?;
+        Ok(count)
+    });
+    match outcome {
+        Ok(count) => {
+            client.host().log(LogLevel::Info, &format!("stream `{stream}`: read {count} records"));
+            client.host().stream_status(stream, StreamStatus::Complete);
+            Ok(())
+        }
+        Err(error) => {
+            client.host().stream_status(stream, StreamStatus::Incomplete);
+            Err(error.context(format!("reading stream `{stream}`")))
+        }
+    }
+}
+
+/// Pages through the table, emitting each page's records as Feishu sent them.
+fn read_pages<H: Host>(client: &mut FeishuClient<H>, stream: &str) -> Result<u64, ConnectorError> {
+    let page_size = client.config().page_size;
+    let mut cursor = PageCursor::default();
+    let mut count = 0u64;
+    loop {
+        let response = client.search_records(page_size, cursor.token())?;
+        let page = RecordsPage::parse(&response.body)
+            .map_err(|e| e.context(format!("records page {}", cursor.pages() + 1)))?;
+        if !page.items.is_empty() {
+            count += page.items.len() as u64;
+            let records = page.items.iter().map(|r| r.get().to_string()).collect();
+            client.host().emit_records(stream, records)?;
+        }
+        if !cursor.advance(page.has_more, page.page_token.as_deref())? {
+            return Ok(count);
+        }
+    }
+}
