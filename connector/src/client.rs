@@ -198,3 +198,129 @@ impl<H: Host> FeishuClient<H> {
         self.host.sleep(pause);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::{FakeHost, json, token_ok};
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    fn config() -> Config {
+        Config::parse(r#"{"app_id":"cli_1","app_secret":"s3cret","app_token":"app1","table_id":"tbl1","lark_host":"http://127.0.0.1:9"}"#).unwrap()
+    }
+
+    const PAGE: &str = r#"{"code":0,"data":{"has_more":false,"items":[]}}"#;
+
+    /// A host whose records endpoint answers from `script` in turn, then with PAGE.
+    fn scripted(script: Vec<Result<HttpResponse, TransportFailure>>) -> FakeHost {
+        let mut script = script.into_iter();
+        FakeHost::new(move |req| {
+            if req.url.ends_with(TOKEN_PATH) {
+                token_ok("t-1")
+            } else {
+                script.next().unwrap_or_else(|| json(200, PAGE))
+            }
+        })
+    }
+
+    #[test]
+    fn token_is_fetched_once_and_sent_as_bearer() {
+        let mut client = FeishuClient::new(scripted(vec![]), config());
+        client.search_records(10, None).unwrap();
+        client.search_records(10, Some("p/2")).unwrap();
+        let reqs = &client.host().requests;
+        assert_eq!(reqs.len(), 3);
+        assert!(reqs[0].json_body.as_deref().unwrap().contains(r#""app_secret":"s3cret""#));
+        assert_eq!(reqs[1].bearer.as_deref(), Some("t-1"));
+        assert_eq!(reqs[1].url, "http://127.0.0.1:9/open-apis/bitable/v1/apps/app1/tables/tbl1/records/search?page_size=10");
+        assert!(reqs[2].url.ends_with("page_size=10&page_token=p%2F2"));
+    }
+
+    #[test]
+    fn expired_token_is_refreshed_once_and_the_request_retried() {
+        let tokens = Rc::new(Cell::new(0));
+        let seen = tokens.clone();
+        let host = FakeHost::new(move |req| {
+            if req.url.ends_with(TOKEN_PATH) {
+                seen.set(seen.get() + 1);
+                return token_ok(&format!("t-{}", seen.get()));
+            }
+            match req.bearer.as_deref() {
+                Some("t-1") => json(200, r#"{"code":99991663,"msg":"token expired"}"#),
+                _ => json(200, PAGE),
+            }
+        });
+        let mut client = FeishuClient::new(host, config());
+        client.search_records(5, None).unwrap();
+        assert_eq!(tokens.get(), 2);
+        let always_bad = FakeHost::new(|req| {
+            if req.url.ends_with(TOKEN_PATH) { token_ok("t-x") } else { json(200, r#"{"code":99991663,"msg":"token expired"}"#) }
+        });
+        let err = FeishuClient::new(always_bad, config()).search_records(5, None).unwrap_err();
+        assert_eq!(err.category, Category::Auth);
+    }
+
+    #[test]
+    fn token_near_expiry_is_replaced_before_use() {
+        let mut client = FeishuClient::new(scripted(vec![]), config());
+        client.search_records(1, None).unwrap();
+        client.host().clock_ms = 7_200_000 - 299_000;
+        client.search_records(1, None).unwrap();
+        let token_calls = client.host().requests.iter().filter(|r| r.url.ends_with(TOKEN_PATH)).count();
+        assert_eq!(token_calls, 2);
+    }
+
+    #[test]
+    fn rate_limits_wait_for_the_reset_header() {
+        let limited = HttpResponse {
+            status: 429,
+            headers: vec![("x-ogw-ratelimit-reset".into(), "2".into())],
+            body: br#"{"code":99991400,"msg":"request trigger frequency limit"}"#.to_vec(),
+        };
+        let mut client = FeishuClient::new(scripted(vec![Ok(limited), json(200, r#"{"code":1254290,"msg":"TooManyRequest"}"#)]), config());
+        client.search_records(1, None).unwrap();
+        let host = client.host();
+        assert_eq!(host.sleeps[0], Duration::from_secs(2));
+        assert_eq!(host.sleeps.len(), 2);
+        assert!(host.logs.iter().any(|(_, m)| m.contains("99991400")));
+    }
+
+    #[test]
+    fn transient_failures_retry_with_growing_backoff_then_give_up() {
+        let failures = (0..10).map(|_| Err(TransportFailure::Network("connection reset".into()))).collect();
+        let mut client = FeishuClient::new(scripted(failures), config());
+        let err = client.search_records(1, None).unwrap_err();
+        assert_eq!(err.category, Category::Transient);
+        assert!(err.message.starts_with("gave up after 5 retries"), "{}", err.message);
+        let sleeps = &client.host().sleeps;
+        assert_eq!(sleeps.len(), 5);
+        assert!(sleeps.windows(2).all(|w| w[0] < w[1]), "{sleeps:?}");
+        assert!(sleeps[0] >= Duration::from_millis(100) && sleeps[0] <= Duration::from_millis(200));
+    }
+
+    #[test]
+    fn server_errors_recover() {
+        let mut client = FeishuClient::new(scripted(vec![json(504, r#"{"code":1255040,"msg":"timeout"}"#), json(502, "bad gateway")]), config());
+        client.search_records(1, None).unwrap();
+        assert_eq!(client.host().sleeps.len(), 2);
+    }
+
+    #[test]
+    fn bad_credentials_fail_without_retry_or_secret() {
+        let host = FakeHost::new(|_| json(200, r#"{"code":10014,"msg":"app secret invalid"}"#));
+        let mut client = FeishuClient::new(host, config());
+        let err = client.search_records(1, None).unwrap_err();
+        assert_eq!(err.category, Category::Auth);
+        assert!(!err.message.contains("s3cret"));
+        assert_eq!(client.host().requests.len(), 1);
+    }
+
+    #[test]
+    fn sandbox_denial_is_a_config_error() {
+        let host = FakeHost::new(|_| Err(TransportFailure::Denied));
+        let err = FeishuClient::new(host, config()).search_records(1, None).unwrap_err();
+        assert_eq!(err.category, Category::Config);
+        assert!(err.message.contains("sandbox refused"), "{}", err.message);
+    }
+}

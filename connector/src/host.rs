@@ -105,3 +105,31 @@ mod tests {
         assert_eq!(encode_component("表"), "%E8%A1%A8");
     }
 }
+
+/// Lets callers keep the host after handing it to an operation (`&mut host`).
+impl<H: Host + ?Sized> Host for &mut H {
+    fn send(&mut self, request: &HttpRequest) -> Result<HttpResponse, TransportFailure> {
+        (**self).send(request)
+    }
+    fn now_ms(&self) -> u64 {
+        (**self).now_ms()
+    }
+    fn sleep(&mut self, duration: Duration) {
+        (**self).sleep(duration)
+    }
+    fn random(&mut self) -> u64 {
+        (**self).random()
+    }
+    fn log(&mut self, level: LogLevel, message: &str) {
+        (**self).log(level, message)
+    }
+    fn emit_records(&mut self, stream: &str, records: Vec<String>) -> Result<(), ConnectorError> {
+        (**self).emit_records(stream, records)
+    }
+    fn emit_state(&mut self, stream: &str, state: &str) -> Result<(), ConnectorError> {
+        (**self).emit_state(stream, state)
+    }
+    fn stream_status(&mut self, stream: &str, status: StreamStatus) {
+        (**self).stream_status(stream, status)
+    }
+}

@@ -19,5 +19,8 @@ pub mod source;
 pub mod spec;
 pub mod token;
 
+#[cfg(test)]
+mod fake;
+
 #[cfg(target_arch = "wasm32")]
 mod component;

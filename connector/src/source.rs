@@ -137,3 +137,96 @@ fn read_pages<H: Host>(client: &mut FeishuClient<H>, stream: &str) -> Result<u64
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::Category;
+    use crate::fake::{FakeHost, json, token_ok};
+    use crate::host::HttpRequest;
+    use crate::token::TOKEN_PATH;
+
+    const CONFIG: &str = r#"{"app_id":"cli_1","app_secret":"s3cret","app_token":"app1","table_id":"tbl1","lark_host":"http://127.0.0.1:9","page_size":2}"#;
+
+    /// Serves `n` records two per page, with page tokens "p<offset>".
+    fn table(n: usize) -> impl FnMut(&HttpRequest) -> Result<crate::host::HttpResponse, crate::host::TransportFailure> {
+        move |req| {
+            if req.url.ends_with(TOKEN_PATH) {
+                return token_ok("t-1");
+            }
+            let offset: usize = req.url.split("page_token=p").nth(1).map_or(0, |s| s.parse().unwrap());
+            let end = (offset + 2).min(n);
+            let items: Vec<String> = (offset..end).map(|i| format!(r#"{{"record_id":"rec{i}","fields":{{"n":{i}}}}}"#)).collect();
+            json(200, &format!(
+                r#"{{"code":0,"data":{{"has_more":{},"page_token":"p{end}","total":{n},"items":[{}]}}}}"#,
+                end < n,
+                items.join(",")
+            ))
+        }
+    }
+
+    fn emitted(host: &FakeHost) -> Vec<String> {
+        host.records.iter().flat_map(|(_, r)| r.clone()).collect()
+    }
+
+    #[test]
+    fn read_emits_every_record_once_a_page_at_a_time() {
+        for n in [0, 1, 2, 5] {
+            let mut host = FakeHost::new(table(n));
+            read(&mut host, CONFIG, None, None).unwrap();
+            let expected: Vec<String> = (0..n).map(|i| format!(r#"{{"record_id":"rec{i}","fields":{{"n":{i}}}}}"#)).collect();
+            assert_eq!(emitted(&host), expected);
+            assert!(host.records.iter().all(|(s, page)| s == "records" && page.len() <= 2));
+            assert_eq!(host.statuses, vec![("records".into(), StreamStatus::Started), ("records".into(), StreamStatus::Complete)]);
+            assert_eq!(host.states, vec![("records".to_string(), "{}".to_string())]);
+        }
+    }
+
+    #[test]
+    fn a_repeating_page_token_fails_the_stream() {
+        let mut host = FakeHost::new(|req: &HttpRequest| {
+            if req.url.ends_with(TOKEN_PATH) { return token_ok("t"); }
+            json(200, r#"{"code":0,"data":{"has_more":true,"page_token":"same","items":[{"record_id":"r"}]}}"#)
+        });
+        let err = read(&mut host, CONFIG, None, None).unwrap_err();
+        assert_eq!(err.category, Category::BadResponse);
+        assert!(err.message.contains("repeats an earlier page_token"), "{}", err.message);
+        assert_eq!(emitted(&host).len(), 2);
+        assert_eq!(host.statuses.last().unwrap().1, StreamStatus::Incomplete);
+        assert!(host.states.is_empty());
+    }
+
+    #[test]
+    fn catalogs_select_known_streams_only() {
+        let catalog = r#"{"streams":[{"stream":{"name":"records","json_schema":{},"supported_sync_modes":["full_refresh"]},"sync_mode":"incremental","destination_sync_mode":"append","generation_id":1,"minimum_generation_id":0,"sync_id":9}]}"#;
+        let mut host = FakeHost::new(table(3));
+        read(&mut host, CONFIG, Some(catalog), Some("[]")).unwrap();
+        assert_eq!(emitted(&host).len(), 3);
+        assert!(host.logs.iter().any(|(_, m)| m.contains("supports only full_refresh")));
+
+        let mut host = FakeHost::new(table(3));
+        let err = read(&mut host, CONFIG, Some(r#"{"streams":[{"stream":{"name":"orders"}}]}"#), None).unwrap_err();
+        assert_eq!(err.category, Category::Config);
+        assert!(err.message.contains("`orders`"));
+        assert!(host.requests.is_empty());
+
+        let mut host = FakeHost::new(table(3));
+        read(&mut host, CONFIG, Some(r#"{"streams":[]}"#), None).unwrap();
+        assert!(host.requests.is_empty() && host.statuses.is_empty());
+    }
+
+    #[test]
+    fn bad_state_is_a_config_error() {
+        let err = read(FakeHost::new(table(1)), CONFIG, None, Some("42")).unwrap_err();
+        assert_eq!(err.category, Category::Config);
+        assert!(read(FakeHost::new(table(1)), CONFIG, None, Some("{nope")).is_err());
+    }
+
+    #[test]
+    fn check_reads_one_record() {
+        let mut host = FakeHost::new(table(5));
+        check(&mut host, CONFIG).unwrap();
+        assert!(host.requests[1].url.contains("page_size=1"));
+        assert_eq!(check(FakeHost::new(table(0)), "{}").unwrap_err().category, Category::Config);
+    }
+}

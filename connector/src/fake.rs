@@ -1,0 +1,74 @@
+//! A scripted [`Host`] for native tests: answers requests from a closure and records output.
+
+use crate::error::ConnectorError;
+use crate::host::{Host, HttpRequest, HttpResponse, LogLevel, StreamStatus, TransportFailure};
+use std::time::Duration;
+
+type Responder = Box<dyn FnMut(&HttpRequest) -> Result<HttpResponse, TransportFailure>>;
+
+pub struct FakeHost {
+    responder: Responder,
+    pub requests: Vec<HttpRequest>,
+    pub sleeps: Vec<Duration>,
+    pub logs: Vec<(LogLevel, String)>,
+    pub records: Vec<(String, Vec<String>)>,
+    pub states: Vec<(String, String)>,
+    pub statuses: Vec<(String, StreamStatus)>,
+    pub clock_ms: u64,
+}
+
+impl FakeHost {
+    pub fn new(responder: impl FnMut(&HttpRequest) -> Result<HttpResponse, TransportFailure> + 'static) -> Self {
+        Self {
+            responder: Box::new(responder),
+            requests: Vec::new(),
+            sleeps: Vec::new(),
+            logs: Vec::new(),
+            records: Vec::new(),
+            states: Vec::new(),
+            statuses: Vec::new(),
+            clock_ms: 0,
+        }
+    }
+}
+
+/// A JSON response with the given status.
+pub fn json(status: u16, body: &str) -> Result<HttpResponse, TransportFailure> {
+    Ok(HttpResponse { status, headers: Vec::new(), body: body.as_bytes().to_vec() })
+}
+
+/// A good token answer.
+pub fn token_ok(token: &str) -> Result<HttpResponse, TransportFailure> {
+    json(200, &format!(r#"{{"code":0,"msg":"ok","tenant_access_token":"{token}","expire":7200}}"#))
+}
+
+impl Host for FakeHost {
+    fn send(&mut self, request: &HttpRequest) -> Result<HttpResponse, TransportFailure> {
+        self.requests.push(request.clone());
+        (self.responder)(request)
+    }
+    fn now_ms(&self) -> u64 {
+        self.clock_ms
+    }
+    fn sleep(&mut self, duration: Duration) {
+        self.clock_ms += duration.as_millis() as u64;
+        self.sleeps.push(duration);
+    }
+    fn random(&mut self) -> u64 {
+        7
+    }
+    fn log(&mut self, level: LogLevel, message: &str) {
+        self.logs.push((level, message.to_string()));
+    }
+    fn emit_records(&mut self, stream: &str, records: Vec<String>) -> Result<(), ConnectorError> {
+        self.records.push((stream.to_string(), records));
+        Ok(())
+    }
+    fn emit_state(&mut self, stream: &str, state: &str) -> Result<(), ConnectorError> {
+        self.states.push((stream.to_string(), state.to_string()));
+        Ok(())
+    }
+    fn stream_status(&mut self, stream: &str, status: StreamStatus) {
+        self.statuses.push((stream.to_string(), status));
+    }
+}
