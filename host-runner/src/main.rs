@@ -1,1 +1,30 @@
-fn main() {}
+//! `host-runner`: runs a source connector component (WIT world `source`) in a wasmtime sandbox
+//! and speaks the Airbyte protocol on stdout.
+//!
+//! Flow: [`cli`] parses flags into a run config; [`run`] reads the input files, has
+//! [`runtime`] compile (or load from cache) and instantiate the component with its limits,
+//! derives the outbound allowlist ([`sandbox`]) from the config, calls the export, and writes
+//! what the component hands back through [`output`] as [`protocol`] messages, all under a
+//! wall-clock watchdog.
+
+mod cli;
+mod output;
+mod protocol;
+mod run;
+mod runtime;
+mod sandbox;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let config = match cli.into_run_config() {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
+    run::run(config)
+}

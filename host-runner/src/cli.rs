@@ -1,0 +1,146 @@
+//! Command-line interface: clap types, turned into a typed [`RunConfig`] whose errors name the
+//! flag at fault.
+
+use crate::runtime::{CompileCache, Limits};
+use crate::sandbox::HostPattern;
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Runs a source connector component in a wasmtime sandbox and prints Airbyte protocol
+/// messages on stdout (one JSON object per line); logs go to stderr.
+#[derive(Parser, Debug)]
+#[command(name = "host-runner", version)]
+pub struct Cli {
+    /// The connector: a WebAssembly component implementing the `source` world (e.g. feishu.wasm).
+    pub component: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+    #[command(flatten)]
+    pub sandbox: SandboxArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Print the connector's specification (a SPEC message).
+    Spec,
+    /// Validate a config and try to connect with it (one CONNECTION_STATUS message; exit 0
+    /// even when the check fails).
+    Check {
+        /// Config JSON file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// List the streams a config gives access to (a CATALOG message).
+    Discover {
+        /// Config JSON file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Read records (RECORD, STATE, LOG and TRACE messages); non-zero exit on failure.
+    Read {
+        /// Config JSON file.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// Configured catalog JSON file; without it every stream is read.
+        #[arg(long, value_name = "FILE")]
+        catalog: Option<PathBuf>,
+        /// State JSON file from an earlier read (`[]` on a first read).
+        #[arg(long, value_name = "FILE")]
+        state: Option<PathBuf>,
+    },
+}
+
+/// Sandbox and limit flags; they may be given before or after the subcommand.
+#[derive(Args, Debug)]
+pub struct SandboxArgs {
+    /// Also allow outgoing HTTP to PATTERN: scheme://host[:port], with `*` for any scheme,
+    /// host, leading subdomain label or port (Spin's allowed_outbound_hosts grammar). Repeatable.
+    #[arg(long = "allow-host", value_name = "PATTERN", global = true)]
+    pub allow_host: Vec<String>,
+    /// Do not allow the hosts the config names (such as lark_host): only --allow-host
+    /// patterns, so with none every request is refused.
+    #[arg(long, global = true)]
+    pub no_config_hosts: bool,
+    /// Memory cap for each of the component's linear memories, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 256, global = true,
+          value_parser = clap::value_parser!(u64).range(1..=65536))]
+    pub max_memory_mib: u64,
+    /// Wall-clock cap on the whole command, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 6 * 3600, global = true,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout_secs: u64,
+    /// Cap on each request's connect, first-byte and between-bytes waits, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 60, global = true,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout_secs: u64,
+    /// Directory for compiled components (default: wasmtime's cache directory).
+    #[arg(long, value_name = "DIR", global = true)]
+    pub cache_dir: Option<PathBuf>,
+    /// Compile the component on every run instead of caching it.
+    #[arg(long, global = true, conflicts_with = "cache_dir")]
+    pub no_cache: bool,
+    /// Also show debug logs on stderr.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub enum Operation {
+    Spec,
+    Check { config: PathBuf },
+    Discover { config: PathBuf },
+    Read { config: PathBuf, catalog: Option<PathBuf>, state: Option<PathBuf> },
+}
+
+/// A validated run configuration.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub component: PathBuf,
+    pub operation: Operation,
+    pub extra_hosts: Vec<HostPattern>,
+    pub allow_config_hosts: bool,
+    pub limits: Limits,
+    pub timeout: Duration,
+    pub cache: CompileCache,
+    pub verbose: bool,
+}
+
+impl Cli {
+    pub fn into_run_config(self) -> Result<RunConfig> {
+        let s = self.sandbox;
+        let extra_hosts = s
+            .allow_host
+            .iter()
+            .map(|p| HostPattern::parse(p).with_context(|| format!("invalid --allow-host {p:?}")))
+            .collect::<Result<Vec<_>>>()?;
+        let operation = match self.command {
+            Command::Spec => Operation::Spec,
+            Command::Check { config } => Operation::Check { config },
+            Command::Discover { config } => Operation::Discover { config },
+            Command::Read { config, catalog, state } => Operation::Read { config, catalog, state },
+        };
+        let cache = match (s.no_cache, s.cache_dir) {
+            (true, _) => CompileCache::Off,
+            (false, Some(dir)) => CompileCache::Dir(
+                std::path::absolute(&dir).with_context(|| format!("invalid --cache-dir {}", dir.display()))?,
+            ),
+            (false, None) => CompileCache::Default,
+        };
+        Ok(RunConfig {
+            component: self.component,
+            operation,
+            extra_hosts,
+            allow_config_hosts: !s.no_config_hosts,
+            limits: Limits {
+                max_memory_bytes: (s.max_memory_mib as usize) << 20,
+                request_timeout: Duration::from_secs(s.request_timeout_secs),
+            },
+            timeout: Duration::from_secs(s.timeout_secs),
+            cache,
+            verbose: s.verbose,
+        })
+    }
+}

@@ -1,0 +1,234 @@
+//! What the connector hands the host during a run, turned into protocol lines: records,
+//! states with per-stream counts, stream statuses (closing any left open) and logs.
+
+use crate::protocol::{ConnectionStatus, FailureType, Level, Log, Message, ProtocolWriter, Status, StreamState, Trace, now_ms};
+use serde::de::IgnoredAny;
+use serde_json::value::RawValue;
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Per-stream bookkeeping.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StreamProgress {
+    pub since_state: u64,
+    pub total: u64,
+    pub status: Option<Status>,
+}
+
+/// The run's output: protocol lines on `W` (stdout), human-readable logs on stderr.
+pub struct Output<W: Write> {
+    writer: ProtocolWriter<W>,
+    streams: BTreeMap<String, StreamProgress>,
+    /// Set once stdout is closed (e.g. a pipe to `head`): later writes are dropped.
+    closed: bool,
+    verbose: bool,
+}
+
+/// An `Output` shared between the store (connector calls) and the watchdog.
+pub type SharedOutput = Arc<Mutex<Output<Box<dyn Write + Send>>>>;
+
+/// Locks a shared output, recovering it if a thread panicked while holding it.
+pub fn lock(output: &SharedOutput) -> MutexGuard<'_, Output<Box<dyn Write + Send>>> {
+    output.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+impl<W: Write> Output<W> {
+    pub fn new(out: W, verbose: bool) -> Self {
+        Self { writer: ProtocolWriter::new(out), streams: BTreeMap::new(), closed: false, verbose }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    #[cfg(test)]
+    pub fn progress(&self, stream: &str) -> Option<StreamProgress> {
+        self.streams.get(stream).copied()
+    }
+
+    fn write(&mut self, f: impl FnOnce(&mut ProtocolWriter<W>) -> io::Result<()>) -> Result<(), String> {
+        if self.closed {
+            return Err("stdout is closed".into());
+        }
+        match f(&mut self.writer) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.closed = true;
+                if e.kind() != io::ErrorKind::BrokenPipe {
+                    eprintln!("host-runner: cannot write to stdout: {e}");
+                }
+                Err(format!("stdout is closed: {e}"))
+            }
+        }
+    }
+
+    /// Writes one page of records; each must be a JSON object. Returns once flushed.
+    pub fn records(&mut self, stream: &str, records: &[String]) -> Result<(), String> {
+        if let Some((i, why)) = records.iter().enumerate().find_map(|(i, r)| invalid_object(r).map(|why| (i, why))) {
+            return Err(format!("record {i} of the batch for stream `{stream}` is not a JSON object: {why}"));
+        }
+        self.ensure_started(stream)?;
+        let emitted_at = now_ms();
+        self.write(|w| {
+            for record in records {
+                w.record(stream, record, emitted_at)?;
+            }
+            w.flush()
+        })?;
+        let progress = self.streams.entry(stream.to_string()).or_default();
+        progress.since_state += records.len() as u64;
+        progress.total += records.len() as u64;
+        Ok(())
+    }
+
+    /// Writes a STATE for `stream` with the records emitted since its previous state.
+    pub fn state(&mut self, stream: &str, state: &str) -> Result<(), String> {
+        let state: &RawValue = serde_json::from_str(state)
+            .map_err(|e| format!("state for stream `{stream}` is not valid JSON: {e}"))?;
+        let count = self.streams.get(stream).map_or(0, |p| p.since_state);
+        self.write(|w| {
+            w.message(&Message::State { state: StreamState::new(stream, state, count) })?;
+            w.flush()
+        })?;
+        self.streams.entry(stream.to_string()).or_default().since_state = 0;
+        Ok(())
+    }
+
+    /// Writes a STREAM_STATUS trace and remembers it.
+    pub fn status(&mut self, stream: &str, status: Status) {
+        self.streams.entry(stream.to_string()).or_default().status = Some(status);
+        let _ = self.write(|w| w.message(&Message::Trace { trace: Trace::stream_status(stream, status) }));
+        if status != Status::Started {
+            let total = self.streams.get(stream).map_or(0, |p| p.total);
+            self.log_stderr(Level::Info, &format!("stream `{stream}` {status:?} after {total} records"));
+        }
+    }
+
+    fn ensure_started(&mut self, stream: &str) -> Result<(), String> {
+        match self.streams.get(stream).and_then(|p| p.status) {
+            Some(Status::Started) => Ok(()),
+            None => {
+                self.status(stream, Status::Started);
+                Ok(())
+            }
+            Some(done) => Err(format!("stream `{stream}` is already {done:?}; no more records are accepted")),
+        }
+    }
+
+    /// Marks every stream that started but did not finish as INCOMPLETE; returns their names.
+    pub fn close_open_streams(&mut self) -> Vec<String> {
+        let open: Vec<String> = self
+            .streams
+            .iter()
+            .filter(|(_, p)| p.status == Some(Status::Started))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for stream in &open {
+            self.status(stream, Status::Incomplete);
+        }
+        open
+    }
+
+    /// A connector log line: a LOG message on stdout and a line on stderr.
+    pub fn log(&mut self, level: Level, message: &str) {
+        if level == Level::Debug || level == Level::Trace {
+            if self.verbose {
+                self.log_stderr(level, message);
+            }
+            return;
+        }
+        let _ = self.write(|w| w.message(&Message::Log { log: Log { level, message } }));
+        self.log_stderr(level, message);
+    }
+
+    /// A host-side line on stderr only.
+    pub fn log_stderr(&self, level: Level, message: &str) {
+        if level != Level::Debug || self.verbose {
+            eprintln!("{:<5} {message}", format!("{level:?}").to_uppercase());
+        }
+    }
+
+    /// A TRACE ERROR (and the same on stderr).
+    pub fn error(&mut self, message: &str, internal: &str, failure_type: FailureType, stream: Option<&str>) {
+        self.log_stderr(Level::Error, message);
+        let _ = self.write(|w| w.message(&Message::Trace { trace: Trace::error(message, internal, failure_type, stream) }));
+    }
+
+    pub fn connection_status(&mut self, succeeded: bool, message: Option<&str>) {
+        let status = if succeeded { "SUCCEEDED" } else { "FAILED" };
+        let _ = self.write(|w| w.message(&Message::ConnectionStatus { connection_status: ConnectionStatus { status, message } }));
+    }
+
+    pub fn spec(&mut self, spec: &RawValue) {
+        let _ = self.write(|w| w.message(&Message::Spec { spec }));
+    }
+
+    pub fn catalog(&mut self, catalog: &RawValue) {
+        let _ = self.write(|w| w.message(&Message::Catalog { catalog }));
+    }
+
+    pub fn flush(&mut self) {
+        let _ = self.write(|w| w.flush());
+    }
+}
+
+/// Why `text` is not a JSON object, if it is not.
+fn invalid_object(text: &str) -> Option<String> {
+    if !text.trim_start().starts_with('{') {
+        return Some("it does not start with `{`".into());
+    }
+    serde_json::from_str::<IgnoredAny>(text).err().map(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    fn lines(buf: &[u8]) -> Vec<Value> {
+        String::from_utf8_lossy(buf).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    }
+
+    #[test]
+    fn counts_records_since_the_last_state() {
+        let mut buf = Vec::new();
+        {
+            let mut out = Output::new(&mut buf, false);
+            out.status("s", Status::Started);
+            out.records("s", &["{\"a\":1}".into(), "{\"a\":2}".into()]).unwrap();
+            out.state("s", "{}").unwrap();
+            out.records("s", &["{\"a\":3}".into()]).unwrap();
+            out.state("s", "{\"c\":1}").unwrap();
+            out.status("s", Status::Complete);
+        }
+        let v = lines(&buf);
+        let counts: Vec<f64> = v.iter().filter(|m| m["type"] == "STATE").map(|m| m["state"]["sourceStats"]["recordCount"].as_f64().unwrap()).collect();
+        assert_eq!(counts, vec![2.0, 1.0]);
+        assert_eq!(v.iter().filter(|m| m["type"] == "RECORD").count(), 3);
+    }
+
+    #[test]
+    fn rejects_records_that_are_not_objects() {
+        let mut out = Output::new(Vec::new(), false);
+        for bad in ["[1]", "{\"a\":", "{}\n{\"type\":\"SPEC\"}", "nope"] {
+            assert!(out.records("s", &[bad.into()]).is_err(), "{bad}");
+        }
+        assert!(out.progress("s").is_none());
+    }
+
+    #[test]
+    fn open_streams_are_closed_incomplete() {
+        let mut buf = Vec::new();
+        {
+            let mut out = Output::new(&mut buf, false);
+            out.records("a", &["{}".into()]).unwrap();
+            out.status("b", Status::Started);
+            out.status("b", Status::Complete);
+            assert_eq!(out.close_open_streams(), vec!["a".to_string()]);
+            assert!(out.records("b", &["{}".into()]).is_err());
+        }
+        let statuses: Vec<String> = lines(&buf).iter().filter(|m| m["type"] == "TRACE").map(|m| format!("{}:{}", m["trace"]["stream_status"]["stream_descriptor"]["name"], m["trace"]["stream_status"]["status"])).collect();
+        assert_eq!(statuses, vec!["\"a\":\"STARTED\"", "\"b\":\"STARTED\"", "\"b\":\"COMPLETE\"", "\"a\":\"INCOMPLETE\""]);
+    }
+}
