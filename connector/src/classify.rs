@@ -107,6 +107,8 @@ fn classify_status(response: &HttpResponse, what: &str, is_json: bool) -> Verdic
     let body = if is_json { "a JSON body without a code" } else { "a body that is not JSON" };
     let described = format!("Feishu answered {what} with HTTP {status} and {body}");
     match status {
+        // The endpoint's own parser names what is wrong with the body.
+        200..=299 => Verdict::Success,
         429 => Verdict::RateLimited { wait: rate_limit_wait(response), reason: described },
         500..=599 => Verdict::Retry { reason: described },
         401 => Verdict::Fail(ConnectorError::new(Category::Auth, described)),
@@ -194,6 +196,7 @@ mod tests {
         assert_eq!(category(classify(&resp(400, r#"{"code":1254011,"msg":"bad page_size"}"#, &[]), "x")), Category::Config);
         assert_eq!(category(classify(&resp(404, "404 page not found", &[]), "x")), Category::Config);
         assert_eq!(category(classify(&resp(418, "teapot", &[]), "x")), Category::BadResponse);
+        assert_eq!(classify(&resp(200, r#"{"code":0,"data":{"items":[{"#, &[]), "x"), Verdict::Success);
     }
 
     #[test]

@@ -1,1 +1,373 @@
+//! A mock of the Feishu / Lark Open API for the Bitable connector's tests and demo.
+//!
+//! [`MockFeishu::start`] serves, on `127.0.0.1` in a thread of its own: the tenant token
+//! endpoint, the tables and fields lists, and records search over a deterministic table
+//! ([`data`]). It requires the Bearer token, records every request it sees, and injects the
+//! [`Fault`]s it is given on chosen records-search requests.
 
+pub mod data;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+/// Credentials the mock accepts.
+pub const APP_ID: &str = "cli_mock_app_0001";
+pub const APP_SECRET: &str = "mock-secret-Zx8Kq2Lr5Tn9";
+
+/// A failure injected into one records-search request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// HTTP 429, code 99991400, with `x-ogw-ratelimit-reset: reset_secs`.
+    RateLimited { reset_secs: u32 },
+    /// HTTP 200, code 1254290 (Bitable's TooManyRequest), no reset header.
+    TooManyRequests,
+    /// Every token issued so far stops working (code 99991663), as if it expired.
+    ExpireTokens,
+    /// HTTP 504 with code 1255040.
+    GatewayTimeout,
+    /// HTTP 500 with an HTML body.
+    ServerErrorHtml,
+    /// Headers and part of the body are sent, then the connection is cut.
+    DropConnection,
+    /// HTTP `status` with a Feishu error `code` and `msg`.
+    Code { status: u16, code: i64, msg: String },
+    /// HTTP 200 with a JSON body cut short.
+    MalformedJson,
+    /// The page answers with the page_token it was asked for, so paging would loop.
+    RepeatPageToken,
+    /// `has_more: true` with no page_token.
+    MissingPageToken,
+}
+
+/// What the mock serves.
+#[derive(Debug, Clone)]
+pub struct MockConfig {
+    /// Records in the table.
+    pub records: usize,
+    /// `expire` of issued tokens, in seconds.
+    pub token_ttl_secs: u64,
+    /// Faults by records-search request number (1-based, counting retries).
+    pub faults: HashMap<usize, Fault>,
+}
+
+impl Default for MockConfig {
+    fn default() -> Self {
+        Self { records: 10, token_ttl_secs: 7200, faults: HashMap::new() }
+    }
+}
+
+impl MockConfig {
+    pub fn with_records(records: usize) -> Self {
+        Self { records, ..Self::default() }
+    }
+
+    /// Adds a fault on records-search request `n` (1-based).
+    pub fn fault(mut self, n: usize, fault: Fault) -> Self {
+        self.faults.insert(n, fault);
+        self
+    }
+}
+
+/// One request the mock saw.
+#[derive(Debug, Clone)]
+pub struct SeenRequest {
+    pub method: String,
+    pub path: String,
+    pub query: HashMap<String, String>,
+    pub authorization: Option<String>,
+    pub body: String,
+}
+
+#[derive(Default)]
+struct Shared {
+    requests: Vec<SeenRequest>,
+    valid_tokens: Vec<String>,
+    tokens_issued: usize,
+    searches: usize,
+}
+
+#[derive(Clone)]
+struct AppState {
+    config: Arc<MockConfig>,
+    shared: Arc<Mutex<Shared>>,
+}
+
+impl AppState {
+    fn shared(&self) -> std::sync::MutexGuard<'_, Shared> {
+        self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A running mock server; it stops when the process ends.
+pub struct MockFeishu {
+    addr: SocketAddr,
+    shared: Arc<Mutex<Shared>>,
+}
+
+impl MockFeishu {
+    /// Starts on an ephemeral port of 127.0.0.1.
+    pub fn start(config: MockConfig) -> std::io::Result<Self> {
+        Self::start_on("127.0.0.1:0".parse().expect("valid address"), config)
+    }
+
+    /// Starts on `addr` in a background thread with its own runtime.
+    pub fn start_on(addr: SocketAddr, config: MockConfig) -> std::io::Result<Self> {
+        let listener = std::net::TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Mutex::new(Shared::default()));
+        let state = AppState { config: Arc::new(config), shared: shared.clone() };
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        std::thread::spawn(move || {
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                axum::serve(listener, router(state)).await.expect("mock server");
+            });
+        });
+        Ok(Self { addr, shared })
+    }
+
+    /// `http://127.0.0.1:PORT`, the value for `lark_host`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Every request seen so far.
+    pub fn requests(&self) -> Vec<SeenRequest> {
+        self.shared.lock().unwrap_or_else(|p| p.into_inner()).requests.clone()
+    }
+
+    /// A config for the connector pointing at this mock.
+    pub fn connector_config(&self, page_size: u32) -> Value {
+        json!({
+            "app_id": APP_ID, "app_secret": APP_SECRET, "app_token": data::APP_TOKEN,
+            "table_id": data::TABLE_ID, "lark_host": self.url(), "page_size": page_size
+        })
+    }
+}
+
+fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/open-apis/auth/v3/tenant_access_token/internal", post(token))
+        .route("/open-apis/bitable/v1/apps/{app}/tables", get(tables))
+        .route("/open-apis/bitable/v1/apps/{app}/tables/{table}/fields", get(fields))
+        .route("/open-apis/bitable/v1/apps/{app}/tables/{table}/records/search", post(search))
+        .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found") })
+        .with_state(state)
+}
+
+fn feishu_error(status: StatusCode, code: i64, msg: &str) -> Response {
+    let body = json!({"code": code, "msg": msg, "error": {"log_id": format!("mocklog{code}")}});
+    (status, Json(body)).into_response()
+}
+
+fn record_request(state: &AppState, method: &str, path: &str, query: &HashMap<String, String>, headers: &HeaderMap, body: &str) {
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+    state.shared().requests.push(SeenRequest {
+        method: method.into(),
+        path: path.into(),
+        query: query.clone(),
+        authorization,
+        body: body.into(),
+    });
+}
+
+#[derive(Deserialize)]
+struct TokenRequest {
+    app_id: Option<String>,
+    app_secret: Option<String>,
+}
+
+async fn token(State(state): State<AppState>, headers: HeaderMap, body: String) -> Response {
+    // The body holds the app secret: keep only that a token was asked for.
+    record_request(&state, "POST", "/open-apis/auth/v3/tenant_access_token/internal", &HashMap::new(), &headers, "");
+    let Ok(req) = serde_json::from_str::<TokenRequest>(&body) else {
+        return feishu_error(StatusCode::BAD_REQUEST, 10003, "invalid param");
+    };
+    if req.app_id.as_deref() != Some(APP_ID) {
+        return feishu_error(StatusCode::OK, 10003, "invalid param");
+    }
+    if req.app_secret.as_deref() != Some(APP_SECRET) {
+        return feishu_error(StatusCode::OK, 10014, "app secret invalid");
+    }
+    let mut shared = state.shared();
+    shared.tokens_issued += 1;
+    let token = format!("t-mock{:06}", shared.tokens_issued);
+    shared.valid_tokens.push(token.clone());
+    Json(json!({"code": 0, "msg": "ok", "tenant_access_token": token, "expire": state.config.token_ttl_secs})).into_response()
+}
+
+/// Checks the Bearer token; an error response when it is missing or not valid.
+fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+    let header = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let Some(token) = header.and_then(|h| h.strip_prefix("Bearer ")) else {
+        return Err(feishu_error(StatusCode::BAD_REQUEST, 99991661, "Missing access token for authorization"));
+    };
+    if state.shared().valid_tokens.iter().any(|t| t == token) {
+        Ok(())
+    } else {
+        Err(feishu_error(StatusCode::BAD_REQUEST, 99991663, "Invalid access token for authorization"))
+    }
+}
+
+fn check_ids(app: &str, table: Option<&str>) -> Result<(), Response> {
+    if app != data::APP_TOKEN {
+        return Err(feishu_error(StatusCode::OK, 1254040, "BaseTokenNotFound"));
+    }
+    if table.is_some_and(|t| t != data::TABLE_ID) {
+        return Err(feishu_error(StatusCode::OK, 1254041, "TableIdNotFound"));
+    }
+    Ok(())
+}
+
+fn ok(data: Value) -> Response {
+    Json(json!({"code": 0, "msg": "success", "data": data})).into_response()
+}
+
+async fn tables(State(state): State<AppState>, Path(app): Path<String>, Query(q): Query<HashMap<String, String>>, headers: HeaderMap) -> Response {
+    record_request(&state, "GET", &format!("/open-apis/bitable/v1/apps/{app}/tables"), &q, &headers, "");
+    if let Err(r) = authorize(&state, &headers).and_then(|_| check_ids(&app, None)) {
+        return r;
+    }
+    ok(json!({"has_more": false, "page_token": "", "total": 1,
+              "items": [{"table_id": data::TABLE_ID, "name": data::TABLE_NAME, "revision": 1}]}))
+}
+
+async fn fields(State(state): State<AppState>, Path((app, table)): Path<(String, String)>, Query(q): Query<HashMap<String, String>>, headers: HeaderMap) -> Response {
+    record_request(&state, "GET", &format!("/open-apis/bitable/v1/apps/{app}/tables/{table}/fields"), &q, &headers, "");
+    if let Err(r) = authorize(&state, &headers).and_then(|_| check_ids(&app, Some(&table))) {
+        return r;
+    }
+    let items = data::field_list();
+    ok(json!({"has_more": false, "page_token": "", "total": items.len(), "items": items}))
+}
+
+fn page_token(offset: usize) -> String {
+    format!("pgt{:x}x{:x}", offset, offset.wrapping_mul(2654435761) & 0xffff)
+}
+
+fn parse_page_token(token: &str) -> Option<usize> {
+    let (offset, check) = token.strip_prefix("pgt")?.split_once('x')?;
+    let offset = usize::from_str_radix(offset, 16).ok()?;
+    (page_token(offset) == format!("pgt{offset:x}x{check}")).then_some(offset)
+}
+
+async fn search(
+    State(state): State<AppState>,
+    Path((app, table)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    record_request(&state, "POST", &format!("/open-apis/bitable/v1/apps/{app}/tables/{table}/records/search"), &q, &headers, &body);
+    let fault = {
+        let mut shared = state.shared();
+        shared.searches += 1;
+        state.config.faults.get(&shared.searches).cloned()
+    };
+    if fault == Some(Fault::ExpireTokens) {
+        state.shared().valid_tokens.clear();
+    }
+    if let Err(r) = authorize(&state, &headers).and_then(|_| check_ids(&app, Some(&table))) {
+        return r;
+    }
+    let page_size = match q.get("page_size").map(|s| s.parse::<i64>()) {
+        None => 20,
+        Some(Ok(n)) if n <= 0 => return feishu_error(StatusCode::BAD_REQUEST, 1254011, "page_size must be greater than 0"),
+        Some(Ok(n)) if n > 500 => return feishu_error(StatusCode::BAD_REQUEST, 99992402, "field validation failed: page_size"),
+        Some(Ok(n)) => n as usize,
+        Some(Err(_)) => return feishu_error(StatusCode::BAD_REQUEST, 99992402, "field validation failed: page_size"),
+    };
+    let offset = match q.get("page_token") {
+        None => 0,
+        Some(t) => match parse_page_token(t) {
+            Some(o) => o,
+            None => return feishu_error(StatusCode::OK, 1254002, "Fail"),
+        },
+    };
+    let automatic = serde_json::from_str::<Value>(&body).ok().and_then(|b| b.get("automatic_fields")?.as_bool()) == Some(true);
+    let body = page_body(state.config.records, offset, page_size, automatic, fault.as_ref(), q.get("page_token"));
+    match fault {
+        Some(Fault::DropConnection) => cut_short(body),
+        Some(Fault::MalformedJson) => {
+            let cut = &body[..body.len() / 2];
+            ([(header::CONTENT_TYPE, "application/json; charset=utf-8")], cut.to_string()).into_response()
+        }
+        Some(f @ (Fault::RateLimited { .. } | Fault::TooManyRequests | Fault::GatewayTimeout | Fault::ServerErrorHtml | Fault::Code { .. })) => fault_response(&f),
+        _ => ([(header::CONTENT_TYPE, "application/json; charset=utf-8")], body).into_response(),
+    }
+}
+
+/// The JSON text of a records page, shaped by a paging fault if there is one.
+fn page_body(n: usize, offset: usize, page_size: usize, automatic: bool, fault: Option<&Fault>, asked_token: Option<&String>) -> String {
+    let end = (offset + page_size).min(n);
+    let has_more = end < n;
+    let items: Vec<Value> = (offset.min(n)..end).map(|i| data::record(i, automatic)).collect();
+    let mut data = json!({"has_more": has_more, "total": n, "items": items});
+    // Like Feishu, a token may come even on the last page: clients must stop on has_more.
+    data["page_token"] = json!(page_token(end));
+    match fault {
+        Some(Fault::RepeatPageToken) => data["page_token"] = json!(asked_token.cloned().unwrap_or_else(|| page_token(0))),
+        Some(Fault::MissingPageToken) => {
+            data["has_more"] = json!(true);
+            data.as_object_mut().map(|o| o.remove("page_token"));
+        }
+        _ => {}
+    }
+    json!({"code": 0, "msg": "success", "data": data}).to_string()
+}
+
+fn fault_response(fault: &Fault) -> Response {
+    match fault {
+        Fault::RateLimited { reset_secs } => {
+            let mut r = feishu_error(StatusCode::TOO_MANY_REQUESTS, 99991400, "request trigger frequency limit");
+            let h = r.headers_mut();
+            h.insert("x-ogw-ratelimit-limit", "100".parse().expect("header"));
+            h.insert("x-ogw-ratelimit-reset", reset_secs.to_string().parse().expect("header"));
+            r
+        }
+        Fault::TooManyRequests => feishu_error(StatusCode::OK, 1254290, "TooManyRequest"),
+        Fault::GatewayTimeout => feishu_error(StatusCode::GATEWAY_TIMEOUT, 1255040, "request timeout"),
+        Fault::ServerErrorHtml => (StatusCode::INTERNAL_SERVER_ERROR, "<html><body>502 Bad Gateway</body></html>").into_response(),
+        Fault::Code { status, code, msg } => feishu_error(StatusCode::from_u16(*status).unwrap_or(StatusCode::OK), *code, msg),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "not a response fault").into_response(),
+    }
+}
+
+/// Sends the headers and the first part of `body`, then fails the body so the connection drops.
+fn cut_short(body: String) -> Response {
+    let head = Bytes::from(body.as_bytes()[..body.len() / 3].to_vec());
+    let chunks: Vec<Result<Bytes, std::io::Error>> = vec![Ok(head), Err(std::io::Error::other("connection dropped by the mock"))];
+    Response::builder()
+        .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
+        .header(header::CONTENT_LENGTH, body.len())
+        .body(Body::from_stream(futures_util::stream::iter(chunks)))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_tokens_round_trip_and_reject_forgeries() {
+        for o in [0, 1, 499, 2345] {
+            assert_eq!(parse_page_token(&page_token(o)), Some(o));
+        }
+        assert_eq!(parse_page_token("pgt5x0"), None);
+        assert_eq!(parse_page_token("nope"), None);
+    }
+}

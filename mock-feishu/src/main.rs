@@ -1,0 +1,35 @@
+//! `mock-feishu`: serves the mock Feishu Open API for demos and benchmarks until stopped.
+
+use clap::Parser;
+use mock_feishu::{MockConfig, MockFeishu};
+use std::net::SocketAddr;
+
+/// A local mock of the Feishu / Lark Bitable Open API.
+#[derive(Parser)]
+struct Args {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:0")]
+    listen: SocketAddr,
+    /// Records in the mock table.
+    #[arg(long, default_value_t = 2345)]
+    records: usize,
+    /// Write a connector config pointing at the mock to this file.
+    #[arg(long, value_name = "FILE")]
+    write_config: Option<std::path::PathBuf>,
+    /// page_size in the written config.
+    #[arg(long, default_value_t = 100)]
+    page_size: u32,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let mock = MockFeishu::start_on(args.listen, MockConfig::with_records(args.records))?;
+    if let Some(path) = &args.write_config {
+        std::fs::write(path, serde_json::to_string_pretty(&mock.connector_config(args.page_size))?)?;
+    }
+    println!("{}", mock.url());
+    eprintln!("mock Feishu serving {} records at {} (Ctrl-C to stop)", args.records, mock.url());
+    loop {
+        std::thread::park();
+    }
+}
