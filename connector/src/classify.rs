@@ -13,7 +13,10 @@ pub enum Verdict {
     /// The tenant token was rejected: fetch a new one and retry once.
     RefreshToken,
     /// Rate-limited: wait (the upstream's hint when given) and retry.
-    RateLimited { wait: Option<Duration>, reason: String },
+    RateLimited {
+        wait: Option<Duration>,
+        reason: String,
+    },
     /// A passing failure: back off and retry, bounded.
     Retry { reason: String },
     /// Give up.
@@ -71,28 +74,51 @@ fn classify_code(code: i64, envelope: &Envelope, response: &HttpResponse, what: 
     if let Some(log_id) = log_id {
         described.push_str(&format!(", log_id {log_id}"));
     }
-    let fail = |category, hint: &str| Verdict::Fail(ConnectorError::new(category, format!("{described}: {hint}")));
+    let fail = |category, hint: &str| {
+        Verdict::Fail(ConnectorError::new(
+            category,
+            format!("{described}: {hint}"),
+        ))
+    };
     if TOKEN_INVALID.contains(&code) {
         Verdict::RefreshToken
     } else if RATE_LIMITED.contains(&code) {
-        Verdict::RateLimited { wait: rate_limit_wait(response), reason: described }
+        Verdict::RateLimited {
+            wait: rate_limit_wait(response),
+            reason: described,
+        }
     } else if RETRYABLE.contains(&code) || response.status >= 500 && !is_known_final(code) {
         Verdict::Retry { reason: described }
     } else if BAD_CREDENTIALS.contains(&code) {
-        fail(Category::Auth, "check `app_id` and `app_secret` (and that the app is enabled)")
+        fail(
+            Category::Auth,
+            "check `app_id` and `app_secret` (and that the app is enabled)",
+        )
     } else if NO_PERMISSION.contains(&code) {
         fail(
             Category::Permission,
             "grant the app the bitable:app:readonly scope and add it to the Base as a collaborator",
         )
-    } else if code == 91402 || (1254003..=1254006).contains(&code) || (1254040..=1254045).contains(&code) {
+    } else if code == 91402
+        || (1254003..=1254006).contains(&code)
+        || (1254040..=1254045).contains(&code)
+    {
         fail(Category::NotFound, "check `app_token` and `table_id`")
     } else if code == 1254030 {
-        fail(Category::Config, "the response was too large; lower `page_size`")
+        fail(
+            Category::Config,
+            "the response was too large; lower `page_size`",
+        )
     } else if code == 99991403 {
-        fail(Category::RateLimited(None), "the app's monthly API quota is used up")
+        fail(
+            Category::RateLimited(None),
+            "the app's monthly API quota is used up",
+        )
     } else if BAD_REQUEST.contains(&code) {
-        fail(Category::Config, "Feishu rejected the request; check `page_size`, `app_token` and `table_id`")
+        fail(
+            Category::Config,
+            "Feishu rejected the request; check `page_size`, `app_token` and `table_id`",
+        )
     } else {
         fail(Category::BadResponse, "unexpected Feishu error")
     }
@@ -104,12 +130,19 @@ fn is_known_final(code: i64) -> bool {
 
 fn classify_status(response: &HttpResponse, what: &str, is_json: bool) -> Verdict {
     let status = response.status;
-    let body = if is_json { "a JSON body without a code" } else { "a body that is not JSON" };
+    let body = if is_json {
+        "a JSON body without a code"
+    } else {
+        "a body that is not JSON"
+    };
     let described = format!("Feishu answered {what} with HTTP {status} and {body}");
     match status {
         // The endpoint's own parser names what is wrong with the body.
         200..=299 => Verdict::Success,
-        429 => Verdict::RateLimited { wait: rate_limit_wait(response), reason: described },
+        429 => Verdict::RateLimited {
+            wait: rate_limit_wait(response),
+            reason: described,
+        },
         500..=599 => Verdict::Retry { reason: described },
         401 => Verdict::Fail(ConnectorError::new(Category::Auth, described)),
         403 => Verdict::Fail(ConnectorError::new(Category::Permission, described)),
@@ -136,7 +169,10 @@ mod tests {
     fn resp(status: u16, body: &str, headers: &[(&str, &str)]) -> HttpResponse {
         HttpResponse {
             status,
-            headers: headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            headers: headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             body: body.as_bytes().to_vec(),
         }
     }
@@ -150,59 +186,143 @@ mod tests {
 
     #[test]
     fn success_needs_code_zero_and_2xx() {
-        assert_eq!(classify(&resp(200, r#"{"code":0,"data":{}}"#, &[]), "x"), Verdict::Success);
-        assert!(matches!(classify(&resp(503, r#"{"code":0}"#, &[]), "x"), Verdict::Retry { .. }));
+        assert_eq!(
+            classify(&resp(200, r#"{"code":0,"data":{}}"#, &[]), "x"),
+            Verdict::Success
+        );
+        assert!(matches!(
+            classify(&resp(503, r#"{"code":0}"#, &[]), "x"),
+            Verdict::Retry { .. }
+        ));
     }
 
     #[test]
     fn code_beats_http_200() {
-        let v = classify(&resp(200, r#"{"code":1254043,"msg":"RecordIdNotFound","error":{"log_id":"L1"}}"#, &[]), "GET /p");
+        let v = classify(
+            &resp(
+                200,
+                r#"{"code":1254043,"msg":"RecordIdNotFound","error":{"log_id":"L1"}}"#,
+                &[],
+            ),
+            "GET /p",
+        );
         let Verdict::Fail(e) = v else { panic!() };
         assert_eq!(e.category, Category::NotFound);
-        assert!(e.message.contains("code 1254043 (RecordIdNotFound), log_id L1"), "{}", e.message);
+        assert!(
+            e.message
+                .contains("code 1254043 (RecordIdNotFound), log_id L1"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
     fn log_id_falls_back_to_logid_then_header() {
-        let v = classify(&resp(200, r#"{"code":1,"msg":"m","error":{"logid":"L2"}}"#, &[]), "x");
+        let v = classify(
+            &resp(200, r#"{"code":1,"msg":"m","error":{"logid":"L2"}}"#, &[]),
+            "x",
+        );
         assert!(format!("{v:?}").contains("log_id L2"));
-        let v = classify(&resp(200, r#"{"code":1,"msg":"m"}"#, &[("x-tt-logid", "L3")]), "x");
+        let v = classify(
+            &resp(200, r#"{"code":1,"msg":"m"}"#, &[("x-tt-logid", "L3")]),
+            "x",
+        );
         assert!(format!("{v:?}").contains("log_id L3"));
     }
 
     #[test]
     fn rate_limits_carry_the_wait() {
-        let r = resp(429, r#"{"code":99991400,"msg":"request trigger frequency limit"}"#, &[("x-ogw-ratelimit-reset", "3")]);
-        assert!(matches!(classify(&r, "x"), Verdict::RateLimited { wait: Some(d), .. } if d == Duration::from_secs(3)));
+        let r = resp(
+            429,
+            r#"{"code":99991400,"msg":"request trigger frequency limit"}"#,
+            &[("x-ogw-ratelimit-reset", "3")],
+        );
+        assert!(
+            matches!(classify(&r, "x"), Verdict::RateLimited { wait: Some(d), .. } if d == Duration::from_secs(3))
+        );
         let r = resp(200, r#"{"code":1254290,"msg":"TooManyRequest"}"#, &[]);
-        assert!(matches!(classify(&r, "x"), Verdict::RateLimited { wait: None, .. }));
+        assert!(matches!(
+            classify(&r, "x"),
+            Verdict::RateLimited { wait: None, .. }
+        ));
         let r = resp(429, "slow down", &[("retry-after", "2")]);
-        assert!(matches!(classify(&r, "x"), Verdict::RateLimited { wait: Some(d), .. } if d == Duration::from_secs(2)));
+        assert!(
+            matches!(classify(&r, "x"), Verdict::RateLimited { wait: Some(d), .. } if d == Duration::from_secs(2))
+        );
     }
 
     #[test]
     fn token_errors_ask_for_a_refresh() {
         for code in TOKEN_INVALID {
-            let r = resp(200, &format!(r#"{{"code":{code},"msg":"invalid token"}}"#), &[]);
+            let r = resp(
+                200,
+                &format!(r#"{{"code":{code},"msg":"invalid token"}}"#),
+                &[],
+            );
             assert_eq!(classify(&r, "x"), Verdict::RefreshToken);
         }
     }
 
     #[test]
     fn final_errors_have_categories() {
-        assert_eq!(category(classify(&resp(200, r#"{"code":10014,"msg":"app secret invalid"}"#, &[]), "x")), Category::Auth);
-        assert_eq!(category(classify(&resp(400, r#"{"code":10014,"msg":"app secret invalid"}"#, &[]), "x")), Category::Auth);
-        assert_eq!(category(classify(&resp(403, r#"{"code":91403,"msg":"Forbidden"}"#, &[]), "x")), Category::Permission);
-        assert_eq!(category(classify(&resp(400, r#"{"code":1254011,"msg":"bad page_size"}"#, &[]), "x")), Category::Config);
-        assert_eq!(category(classify(&resp(404, "404 page not found", &[]), "x")), Category::Config);
-        assert_eq!(category(classify(&resp(418, "teapot", &[]), "x")), Category::BadResponse);
-        assert_eq!(classify(&resp(200, r#"{"code":0,"data":{"items":[{"#, &[]), "x"), Verdict::Success);
+        assert_eq!(
+            category(classify(
+                &resp(200, r#"{"code":10014,"msg":"app secret invalid"}"#, &[]),
+                "x"
+            )),
+            Category::Auth
+        );
+        assert_eq!(
+            category(classify(
+                &resp(400, r#"{"code":10014,"msg":"app secret invalid"}"#, &[]),
+                "x"
+            )),
+            Category::Auth
+        );
+        assert_eq!(
+            category(classify(
+                &resp(403, r#"{"code":91403,"msg":"Forbidden"}"#, &[]),
+                "x"
+            )),
+            Category::Permission
+        );
+        assert_eq!(
+            category(classify(
+                &resp(400, r#"{"code":1254011,"msg":"bad page_size"}"#, &[]),
+                "x"
+            )),
+            Category::Config
+        );
+        assert_eq!(
+            category(classify(&resp(404, "404 page not found", &[]), "x")),
+            Category::Config
+        );
+        assert_eq!(
+            category(classify(&resp(418, "teapot", &[]), "x")),
+            Category::BadResponse
+        );
+        assert_eq!(
+            classify(&resp(200, r#"{"code":0,"data":{"items":[{"#, &[]), "x"),
+            Verdict::Success
+        );
     }
 
     #[test]
     fn server_errors_retry() {
-        assert!(matches!(classify(&resp(504, r#"{"code":1255040,"msg":"timeout"}"#, &[]), "x"), Verdict::Retry { .. }));
-        assert!(matches!(classify(&resp(502, "<html>bad gateway</html>", &[]), "x"), Verdict::Retry { .. }));
-        assert!(matches!(classify(&resp(400, r#"{"code":1254607,"msg":"data not ready"}"#, &[]), "x"), Verdict::Retry { .. }));
+        assert!(matches!(
+            classify(&resp(504, r#"{"code":1255040,"msg":"timeout"}"#, &[]), "x"),
+            Verdict::Retry { .. }
+        ));
+        assert!(matches!(
+            classify(&resp(502, "<html>bad gateway</html>", &[]), "x"),
+            Verdict::Retry { .. }
+        ));
+        assert!(matches!(
+            classify(
+                &resp(400, r#"{"code":1254607,"msg":"data not ready"}"#, &[]),
+                "x"
+            ),
+            Verdict::Retry { .. }
+        ));
     }
 }

@@ -49,7 +49,12 @@ impl<H: Host> FeishuClient<H> {
     }
 
     pub fn with_policy(host: H, config: Config, policy: RetryPolicy) -> Self {
-        Self { host, config, token: None, policy }
+        Self {
+            host,
+            config,
+            token: None,
+            policy,
+        }
     }
 
     pub fn host(&mut self) -> &mut H {
@@ -61,7 +66,11 @@ impl<H: Host> FeishuClient<H> {
     }
 
     /// One page of the table's records (`page_token` of the previous page, if any).
-    pub fn search_records(&mut self, page_size: u32, page_token: Option<&str>) -> Result<HttpResponse, ConnectorError> {
+    pub fn search_records(
+        &mut self,
+        page_size: u32,
+        page_token: Option<&str>,
+    ) -> Result<HttpResponse, ConnectorError> {
         let path = search_path(&self.config.app_token, &self.config.table_id);
         let mut url = format!("{}{path}?page_size={page_size}", self.config.lark_host);
         if let Some(token) = page_token {
@@ -111,7 +120,11 @@ impl<H: Host> FeishuClient<H> {
     ) -> Result<HttpResponse, ConnectorError> {
         let (mut retries, mut rate_limit_retries, mut refreshed) = (0, 0, false);
         loop {
-            let bearer = if authorized { Some(self.bearer()?) } else { None };
+            let bearer = if authorized {
+                Some(self.bearer()?)
+            } else {
+                None
+            };
             let verdict = match self.host.send(&build(bearer)) {
                 Ok(response) => match classify(&response, what) {
                     Verdict::Success => return Ok(response),
@@ -122,21 +135,28 @@ impl<H: Host> FeishuClient<H> {
             match verdict {
                 Verdict::Success => unreachable!("returned above"),
                 Verdict::RefreshToken if authorized && !refreshed => {
-                    self.host.log(LogLevel::Info, "Feishu rejected the tenant token; fetching a new one");
+                    self.host.log(
+                        LogLevel::Info,
+                        "Feishu rejected the tenant token; fetching a new one",
+                    );
                     self.token = None;
                     refreshed = true;
                 }
                 Verdict::RefreshToken => {
                     return Err(ConnectorError::new(
                         Category::Auth,
-                        format!("Feishu rejected the tenant token for {what} even after a new one was fetched"),
+                        format!(
+                            "Feishu rejected the tenant token for {what} even after a new one was fetched"
+                        ),
                     ));
                 }
                 Verdict::RateLimited { wait, reason } => {
                     if rate_limit_retries >= self.policy.max_rate_limit_retries {
                         return Err(ConnectorError::new(
                             Category::RateLimited(wait),
-                            format!("still rate-limited after {rate_limit_retries} retries: {reason}"),
+                            format!(
+                                "still rate-limited after {rate_limit_retries} retries: {reason}"
+                            ),
                         ));
                     }
                     let pause = wait
@@ -231,9 +251,18 @@ mod tests {
         client.search_records(10, Some("p/2")).unwrap();
         let reqs = &client.host().requests;
         assert_eq!(reqs.len(), 3);
-        assert!(reqs[0].json_body.as_deref().unwrap().contains(r#""app_secret":"s3cret""#));
+        assert!(
+            reqs[0]
+                .json_body
+                .as_deref()
+                .unwrap()
+                .contains(r#""app_secret":"s3cret""#)
+        );
         assert_eq!(reqs[1].bearer.as_deref(), Some("t-1"));
-        assert_eq!(reqs[1].url, "http://127.0.0.1:9/open-apis/bitable/v1/apps/app1/tables/tbl1/records/search?page_size=10");
+        assert_eq!(
+            reqs[1].url,
+            "http://127.0.0.1:9/open-apis/bitable/v1/apps/app1/tables/tbl1/records/search?page_size=10"
+        );
         assert!(reqs[2].url.ends_with("page_size=10&page_token=p%2F2"));
     }
 
@@ -255,9 +284,15 @@ mod tests {
         client.search_records(5, None).unwrap();
         assert_eq!(tokens.get(), 2);
         let always_bad = FakeHost::new(|req| {
-            if req.url.ends_with(TOKEN_PATH) { token_ok("t-x") } else { json(200, r#"{"code":99991663,"msg":"token expired"}"#) }
+            if req.url.ends_with(TOKEN_PATH) {
+                token_ok("t-x")
+            } else {
+                json(200, r#"{"code":99991663,"msg":"token expired"}"#)
+            }
         });
-        let err = FeishuClient::new(always_bad, config()).search_records(5, None).unwrap_err();
+        let err = FeishuClient::new(always_bad, config())
+            .search_records(5, None)
+            .unwrap_err();
         assert_eq!(err.category, Category::Auth);
     }
 
@@ -267,7 +302,12 @@ mod tests {
         client.search_records(1, None).unwrap();
         client.host().clock_ms = 7_200_000 - 299_000;
         client.search_records(1, None).unwrap();
-        let token_calls = client.host().requests.iter().filter(|r| r.url.ends_with(TOKEN_PATH)).count();
+        let token_calls = client
+            .host()
+            .requests
+            .iter()
+            .filter(|r| r.url.ends_with(TOKEN_PATH))
+            .count();
         assert_eq!(token_calls, 2);
     }
 
@@ -278,7 +318,13 @@ mod tests {
             headers: vec![("x-ogw-ratelimit-reset".into(), "2".into())],
             body: br#"{"code":99991400,"msg":"request trigger frequency limit"}"#.to_vec(),
         };
-        let mut client = FeishuClient::new(scripted(vec![Ok(limited), json(200, r#"{"code":1254290,"msg":"TooManyRequest"}"#)]), config());
+        let mut client = FeishuClient::new(
+            scripted(vec![
+                Ok(limited),
+                json(200, r#"{"code":1254290,"msg":"TooManyRequest"}"#),
+            ]),
+            config(),
+        );
         client.search_records(1, None).unwrap();
         let host = client.host();
         assert_eq!(host.sleeps[0], Duration::from_secs(2));
@@ -288,11 +334,17 @@ mod tests {
 
     #[test]
     fn transient_failures_retry_with_growing_backoff_then_give_up() {
-        let failures = (0..10).map(|_| Err(TransportFailure::Network("connection reset".into()))).collect();
+        let failures = (0..10)
+            .map(|_| Err(TransportFailure::Network("connection reset".into())))
+            .collect();
         let mut client = FeishuClient::new(scripted(failures), config());
         let err = client.search_records(1, None).unwrap_err();
         assert_eq!(err.category, Category::Transient);
-        assert!(err.message.starts_with("gave up after 5 retries"), "{}", err.message);
+        assert!(
+            err.message.starts_with("gave up after 5 retries"),
+            "{}",
+            err.message
+        );
         let sleeps = &client.host().sleeps;
         assert_eq!(sleeps.len(), 5);
         assert!(sleeps.windows(2).all(|w| w[0] < w[1]), "{sleeps:?}");
@@ -301,7 +353,13 @@ mod tests {
 
     #[test]
     fn server_errors_recover() {
-        let mut client = FeishuClient::new(scripted(vec![json(504, r#"{"code":1255040,"msg":"timeout"}"#), json(502, "bad gateway")]), config());
+        let mut client = FeishuClient::new(
+            scripted(vec![
+                json(504, r#"{"code":1255040,"msg":"timeout"}"#),
+                json(502, "bad gateway"),
+            ]),
+            config(),
+        );
         client.search_records(1, None).unwrap();
         assert_eq!(client.host().sleeps.len(), 2);
     }
@@ -319,7 +377,9 @@ mod tests {
     #[test]
     fn sandbox_denial_is_a_config_error() {
         let host = FakeHost::new(|_| Err(TransportFailure::Denied));
-        let err = FeishuClient::new(host, config()).search_records(1, None).unwrap_err();
+        let err = FeishuClient::new(host, config())
+            .search_records(1, None)
+            .unwrap_err();
         assert_eq!(err.category, Category::Config);
         assert!(err.message.contains("sandbox refused"), "{}", err.message);
     }

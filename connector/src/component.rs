@@ -1,12 +1,13 @@
 //! The component glue: the WIT `source` exports call [`crate::source`], and [`WasiHost`]
-//! implements [`Host`] with the WIT host imports and WASI HTTP (through waki).
+//! implements [`Host`] with the WIT host imports and WASI HTTP ([`crate::wasi_http`]).
 
 use crate::error::{Category, ConnectorError};
-use crate::host::{Host, HttpRequest, HttpResponse, LogLevel, Method, StreamStatus, TransportFailure};
+use crate::host::{Host, HttpRequest, HttpResponse, LogLevel, StreamStatus, TransportFailure};
 use crate::source;
 use std::hash::{BuildHasher, RandomState};
 use std::time::{Duration, Instant};
 
+#[allow(clippy::too_many_arguments)]
 mod bindings {
     wit_bindgen::generate!({ path: "../wit", world: "source" });
 }
@@ -14,9 +15,6 @@ mod bindings {
 use bindings::Guest;
 use bindings::datasource::connector::host as wit_host;
 use bindings::datasource::connector::types as wit;
-
-/// Longest wait for a TCP connection; the runner caps the other timeouts.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
 struct Component;
 
@@ -33,8 +31,18 @@ impl Guest for Component {
         source::discover(WasiHost::new(), &config).map_err(to_wit)
     }
 
-    fn read(config: String, catalog: Option<String>, state: Option<String>) -> Result<(), wit::ConnectorError> {
-        source::read(WasiHost::new(), &config, catalog.as_deref(), state.as_deref()).map_err(to_wit)
+    fn read(
+        config: String,
+        catalog: Option<String>,
+        state: Option<String>,
+    ) -> Result<(), wit::ConnectorError> {
+        source::read(
+            WasiHost::new(),
+            &config,
+            catalog.as_deref(),
+            state.as_deref(),
+        )
+        .map_err(to_wit)
     }
 }
 
@@ -46,12 +54,17 @@ fn to_wit(error: ConnectorError) -> wit::ConnectorError {
         Category::Auth => wit::ErrorCategory::Auth,
         Category::Permission => wit::ErrorCategory::Permission,
         Category::NotFound => wit::ErrorCategory::NotFound,
-        Category::RateLimited(wait) => wit::ErrorCategory::RateLimited(wait.map(|d| d.as_millis() as u64)),
+        Category::RateLimited(wait) => {
+            wit::ErrorCategory::RateLimited(wait.map(|d| d.as_millis() as u64))
+        }
         Category::Transient => wit::ErrorCategory::Transient,
         Category::BadResponse => wit::ErrorCategory::BadResponse,
         Category::Internal => wit::ErrorCategory::Internal,
     };
-    wit::ConnectorError { category, message: error.message }
+    wit::ConnectorError {
+        category,
+        message: error.message,
+    }
 }
 
 /// [`Host`] over the component's imports.
@@ -63,44 +76,17 @@ struct WasiHost {
 
 impl WasiHost {
     fn new() -> Self {
-        Self { started: Instant::now(), random: RandomState::new(), draws: 0 }
-    }
-}
-
-fn transport_failure(error: &(dyn std::error::Error + 'static)) -> TransportFailure {
-    match error.downcast_ref::<waki::ErrorCode>() {
-        Some(waki::ErrorCode::HttpRequestDenied) => TransportFailure::Denied,
-        Some(waki::ErrorCode::HttpRequestUriInvalid) => TransportFailure::Invalid("invalid URL".into()),
-        Some(code) => TransportFailure::Network(format!("{code:?}")),
-        None => TransportFailure::Network(error.to_string()),
+        Self {
+            started: Instant::now(),
+            random: RandomState::new(),
+            draws: 0,
+        }
     }
 }
 
 impl Host for WasiHost {
     fn send(&mut self, request: &HttpRequest) -> Result<HttpResponse, TransportFailure> {
-        let client = waki::Client::new();
-        let mut builder = match request.method {
-            Method::Get => client.get(&request.url),
-            Method::Post => client.post(&request.url),
-        }
-        .connect_timeout(CONNECT_TIMEOUT);
-        if let Some(token) = &request.bearer {
-            builder = builder.header("Authorization", format!("Bearer {token}"));
-        }
-        if let Some(body) = &request.json_body {
-            builder = builder
-                .header("Content-Type", "application/json; charset=utf-8")
-                .body(body.as_bytes().to_vec());
-        }
-        let response = builder.send().map_err(|e| transport_failure(e.as_ref()))?;
-        let status = response.status_code();
-        let headers = response
-            .headers()
-            .iter()
-            .map(|(k, v)| (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
-            .collect();
-        let body = response.body().map_err(|e| transport_failure(e.as_ref()))?;
-        Ok(HttpResponse { status, headers, body })
+        crate::wasi_http::send(request)
     }
 
     fn now_ms(&self) -> u64 {
@@ -147,4 +133,3 @@ impl Host for WasiHost {
 fn host_refused(message: String) -> ConnectorError {
     ConnectorError::internal(format!("the host stopped taking output: {message}"))
 }
-

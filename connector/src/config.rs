@@ -173,7 +173,10 @@ mod tests {
         let e = Config::parse(&v.to_string()).unwrap_err();
         assert_eq!(e.message, "config field `table_id` is required");
         let e = parse_with("app_id", serde_json::json!(5)).unwrap_err();
-        assert_eq!(e.message, "config field `app_id` must be a string, got a number");
+        assert_eq!(
+            e.message,
+            "config field `app_id` must be a string, got a number"
+        );
         let e = parse_with("app_token", serde_json::json!("  ")).unwrap_err();
         assert_eq!(e.message, "config field `app_token` must not be empty");
     }
@@ -187,16 +190,40 @@ mod tests {
         for bad in [serde_json::json!("100"), serde_json::json!(1.5)] {
             assert!(parse_with("page_size", bad).is_err());
         }
-        assert_eq!(parse_with("page_size", serde_json::json!(500)).unwrap().page_size, 500);
-        assert_eq!(parse_with("page_size", serde_json::json!(1)).unwrap().page_size, 1);
+        assert_eq!(
+            parse_with("page_size", serde_json::json!(500))
+                .unwrap()
+                .page_size,
+            500
+        );
+        assert_eq!(
+            parse_with("page_size", serde_json::json!(1))
+                .unwrap()
+                .page_size,
+            1
+        );
     }
 
     #[test]
     fn lark_host_forms() {
-        let ok = |s: &str| parse_with("lark_host", serde_json::json!(s)).unwrap().lark_host;
-        assert_eq!(ok("https://open.larksuite.com/"), "https://open.larksuite.com");
+        let ok = |s: &str| {
+            parse_with("lark_host", serde_json::json!(s))
+                .unwrap()
+                .lark_host
+        };
+        assert_eq!(
+            ok("https://open.larksuite.com/"),
+            "https://open.larksuite.com"
+        );
         assert_eq!(ok("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
-        for bad in ["open.feishu.cn", "ftp://x", "https://", "https://a/b", "https://u@h", "https://h?x=1"] {
+        for bad in [
+            "open.feishu.cn",
+            "ftp://x",
+            "https://",
+            "https://a/b",
+            "https://u@h",
+            "https://h?x=1",
+        ] {
             let e = parse_with("lark_host", serde_json::json!(bad)).unwrap_err();
             assert!(e.message.contains("`lark_host`"), "{bad}: {}", e.message);
         }
@@ -204,7 +231,15 @@ mod tests {
 
     #[test]
     fn non_object_config_is_rejected() {
-        assert_eq!(Config::parse("[]").unwrap_err().message, "config must be a JSON object");
-        assert!(Config::parse("{").unwrap_err().message.starts_with("config is not valid JSON"));
+        assert_eq!(
+            Config::parse("[]").unwrap_err().message,
+            "config must be a JSON object"
+        );
+        assert!(
+            Config::parse("{")
+                .unwrap_err()
+                .message
+                .starts_with("config is not valid JSON")
+        );
     }
 }

@@ -18,7 +18,9 @@ pub struct FakeHost {
 }
 
 impl FakeHost {
-    pub fn new(responder: impl FnMut(&HttpRequest) -> Result<HttpResponse, TransportFailure> + 'static) -> Self {
+    pub fn new(
+        responder: impl FnMut(&HttpRequest) -> Result<HttpResponse, TransportFailure> + 'static,
+    ) -> Self {
         Self {
             responder: Box::new(responder),
             requests: Vec::new(),
@@ -34,12 +36,19 @@ impl FakeHost {
 
 /// A JSON response with the given status.
 pub fn json(status: u16, body: &str) -> Result<HttpResponse, TransportFailure> {
-    Ok(HttpResponse { status, headers: Vec::new(), body: body.as_bytes().to_vec() })
+    Ok(HttpResponse {
+        status,
+        headers: Vec::new(),
+        body: body.as_bytes().to_vec(),
+    })
 }
 
 /// A good token answer.
 pub fn token_ok(token: &str) -> Result<HttpResponse, TransportFailure> {
-    json(200, &format!(r#"{{"code":0,"msg":"ok","tenant_access_token":"{token}","expire":7200}}"#))
+    json(
+        200,
+        &format!(r#"{{"code":0,"msg":"ok","tenant_access_token":"{token}","expire":7200}}"#),
+    )
 }
 
 impl Host for FakeHost {

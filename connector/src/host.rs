@@ -94,18 +94,6 @@ pub fn encode_component(raw: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn encodes_reserved_and_unicode() {
-        assert_eq!(encode_component("tbl_Ab-9.~"), "tbl_Ab-9.~");
-        assert_eq!(encode_component("a/b?c=d&e"), "a%2Fb%3Fc%3Dd%26e");
-        assert_eq!(encode_component("表"), "%E8%A1%A8");
-    }
-}
-
 /// Lets callers keep the host after handing it to an operation (`&mut host`).
 impl<H: Host + ?Sized> Host for &mut H {
     fn send(&mut self, request: &HttpRequest) -> Result<HttpResponse, TransportFailure> {
@@ -131,5 +119,17 @@ impl<H: Host + ?Sized> Host for &mut H {
     }
     fn stream_status(&mut self, stream: &str, status: StreamStatus) {
         (**self).stream_status(stream, status)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodes_reserved_and_unicode() {
+        assert_eq!(encode_component("tbl_Ab-9.~"), "tbl_Ab-9.~");
+        assert_eq!(encode_component("a/b?c=d&e"), "a%2Fb%3Fc%3Dd%26e");
+        assert_eq!(encode_component("表"), "%E8%A1%A8");
     }
 }

@@ -24,7 +24,11 @@ impl PageCursor {
 
     /// Takes a page's `has_more` and `page_token`; returns whether another page follows.
     /// Stops on `has_more == false` even when a token is present.
-    pub fn advance(&mut self, has_more: bool, page_token: Option<&str>) -> Result<bool, ConnectorError> {
+    pub fn advance(
+        &mut self,
+        has_more: bool,
+        page_token: Option<&str>,
+    ) -> Result<bool, ConnectorError> {
         self.pages += 1;
         if !has_more {
             self.next = None;
@@ -66,9 +70,19 @@ mod tests {
     fn repeated_or_missing_tokens_fail() {
         let mut c = PageCursor::default();
         c.advance(true, Some("a")).unwrap();
-        assert!(c.advance(true, Some("a")).unwrap_err().message.contains("repeats"));
+        assert!(
+            c.advance(true, Some("a"))
+                .unwrap_err()
+                .message
+                .contains("repeats")
+        );
         let mut c = PageCursor::default();
-        assert!(c.advance(true, None).unwrap_err().message.contains("no page_token"));
+        assert!(
+            c.advance(true, None)
+                .unwrap_err()
+                .message
+                .contains("no page_token")
+        );
         assert!(PageCursor::default().advance(true, Some("")).is_err());
     }
 }

@@ -48,7 +48,9 @@ impl<'a> RecordsPage<'a> {
         let envelope: Envelope<'a> = serde_path_to_error::deserialize(&mut de).map_err(|e| {
             ConnectorError::bad_response(format!("malformed JSON at `{}`: {}", e.path(), e.inner()))
         })?;
-        de.end().map_err(|e| ConnectorError::bad_response(format!("trailing data after the JSON: {e}")))?;
+        de.end().map_err(|e| {
+            ConnectorError::bad_response(format!("trailing data after the JSON: {e}"))
+        })?;
         let data = envelope
             .data
             .ok_or_else(|| ConnectorError::bad_response("response has no `data`"))?;
@@ -78,32 +80,47 @@ mod tests {
         let body = r#"{"code":0,"data":{"has_more":true,"page_token":"p2","total":3,"items":[{"record_id":"rec1","fields":{"名字":"张三","n":0.66}},{"record_id":"rec2","fields":{}}]}}"#.as_bytes();
         let page = RecordsPage::parse(body).unwrap();
         assert_eq!(page.items.len(), 2);
-        assert_eq!(page.items[0].get(), r#"{"record_id":"rec1","fields":{"名字":"张三","n":0.66}}"#);
+        assert_eq!(
+            page.items[0].get(),
+            r#"{"record_id":"rec1","fields":{"名字":"张三","n":0.66}}"#
+        );
         assert!(page.has_more);
         assert_eq!(page.page_token.as_deref(), Some("p2"));
     }
 
     #[test]
     fn tolerates_missing_or_null_items() {
-        let page = RecordsPage::parse(br#"{"code":0,"data":{"has_more":false,"total":0}}"#).unwrap();
+        let page =
+            RecordsPage::parse(br#"{"code":0,"data":{"has_more":false,"total":0}}"#).unwrap();
         assert!(page.items.is_empty());
-        let page = RecordsPage::parse(br#"{"code":0,"data":{"has_more":false,"items":null}}"#).unwrap();
+        let page =
+            RecordsPage::parse(br#"{"code":0,"data":{"has_more":false,"items":null}}"#).unwrap();
         assert!(page.items.is_empty());
     }
 
     #[test]
     fn malformed_json_names_the_location() {
-        let e = RecordsPage::parse(br#"{"code":0,"data":{"has_more":true,"items":[{"record_id":"r"#).unwrap_err();
-        assert!(e.message.starts_with("malformed JSON at `data.items"), "{}", e.message);
+        let e =
+            RecordsPage::parse(br#"{"code":0,"data":{"has_more":true,"items":[{"record_id":"r"#)
+                .unwrap_err();
+        assert!(
+            e.message.starts_with("malformed JSON at `data.items"),
+            "{}",
+            e.message
+        );
         let e = RecordsPage::parse(br#"{"code":0,"data":{"has_more":"yes"}}"#).unwrap_err();
         assert!(e.message.contains("`data.has_more`"), "{}", e.message);
-        let e = RecordsPage::parse(br#"{"code":0,"data":{"has_more":false,"items":[1]}}"#).unwrap_err();
+        let e =
+            RecordsPage::parse(br#"{"code":0,"data":{"has_more":false,"items":[1]}}"#).unwrap_err();
         assert_eq!(e.message, "`data.items[0]` is not a JSON object");
         assert!(RecordsPage::parse(br#"{"code":0}"#).is_err());
     }
 
     #[test]
     fn path_segments_are_encoded() {
-        assert_eq!(search_path("app/1", "tbl 2"), "/open-apis/bitable/v1/apps/app%2F1/tables/tbl%202/records/search");
+        assert_eq!(
+            search_path("app/1", "tbl 2"),
+            "/open-apis/bitable/v1/apps/app%2F1/tables/tbl%202/records/search"
+        );
     }
 }

@@ -33,7 +33,12 @@ fn probe<H: Host>(client: &mut FeishuClient<H>) -> Result<(), ConnectorError> {
 }
 
 /// Reads the selected streams (all when `catalog` is absent).
-pub fn read<H: Host>(host: H, config: &str, catalog: Option<&str>, state: Option<&str>) -> Result<(), ConnectorError> {
+pub fn read<H: Host>(
+    host: H,
+    config: &str,
+    catalog: Option<&str>,
+    state: Option<&str>,
+) -> Result<(), ConnectorError> {
     let config = Config::parse(config)?;
     let mut client = FeishuClient::new(host, config);
     let selected = match catalog {
@@ -52,7 +57,8 @@ pub fn read<H: Host>(host: H, config: &str, catalog: Option<&str>, state: Option
 /// Stream names a configured catalog selects; unknown streams are a config error.
 fn selected_streams(text: &str, host: &mut impl Host) -> Result<Vec<String>, ConnectorError> {
     let bad = |why: &str| ConnectorError::config(format!("configured catalog {why}"));
-    let value: Value = serde_json::from_str(text).map_err(|e| bad(&format!("is not valid JSON: {e}")))?;
+    let value: Value =
+        serde_json::from_str(text).map_err(|e| bad(&format!("is not valid JSON: {e}")))?;
     let streams = value
         .get("streams")
         .and_then(Value::as_array)
@@ -89,7 +95,10 @@ fn check_state(text: &str, host: &mut impl Host) -> Result<(), ConnectorError> {
     match value {
         Value::Array(items) if items.is_empty() => Ok(()),
         Value::Array(_) | Value::Object(_) => {
-            host.log(LogLevel::Info, "streams are read in full; the saved state is not needed");
+            host.log(
+                LogLevel::Info,
+                "streams are read in full; the saved state is not needed",
+            );
             Ok(())
         }
         _ => Err(ConnectorError::config(
@@ -107,12 +116,17 @@ fn read_stream<H: Host>(client: &mut FeishuClient<H>, stream: &str) -> Result<()
     });
     match outcome {
         Ok(count) => {
-            client.host().log(LogLevel::Info, &format!("stream `{stream}`: read {count} records"));
+            client.host().log(
+                LogLevel::Info,
+                &format!("stream `{stream}`: read {count} records"),
+            );
             client.host().stream_status(stream, StreamStatus::Complete);
             Ok(())
         }
         Err(error) => {
-            client.host().stream_status(stream, StreamStatus::Incomplete);
+            client
+                .host()
+                .stream_status(stream, StreamStatus::Incomplete);
             Err(error.context(format!("reading stream `{stream}`")))
         }
     }
@@ -149,19 +163,31 @@ mod tests {
     const CONFIG: &str = r#"{"app_id":"cli_1","app_secret":"s3cret","app_token":"app1","table_id":"tbl1","lark_host":"http://127.0.0.1:9","page_size":2}"#;
 
     /// Serves `n` records two per page, with page tokens "p<offset>".
-    fn table(n: usize) -> impl FnMut(&HttpRequest) -> Result<crate::host::HttpResponse, crate::host::TransportFailure> {
+    fn table(
+        n: usize,
+    ) -> impl FnMut(&HttpRequest) -> Result<crate::host::HttpResponse, crate::host::TransportFailure>
+    {
         move |req| {
             if req.url.ends_with(TOKEN_PATH) {
                 return token_ok("t-1");
             }
-            let offset: usize = req.url.split("page_token=p").nth(1).map_or(0, |s| s.parse().unwrap());
+            let offset: usize = req
+                .url
+                .split("page_token=p")
+                .nth(1)
+                .map_or(0, |s| s.parse().unwrap());
             let end = (offset + 2).min(n);
-            let items: Vec<String> = (offset..end).map(|i| format!(r#"{{"record_id":"rec{i}","fields":{{"n":{i}}}}}"#)).collect();
-            json(200, &format!(
-                r#"{{"code":0,"data":{{"has_more":{},"page_token":"p{end}","total":{n},"items":[{}]}}}}"#,
-                end < n,
-                items.join(",")
-            ))
+            let items: Vec<String> = (offset..end)
+                .map(|i| format!(r#"{{"record_id":"rec{i}","fields":{{"n":{i}}}}}"#))
+                .collect();
+            json(
+                200,
+                &format!(
+                    r#"{{"code":0,"data":{{"has_more":{},"page_token":"p{end}","total":{n},"items":[{}]}}}}"#,
+                    end < n,
+                    items.join(",")
+                ),
+            )
         }
     }
 
@@ -174,10 +200,22 @@ mod tests {
         for n in [0, 1, 2, 5] {
             let mut host = FakeHost::new(table(n));
             read(&mut host, CONFIG, None, None).unwrap();
-            let expected: Vec<String> = (0..n).map(|i| format!(r#"{{"record_id":"rec{i}","fields":{{"n":{i}}}}}"#)).collect();
+            let expected: Vec<String> = (0..n)
+                .map(|i| format!(r#"{{"record_id":"rec{i}","fields":{{"n":{i}}}}}"#))
+                .collect();
             assert_eq!(emitted(&host), expected);
-            assert!(host.records.iter().all(|(s, page)| s == "records" && page.len() <= 2));
-            assert_eq!(host.statuses, vec![("records".into(), StreamStatus::Started), ("records".into(), StreamStatus::Complete)]);
+            assert!(
+                host.records
+                    .iter()
+                    .all(|(s, page)| s == "records" && page.len() <= 2)
+            );
+            assert_eq!(
+                host.statuses,
+                vec![
+                    ("records".into(), StreamStatus::Started),
+                    ("records".into(), StreamStatus::Complete)
+                ]
+            );
             assert_eq!(host.states, vec![("records".to_string(), "{}".to_string())]);
         }
     }
@@ -185,12 +223,21 @@ mod tests {
     #[test]
     fn a_repeating_page_token_fails_the_stream() {
         let mut host = FakeHost::new(|req: &HttpRequest| {
-            if req.url.ends_with(TOKEN_PATH) { return token_ok("t"); }
-            json(200, r#"{"code":0,"data":{"has_more":true,"page_token":"same","items":[{"record_id":"r"}]}}"#)
+            if req.url.ends_with(TOKEN_PATH) {
+                return token_ok("t");
+            }
+            json(
+                200,
+                r#"{"code":0,"data":{"has_more":true,"page_token":"same","items":[{"record_id":"r"}]}}"#,
+            )
         });
         let err = read(&mut host, CONFIG, None, None).unwrap_err();
         assert_eq!(err.category, Category::BadResponse);
-        assert!(err.message.contains("repeats an earlier page_token"), "{}", err.message);
+        assert!(
+            err.message.contains("repeats an earlier page_token"),
+            "{}",
+            err.message
+        );
         assert_eq!(emitted(&host).len(), 2);
         assert_eq!(host.statuses.last().unwrap().1, StreamStatus::Incomplete);
         assert!(host.states.is_empty());
@@ -202,10 +249,20 @@ mod tests {
         let mut host = FakeHost::new(table(3));
         read(&mut host, CONFIG, Some(catalog), Some("[]")).unwrap();
         assert_eq!(emitted(&host).len(), 3);
-        assert!(host.logs.iter().any(|(_, m)| m.contains("supports only full_refresh")));
+        assert!(
+            host.logs
+                .iter()
+                .any(|(_, m)| m.contains("supports only full_refresh"))
+        );
 
         let mut host = FakeHost::new(table(3));
-        let err = read(&mut host, CONFIG, Some(r#"{"streams":[{"stream":{"name":"orders"}}]}"#), None).unwrap_err();
+        let err = read(
+            &mut host,
+            CONFIG,
+            Some(r#"{"streams":[{"stream":{"name":"orders"}}]}"#),
+            None,
+        )
+        .unwrap_err();
         assert_eq!(err.category, Category::Config);
         assert!(err.message.contains("`orders`"));
         assert!(host.requests.is_empty());
@@ -227,6 +284,9 @@ mod tests {
         let mut host = FakeHost::new(table(5));
         check(&mut host, CONFIG).unwrap();
         assert!(host.requests[1].url.contains("page_size=1"));
-        assert_eq!(check(FakeHost::new(table(0)), "{}").unwrap_err().category, Category::Config);
+        assert_eq!(
+            check(FakeHost::new(table(0)), "{}").unwrap_err().category,
+            Category::Config
+        );
     }
 }

@@ -32,12 +32,12 @@ impl TenantToken {
         let value = parsed
             .tenant_access_token
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| ConnectorError::bad_response("token response has no `tenant_access_token`"))?;
-        let expire_s = parsed
-            .expire
-            .filter(|e| *e > 0)
-            .ok_or_else(|| ConnectorError::bad_response("token response has no positive `expire`"))?
-            as u64;
+            .ok_or_else(|| {
+                ConnectorError::bad_response("token response has no `tenant_access_token`")
+            })?;
+        let expire_s = parsed.expire.filter(|e| *e > 0).ok_or_else(|| {
+            ConnectorError::bad_response("token response has no positive `expire`")
+        })? as u64;
         let margin_s = (expire_s / 4).min(300);
         Ok(Self {
             value: Secret::new(value),
@@ -57,18 +57,25 @@ mod tests {
 
     #[test]
     fn refreshes_before_expiry() {
-        let t = TenantToken::from_response(br#"{"code":0,"msg":"ok","tenant_access_token":"t-abc","expire":7200}"#, 1_000).unwrap();
+        let t = TenantToken::from_response(
+            br#"{"code":0,"msg":"ok","tenant_access_token":"t-abc","expire":7200}"#,
+            1_000,
+        )
+        .unwrap();
         assert_eq!(t.value.expose(), "t-abc");
         assert!(t.is_fresh(1_000 + 6_899_999));
         assert!(!t.is_fresh(1_000 + 6_900_000));
-        let short = TenantToken::from_response(br#"{"tenant_access_token":"t-x","expire":8}"#, 0).unwrap();
+        let short =
+            TenantToken::from_response(br#"{"tenant_access_token":"t-x","expire":8}"#, 0).unwrap();
         assert_eq!(short.refresh_at_ms, 6_000);
     }
 
     #[test]
     fn missing_fields_are_bad_responses() {
         assert!(TenantToken::from_response(br#"{"code":0,"expire":7200}"#, 0).is_err());
-        assert!(TenantToken::from_response(br#"{"code":0,"tenant_access_token":"t-a"}"#, 0).is_err());
+        assert!(
+            TenantToken::from_response(br#"{"code":0,"tenant_access_token":"t-a"}"#, 0).is_err()
+        );
         let e = TenantToken::from_response(b"<html>", 0).unwrap_err();
         assert!(e.message.starts_with("token response is not valid JSON"));
     }

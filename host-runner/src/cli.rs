@@ -90,9 +90,17 @@ pub struct SandboxArgs {
 #[derive(Debug, Clone)]
 pub enum Operation {
     Spec,
-    Check { config: PathBuf },
-    Discover { config: PathBuf },
-    Read { config: PathBuf, catalog: Option<PathBuf>, state: Option<PathBuf> },
+    Check {
+        config: PathBuf,
+    },
+    Discover {
+        config: PathBuf,
+    },
+    Read {
+        config: PathBuf,
+        catalog: Option<PathBuf>,
+        state: Option<PathBuf>,
+    },
 }
 
 /// A validated run configuration.
@@ -120,12 +128,21 @@ impl Cli {
             Command::Spec => Operation::Spec,
             Command::Check { config } => Operation::Check { config },
             Command::Discover { config } => Operation::Discover { config },
-            Command::Read { config, catalog, state } => Operation::Read { config, catalog, state },
+            Command::Read {
+                config,
+                catalog,
+                state,
+            } => Operation::Read {
+                config,
+                catalog,
+                state,
+            },
         };
         let cache = match (s.no_cache, s.cache_dir) {
             (true, _) => CompileCache::Off,
             (false, Some(dir)) => CompileCache::Dir(
-                std::path::absolute(&dir).with_context(|| format!("invalid --cache-dir {}", dir.display()))?,
+                std::path::absolute(&dir)
+                    .with_context(|| format!("invalid --cache-dir {}", dir.display()))?,
             ),
             (false, None) => CompileCache::Default,
         };

@@ -1,7 +1,10 @@
 //! What the connector hands the host during a run, turned into protocol lines: records,
 //! states with per-stream counts, stream statuses (closing any left open) and logs.
 
-use crate::protocol::{ConnectionStatus, FailureType, Level, Log, Message, ProtocolWriter, Status, StreamState, Trace, now_ms};
+use crate::protocol::{
+    ConnectionStatus, FailureType, Level, Log, Message, ProtocolWriter, Status, StreamState, Trace,
+    now_ms,
+};
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 use std::collections::BTreeMap;
@@ -30,12 +33,19 @@ pub type SharedOutput = Arc<Mutex<Output<Box<dyn Write + Send>>>>;
 
 /// Locks a shared output, recovering it if a thread panicked while holding it.
 pub fn lock(output: &SharedOutput) -> MutexGuard<'_, Output<Box<dyn Write + Send>>> {
-    output.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    output
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl<W: Write> Output<W> {
     pub fn new(out: W, verbose: bool) -> Self {
-        Self { writer: ProtocolWriter::new(out), streams: BTreeMap::new(), closed: false, verbose }
+        Self {
+            writer: ProtocolWriter::new(out),
+            streams: BTreeMap::new(),
+            closed: false,
+            verbose,
+        }
     }
 
     pub fn is_closed(&self) -> bool {
@@ -47,7 +57,10 @@ impl<W: Write> Output<W> {
         self.streams.get(stream).copied()
     }
 
-    fn write(&mut self, f: impl FnOnce(&mut ProtocolWriter<W>) -> io::Result<()>) -> Result<(), String> {
+    fn write(
+        &mut self,
+        f: impl FnOnce(&mut ProtocolWriter<W>) -> io::Result<()>,
+    ) -> Result<(), String> {
         if self.closed {
             return Err("stdout is closed".into());
         }
@@ -65,8 +78,14 @@ impl<W: Write> Output<W> {
 
     /// Writes one page of records; each must be a JSON object. Returns once flushed.
     pub fn records(&mut self, stream: &str, records: &[String]) -> Result<(), String> {
-        if let Some((i, why)) = records.iter().enumerate().find_map(|(i, r)| invalid_object(r).map(|why| (i, why))) {
-            return Err(format!("record {i} of the batch for stream `{stream}` is not a JSON object: {why}"));
+        if let Some((i, why)) = records
+            .iter()
+            .enumerate()
+            .find_map(|(i, r)| invalid_object(r).map(|why| (i, why)))
+        {
+            return Err(format!(
+                "record {i} of the batch for stream `{stream}` is not a JSON object: {why}"
+            ));
         }
         self.ensure_started(stream)?;
         let emitted_at = now_ms();
@@ -88,20 +107,32 @@ impl<W: Write> Output<W> {
             .map_err(|e| format!("state for stream `{stream}` is not valid JSON: {e}"))?;
         let count = self.streams.get(stream).map_or(0, |p| p.since_state);
         self.write(|w| {
-            w.message(&Message::State { state: StreamState::new(stream, state, count) })?;
+            w.message(&Message::State {
+                state: StreamState::new(stream, state, count),
+            })?;
             w.flush()
         })?;
-        self.streams.entry(stream.to_string()).or_default().since_state = 0;
+        self.streams
+            .entry(stream.to_string())
+            .or_default()
+            .since_state = 0;
         Ok(())
     }
 
     /// Writes a STREAM_STATUS trace and remembers it.
     pub fn status(&mut self, stream: &str, status: Status) {
         self.streams.entry(stream.to_string()).or_default().status = Some(status);
-        let _ = self.write(|w| w.message(&Message::Trace { trace: Trace::stream_status(stream, status) }));
+        let _ = self.write(|w| {
+            w.message(&Message::Trace {
+                trace: Trace::stream_status(stream, status),
+            })
+        });
         if status != Status::Started {
             let total = self.streams.get(stream).map_or(0, |p| p.total);
-            self.log_stderr(Level::Info, &format!("stream `{stream}` {status:?} after {total} records"));
+            self.log_stderr(
+                Level::Info,
+                &format!("stream `{stream}` {status:?} after {total} records"),
+            );
         }
     }
 
@@ -112,7 +143,9 @@ impl<W: Write> Output<W> {
                 self.status(stream, Status::Started);
                 Ok(())
             }
-            Some(done) => Err(format!("stream `{stream}` is already {done:?}; no more records are accepted")),
+            Some(done) => Err(format!(
+                "stream `{stream}` is already {done:?}; no more records are accepted"
+            )),
         }
     }
 
@@ -138,7 +171,11 @@ impl<W: Write> Output<W> {
             }
             return;
         }
-        let _ = self.write(|w| w.message(&Message::Log { log: Log { level, message } }));
+        let _ = self.write(|w| {
+            w.message(&Message::Log {
+                log: Log { level, message },
+            })
+        });
         self.log_stderr(level, message);
     }
 
@@ -150,14 +187,28 @@ impl<W: Write> Output<W> {
     }
 
     /// A TRACE ERROR (and the same on stderr).
-    pub fn error(&mut self, message: &str, internal: &str, failure_type: FailureType, stream: Option<&str>) {
+    pub fn error(
+        &mut self,
+        message: &str,
+        internal: &str,
+        failure_type: FailureType,
+        stream: Option<&str>,
+    ) {
         self.log_stderr(Level::Error, message);
-        let _ = self.write(|w| w.message(&Message::Trace { trace: Trace::error(message, internal, failure_type, stream) }));
+        let _ = self.write(|w| {
+            w.message(&Message::Trace {
+                trace: Trace::error(message, internal, failure_type, stream),
+            })
+        });
     }
 
     pub fn connection_status(&mut self, succeeded: bool, message: Option<&str>) {
         let status = if succeeded { "SUCCEEDED" } else { "FAILED" };
-        let _ = self.write(|w| w.message(&Message::ConnectionStatus { connection_status: ConnectionStatus { status, message } }));
+        let _ = self.write(|w| {
+            w.message(&Message::ConnectionStatus {
+                connection_status: ConnectionStatus { status, message },
+            })
+        });
     }
 
     pub fn spec(&mut self, spec: &RawValue) {
@@ -178,7 +229,9 @@ fn invalid_object(text: &str) -> Option<String> {
     if !text.trim_start().starts_with('{') {
         return Some("it does not start with `{`".into());
     }
-    serde_json::from_str::<IgnoredAny>(text).err().map(|e| e.to_string())
+    serde_json::from_str::<IgnoredAny>(text)
+        .err()
+        .map(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -187,7 +240,10 @@ mod tests {
     use serde_json::Value;
 
     fn lines(buf: &[u8]) -> Vec<Value> {
-        String::from_utf8_lossy(buf).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+        String::from_utf8_lossy(buf)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
     }
 
     #[test]
@@ -196,14 +252,19 @@ mod tests {
         {
             let mut out = Output::new(&mut buf, false);
             out.status("s", Status::Started);
-            out.records("s", &["{\"a\":1}".into(), "{\"a\":2}".into()]).unwrap();
+            out.records("s", &["{\"a\":1}".into(), "{\"a\":2}".into()])
+                .unwrap();
             out.state("s", "{}").unwrap();
             out.records("s", &["{\"a\":3}".into()]).unwrap();
             out.state("s", "{\"c\":1}").unwrap();
             out.status("s", Status::Complete);
         }
         let v = lines(&buf);
-        let counts: Vec<f64> = v.iter().filter(|m| m["type"] == "STATE").map(|m| m["state"]["sourceStats"]["recordCount"].as_f64().unwrap()).collect();
+        let counts: Vec<f64> = v
+            .iter()
+            .filter(|m| m["type"] == "STATE")
+            .map(|m| m["state"]["sourceStats"]["recordCount"].as_f64().unwrap())
+            .collect();
         assert_eq!(counts, vec![2.0, 1.0]);
         assert_eq!(v.iter().filter(|m| m["type"] == "RECORD").count(), 3);
     }
@@ -228,7 +289,25 @@ mod tests {
             assert_eq!(out.close_open_streams(), vec!["a".to_string()]);
             assert!(out.records("b", &["{}".into()]).is_err());
         }
-        let statuses: Vec<String> = lines(&buf).iter().filter(|m| m["type"] == "TRACE").map(|m| format!("{}:{}", m["trace"]["stream_status"]["stream_descriptor"]["name"], m["trace"]["stream_status"]["status"])).collect();
-        assert_eq!(statuses, vec!["\"a\":\"STARTED\"", "\"b\":\"STARTED\"", "\"b\":\"COMPLETE\"", "\"a\":\"INCOMPLETE\""]);
+        let statuses: Vec<String> = lines(&buf)
+            .iter()
+            .filter(|m| m["type"] == "TRACE")
+            .map(|m| {
+                format!(
+                    "{}:{}",
+                    m["trace"]["stream_status"]["stream_descriptor"]["name"],
+                    m["trace"]["stream_status"]["status"]
+                )
+            })
+            .collect();
+        assert_eq!(
+            statuses,
+            vec![
+                "\"a\":\"STARTED\"",
+                "\"b\":\"STARTED\"",
+                "\"b\":\"COMPLETE\"",
+                "\"a\":\"INCOMPLETE\""
+            ]
+        );
     }
 }

@@ -97,18 +97,25 @@ impl<'a> StreamState<'a> {
                 stream_descriptor: StreamDescriptor { name: stream },
                 stream_state: state,
             },
-            source_stats: SourceStats { record_count: record_count as f64 },
+            source_stats: SourceStats {
+                record_count: record_count as f64,
+            },
         }
     }
 }
 
 /// Failure classes of a TRACE ERROR.
 #[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
 pub enum FailureType {
-    ConfigError,
-    TransientError,
-    SystemError,
+    /// The user must fix the config (or credentials, permissions, ids).
+    #[serde(rename = "config_error")]
+    Config,
+    /// May pass if retried later.
+    #[serde(rename = "transient_error")]
+    Transient,
+    /// A fault in the connector, the runner or the upstream's answers.
+    #[serde(rename = "system_error")]
+    System,
 }
 
 /// Stream statuses of a TRACE STREAM_STATUS.
@@ -148,7 +155,12 @@ struct StreamStatusTrace<'a> {
 
 impl<'a> Trace<'a> {
     /// A TRACE ERROR: `message` for people, `internal_message` for operators.
-    pub fn error(message: &'a str, internal_message: &'a str, failure_type: FailureType, stream: Option<&'a str>) -> Self {
+    pub fn error(
+        message: &'a str,
+        internal_message: &'a str,
+        failure_type: FailureType,
+        stream: Option<&'a str>,
+    ) -> Self {
         Self {
             kind: "ERROR",
             emitted_at: now_ms() as f64,
@@ -194,15 +206,17 @@ impl<W: Write> ProtocolWriter<W> {
     /// Writes a RECORD line around `data`, which must already be a valid JSON object.
     /// Raw line breaks (only possible as whitespace between tokens) become spaces.
     pub fn record(&mut self, stream: &str, data: &str, emitted_at: u64) -> io::Result<()> {
-        self.out.write_all(b"{\"type\":\"RECORD\",\"record\":{\"stream\":")?;
+        self.out
+            .write_all(b"{\"type\":\"RECORD\",\"record\":{\"stream\":")?;
         serde_json::to_writer(&mut self.out, stream)?;
         self.out.write_all(b",\"data\":")?;
         if data.contains(['\n', '\r']) {
-            self.out.write_all(data.replace(['\n', '\r'], " ").as_bytes())?;
+            self.out
+                .write_all(data.replace(['\n', '\r'], " ").as_bytes())?;
         } else {
             self.out.write_all(data.as_bytes())?;
         }
-        write!(self.out, ",\"emitted_at\":{emitted_at}}}}}\n")
+        writeln!(self.out, ",\"emitted_at\":{emitted_at}}}}}")
     }
 
     pub fn flush(&mut self) -> io::Result<()> {
@@ -225,25 +239,63 @@ mod tests {
 
     #[test]
     fn record_lines_splice_the_data() {
-        let v = line(|w| w.record("records", "{\"a\":\n1,\"s\":\"x\\ny\"}", 42).unwrap());
-        assert_eq!(v, serde_json::json!({"type":"RECORD","record":{"stream":"records","data":{"a":1,"s":"x\ny"},"emitted_at":42}}));
+        let v = line(|w| {
+            w.record("records", "{\"a\":\n1,\"s\":\"x\\ny\"}", 42)
+                .unwrap()
+        });
+        assert_eq!(
+            v,
+            serde_json::json!({"type":"RECORD","record":{"stream":"records","data":{"a":1,"s":"x\ny"},"emitted_at":42}})
+        );
     }
 
     #[test]
     fn state_lines_carry_the_count() {
         let state = RawValue::from_string("{}".into()).unwrap();
-        let v = line(|w| w.message(&Message::State { state: StreamState::new("records", &state, 3) }).unwrap());
-        assert_eq!(v, serde_json::json!({"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"records"},"stream_state":{}},"sourceStats":{"recordCount":3.0}}}));
+        let v = line(|w| {
+            w.message(&Message::State {
+                state: StreamState::new("records", &state, 3),
+            })
+            .unwrap()
+        });
+        assert_eq!(
+            v,
+            serde_json::json!({"type":"STATE","state":{"type":"STREAM","stream":{"stream_descriptor":{"name":"records"},"stream_state":{}},"sourceStats":{"recordCount":3.0}}})
+        );
     }
 
     #[test]
     fn traces_and_statuses() {
-        let v = line(|w| w.message(&Message::Trace { trace: Trace::error("m", "i", FailureType::ConfigError, None) }).unwrap());
+        let v = line(|w| {
+            w.message(&Message::Trace {
+                trace: Trace::error("m", "i", FailureType::Config, None),
+            })
+            .unwrap()
+        });
         assert_eq!(v["trace"]["type"], "ERROR");
         assert_eq!(v["trace"]["error"]["failure_type"], "config_error");
-        let v = line(|w| w.message(&Message::Trace { trace: Trace::stream_status("records", Status::Incomplete) }).unwrap());
-        assert_eq!(v["trace"]["stream_status"], serde_json::json!({"stream_descriptor":{"name":"records"},"status":"INCOMPLETE"}));
-        let v = line(|w| w.message(&Message::ConnectionStatus { connection_status: ConnectionStatus { status: "FAILED", message: Some("no") } }).unwrap());
-        assert_eq!(v, serde_json::json!({"type":"CONNECTION_STATUS","connectionStatus":{"status":"FAILED","message":"no"}}));
+        let v = line(|w| {
+            w.message(&Message::Trace {
+                trace: Trace::stream_status("records", Status::Incomplete),
+            })
+            .unwrap()
+        });
+        assert_eq!(
+            v["trace"]["stream_status"],
+            serde_json::json!({"stream_descriptor":{"name":"records"},"status":"INCOMPLETE"})
+        );
+        let v = line(|w| {
+            w.message(&Message::ConnectionStatus {
+                connection_status: ConnectionStatus {
+                    status: "FAILED",
+                    message: Some("no"),
+                },
+            })
+            .unwrap()
+        });
+        assert_eq!(
+            v,
+            serde_json::json!({"type":"CONNECTION_STATUS","connectionStatus":{"status":"FAILED","message":"no"}})
+        );
     }
 }

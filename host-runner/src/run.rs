@@ -21,14 +21,18 @@ enum Failure {
     /// The user's input is wrong (unreadable file, not JSON).
     Input(String),
     /// The connector reported an error.
-    Connector { category: ErrorCategory, message: String },
+    Connector {
+        category: ErrorCategory,
+        message: String,
+    },
     /// The component could not run, trapped or misbehaved.
     Host(anyhow::Error),
 }
 
 /// Runs the command and returns the process exit code.
 pub fn run(config: RunConfig) -> ExitCode {
-    let stdout: Box<dyn Write + Send> = Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout()));
+    let stdout: Box<dyn Write + Send> =
+        Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout()));
     let output: SharedOutput = Arc::new(Mutex::new(Output::new(stdout, config.verbose)));
     let (done, outcome) = mpsc::channel();
     let worker_output = output.clone();
@@ -42,7 +46,9 @@ pub fn run(config: RunConfig) -> ExitCode {
             "the connector did not finish within {} s (--timeout-secs)",
             config.timeout.as_secs()
         ))),
-        Err(mpsc::RecvTimeoutError::Disconnected) => Err(Failure::Host(anyhow::anyhow!("the connector thread stopped unexpectedly"))),
+        Err(mpsc::RecvTimeoutError::Disconnected) => Err(Failure::Host(anyhow::anyhow!(
+            "the connector thread stopped unexpectedly"
+        ))),
     };
     let mut out = lock(&output);
     let code = finish(&mut out, &config.operation, result);
@@ -51,7 +57,11 @@ pub fn run(config: RunConfig) -> ExitCode {
 }
 
 /// Writes the outcome and picks the exit code.
-fn finish(out: &mut Output<Box<dyn Write + Send>>, operation: &Operation, result: Result<(), Failure>) -> ExitCode {
+fn finish(
+    out: &mut Output<Box<dyn Write + Send>>,
+    operation: &Operation,
+    result: Result<(), Failure>,
+) -> ExitCode {
     if out.is_closed() {
         // stdout went away (e.g. piped into `head`): end quietly.
         return ExitCode::SUCCESS;
@@ -59,7 +69,9 @@ fn finish(out: &mut Output<Box<dyn Write + Send>>, operation: &Operation, result
     let open = out.close_open_streams();
     let failure = match (result, open.first()) {
         (Ok(()), None) => return ExitCode::SUCCESS,
-        (Ok(()), Some(stream)) => Failure::Host(anyhow::anyhow!("the connector returned without finishing stream `{stream}`")),
+        (Ok(()), Some(stream)) => Failure::Host(anyhow::anyhow!(
+            "the connector returned without finishing stream `{stream}`"
+        )),
         (Err(failure), _) => failure,
     };
     let (message, internal, failure_type) = describe(&failure);
@@ -72,24 +84,36 @@ fn finish(out: &mut Output<Box<dyn Write + Send>>, operation: &Operation, result
         out.log_stderr(Level::Info, &format!("check failed: {message}"));
         return ExitCode::SUCCESS;
     }
-    out.error(&message, &internal, failure_type, open.first().map(String::as_str));
+    out.error(
+        &message,
+        &internal,
+        failure_type,
+        open.first().map(String::as_str),
+    );
     ExitCode::FAILURE
 }
 
 fn describe(failure: &Failure) -> (String, String, FailureType) {
     match failure {
-        Failure::Input(message) => (message.clone(), "invalid input".into(), FailureType::ConfigError),
+        Failure::Input(message) => (message.clone(), "invalid input".into(), FailureType::Config),
         Failure::Connector { category, message } => {
             let failure_type = match category {
-                ErrorCategory::Config | ErrorCategory::Auth | ErrorCategory::Permission | ErrorCategory::NotFound => FailureType::ConfigError,
-                ErrorCategory::RateLimited(_) | ErrorCategory::Transient => FailureType::TransientError,
-                ErrorCategory::BadResponse | ErrorCategory::Internal => FailureType::SystemError,
+                ErrorCategory::Config
+                | ErrorCategory::Auth
+                | ErrorCategory::Permission
+                | ErrorCategory::NotFound => FailureType::Config,
+                ErrorCategory::RateLimited(_) | ErrorCategory::Transient => FailureType::Transient,
+                ErrorCategory::BadResponse | ErrorCategory::Internal => FailureType::System,
             };
-            (message.clone(), format!("connector error category: {category:?}"), failure_type)
+            (
+                message.clone(),
+                format!("connector error category: {category:?}"),
+                failure_type,
+            )
         }
         Failure::Host(error) => {
             let message = error.to_string();
-            (message, format!("{error:#}"), FailureType::SystemError)
+            (message, format!("{error:#}"), FailureType::System)
         }
     }
 }
@@ -98,19 +122,28 @@ fn describe(failure: &Failure) -> (String, String, FailureType) {
 fn execute(config: &RunConfig, output: &SharedOutput) -> Result<(), Failure> {
     let inputs = Inputs::read(&config.operation)?;
     let runtime = Runtime::load(&config.component, &config.cache).map_err(Failure::Host)?;
-    let (mut store, source) = runtime.instantiate(output.clone(), config.limits).map_err(Failure::Host)?;
+    let (mut store, source) = runtime
+        .instantiate(output.clone(), config.limits)
+        .map_err(Failure::Host)?;
     let spec_text = source.call_spec(&mut store).map_err(|e| trap(e, &store))?;
-    let spec: Value = serde_json::from_str(&spec_text)
-        .map_err(|e| Failure::Host(anyhow::anyhow!("the connector's spec is not valid JSON: {e}")))?;
+    let spec: Value = serde_json::from_str(&spec_text).map_err(|e| {
+        Failure::Host(anyhow::anyhow!(
+            "the connector's spec is not valid JSON: {e}"
+        ))
+    })?;
     if let Some(config_json) = &inputs.config {
         store.data_mut().hooks.allowed = allow_list(config, &spec, config_json);
         let allowed = store.data().hooks.allowed.to_string();
-        lock(output).log_stderr(Level::Debug, &format!("outgoing HTTP allowed to: {allowed}"));
+        lock(output).log_stderr(
+            Level::Debug,
+            &format!("outgoing HTTP allowed to: {allowed}"),
+        );
     }
     let config_text = inputs.config_text.as_deref().unwrap_or_default();
     match &config.operation {
         Operation::Spec => {
-            let raw = object_with(&spec_text, "connectionSpecification", "spec").map_err(Failure::Host)?;
+            let raw = object_with(&spec_text, "connectionSpecification", "spec")
+                .map_err(Failure::Host)?;
             lock(output).spec(&raw);
         }
         Operation::Check { .. } => {
@@ -123,7 +156,12 @@ fn execute(config: &RunConfig, output: &SharedOutput) -> Result<(), Failure> {
             lock(output).catalog(&raw);
         }
         Operation::Read { .. } => {
-            let call = source.call_read(&mut store, config_text, inputs.catalog.as_deref(), inputs.state.as_deref());
+            let call = source.call_read(
+                &mut store,
+                config_text,
+                inputs.catalog.as_deref(),
+                inputs.state.as_deref(),
+            );
             connector_result(call, &store)?;
         }
     }
@@ -140,14 +178,18 @@ fn connector_result<T>(
 ) -> Result<T, Failure> {
     match call {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(Failure::Connector { category: e.category, message: e.message }),
+        Ok(Err(e)) => Err(Failure::Connector {
+            category: e.category,
+            message: e.message,
+        }),
         Err(e) => Err(trap(e, store)),
     }
 }
 
 /// `text` as raw JSON, if it is an object with the key `key`.
 fn object_with(text: &str, key: &str, what: &str) -> Result<Box<RawValue>> {
-    let value: Value = serde_json::from_str(text).with_context(|| format!("the connector's {what} is not valid JSON"))?;
+    let value: Value = serde_json::from_str(text)
+        .with_context(|| format!("the connector's {what} is not valid JSON"))?;
     if value.get(key).is_none() {
         bail!("the connector's {what} has no `{key}`");
     }
@@ -166,25 +208,37 @@ impl Inputs {
     fn read(operation: &Operation) -> Result<Self, Failure> {
         let (config, catalog, state) = match operation {
             Operation::Spec => (None, None, None),
-            Operation::Check { config } | Operation::Discover { config } => (Some(config), None, None),
-            Operation::Read { config, catalog, state } => (Some(config), catalog.as_ref(), state.as_ref()),
+            Operation::Check { config } | Operation::Discover { config } => {
+                (Some(config), None, None)
+            }
+            Operation::Read {
+                config,
+                catalog,
+                state,
+            } => (Some(config), catalog.as_ref(), state.as_ref()),
         };
         let config_text = config.map(|p| read_json_file(p, "--config")).transpose()?;
         let config = match &config_text {
-            Some(text) => Some(serde_json::from_str(text).map_err(|e| Failure::Input(format!("--config is not valid JSON: {e}")))?),
+            Some(text) => Some(
+                serde_json::from_str(text)
+                    .map_err(|e| Failure::Input(format!("--config is not valid JSON: {e}")))?,
+            ),
             None => None,
         };
         Ok(Self {
             config_text,
             config,
-            catalog: catalog.map(|p| read_json_file(p, "--catalog")).transpose()?,
+            catalog: catalog
+                .map(|p| read_json_file(p, "--catalog"))
+                .transpose()?,
             state: state.map(|p| read_json_file(p, "--state")).transpose()?,
         })
     }
 }
 
 fn read_json_file(path: &Path, flag: &str) -> Result<String, Failure> {
-    std::fs::read_to_string(path).map_err(|e| Failure::Input(format!("cannot read {flag} file {}: {e}", path.display())))
+    std::fs::read_to_string(path)
+        .map_err(|e| Failure::Input(format!("cannot read {flag} file {}: {e}", path.display())))
 }
 
 /// The allowlist: hosts named by config fields the spec marks `x-outbound-host` (or their
@@ -200,13 +254,21 @@ fn allow_list(config: &RunConfig, spec: &Value, config_json: &Value) -> AllowLis
 }
 
 fn config_hosts(spec: &Value, config_json: &Value) -> Vec<HostPattern> {
-    let Some(properties) = spec.pointer("/connectionSpecification/properties").and_then(Value::as_object) else {
+    let Some(properties) = spec
+        .pointer("/connectionSpecification/properties")
+        .and_then(Value::as_object)
+    else {
         return Vec::new();
     };
     properties
         .iter()
         .filter(|(_, schema)| schema.get("x-outbound-host") == Some(&Value::Bool(true)))
-        .filter_map(|(name, schema)| config_json.get(name).or_else(|| schema.get("default"))?.as_str())
+        .filter_map(|(name, schema)| {
+            config_json
+                .get(name)
+                .or_else(|| schema.get("default"))?
+                .as_str()
+        })
         .filter_map(|url| {
             let uri: http::Uri = url.trim().parse().ok()?;
             HostPattern::parse(&format!("{}://{}", uri.scheme_str()?, uri.authority()?)).ok()
@@ -225,9 +287,17 @@ mod tests {
             "lark_host": {"type": "string", "default": "https://open.feishu.cn", "x-outbound-host": true},
             "other": {"type": "string"}
         }}});
-        let hosts = |cfg: Value| config_hosts(&spec, &cfg).iter().map(ToString::to_string).collect::<Vec<_>>();
+        let hosts = |cfg: Value| {
+            config_hosts(&spec, &cfg)
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+        };
         assert_eq!(hosts(json!({})), vec!["https://open.feishu.cn"]);
-        assert_eq!(hosts(json!({"lark_host": "http://127.0.0.1:8080/", "other": "http://evil"})), vec!["http://127.0.0.1:8080"]);
+        assert_eq!(
+            hosts(json!({"lark_host": "http://127.0.0.1:8080/", "other": "http://evil"})),
+            vec!["http://127.0.0.1:8080"]
+        );
         assert!(hosts(json!({"lark_host": "not a url"})).is_empty());
         assert!(hosts(json!({"lark_host": "https://u:p@evil.com"})).is_empty());
     }

@@ -11,12 +11,14 @@ use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Cache, CacheConfig, Config, Engine, ResourceLimiter, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+use wasmtime_wasi_http::{
+    RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView,
+};
 
 wasmtime::component::bindgen!({ path: "../wit", world: "source" });
 
-use datasource::connector::types::{LogLevel, StreamStatus};
 pub use datasource::connector::types::ErrorCategory;
+use datasource::connector::types::{LogLevel, StreamStatus};
 
 /// Where compiled components are cached.
 #[derive(Debug, Clone)]
@@ -51,11 +53,19 @@ impl Runtime {
             }
             Err(e) => eprintln!("WARN  compilation cache disabled: {e:#}"),
         }
-        let engine = Engine::new(&config).map_err(anyhow::Error::from).context("cannot create the wasmtime engine")?;
-        let bytes = std::fs::read(component).with_context(|| format!("cannot read component {}", component.display()))?;
+        let engine = Engine::new(&config)
+            .map_err(anyhow::Error::from)
+            .context("cannot create the wasmtime engine")?;
+        let bytes = std::fs::read(component)
+            .with_context(|| format!("cannot read component {}", component.display()))?;
         let component = Component::new(&engine, &bytes)
             .map_err(anyhow::Error::from)
-            .with_context(|| format!("{} is not a valid WebAssembly component", component.display()))?;
+            .with_context(|| {
+                format!(
+                    "{} is not a valid WebAssembly component",
+                    component.display()
+                )
+            })?;
         let mut linker: Linker<StoreData> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)?;
@@ -64,15 +74,25 @@ impl Runtime {
             .instantiate_pre(&component)
             .map_err(anyhow::Error::from)
             .context("the component needs imports this runner does not provide (is it a `source` world component?)")?;
-        Ok(Self { engine, pre: SourcePre::new(pre)? })
+        Ok(Self {
+            engine,
+            pre: SourcePre::new(pre)?,
+        })
     }
 
     /// A fresh store (with its limits and an empty allowlist) and instance.
-    pub fn instantiate(&self, output: SharedOutput, limits: Limits) -> Result<(Store<StoreData>, Source)> {
+    pub fn instantiate(
+        &self,
+        output: SharedOutput,
+        limits: Limits,
+    ) -> Result<(Store<StoreData>, Source)> {
         let data = StoreData::new(output, limits);
         let mut store = Store::new(&self.engine, data);
         store.limiter(|data| &mut data.limiter);
-        let instance = self.pre.instantiate(&mut store).map_err(|e| explain_trap(e, &store))?;
+        let instance = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| explain_trap(e, &store))?;
         Ok((store, instance))
     }
 }
@@ -85,7 +105,8 @@ fn cache_config(cache: &CompileCache) -> Result<Option<Cache>> {
     };
     let mut config = CacheConfig::new();
     if let Some(dir) = dir {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create cache directory {}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create cache directory {}", dir.display()))?;
         config.with_directory(dir);
     }
     Ok(Some(Cache::new(config)?))
@@ -127,8 +148,15 @@ impl StoreData {
             wasi,
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
-            hooks: SandboxHooks { allowed: AllowList::default(), request_timeout: limits.request_timeout, output: output.clone() },
-            limiter: MemoryCap { max_bytes: limits.max_memory_bytes, refused: None },
+            hooks: SandboxHooks {
+                allowed: AllowList::default(),
+                request_timeout: limits.request_timeout,
+                output: output.clone(),
+            },
+            limiter: MemoryCap {
+                max_bytes: limits.max_memory_bytes,
+                refused: None,
+            },
             output,
         }
     }
@@ -136,13 +164,20 @@ impl StoreData {
 
 impl WasiView for StoreData {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
 impl WasiHttpView for StoreData {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
     }
 }
 
@@ -153,15 +188,28 @@ struct MemoryCap {
 }
 
 impl ResourceLimiter for MemoryCap {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.max_bytes {
             self.refused = Some(desired);
-            return Err(wasmtime::Error::msg(format!("memory limit of {} bytes reached", self.max_bytes)));
+            return Err(wasmtime::Error::msg(format!(
+                "memory limit of {} bytes reached",
+                self.max_bytes
+            )));
         }
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= 1_000_000)
     }
 }
@@ -174,7 +222,13 @@ pub struct SandboxHooks {
 }
 
 type BoxedFuture<T> = Box<dyn Future<Output = T> + Send>;
-type SendResult = Result<(http::Response<WasiBody>, BoxedFuture<Result<(), wasmtime_wasi_http::Error>>), wasmtime_wasi_http::Error>;
+type SendResult = Result<
+    (
+        http::Response<WasiBody>,
+        BoxedFuture<Result<(), wasmtime_wasi_http::Error>>,
+    ),
+    wasmtime_wasi_http::Error,
+>;
 
 impl WasiHttpHooks for SandboxHooks {
     fn send_request(
@@ -185,12 +239,21 @@ impl WasiHttpHooks for SandboxHooks {
     ) -> BoxedFuture<SendResult> {
         if !self.allowed.allows(request.uri()) {
             let uri = request.uri();
-            let origin = format!("{}://{}", uri.scheme_str().unwrap_or("?"), uri.authority().map_or("?", |a| a.as_str()));
-            let message = format!("sandbox refused a request to {origin} (allowed hosts: {})", self.allowed);
+            let origin = format!(
+                "{}://{}",
+                uri.scheme_str().unwrap_or("?"),
+                uri.authority().map_or("?", |a| a.as_str())
+            );
+            let message = format!(
+                "sandbox refused a request to {origin} (allowed hosts: {})",
+                self.allowed
+            );
             lock(&self.output).log(Level::Warn, &message);
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
-        let cap = |asked: Option<Duration>| Some(asked.map_or(self.request_timeout, |d| d.min(self.request_timeout)));
+        let cap = |asked: Option<Duration>| {
+            Some(asked.map_or(self.request_timeout, |d| d.min(self.request_timeout)))
+        };
         let asked = options.unwrap_or_default();
         let options = RequestOptions {
             connect_timeout: cap(asked.connect_timeout),
@@ -198,8 +261,12 @@ impl WasiHttpHooks for SandboxHooks {
             between_bytes_timeout: cap(asked.between_bytes_timeout),
         };
         Box::new(async move {
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
-            Ok((response.map(BodyExt::boxed_unsync), Box::new(io) as BoxedFuture<_>))
+            let (response, io) =
+                wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
+            Ok((
+                response.map(BodyExt::boxed_unsync),
+                Box::new(io) as BoxedFuture<_>,
+            ))
         })
     }
 }

@@ -58,13 +58,18 @@ impl HostPattern {
         let host = match host.as_str() {
             "*" => HostMatch::Any,
             h if h.starts_with("*.") && h.len() > 2 => HostMatch::Subdomain(h[1..].to_string()),
-            h if h.contains('*') => bail!("allowed host {raw:?}: `*` may only stand for the whole host or a leading label"),
+            h if h.contains('*') => bail!(
+                "allowed host {raw:?}: `*` may only stand for the whole host or a leading label"
+            ),
             h => HostMatch::Exact(h.to_string()),
         };
         let port = match port {
             None => PortMatch::Default,
             Some("*") => PortMatch::Any,
-            Some(p) => PortMatch::Exact(p.parse().with_context(|| format!("allowed host {raw:?} has an invalid port"))?),
+            Some(p) => PortMatch::Exact(
+                p.parse()
+                    .with_context(|| format!("allowed host {raw:?} has an invalid port"))?,
+            ),
         };
         Ok(Self { scheme, host, port })
     }
@@ -145,8 +150,13 @@ impl AllowList {
             (Some(scheme), Some(host)) => {
                 let host = host.trim_start_matches('[').trim_end_matches(']');
                 self.patterns.iter().any(|p| {
-                    let pattern_host_bracketed = matches!(&p.host, HostMatch::Exact(h) if h.starts_with('['));
-                    let host = if pattern_host_bracketed { format!("[{host}]") } else { host.to_string() };
+                    let pattern_host_bracketed =
+                        matches!(&p.host, HostMatch::Exact(h) if h.starts_with('['));
+                    let host = if pattern_host_bracketed {
+                        format!("[{host}]")
+                    } else {
+                        host.to_string()
+                    };
                     p.allows(scheme, &host, uri.port_u16())
                 })
             }
@@ -175,12 +185,27 @@ mod tests {
 
     #[test]
     fn exact_host_with_default_port() {
-        assert!(allows("https://open.feishu.cn", "https://open.feishu.cn/open-apis/x"));
-        assert!(allows("https://open.feishu.cn", "https://OPEN.feishu.cn:443/x"));
+        assert!(allows(
+            "https://open.feishu.cn",
+            "https://open.feishu.cn/open-apis/x"
+        ));
+        assert!(allows(
+            "https://open.feishu.cn",
+            "https://OPEN.feishu.cn:443/x"
+        ));
         assert!(!allows("https://open.feishu.cn", "http://open.feishu.cn/x"));
-        assert!(!allows("https://open.feishu.cn", "https://open.feishu.cn:8443/x"));
-        assert!(!allows("https://open.feishu.cn", "https://evil.open.feishu.cn/x"));
-        assert!(!allows("https://open.feishu.cn", "https://open.feishu.cn.evil.com/x"));
+        assert!(!allows(
+            "https://open.feishu.cn",
+            "https://open.feishu.cn:8443/x"
+        ));
+        assert!(!allows(
+            "https://open.feishu.cn",
+            "https://evil.open.feishu.cn/x"
+        ));
+        assert!(!allows(
+            "https://open.feishu.cn",
+            "https://open.feishu.cn.evil.com/x"
+        ));
     }
 
     #[test]
@@ -196,9 +221,15 @@ mod tests {
     fn wildcard_schemes_and_hosts() {
         assert!(allows("*://example.com", "http://example.com/"));
         assert!(allows("*://example.com", "https://example.com/"));
-        assert!(allows("https://*.larksuite.com", "https://open.larksuite.com/"));
+        assert!(allows(
+            "https://*.larksuite.com",
+            "https://open.larksuite.com/"
+        ));
         assert!(!allows("https://*.larksuite.com", "https://larksuite.com/"));
-        assert!(!allows("https://*.larksuite.com", "https://evillarksuite.com/"));
+        assert!(!allows(
+            "https://*.larksuite.com",
+            "https://evillarksuite.com/"
+        ));
         assert!(allows("https://*", "https://anything.example/"));
         assert!(!allows("https://*", "http://anything.example/"));
     }
@@ -233,7 +264,11 @@ mod tests {
 
     #[test]
     fn patterns_display_as_written() {
-        for p in ["https://open.feishu.cn", "http://127.0.0.1:8080", "*://*.example.com:*"] {
+        for p in [
+            "https://open.feishu.cn",
+            "http://127.0.0.1:8080",
+            "*://*.example.com:*",
+        ] {
             assert_eq!(HostPattern::parse(p).unwrap().to_string(), p);
         }
     }

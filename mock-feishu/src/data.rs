@@ -14,7 +14,10 @@ const BASE_TIME_MS: i64 = 1_735_689_600_000;
 
 /// Stable, unique record id of the record at `index`.
 pub fn record_id(index: usize) -> String {
-    format!("rec{:010x}", (index as u64).wrapping_mul(0x9E37_79B9) ^ 0x5A5A_5A5A)
+    format!(
+        "rec{:010x}",
+        (index as u64).wrapping_mul(0x9E37_79B9) ^ 0x5A5A_5A5A
+    )
 }
 
 fn person(index: usize) -> Value {
@@ -58,7 +61,7 @@ pub fn fields(index: usize) -> Value {
         }],
         "编号": format!("{}", index + 1)
     });
-    if index % 2 == 0 {
+    if index.is_multiple_of(2) {
         f["完成"] = json!(true);
     }
     if index > 0 {

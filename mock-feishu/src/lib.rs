@@ -46,6 +46,8 @@ pub enum Fault {
     RepeatPageToken,
     /// `has_more: true` with no page_token.
     MissingPageToken,
+    /// The answer comes only after `secs` seconds.
+    Stall { secs: u64 },
 }
 
 /// What the mock serves.
@@ -61,13 +63,20 @@ pub struct MockConfig {
 
 impl Default for MockConfig {
     fn default() -> Self {
-        Self { records: 10, token_ttl_secs: 7200, faults: HashMap::new() }
+        Self {
+            records: 10,
+            token_ttl_secs: 7200,
+            faults: HashMap::new(),
+        }
     }
 }
 
 impl MockConfig {
     pub fn with_records(records: usize) -> Self {
-        Self { records, ..Self::default() }
+        Self {
+            records,
+            ..Self::default()
+        }
     }
 
     /// Adds a fault on records-search request `n` (1-based).
@@ -125,12 +134,20 @@ impl MockFeishu {
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Mutex::new(Shared::default()));
-        let state = AppState { config: Arc::new(config), shared: shared.clone() };
-        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+        let state = AppState {
+            config: Arc::new(config),
+            shared: shared.clone(),
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
         std::thread::spawn(move || {
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                axum::serve(listener, router(state)).await.expect("mock server");
+                axum::serve(listener, router(state))
+                    .await
+                    .expect("mock server");
             });
         });
         Ok(Self { addr, shared })
@@ -147,7 +164,11 @@ impl MockFeishu {
 
     /// Every request seen so far.
     pub fn requests(&self) -> Vec<SeenRequest> {
-        self.shared.lock().unwrap_or_else(|p| p.into_inner()).requests.clone()
+        self.shared
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .requests
+            .clone()
     }
 
     /// A config for the connector pointing at this mock.
@@ -161,10 +182,19 @@ impl MockFeishu {
 
 fn router(state: AppState) -> Router {
     Router::new()
-        .route("/open-apis/auth/v3/tenant_access_token/internal", post(token))
+        .route(
+            "/open-apis/auth/v3/tenant_access_token/internal",
+            post(token),
+        )
         .route("/open-apis/bitable/v1/apps/{app}/tables", get(tables))
-        .route("/open-apis/bitable/v1/apps/{app}/tables/{table}/fields", get(fields))
-        .route("/open-apis/bitable/v1/apps/{app}/tables/{table}/records/search", post(search))
+        .route(
+            "/open-apis/bitable/v1/apps/{app}/tables/{table}/fields",
+            get(fields),
+        )
+        .route(
+            "/open-apis/bitable/v1/apps/{app}/tables/{table}/records/search",
+            post(search),
+        )
         .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found") })
         .with_state(state)
 }
@@ -174,8 +204,18 @@ fn feishu_error(status: StatusCode, code: i64, msg: &str) -> Response {
     (status, Json(body)).into_response()
 }
 
-fn record_request(state: &AppState, method: &str, path: &str, query: &HashMap<String, String>, headers: &HeaderMap, body: &str) {
-    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_string);
+fn record_request(
+    state: &AppState,
+    method: &str,
+    path: &str,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    body: &str,
+) {
+    let authorization = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     state.shared().requests.push(SeenRequest {
         method: method.into(),
         path: path.into(),
@@ -193,7 +233,14 @@ struct TokenRequest {
 
 async fn token(State(state): State<AppState>, headers: HeaderMap, body: String) -> Response {
     // The body holds the app secret: keep only that a token was asked for.
-    record_request(&state, "POST", "/open-apis/auth/v3/tenant_access_token/internal", &HashMap::new(), &headers, "");
+    record_request(
+        &state,
+        "POST",
+        "/open-apis/auth/v3/tenant_access_token/internal",
+        &HashMap::new(),
+        &headers,
+        "",
+    );
     let Ok(req) = serde_json::from_str::<TokenRequest>(&body) else {
         return feishu_error(StatusCode::BAD_REQUEST, 10003, "invalid param");
     };
@@ -210,45 +257,70 @@ async fn token(State(state): State<AppState>, headers: HeaderMap, body: String) 
     Json(json!({"code": 0, "msg": "ok", "tenant_access_token": token, "expire": state.config.token_ttl_secs})).into_response()
 }
 
-/// Checks the Bearer token; an error response when it is missing or not valid.
-fn authorize(state: &AppState, headers: &HeaderMap) -> Result<(), Response> {
-    let header = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+/// Checks the Bearer token: an error response when it is missing or not valid.
+fn authorize(state: &AppState, headers: &HeaderMap) -> Option<Response> {
+    let header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
     let Some(token) = header.and_then(|h| h.strip_prefix("Bearer ")) else {
-        return Err(feishu_error(StatusCode::BAD_REQUEST, 99991661, "Missing access token for authorization"));
+        let message = "Missing access token for authorization";
+        return Some(feishu_error(StatusCode::BAD_REQUEST, 99991661, message));
     };
-    if state.shared().valid_tokens.iter().any(|t| t == token) {
-        Ok(())
-    } else {
-        Err(feishu_error(StatusCode::BAD_REQUEST, 99991663, "Invalid access token for authorization"))
-    }
+    let valid = state.shared().valid_tokens.iter().any(|t| t == token);
+    let message = "Invalid access token for authorization";
+    (!valid).then(|| feishu_error(StatusCode::BAD_REQUEST, 99991663, message))
 }
 
-fn check_ids(app: &str, table: Option<&str>) -> Result<(), Response> {
+/// Checks the Base and table ids: an error response when one is unknown.
+fn check_ids(app: &str, table: Option<&str>) -> Option<Response> {
     if app != data::APP_TOKEN {
-        return Err(feishu_error(StatusCode::OK, 1254040, "BaseTokenNotFound"));
+        return Some(feishu_error(StatusCode::OK, 1254040, "BaseTokenNotFound"));
     }
-    if table.is_some_and(|t| t != data::TABLE_ID) {
-        return Err(feishu_error(StatusCode::OK, 1254041, "TableIdNotFound"));
-    }
-    Ok(())
+    table
+        .filter(|t| *t != data::TABLE_ID)
+        .map(|_| feishu_error(StatusCode::OK, 1254041, "TableIdNotFound"))
 }
 
 fn ok(data: Value) -> Response {
     Json(json!({"code": 0, "msg": "success", "data": data})).into_response()
 }
 
-async fn tables(State(state): State<AppState>, Path(app): Path<String>, Query(q): Query<HashMap<String, String>>, headers: HeaderMap) -> Response {
-    record_request(&state, "GET", &format!("/open-apis/bitable/v1/apps/{app}/tables"), &q, &headers, "");
-    if let Err(r) = authorize(&state, &headers).and_then(|_| check_ids(&app, None)) {
+async fn tables(
+    State(state): State<AppState>,
+    Path(app): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    record_request(
+        &state,
+        "GET",
+        &format!("/open-apis/bitable/v1/apps/{app}/tables"),
+        &q,
+        &headers,
+        "",
+    );
+    if let Some(r) = authorize(&state, &headers).or_else(|| check_ids(&app, None)) {
         return r;
     }
     ok(json!({"has_more": false, "page_token": "", "total": 1,
               "items": [{"table_id": data::TABLE_ID, "name": data::TABLE_NAME, "revision": 1}]}))
 }
 
-async fn fields(State(state): State<AppState>, Path((app, table)): Path<(String, String)>, Query(q): Query<HashMap<String, String>>, headers: HeaderMap) -> Response {
-    record_request(&state, "GET", &format!("/open-apis/bitable/v1/apps/{app}/tables/{table}/fields"), &q, &headers, "");
-    if let Err(r) = authorize(&state, &headers).and_then(|_| check_ids(&app, Some(&table))) {
+async fn fields(
+    State(state): State<AppState>,
+    Path((app, table)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    record_request(
+        &state,
+        "GET",
+        &format!("/open-apis/bitable/v1/apps/{app}/tables/{table}/fields"),
+        &q,
+        &headers,
+        "",
+    );
+    if let Some(r) = authorize(&state, &headers).or_else(|| check_ids(&app, Some(&table))) {
         return r;
     }
     let items = data::field_list();
@@ -256,7 +328,11 @@ async fn fields(State(state): State<AppState>, Path((app, table)): Path<(String,
 }
 
 fn page_token(offset: usize) -> String {
-    format!("pgt{:x}x{:x}", offset, offset.wrapping_mul(2654435761) & 0xffff)
+    format!(
+        "pgt{:x}x{:x}",
+        offset,
+        offset.wrapping_mul(2654435761) & 0xffff
+    )
 }
 
 fn parse_page_token(token: &str) -> Option<usize> {
@@ -272,24 +348,53 @@ async fn search(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    record_request(&state, "POST", &format!("/open-apis/bitable/v1/apps/{app}/tables/{table}/records/search"), &q, &headers, &body);
+    record_request(
+        &state,
+        "POST",
+        &format!("/open-apis/bitable/v1/apps/{app}/tables/{table}/records/search"),
+        &q,
+        &headers,
+        &body,
+    );
     let fault = {
         let mut shared = state.shared();
         shared.searches += 1;
         state.config.faults.get(&shared.searches).cloned()
     };
-    if fault == Some(Fault::ExpireTokens) {
-        state.shared().valid_tokens.clear();
+    match fault {
+        Some(Fault::ExpireTokens) => state.shared().valid_tokens.clear(),
+        Some(Fault::Stall { secs }) => {
+            tokio::time::sleep(std::time::Duration::from_secs(secs)).await
+        }
+        _ => {}
     }
-    if let Err(r) = authorize(&state, &headers).and_then(|_| check_ids(&app, Some(&table))) {
+    if let Some(r) = authorize(&state, &headers).or_else(|| check_ids(&app, Some(&table))) {
         return r;
     }
     let page_size = match q.get("page_size").map(|s| s.parse::<i64>()) {
         None => 20,
-        Some(Ok(n)) if n <= 0 => return feishu_error(StatusCode::BAD_REQUEST, 1254011, "page_size must be greater than 0"),
-        Some(Ok(n)) if n > 500 => return feishu_error(StatusCode::BAD_REQUEST, 99992402, "field validation failed: page_size"),
+        Some(Ok(n)) if n <= 0 => {
+            return feishu_error(
+                StatusCode::BAD_REQUEST,
+                1254011,
+                "page_size must be greater than 0",
+            );
+        }
+        Some(Ok(n)) if n > 500 => {
+            return feishu_error(
+                StatusCode::BAD_REQUEST,
+                99992402,
+                "field validation failed: page_size",
+            );
+        }
         Some(Ok(n)) => n as usize,
-        Some(Err(_)) => return feishu_error(StatusCode::BAD_REQUEST, 99992402, "field validation failed: page_size"),
+        Some(Err(_)) => {
+            return feishu_error(
+                StatusCode::BAD_REQUEST,
+                99992402,
+                "field validation failed: page_size",
+            );
+        }
     };
     let offset = match q.get("page_token") {
         None => 0,
@@ -298,29 +403,64 @@ async fn search(
             None => return feishu_error(StatusCode::OK, 1254002, "Fail"),
         },
     };
-    let automatic = serde_json::from_str::<Value>(&body).ok().and_then(|b| b.get("automatic_fields")?.as_bool()) == Some(true);
-    let body = page_body(state.config.records, offset, page_size, automatic, fault.as_ref(), q.get("page_token"));
+    let automatic = serde_json::from_str::<Value>(&body)
+        .ok()
+        .and_then(|b| b.get("automatic_fields")?.as_bool())
+        == Some(true);
+    let body = page_body(
+        state.config.records,
+        offset,
+        page_size,
+        automatic,
+        fault.as_ref(),
+        q.get("page_token"),
+    );
     match fault {
         Some(Fault::DropConnection) => cut_short(body),
         Some(Fault::MalformedJson) => {
             let cut = &body[..body.len() / 2];
-            ([(header::CONTENT_TYPE, "application/json; charset=utf-8")], cut.to_string()).into_response()
+            (
+                [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+                cut.to_string(),
+            )
+                .into_response()
         }
-        Some(f @ (Fault::RateLimited { .. } | Fault::TooManyRequests | Fault::GatewayTimeout | Fault::ServerErrorHtml | Fault::Code { .. })) => fault_response(&f),
-        _ => ([(header::CONTENT_TYPE, "application/json; charset=utf-8")], body).into_response(),
+        Some(
+            f @ (Fault::RateLimited { .. }
+            | Fault::TooManyRequests
+            | Fault::GatewayTimeout
+            | Fault::ServerErrorHtml
+            | Fault::Code { .. }),
+        ) => fault_response(&f),
+        _ => (
+            [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+            body,
+        )
+            .into_response(),
     }
 }
 
 /// The JSON text of a records page, shaped by a paging fault if there is one.
-fn page_body(n: usize, offset: usize, page_size: usize, automatic: bool, fault: Option<&Fault>, asked_token: Option<&String>) -> String {
+fn page_body(
+    n: usize,
+    offset: usize,
+    page_size: usize,
+    automatic: bool,
+    fault: Option<&Fault>,
+    asked_token: Option<&String>,
+) -> String {
     let end = (offset + page_size).min(n);
     let has_more = end < n;
-    let items: Vec<Value> = (offset.min(n)..end).map(|i| data::record(i, automatic)).collect();
+    let items: Vec<Value> = (offset.min(n)..end)
+        .map(|i| data::record(i, automatic))
+        .collect();
     let mut data = json!({"has_more": has_more, "total": n, "items": items});
     // Like Feishu, a token may come even on the last page: clients must stop on has_more.
     data["page_token"] = json!(page_token(end));
     match fault {
-        Some(Fault::RepeatPageToken) => data["page_token"] = json!(asked_token.cloned().unwrap_or_else(|| page_token(0))),
+        Some(Fault::RepeatPageToken) => {
+            data["page_token"] = json!(asked_token.cloned().unwrap_or_else(|| page_token(0)))
+        }
         Some(Fault::MissingPageToken) => {
             data["has_more"] = json!(true);
             data.as_object_mut().map(|o| o.remove("page_token"));
@@ -333,16 +473,33 @@ fn page_body(n: usize, offset: usize, page_size: usize, automatic: bool, fault: 
 fn fault_response(fault: &Fault) -> Response {
     match fault {
         Fault::RateLimited { reset_secs } => {
-            let mut r = feishu_error(StatusCode::TOO_MANY_REQUESTS, 99991400, "request trigger frequency limit");
+            let mut r = feishu_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                99991400,
+                "request trigger frequency limit",
+            );
             let h = r.headers_mut();
             h.insert("x-ogw-ratelimit-limit", "100".parse().expect("header"));
-            h.insert("x-ogw-ratelimit-reset", reset_secs.to_string().parse().expect("header"));
+            h.insert(
+                "x-ogw-ratelimit-reset",
+                reset_secs.to_string().parse().expect("header"),
+            );
             r
         }
         Fault::TooManyRequests => feishu_error(StatusCode::OK, 1254290, "TooManyRequest"),
-        Fault::GatewayTimeout => feishu_error(StatusCode::GATEWAY_TIMEOUT, 1255040, "request timeout"),
-        Fault::ServerErrorHtml => (StatusCode::INTERNAL_SERVER_ERROR, "<html><body>502 Bad Gateway</body></html>").into_response(),
-        Fault::Code { status, code, msg } => feishu_error(StatusCode::from_u16(*status).unwrap_or(StatusCode::OK), *code, msg),
+        Fault::GatewayTimeout => {
+            feishu_error(StatusCode::GATEWAY_TIMEOUT, 1255040, "request timeout")
+        }
+        Fault::ServerErrorHtml => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "<html><body>502 Bad Gateway</body></html>",
+        )
+            .into_response(),
+        Fault::Code { status, code, msg } => feishu_error(
+            StatusCode::from_u16(*status).unwrap_or(StatusCode::OK),
+            *code,
+            msg,
+        ),
         _ => (StatusCode::INTERNAL_SERVER_ERROR, "not a response fault").into_response(),
     }
 }
@@ -350,7 +507,10 @@ fn fault_response(fault: &Fault) -> Response {
 /// Sends the headers and the first part of `body`, then fails the body so the connection drops.
 fn cut_short(body: String) -> Response {
     let head = Bytes::from(body.as_bytes()[..body.len() / 3].to_vec());
-    let chunks: Vec<Result<Bytes, std::io::Error>> = vec![Ok(head), Err(std::io::Error::other("connection dropped by the mock"))];
+    let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+        Ok(head),
+        Err(std::io::Error::other("connection dropped by the mock")),
+    ];
     Response::builder()
         .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
         .header(header::CONTENT_LENGTH, body.len())

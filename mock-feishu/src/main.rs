@@ -25,10 +25,17 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let mock = MockFeishu::start_on(args.listen, MockConfig::with_records(args.records))?;
     if let Some(path) = &args.write_config {
-        std::fs::write(path, serde_json::to_string_pretty(&mock.connector_config(args.page_size))?)?;
+        std::fs::write(
+            path,
+            serde_json::to_string_pretty(&mock.connector_config(args.page_size))?,
+        )?;
     }
     println!("{}", mock.url());
-    eprintln!("mock Feishu serving {} records at {} (Ctrl-C to stop)", args.records, mock.url());
+    eprintln!(
+        "mock Feishu serving {} records at {} (Ctrl-C to stop)",
+        args.records,
+        mock.url()
+    );
     loop {
         std::thread::park();
     }

@@ -1,1 +1,14 @@
+//! End-to-end tests: host-runner runs feishu.wasm against the mock Feishu server on
+//! 127.0.0.1. One file per user-visible behaviour.
 
+mod harness;
+
+mod bad_config;
+mod check;
+mod discover;
+mod faults;
+mod protocol_schema;
+mod read_catalog_and_state;
+mod read_paginates;
+mod sandbox;
+mod spec;

@@ -1,0 +1,165 @@
+//! Outgoing HTTP over WASI HTTP (`wasi:http/outgoing-handler`), wasm only.
+//!
+//! The request body is written after `handle`; if that write fails (the request was refused or
+//! the connection failed), the response future carries the real cause, which is what we report.
+
+use crate::host::{HttpRequest, HttpResponse, Method, TransportFailure};
+use std::time::Duration;
+use wasip2::http::outgoing_handler;
+use wasip2::http::types::{
+    self as http, ErrorCode, Fields, IncomingBody, OutgoingBody, OutgoingRequest, RequestOptions,
+    Scheme,
+};
+use wasip2::io::streams::StreamError;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+const READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// Largest chunk `blocking-write-and-flush` accepts.
+const WRITE_CHUNK: usize = 4096;
+const READ_CHUNK: u64 = 256 * 1024;
+
+/// Sends `request` and reads the whole response.
+pub fn send(request: &HttpRequest) -> Result<HttpResponse, TransportFailure> {
+    let (scheme, authority, path) = split_url(&request.url).ok_or_else(|| {
+        TransportFailure::Invalid(format!("not an absolute http(s) URL: {}", request.url))
+    })?;
+    let outgoing = OutgoingRequest::new(headers(request)?);
+    let method = match request.method {
+        Method::Get => http::Method::Get,
+        Method::Post => http::Method::Post,
+    };
+    let invalid =
+        |what: &str| TransportFailure::Invalid(format!("invalid {what} in {}", request.url));
+    outgoing
+        .set_method(&method)
+        .map_err(|()| invalid("method"))?;
+    outgoing
+        .set_scheme(Some(&scheme))
+        .map_err(|()| invalid("scheme"))?;
+    outgoing
+        .set_authority(Some(authority))
+        .map_err(|()| invalid("host"))?;
+    outgoing
+        .set_path_with_query(Some(path))
+        .map_err(|()| invalid("path"))?;
+    let body = outgoing.body().map_err(|()| invalid("body"))?;
+    let future = outgoing_handler::handle(outgoing, Some(options())).map_err(failure)?;
+    let written = write_body(
+        body,
+        request.json_body.as_deref().unwrap_or_default().as_bytes(),
+    );
+    future.subscribe().block();
+    let response = match future.get() {
+        Some(Ok(Ok(response))) => response,
+        Some(Ok(Err(code))) => return Err(failure(code)),
+        _ => return Err(TransportFailure::Network("the response was lost".into())),
+    };
+    written.map_err(TransportFailure::Network)?;
+    let status = response.status();
+    let headers = response
+        .headers()
+        .entries()
+        .into_iter()
+        .map(|(name, value)| {
+            (
+                name.to_ascii_lowercase(),
+                String::from_utf8_lossy(&value).into_owned(),
+            )
+        })
+        .collect();
+    let incoming = response
+        .consume()
+        .map_err(|()| TransportFailure::Network("response body unavailable".into()))?;
+    let body = read_body(&incoming)?;
+    drop(IncomingBody::finish(incoming));
+    Ok(HttpResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn headers(request: &HttpRequest) -> Result<Fields, TransportFailure> {
+    let mut list: Vec<(String, Vec<u8>)> = Vec::new();
+    if let Some(token) = &request.bearer {
+        list.push((
+            "authorization".into(),
+            format!("Bearer {token}").into_bytes(),
+        ));
+    }
+    if let Some(body) = &request.json_body {
+        list.push((
+            "content-type".into(),
+            b"application/json; charset=utf-8".to_vec(),
+        ));
+        list.push(("content-length".into(), body.len().to_string().into_bytes()));
+    }
+    Fields::from_list(&list)
+        .map_err(|e| TransportFailure::Invalid(format!("invalid header: {e:?}")))
+}
+
+fn options() -> RequestOptions {
+    let options = RequestOptions::new();
+    let nanos = |d: Duration| Some(d.as_nanos() as u64);
+    // A host may refuse to set a timeout; its own limits then apply.
+    let _ = options.set_connect_timeout(nanos(CONNECT_TIMEOUT));
+    let _ = options.set_first_byte_timeout(nanos(READ_TIMEOUT));
+    let _ = options.set_between_bytes_timeout(nanos(READ_TIMEOUT));
+    options
+}
+
+fn write_body(body: OutgoingBody, bytes: &[u8]) -> Result<(), String> {
+    {
+        let stream = body
+            .write()
+            .map_err(|()| "request body stream unavailable".to_string())?;
+        for chunk in bytes.chunks(WRITE_CHUNK) {
+            stream
+                .blocking_write_and_flush(chunk)
+                .map_err(|e| format!("writing the request body failed: {e:?}"))?;
+        }
+    }
+    OutgoingBody::finish(body, None)
+        .map_err(|e| format!("finishing the request body failed: {e:?}"))
+}
+
+fn read_body(incoming: &IncomingBody) -> Result<Vec<u8>, TransportFailure> {
+    let stream = incoming
+        .stream()
+        .map_err(|()| TransportFailure::Network("response body stream unavailable".into()))?;
+    let mut body = Vec::new();
+    loop {
+        match stream.blocking_read(READ_CHUNK) {
+            Ok(chunk) => body.extend_from_slice(&chunk),
+            Err(StreamError::Closed) => return Ok(body),
+            Err(StreamError::LastOperationFailed(e)) => {
+                let detail = http::http_error_code(&e)
+                    .map_or_else(|| e.to_debug_string(), |code| format!("{code:?}"));
+                return Err(TransportFailure::Network(format!(
+                    "reading the response body failed: {detail}"
+                )));
+            }
+        }
+    }
+}
+
+fn failure(code: ErrorCode) -> TransportFailure {
+    match code {
+        ErrorCode::HttpRequestDenied => TransportFailure::Denied,
+        ErrorCode::HttpRequestUriInvalid => TransportFailure::Invalid("invalid URL".into()),
+        other => TransportFailure::Network(format!("{other:?}")),
+    }
+}
+
+/// `(scheme, authority, path?query)` of an absolute http(s) URL.
+fn split_url(url: &str) -> Option<(Scheme, &str, &str)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = match scheme {
+        "http" => Scheme::Http,
+        "https" => Scheme::Https,
+        _ => return None,
+    };
+    let split = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(split);
+    (!authority.is_empty()).then_some((scheme, authority, if path.is_empty() { "/" } else { path }))
+}

@@ -1,0 +1,188 @@
+//! Shared test machinery: builds feishu.wasm once, runs host-runner, parses its output, and
+//! checks on every run that no secret leaks.
+
+use mock_feishu::{APP_SECRET, MockConfig, MockFeishu};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// feishu.wasm, built once per test run into its own target directory.
+pub fn component() -> &'static Path {
+    static COMPONENT: OnceLock<PathBuf> = OnceLock::new();
+    COMPONENT.get_or_init(|| {
+        let target_dir = workspace().join("target/e2e-guest");
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "-p", "connector", "--target", "wasm32-wasip2", "--profile", "guest", "--quiet"])
+            .arg("--target-dir")
+            .arg(&target_dir)
+            .current_dir(workspace())
+            .status()
+            .expect("run cargo");
+        assert!(status.success(), "building feishu.wasm failed (is the target installed? `rustup target add wasm32-wasip2`)");
+        target_dir.join("wasm32-wasip2/guest/feishu.wasm")
+    })
+}
+
+/// Output of one host-runner run, parsed.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub messages: Vec<Value>,
+}
+
+impl Run {
+    /// Messages of one `type`.
+    pub fn of_type(&self, kind: &str) -> Vec<&Value> {
+        self.messages.iter().filter(|m| m["type"] == kind).collect()
+    }
+
+    /// The `data` of every RECORD, in order.
+    pub fn records(&self) -> Vec<&Value> {
+        self.of_type("RECORD")
+            .into_iter()
+            .map(|m| &m["record"]["data"])
+            .collect()
+    }
+
+    /// STREAM_STATUS values in order, as `stream:STATUS`.
+    pub fn statuses(&self) -> Vec<String> {
+        self.of_type("TRACE")
+            .into_iter()
+            .filter(|m| m["trace"]["type"] == "STREAM_STATUS")
+            .map(|m| {
+                let s = &m["trace"]["stream_status"];
+                format!(
+                    "{}:{}",
+                    s["stream_descriptor"]["name"].as_str().unwrap_or("?"),
+                    s["status"].as_str().unwrap_or("?")
+                )
+            })
+            .collect()
+    }
+
+    /// The single TRACE ERROR's `error` object.
+    pub fn trace_error(&self) -> &Value {
+        let errors: Vec<&Value> = self
+            .of_type("TRACE")
+            .into_iter()
+            .filter(|m| m["trace"]["type"] == "ERROR")
+            .collect();
+        assert_eq!(
+            errors.len(),
+            1,
+            "expected one TRACE ERROR in:\n{}",
+            self.stdout
+        );
+        &errors[0]["trace"]["error"]
+    }
+}
+
+/// Runs host-runner with `args` (component path and cache dir added).
+pub fn run(args: &[&str]) -> Run {
+    let output = Command::new(env!("CARGO_BIN_EXE_host-runner"))
+        .arg(component())
+        .args(args)
+        .arg("--cache-dir")
+        .arg(workspace().join("target/e2e-wasm-cache"))
+        .output()
+        .expect("run host-runner");
+    let stdout = String::from_utf8(output.stdout).expect("utf-8 stdout");
+    let stderr = String::from_utf8(output.stderr).expect("utf-8 stderr");
+    let messages = stdout
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {l}"))
+        })
+        .collect();
+    for secret in [APP_SECRET, "t-mock"] {
+        assert!(
+            !stdout.contains(secret) && !stderr.contains(secret),
+            "secret {secret:?} leaked:\n{stdout}\n{stderr}"
+        );
+    }
+    Run {
+        code: output.status.code().unwrap_or(-1),
+        stdout,
+        stderr,
+        messages,
+    }
+}
+
+/// Files handed to host-runner, removed when dropped.
+pub struct Files {
+    dir: tempfile::TempDir,
+}
+
+impl Files {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// Writes `value` as JSON and returns the path as a string.
+    pub fn json(&self, name: &str, value: &Value) -> String {
+        self.text(name, &value.to_string())
+    }
+
+    pub fn text(&self, name: &str, text: &str) -> String {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).expect("write temp file");
+        path.to_string_lossy().into_owned()
+    }
+}
+
+/// A mock with `records` records and the given faults.
+pub fn mock(config: MockConfig) -> MockFeishu {
+    MockFeishu::start(config).expect("start mock")
+}
+
+/// `read` of the whole table at `page_size`, returning the run.
+pub fn read(mock: &MockFeishu, page_size: u32, extra: &[&str]) -> Run {
+    let files = Files::new();
+    let config = files.json("config.json", &mock.connector_config(page_size));
+    let mut args = vec!["read", "--config", &config];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+/// The records the mock holds, as the connector must emit them.
+pub fn expected_records(n: usize) -> Vec<Value> {
+    (0..n).map(|i| mock_feishu::data::record(i, true)).collect()
+}
+
+/// Asserts the run emitted exactly records 0..n, in order, once each.
+pub fn assert_exact_records(run: &Run, n: usize) {
+    let got = run.records();
+    assert_eq!(got.len(), n, "record count; stderr:\n{}", run.stderr);
+    for (i, (got, want)) in got.iter().zip(expected_records(n)).enumerate() {
+        assert_eq!(**got, want, "record {i}");
+    }
+}
+
+/// Records-search requests the mock saw.
+pub fn searches(mock: &MockFeishu) -> usize {
+    mock.requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/records/search"))
+        .count()
+}
+
+/// Token requests the mock saw.
+pub fn token_requests(mock: &MockFeishu) -> usize {
+    mock.requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/tenant_access_token/internal"))
+        .count()
+}

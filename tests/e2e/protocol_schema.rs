@@ -1,0 +1,97 @@
+//! Every line host-runner prints validates against the Airbyte protocol models
+//! (airbyte-protocol-models-pdv2, installed into a venv under target/ on first use).
+
+use crate::harness::{Files, mock, read, run, workspace};
+use mock_feishu::{Fault, MockConfig};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+const PROTOCOL_PACKAGE: &str = "airbyte-protocol-models-pdv2==0.18.0";
+
+fn python() -> &'static PathBuf {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let venv = workspace().join("target/protocol-venv");
+        let python = venv.join("bin/python");
+        let ready = Command::new(&python)
+            .args(["-c", "import airbyte_protocol.models"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ready {
+            let made = Command::new("python3")
+                .arg("-m")
+                .arg("venv")
+                .arg(&venv)
+                .status()
+                .expect("python3 -m venv");
+            assert!(made.success(), "creating the protocol venv failed");
+            let installed = Command::new(&python)
+                .args(["-m", "pip", "install", "--quiet", PROTOCOL_PACKAGE])
+                .status()
+                .expect("pip");
+            assert!(installed.success(), "installing {PROTOCOL_PACKAGE} failed");
+        }
+        python
+    })
+}
+
+fn assert_valid_protocol(stdout: &str) {
+    let mut child = Command::new(python())
+        .arg(workspace().join("tests/protocol/validate.py"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run validator");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdout.as_bytes())
+        .expect("write lines");
+    let out = child.wait_with_output().expect("validator output");
+    assert!(
+        out.status.success(),
+        "invalid protocol lines:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn every_line_of_a_read_is_a_valid_protocol_message() {
+    let mock = mock(MockConfig::with_records(1200).fault(2, Fault::TooManyRequests));
+    let ok = read(&mock, 500, &[]);
+    assert_eq!(ok.code, 0);
+    assert!(!ok.of_type("LOG").is_empty() && !ok.of_type("STATE").is_empty());
+    assert_valid_protocol(&ok.stdout);
+
+    let broken = mock_feishu::MockFeishu::start(
+        MockConfig::with_records(1200).fault(2, Fault::MalformedJson),
+    )
+    .expect("mock");
+    let failed = read(&broken, 500, &[]);
+    assert_eq!(failed.code, 1);
+    assert_valid_protocol(&failed.stdout);
+}
+
+#[test]
+fn spec_check_and_discover_print_valid_messages() {
+    let mock = mock(MockConfig::with_records(2));
+    let files = Files::new();
+    let config = files.json("config.json", &mock.connector_config(100));
+    let mut bad = mock.connector_config(100);
+    bad["app_secret"] = serde_json::json!("wrong");
+    let bad = files.json("bad.json", &bad);
+    for args in [
+        vec!["spec"],
+        vec!["check", "--config", &config],
+        vec!["check", "--config", &bad],
+        vec!["discover", "--config", &config],
+        vec!["discover", "--config", &bad],
+    ] {
+        let done = run(&args);
+        assert!(!done.stdout.is_empty(), "{args:?}");
+        assert_valid_protocol(&done.stdout);
+    }
+}

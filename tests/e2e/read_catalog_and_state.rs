@@ -1,0 +1,95 @@
+//! `read` with the configured catalogs and states real clients send.
+
+use crate::harness::{Files, assert_exact_records, mock, run};
+use mock_feishu::MockConfig;
+use serde_json::json;
+
+fn catalog(name: &str, sync_mode: &str) -> serde_json::Value {
+    json!({"streams": [{
+        "stream": {"name": name, "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
+        "sync_mode": sync_mode, "destination_sync_mode": "overwrite",
+        "generation_id": 3, "minimum_generation_id": 3, "sync_id": 77
+    }]})
+}
+
+#[test]
+fn client_catalog_with_extra_fields_and_empty_state_reads_all() {
+    let mock = mock(MockConfig::with_records(7));
+    let files = Files::new();
+    let config = files.json("config.json", &mock.connector_config(3));
+    let cat = files.json("catalog.json", &catalog("records", "full_refresh"));
+    let state = files.text("state.json", "[]");
+    let run = run(&[
+        "read",
+        "--config",
+        &config,
+        "--catalog",
+        &cat,
+        "--state",
+        &state,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_exact_records(&run, 7);
+}
+
+#[test]
+fn incremental_request_on_a_full_refresh_stream_reads_in_full() {
+    let mock = mock(MockConfig::with_records(4));
+    let files = Files::new();
+    let config = files.json("config.json", &mock.connector_config(3));
+    let cat = files.json("catalog.json", &catalog("records", "incremental"));
+    let run = run(&["read", "--config", &config, "--catalog", &cat]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_exact_records(&run, 4);
+    let logs: Vec<&str> = run
+        .of_type("LOG")
+        .iter()
+        .filter_map(|m| m["log"]["message"].as_str())
+        .collect();
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("supports only full_refresh; reading it in full")),
+        "{logs:?}"
+    );
+}
+
+#[test]
+fn unknown_stream_in_catalog_is_a_config_error() {
+    let mock = mock(MockConfig::with_records(4));
+    let files = Files::new();
+    let config = files.json("config.json", &mock.connector_config(3));
+    let cat = files.json("catalog.json", &catalog("orders", "full_refresh"));
+    let run = run(&["read", "--config", &config, "--catalog", &cat]);
+    assert_eq!(run.code, 1);
+    let error = run.trace_error();
+    assert_eq!(error["failure_type"], "config_error");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("`orders`"),
+        "{error}"
+    );
+    assert!(mock.requests().is_empty());
+}
+
+#[test]
+fn state_printed_by_an_earlier_read_is_accepted() {
+    let mock = mock(MockConfig::with_records(4));
+    let files = Files::new();
+    let config = files.json("config.json", &mock.connector_config(3));
+    let first = run(&["read", "--config", &config]);
+    let states: Vec<serde_json::Value> = first
+        .of_type("STATE")
+        .into_iter()
+        .map(|m| m["state"].clone())
+        .collect();
+    let state = files.json("state.json", &json!(states));
+    let second = run(&["read", "--config", &config, "--state", &state]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert_exact_records(&second, 4);
+    let bad = files.text("bad.json", "42");
+    let third = run(&["read", "--config", &config, "--state", &bad]);
+    assert_eq!(third.code, 1);
+    assert_eq!(third.trace_error()["failure_type"], "config_error");
+}

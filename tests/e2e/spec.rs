@@ -1,0 +1,47 @@
+//! `spec`: the connection specification users and platforms configure the source from.
+
+use crate::harness::run;
+use serde_json::json;
+
+#[test]
+fn spec_describes_the_airbyte_feishu_fields() {
+    let run = run(&["spec"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.messages.len(), 1);
+    let spec = &run.of_type("SPEC")[0]["spec"];
+    let conn = &spec["connectionSpecification"];
+    assert_eq!(conn["type"], "object");
+    assert_eq!(
+        conn["required"],
+        json!(["app_id", "app_secret", "app_token", "table_id"])
+    );
+    let props = conn["properties"].as_object().expect("properties");
+    let mut names: Vec<&str> = props.keys().map(String::as_str).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "app_id",
+            "app_secret",
+            "app_token",
+            "lark_host",
+            "page_size",
+            "table_id"
+        ]
+    );
+    for secret in ["app_id", "app_secret"] {
+        assert_eq!(props[secret]["airbyte_secret"], true, "{secret}");
+    }
+    assert_eq!(props["page_size"]["type"], "integer");
+    assert_eq!(props["page_size"]["minimum"], 1);
+    assert_eq!(props["page_size"]["maximum"], 500);
+    assert_eq!(props["page_size"]["default"], 100);
+    assert_eq!(props["lark_host"]["default"], "https://open.feishu.cn");
+    for (name, prop) in props {
+        assert!(
+            prop["title"].is_string() && prop["description"].is_string(),
+            "{name}"
+        );
+    }
+    assert!(spec["documentationUrl"].is_string());
+}
