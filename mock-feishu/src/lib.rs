@@ -17,7 +17,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 /// Credentials the mock accepts.
 pub const APP_ID: &str = "cli_mock_app_0001";
@@ -108,6 +110,9 @@ struct Shared {
 struct AppState {
     config: Arc<MockConfig>,
     shared: Arc<Mutex<Shared>>,
+    records: Arc<RecordCache>,
+    /// Nanoseconds spent building records-search answers.
+    busy_nanos: Arc<AtomicU64>,
 }
 
 impl AppState {
@@ -120,6 +125,8 @@ impl AppState {
 pub struct MockFeishu {
     addr: SocketAddr,
     shared: Arc<Mutex<Shared>>,
+    records: Arc<RecordCache>,
+    busy_nanos: Arc<AtomicU64>,
 }
 
 impl MockFeishu {
@@ -134,9 +141,13 @@ impl MockFeishu {
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Mutex::new(Shared::default()));
+        let busy_nanos = Arc::new(AtomicU64::new(0));
+        let records = Arc::new(RecordCache::new(config.records));
         let state = AppState {
+            records: records.clone(),
             config: Arc::new(config),
             shared: shared.clone(),
+            busy_nanos: busy_nanos.clone(),
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -150,7 +161,19 @@ impl MockFeishu {
                     .expect("mock server");
             });
         });
-        Ok(Self { addr, shared })
+        Ok(Self { addr, shared, records, busy_nanos })
+    }
+
+    /// Time spent building records-search answers so far (excludes network I/O).
+    pub fn busy_time(&self) -> Duration {
+        Duration::from_nanos(self.busy_nanos.load(Ordering::Relaxed))
+    }
+
+    /// Renders every record ahead of time, so a benchmark measures serving, not rendering.
+    pub fn prerender(&self) {
+        for i in 0..self.records.len() {
+            self.records.get(i);
+        }
     }
 
     /// `http://127.0.0.1:PORT`, the value for `lark_host`.
@@ -348,6 +371,21 @@ async fn search(
     headers: HeaderMap,
     body: String,
 ) -> Response {
+    let started = Instant::now();
+    let busy = state.busy_nanos.clone();
+    let response = search_page(state, app, table, q, headers, body).await;
+    busy.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    response
+}
+
+async fn search_page(
+    state: AppState,
+    app: String,
+    table: String,
+    q: HashMap<String, String>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
     record_request(
         &state,
         "POST",
@@ -408,7 +446,7 @@ async fn search(
         .and_then(|b| b.get("automatic_fields")?.as_bool())
         == Some(true);
     let body = page_body(
-        state.config.records,
+        &state.records,
         offset,
         page_size,
         automatic,
@@ -442,32 +480,60 @@ async fn search(
 
 /// The JSON text of a records page, shaped by a paging fault if there is one.
 fn page_body(
-    n: usize,
+    cache: &RecordCache,
     offset: usize,
     page_size: usize,
     automatic: bool,
     fault: Option<&Fault>,
     asked_token: Option<&String>,
 ) -> String {
+    let n = cache.len();
     let end = (offset + page_size).min(n);
-    let has_more = end < n;
-    let items: Vec<Value> = (offset.min(n)..end)
-        .map(|i| data::record(i, automatic))
-        .collect();
-    let mut data = json!({"has_more": has_more, "total": n, "items": items});
     // Like Feishu, a token may come even on the last page: clients must stop on has_more.
-    data["page_token"] = json!(page_token(end));
-    match fault {
-        Some(Fault::RepeatPageToken) => {
-            data["page_token"] = json!(asked_token.cloned().unwrap_or_else(|| page_token(0)))
-        }
-        Some(Fault::MissingPageToken) => {
-            data["has_more"] = json!(true);
-            data.as_object_mut().map(|o| o.remove("page_token"));
-        }
-        _ => {}
+    let (has_more, token) = match fault {
+        Some(Fault::RepeatPageToken) => (end < n, asked_token.cloned().or_else(|| Some(page_token(0)))),
+        Some(Fault::MissingPageToken) => (true, None),
+        _ => (end < n, Some(page_token(end))),
+    };
+    let mut body = String::with_capacity(64 + (end.saturating_sub(offset)) * 1600);
+    body.push_str(r#"{"code":0,"msg":"success","data":{"has_more":"#);
+    body.push_str(if has_more { "true" } else { "false" });
+    if let Some(token) = token {
+        body.push_str(r#","page_token":"#);
+        body.push_str(&json!(token).to_string());
     }
-    json!({"code": 0, "msg": "success", "data": data}).to_string()
+    body.push_str(&format!(r#","total":{n},"items":["#));
+    for i in offset.min(n)..end {
+        if i > offset {
+            body.push(',');
+        }
+        if automatic {
+            body.push_str(cache.get(i));
+        } else {
+            body.push_str(&data::record(i, false).to_string());
+        }
+    }
+    body.push_str("]}}");
+    body
+}
+
+/// Records rendered once, on first use (with automatic fields, as the connector asks).
+struct RecordCache {
+    rendered: Vec<OnceLock<Box<str>>>,
+}
+
+impl RecordCache {
+    fn new(n: usize) -> Self {
+        Self { rendered: (0..n).map(|_| OnceLock::new()).collect() }
+    }
+
+    fn len(&self) -> usize {
+        self.rendered.len()
+    }
+
+    fn get(&self, index: usize) -> &str {
+        self.rendered[index].get_or_init(|| data::record(index, true).to_string().into_boxed_str())
+    }
 }
 
 fn fault_response(fault: &Fault) -> Response {
