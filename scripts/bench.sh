@@ -6,5 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target add wasm32-wasip2 >/dev/null
 cargo build --quiet -p connector --target wasm32-wasip2 --profile guest
-cargo build --quiet --release -p host-runner -p bench
+cargo build --quiet --release -p host-runner -p mock-feishu -p bench
 target/release/feishu-bench "$@"

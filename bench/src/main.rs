@@ -6,10 +6,12 @@
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
-use mock_feishu::{MockConfig, MockFeishu};
+use serde_json::Value;
 use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[derive(Parser)]
@@ -26,6 +28,9 @@ struct Args {
     /// Records for the scaling line (0 skips it).
     #[arg(long, default_value_t = 1_000_000)]
     scale_records: usize,
+    /// The mock server binary (a separate process, so its memory does not blur the figures).
+    #[arg(long, default_value = "target/release/mock-feishu")]
+    mock: PathBuf,
     /// Runs per cold-start figure (the median is shown).
     #[arg(long, default_value_t = 10)]
     runs: usize,
@@ -80,16 +85,18 @@ impl Bench {
         c
     }
 
-    fn config(&self, mock: &MockFeishu, page_size: u32) -> Result<PathBuf> {
-        let path = self.dir.path().join(format!("config-{}-{page_size}.json", mock.addr().port()));
-        std::fs::write(&path, mock.connector_config(page_size).to_string())?;
+    fn config(&self, table: &Table, page_size: u32) -> Result<PathBuf> {
+        let path = self.dir.path().join(format!("config-{}-{page_size}.json", table.records));
+        let mut config = table.config.clone();
+        config["page_size"] = page_size.into();
+        std::fs::write(&path, config.to_string())?;
         Ok(path)
     }
 
     /// One read; returns the measurement and the output size when written to a file.
     fn read(&self, table: &Table, page_size: u32, to_file: bool) -> Result<(Measured, Option<u64>)> {
         let mut c = self.runner(true);
-        c.arg("read").arg("--config").arg(self.config(&table.mock, page_size)?);
+        c.arg("read").arg("--config").arg(self.config(table, page_size)?);
         let out = self.dir.path().join("out.jsonl");
         c.stdout(if to_file { Stdio::from(File::create(&out)?) } else { Stdio::null() });
         let m = measure(c)?;
@@ -115,21 +122,60 @@ impl Bench {
     }
 }
 
-/// A mock serving a table of known size.
+/// A mock process serving a table of known size.
 struct Table {
-    mock: MockFeishu,
+    child: Child,
+    config: Value,
     records: usize,
 }
 
-fn start_mock(records: usize) -> Result<Table> {
-    let mock = MockFeishu::start(MockConfig::with_records(records))?;
-    mock.prerender();
-    Ok(Table { mock, records })
+impl Table {
+    fn start(mock: &Path, records: usize, dir: &Path) -> Result<Self> {
+        let config_path = dir.join(format!("mock-{records}.json"));
+        let mut child = Command::new(mock)
+            .args(["--prerender", "--records", &records.to_string(), "--write-config"])
+            .arg(&config_path)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("start {}", mock.display()))?;
+        let mut url = String::new();
+        BufReader::new(child.stdout.take().context("mock stdout")?).read_line(&mut url)?;
+        let config = serde_json::from_str(&std::fs::read_to_string(&config_path)?)?;
+        Ok(Self { child, config, records })
+    }
+
+    fn host(&self) -> String {
+        self.config["lark_host"].as_str().unwrap_or_default().trim_start_matches("http://").to_string()
+    }
+
+    /// Time the mock spent building answers so far.
+    fn busy(&self) -> Result<Duration> {
+        let mut stream = TcpStream::connect(self.host())?;
+        write!(stream, "GET /__mock/stats HTTP/1.0\r\nHost: {}\r\n\r\n", self.host())?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        let body = response.split("\r\n\r\n").nth(1).context("stats body")?;
+        let stats: Value = serde_json::from_str(body)?;
+        Ok(Duration::from_nanos(stats["busy_ns"].as_u64().unwrap_or(0)))
+    }
 }
 
+impl Drop for Table {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// RECORD lines in a file, read as a stream (holding the file would inflate the RSS that the
+/// next child inherits into its peak figure).
 fn count_records(path: &Path) -> Result<usize> {
-    let text = std::fs::read(path)?;
-    Ok(text.split(|b| *b == b'\n').filter(|l| l.starts_with(b"{\"type\":\"RECORD\"")).count())
+    let mut count = 0;
+    for line in BufReader::new(File::open(path)?).split(b'\n') {
+        count += usize::from(line?.starts_with(b"{\"type\":\"RECORD\""));
+    }
+    Ok(count)
 }
 
 fn row(label: &str, records: usize, m: &Measured, bytes: Option<u64>, mock_busy: Duration) {
@@ -146,7 +192,7 @@ fn row(label: &str, records: usize, m: &Measured, bytes: Option<u64>, mock_busy:
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    for path in [&args.runner, &args.component] {
+    for path in [&args.runner, &args.component, &args.mock] {
         if !path.exists() {
             bail!("{} not found; run scripts/bench.sh, which builds it", path.display());
         }
@@ -156,8 +202,7 @@ fn main() -> Result<()> {
     let bench = Bench { args, dir, cache };
     let n = bench.args.records;
 
-    let table = start_mock(n)?;
-    let mock = &table.mock;
+    let table = Table::start(&bench.args.mock, n, bench.dir.path())?;
     bench.read(&table, 500, false)?; // fills the compilation cache and warms the mock
     println!("| read | records | wall s | records/s | output MB/s | peak RSS MiB | mock busy |");
     println!("|---|---|---|---|---|---|---|");
@@ -165,31 +210,31 @@ fn main() -> Result<()> {
     let mut ours_500 = None;
     for page_size in [500u32, 100] {
         for to_file in [true, false] {
-            let before = mock.busy_time();
+            let before = table.busy()?;
             let (m, bytes) = bench.read(&table, page_size, to_file)?;
             if let Some(b) = bytes {
                 output_bytes.insert(page_size, b);
             }
             let target = if to_file { "file" } else { "/dev/null" };
-            row(&format!("page_size {page_size} → {target}"), n, &m, output_bytes.get(&page_size).copied(), mock.busy_time() - before);
+            row(&format!("page_size {page_size} → {target}"), n, &m, output_bytes.get(&page_size).copied(), table.busy()? - before);
             if page_size == 500 && !to_file {
                 ours_500 = Some(m);
             }
         }
     }
     if bench.args.scale_records > 0 {
-        let big = start_mock(bench.args.scale_records)?;
-        let before = big.mock.busy_time();
+        let big = Table::start(&bench.args.mock, bench.args.scale_records, bench.dir.path())?;
+        let before = big.busy()?;
         let (m, bytes) = bench.read(&big, 500, true)?;
-        row("page_size 500 → file (scaling)", big.records, &m, bytes, big.mock.busy_time() - before);
+        row("page_size 500 → file (scaling)", big.records, &m, bytes, big.busy()? - before);
     }
 
     println!();
     println!("| start-up (median of {}) | cached | not cached |", bench.args.runs);
     println!("|---|---|---|");
     let spec = vec!["spec".to_string()];
-    let small = start_mock(10)?;
-    let check = vec!["check".into(), "--config".into(), bench.config(&small.mock, 100)?.to_string_lossy().into_owned()];
+    let small = Table::start(&bench.args.mock, 10, bench.dir.path())?;
+    let check = vec!["check".into(), "--config".into(), bench.config(&small, 100)?.to_string_lossy().into_owned()];
     for (label, args) in [("spec", &spec), ("check", &check)] {
         let cached = bench.median_start(true, args)?;
         let cold = bench.median_start(false, args)?;
@@ -200,16 +245,16 @@ fn main() -> Result<()> {
     println!("component: {} ({:.0} KiB)", bench.args.component.display(), size as f64 / 1024.0);
 
     if let Some(peer) = &bench.args.peer {
-        let config = bench.config(mock, 500)?;
+        let config = bench.config(&table, 500)?;
         let mut c = Command::new("sh");
         c.arg("-c").arg(peer.replace("{config}", &config.to_string_lossy())).stdout(Stdio::null()).stderr(Stdio::null());
-        let before = mock.busy_time();
+        let before = table.busy()?;
         let m = measure(c).context("peer command")?;
         println!();
         println!("| peer | records | wall s | records/s | peak RSS MiB | mock busy |");
         println!("|---|---|---|---|---|---|");
         let secs = m.wall.as_secs_f64();
-        println!("| {peer} | {n} | {secs:.3} | {:.0} | {:.1} | {:.0} % |", n as f64 / secs, m.peak_rss_kib as f64 / 1024.0, 100.0 * (mock.busy_time() - before).as_secs_f64() / secs);
+        println!("| {peer} | {n} | {secs:.3} | {:.0} | {:.1} | {:.0} % |", n as f64 / secs, m.peak_rss_kib as f64 / 1024.0, 100.0 * (table.busy()? - before).as_secs_f64() / secs);
         if let Some(ours) = ours_500 {
             println!("\nhost-runner is {:.1}× faster than the peer (page_size 500, /dev/null)", secs / ours.wall.as_secs_f64());
         }

@@ -48,6 +48,9 @@ const BAD_REQUEST: [i64; 6] = [1254000, 1254001, 1254011, 1254016, 1254018, 1254
 
 /// Classifies a response to `what` (e.g. `POST /open-apis/...`, used in messages).
 pub fn classify(response: &HttpResponse, what: &str) -> Verdict {
+    if (200..300).contains(&response.status) && starts_with_code_zero(&response.body) {
+        return Verdict::Success;
+    }
     let envelope: Option<Envelope> = serde_json::from_slice(&response.body).ok();
     let status = response.status;
     match envelope.as_ref().and_then(|e| e.code) {
@@ -58,6 +61,17 @@ pub fn classify(response: &HttpResponse, what: &str) -> Verdict {
         }
         _ => classify_status(response, what, envelope.is_some()),
     }
+}
+
+/// Fast path for the usual success body `{"code":0,...}`: when the first key is `code` and its
+/// value is 0 the answer is a success, and the whole body need not be parsed twice.
+fn starts_with_code_zero(body: &[u8]) -> bool {
+    let text = body.trim_ascii_start();
+    let Some(rest) = text.strip_prefix(b"{") else { return false };
+    let Some(rest) = rest.trim_ascii_start().strip_prefix(b"\"code\"") else { return false };
+    let Some(rest) = rest.trim_ascii_start().strip_prefix(b":") else { return false };
+    let Some(rest) = rest.trim_ascii_start().strip_prefix(b"0") else { return false };
+    matches!(rest.trim_ascii_start().first(), Some(b',' | b'}'))
 }
 
 fn classify_code(code: i64, envelope: &Envelope, response: &HttpResponse, what: &str) -> Verdict {
@@ -194,6 +208,18 @@ mod tests {
             classify(&resp(503, r#"{"code":0}"#, &[]), "x"),
             Verdict::Retry { .. }
         ));
+    }
+
+    #[test]
+    fn fast_path_only_takes_code_zero() {
+        assert!(starts_with_code_zero(br#" { "code" : 0 , "data":{}}"#));
+        assert!(starts_with_code_zero(br#"{"code":0}"#));
+        assert!(!starts_with_code_zero(br#"{"code":01}"#));
+        assert!(!starts_with_code_zero(br#"{"code":0.5}"#));
+        assert!(!starts_with_code_zero(br#"{"code":99991663,"msg":"x"}"#));
+        assert!(!starts_with_code_zero(br#"{"msg":"x","code":0}"#));
+        assert_eq!(classify(&resp(200, r#"{"msg":"x","code":0}"#, &[]), "x"), Verdict::Success);
+        assert!(matches!(classify(&resp(500, r#"{"code":0}"#, &[]), "x"), Verdict::Retry { .. }));
     }
 
     #[test]

@@ -139,8 +139,10 @@ fn read_pages<H: Host>(client: &mut FeishuClient<H>, stream: &str) -> Result<u64
     let mut count = 0u64;
     loop {
         let response = client.search_records(page_size, cursor.token())?;
-        let page = RecordsPage::parse(&response.body)
-            .map_err(|e| e.context(format!("records page {}", cursor.pages() + 1)))?;
+        let page = RecordsPage::parse(&response.body).map_err(|e| {
+            let path = crate::records::search_path(&client.config().app_token, &client.config().table_id);
+            e.context(format!("records page {} from POST {path}", cursor.pages() + 1))
+        })?;
         if !page.items.is_empty() {
             count += page.items.len() as u64;
             let records = page.items.iter().map(|r| r.get().to_string()).collect();

@@ -218,6 +218,7 @@ fn router(state: AppState) -> Router {
             "/open-apis/bitable/v1/apps/{app}/tables/{table}/records/search",
             post(search),
         )
+        .route("/__mock/stats", get(stats))
         .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found") })
         .with_state(state)
 }
@@ -246,6 +247,13 @@ fn record_request(
         authorization,
         body: body.into(),
     });
+}
+
+/// Counters for benchmarks: time spent building search answers, and requests served.
+async fn stats(State(state): State<AppState>) -> Response {
+    let busy_ns = state.busy_nanos.load(Ordering::Relaxed);
+    let searches = state.shared().searches;
+    Json(json!({"busy_ns": busy_ns, "searches": searches})).into_response()
 }
 
 #[derive(Deserialize)]

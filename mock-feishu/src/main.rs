@@ -19,11 +19,17 @@ struct Args {
     /// page_size in the written config.
     #[arg(long, default_value_t = 100)]
     page_size: u32,
+    /// Render every record before serving (for benchmarks).
+    #[arg(long)]
+    prerender: bool,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let mock = MockFeishu::start_on(args.listen, MockConfig::with_records(args.records))?;
+    if args.prerender {
+        mock.prerender();
+    }
     if let Some(path) = &args.write_config {
         std::fs::write(
             path,
