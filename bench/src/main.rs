@@ -63,7 +63,10 @@ fn measure(mut command: Command) -> Result<Measured> {
     if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
         bail!("command failed with status {status}");
     }
-    Ok(Measured { wall, peak_rss_kib: usage.ru_maxrss })
+    Ok(Measured {
+        wall,
+        peak_rss_kib: usage.ru_maxrss,
+    })
 }
 
 struct Bench {
@@ -86,7 +89,10 @@ impl Bench {
     }
 
     fn config(&self, table: &Table, page_size: u32) -> Result<PathBuf> {
-        let path = self.dir.path().join(format!("config-{}-{page_size}.json", table.records));
+        let path = self
+            .dir
+            .path()
+            .join(format!("config-{}-{page_size}.json", table.records));
         let mut config = table.config.clone();
         config["page_size"] = page_size.into();
         std::fs::write(&path, config.to_string())?;
@@ -94,13 +100,26 @@ impl Bench {
     }
 
     /// One read; returns the measurement and the output size when written to a file.
-    fn read(&self, table: &Table, page_size: u32, to_file: bool) -> Result<(Measured, Option<u64>)> {
+    fn read(
+        &self,
+        table: &Table,
+        page_size: u32,
+        to_file: bool,
+    ) -> Result<(Measured, Option<u64>)> {
         let mut c = self.runner(true);
-        c.arg("read").arg("--config").arg(self.config(table, page_size)?);
+        c.arg("read")
+            .arg("--config")
+            .arg(self.config(table, page_size)?);
         let out = self.dir.path().join("out.jsonl");
-        c.stdout(if to_file { Stdio::from(File::create(&out)?) } else { Stdio::null() });
+        c.stdout(if to_file {
+            Stdio::from(File::create(&out)?)
+        } else {
+            Stdio::null()
+        });
         let m = measure(c)?;
-        let size = to_file.then(|| std::fs::metadata(&out).map(|m| m.len())).transpose()?;
+        let size = to_file
+            .then(|| std::fs::metadata(&out).map(|m| m.len()))
+            .transpose()?;
         if to_file {
             let records = count_records(&out)?;
             if records != table.records {
@@ -133,7 +152,12 @@ impl Table {
     fn start(mock: &Path, records: usize, dir: &Path) -> Result<Self> {
         let config_path = dir.join(format!("mock-{records}.json"));
         let mut child = Command::new(mock)
-            .args(["--prerender", "--records", &records.to_string(), "--write-config"])
+            .args([
+                "--prerender",
+                "--records",
+                &records.to_string(),
+                "--write-config",
+            ])
             .arg(&config_path)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -142,17 +166,29 @@ impl Table {
         let mut url = String::new();
         BufReader::new(child.stdout.take().context("mock stdout")?).read_line(&mut url)?;
         let config = serde_json::from_str(&std::fs::read_to_string(&config_path)?)?;
-        Ok(Self { child, config, records })
+        Ok(Self {
+            child,
+            config,
+            records,
+        })
     }
 
     fn host(&self) -> String {
-        self.config["lark_host"].as_str().unwrap_or_default().trim_start_matches("http://").to_string()
+        self.config["lark_host"]
+            .as_str()
+            .unwrap_or_default()
+            .trim_start_matches("http://")
+            .to_string()
     }
 
     /// Time the mock spent building answers so far.
     fn busy(&self) -> Result<Duration> {
         let mut stream = TcpStream::connect(self.host())?;
-        write!(stream, "GET /__mock/stats HTTP/1.0\r\nHost: {}\r\n\r\n", self.host())?;
+        write!(
+            stream,
+            "GET /__mock/stats HTTP/1.0\r\nHost: {}\r\n\r\n",
+            self.host()
+        )?;
         let mut response = String::new();
         stream.read_to_string(&mut response)?;
         let body = response.split("\r\n\r\n").nth(1).context("stats body")?;
@@ -180,7 +216,9 @@ fn count_records(path: &Path) -> Result<usize> {
 
 fn row(label: &str, records: usize, m: &Measured, bytes: Option<u64>, mock_busy: Duration) {
     let secs = m.wall.as_secs_f64();
-    let mbps = bytes.map_or("–".to_string(), |b| format!("{:.0}", b as f64 / 1e6 / secs));
+    let mbps = bytes.map_or("–".to_string(), |b| {
+        format!("{:.0}", b as f64 / 1e6 / secs)
+    });
     println!(
         "| {label} | {records} | {:.3} | {:.0} | {mbps} | {:.1} | {:.0} % |",
         secs,
@@ -194,7 +232,10 @@ fn main() -> Result<()> {
     let args = Args::parse();
     for path in [&args.runner, &args.component, &args.mock] {
         if !path.exists() {
-            bail!("{} not found; run scripts/bench.sh, which builds it", path.display());
+            bail!(
+                "{} not found; run scripts/bench.sh, which builds it",
+                path.display()
+            );
         }
     }
     let dir = tempfile::tempdir()?;
@@ -216,7 +257,13 @@ fn main() -> Result<()> {
                 output_bytes.insert(page_size, b);
             }
             let target = if to_file { "file" } else { "/dev/null" };
-            row(&format!("page_size {page_size} → {target}"), n, &m, output_bytes.get(&page_size).copied(), table.busy()? - before);
+            row(
+                &format!("page_size {page_size} → {target}"),
+                n,
+                &m,
+                output_bytes.get(&page_size).copied(),
+                table.busy()? - before,
+            );
             if page_size == 500 && !to_file {
                 ours_500 = Some(m);
             }
@@ -226,37 +273,69 @@ fn main() -> Result<()> {
         let big = Table::start(&bench.args.mock, bench.args.scale_records, bench.dir.path())?;
         let before = big.busy()?;
         let (m, bytes) = bench.read(&big, 500, true)?;
-        row("page_size 500 → file (scaling)", big.records, &m, bytes, big.busy()? - before);
+        row(
+            "page_size 500 → file (scaling)",
+            big.records,
+            &m,
+            bytes,
+            big.busy()? - before,
+        );
     }
 
     println!();
-    println!("| start-up (median of {}) | cached | not cached |", bench.args.runs);
+    println!(
+        "| start-up (median of {}) | cached | not cached |",
+        bench.args.runs
+    );
     println!("|---|---|---|");
     let spec = vec!["spec".to_string()];
     let small = Table::start(&bench.args.mock, 10, bench.dir.path())?;
-    let check = vec!["check".into(), "--config".into(), bench.config(&small, 100)?.to_string_lossy().into_owned()];
+    let check = vec![
+        "check".into(),
+        "--config".into(),
+        bench.config(&small, 100)?.to_string_lossy().into_owned(),
+    ];
     for (label, args) in [("spec", &spec), ("check", &check)] {
         let cached = bench.median_start(true, args)?;
         let cold = bench.median_start(false, args)?;
-        println!("| {label} | {:.1} ms | {:.1} ms |", cached.as_secs_f64() * 1e3, cold.as_secs_f64() * 1e3);
+        println!(
+            "| {label} | {:.1} ms | {:.1} ms |",
+            cached.as_secs_f64() * 1e3,
+            cold.as_secs_f64() * 1e3
+        );
     }
     let size = std::fs::metadata(&bench.args.component)?.len();
     println!();
-    println!("component: {} ({:.0} KiB)", bench.args.component.display(), size as f64 / 1024.0);
+    println!(
+        "component: {} ({:.0} KiB)",
+        bench.args.component.display(),
+        size as f64 / 1024.0
+    );
 
     if let Some(peer) = &bench.args.peer {
         let config = bench.config(&table, 500)?;
         let mut c = Command::new("sh");
-        c.arg("-c").arg(peer.replace("{config}", &config.to_string_lossy())).stdout(Stdio::null()).stderr(Stdio::null());
+        c.arg("-c")
+            .arg(peer.replace("{config}", &config.to_string_lossy()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         let before = table.busy()?;
         let m = measure(c).context("peer command")?;
         println!();
         println!("| peer | records | wall s | records/s | peak RSS MiB | mock busy |");
         println!("|---|---|---|---|---|---|");
         let secs = m.wall.as_secs_f64();
-        println!("| {peer} | {n} | {secs:.3} | {:.0} | {:.1} | {:.0} % |", n as f64 / secs, m.peak_rss_kib as f64 / 1024.0, 100.0 * (table.busy()? - before).as_secs_f64() / secs);
+        println!(
+            "| {peer} | {n} | {secs:.3} | {:.0} | {:.1} | {:.0} % |",
+            n as f64 / secs,
+            m.peak_rss_kib as f64 / 1024.0,
+            100.0 * (table.busy()? - before).as_secs_f64() / secs
+        );
         if let Some(ours) = ours_500 {
-            println!("\nhost-runner is {:.1}× faster than the peer (page_size 500, /dev/null)", secs / ours.wall.as_secs_f64());
+            println!(
+                "\nhost-runner is {:.1}× faster than the peer (page_size 500, /dev/null)",
+                secs / ours.wall.as_secs_f64()
+            );
         }
     }
     Ok(())

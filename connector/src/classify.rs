@@ -67,10 +67,18 @@ pub fn classify(response: &HttpResponse, what: &str) -> Verdict {
 /// value is 0 the answer is a success, and the whole body need not be parsed twice.
 fn starts_with_code_zero(body: &[u8]) -> bool {
     let text = body.trim_ascii_start();
-    let Some(rest) = text.strip_prefix(b"{") else { return false };
-    let Some(rest) = rest.trim_ascii_start().strip_prefix(b"\"code\"") else { return false };
-    let Some(rest) = rest.trim_ascii_start().strip_prefix(b":") else { return false };
-    let Some(rest) = rest.trim_ascii_start().strip_prefix(b"0") else { return false };
+    let Some(rest) = text.strip_prefix(b"{") else {
+        return false;
+    };
+    let Some(rest) = rest.trim_ascii_start().strip_prefix(b"\"code\"") else {
+        return false;
+    };
+    let Some(rest) = rest.trim_ascii_start().strip_prefix(b":") else {
+        return false;
+    };
+    let Some(rest) = rest.trim_ascii_start().strip_prefix(b"0") else {
+        return false;
+    };
     matches!(rest.trim_ascii_start().first(), Some(b',' | b'}'))
 }
 
@@ -218,8 +226,14 @@ mod tests {
         assert!(!starts_with_code_zero(br#"{"code":0.5}"#));
         assert!(!starts_with_code_zero(br#"{"code":99991663,"msg":"x"}"#));
         assert!(!starts_with_code_zero(br#"{"msg":"x","code":0}"#));
-        assert_eq!(classify(&resp(200, r#"{"msg":"x","code":0}"#, &[]), "x"), Verdict::Success);
-        assert!(matches!(classify(&resp(500, r#"{"code":0}"#, &[]), "x"), Verdict::Retry { .. }));
+        assert_eq!(
+            classify(&resp(200, r#"{"msg":"x","code":0}"#, &[]), "x"),
+            Verdict::Success
+        );
+        assert!(matches!(
+            classify(&resp(500, r#"{"code":0}"#, &[]), "x"),
+            Verdict::Retry { .. }
+        ));
     }
 
     #[test]

@@ -130,6 +130,14 @@ impl Host for WasiHost {
     }
 }
 
-fn host_refused(message: String) -> ConnectorError {
-    ConnectorError::internal(format!("the host stopped taking output: {message}"))
+fn host_refused(error: wit::OutputError) -> ConnectorError {
+    match error {
+        wit::OutputError::InvalidRecord(r) => ConnectorError::bad_response(format!(
+            "item {} of the page is not valid JSON: {}",
+            r.index, r.reason
+        )),
+        wit::OutputError::Closed(why) => {
+            ConnectorError::internal(format!("the host stopped taking output: {why}"))
+        }
+    }
 }

@@ -15,6 +15,7 @@ pub mod error;
 pub mod host;
 pub mod paginator;
 pub mod records;
+pub mod scan;
 pub mod source;
 pub mod spec;
 pub mod token;

@@ -1,8 +1,8 @@
 //! Record pages: the records search answer, with each item kept as the raw JSON Feishu sent.
+//! Items are located with the structural scanner, not parsed; the host validates each one.
 
 use crate::error::ConnectorError;
-use serde::Deserialize;
-use serde_json::value::RawValue;
+use crate::scan::{ScanError, each_element, each_member, skip_ws, value_span};
 
 /// Path of the records search endpoint under the Open API host.
 pub fn search_path(app_token: &str, table_id: &str) -> String {
@@ -20,53 +20,121 @@ pub const SEARCH_BODY: &str = r#"{"automatic_fields":true}"#;
 /// One page of records, borrowing the response body.
 #[derive(Debug)]
 pub struct RecordsPage<'a> {
-    pub items: Vec<&'a RawValue>,
+    /// Each item's JSON text, exactly as Feishu sent it.
+    pub items: Vec<&'a str>,
     pub has_more: bool,
     pub page_token: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(borrow)]
-    data: Option<Data<'a>>,
-}
-
-#[derive(Deserialize)]
-struct Data<'a> {
-    #[serde(borrow, default)]
-    items: Option<Vec<&'a RawValue>>,
-    has_more: Option<bool>,
-    page_token: Option<String>,
+fn malformed(path: &str, error: ScanError) -> ConnectorError {
+    let at = if path.is_empty() {
+        "the top level"
+    } else {
+        path
+    };
+    ConnectorError::bad_response(format!("malformed JSON at `{at}`: {error}"))
 }
 
 impl<'a> RecordsPage<'a> {
-    /// Parses a successful search response; errors name the JSON location that is wrong.
+    /// Scans a successful search response: the envelope's `data.has_more`,
+    /// `data.page_token` and each `data.items[i]` span, without building the items. Errors
+    /// name the JSON location that is wrong.
     pub fn parse(body: &'a [u8]) -> Result<Self, ConnectorError> {
         let text = std::str::from_utf8(body)
             .map_err(|e| ConnectorError::bad_response(format!("response is not UTF-8: {e}")))?;
-        let mut de = serde_json::Deserializer::from_str(text);
-        let envelope: Envelope<'a> = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-            ConnectorError::bad_response(format!("malformed JSON at `{}`: {}", e.path(), e.inner()))
-        })?;
-        de.end().map_err(|e| {
-            ConnectorError::bad_response(format!("trailing data after the JSON: {e}"))
-        })?;
-        let data = envelope
-            .data
-            .ok_or_else(|| ConnectorError::bad_response("response has no `data`"))?;
-        let has_more = data
-            .has_more
-            .ok_or_else(|| ConnectorError::bad_response("response has no `data.has_more`"))?;
-        let items = data.items.unwrap_or_default();
-        if let Some(i) = items.iter().position(|r| !r.get().starts_with('{')) {
+        let b = text.as_bytes();
+        let mut fields = DataFields::default();
+        let mut path = String::new();
+        let end = each_member(b, 0, |key, at| {
+            path = String::from_utf8_lossy(key).into_owned();
+            if key == b"data" && b.get(skip_ws(b, at)) == Some(&b'{') {
+                fields.present = true;
+                return fields.scan(text, at, &mut path);
+            }
+            value_span(b, at).map(|(_, end)| end)
+        })
+        .map_err(|e| malformed(&path, e))?;
+        if skip_ws(b, end) != b.len() {
+            return Err(ConnectorError::bad_response(
+                "trailing data after the JSON body",
+            ));
+        }
+        fields.into_page()
+    }
+}
+
+/// What the scan of `data` collects.
+#[derive(Default)]
+struct DataFields<'a> {
+    present: bool,
+    has_more: Option<&'a str>,
+    page_token: Option<&'a str>,
+    items: Vec<&'a str>,
+}
+
+impl<'a> DataFields<'a> {
+    /// Scans the `data` object at `at`, keeping `path` on the member being read.
+    fn scan(&mut self, text: &'a str, at: usize, path: &mut String) -> Result<usize, ScanError> {
+        let b = text.as_bytes();
+        each_member(b, at, |key, at| {
+            *path = format!("data.{}", String::from_utf8_lossy(key));
+            if key == b"items" && b.get(skip_ws(b, at)) == Some(&b'[') {
+                return each_element(b, at, |i, start, end| {
+                    *path = format!("data.items[{}]", i + 1);
+                    self.items.push(&text[start..end]);
+                    Ok(())
+                })
+                .inspect_err(|_| {
+                    if path.as_str() == "data.items" {
+                        *path = "data.items[0]".into();
+                    }
+                });
+            }
+            let (start, end) = value_span(b, at)?;
+            match key {
+                b"has_more" => self.has_more = Some(&text[start..end]),
+                b"page_token" => self.page_token = Some(&text[start..end]),
+                _ => {}
+            }
+            Ok(end)
+        })
+    }
+
+    fn into_page(self) -> Result<RecordsPage<'a>, ConnectorError> {
+        if !self.present {
+            return Err(ConnectorError::bad_response(
+                "response has no `data` object",
+            ));
+        }
+        let has_more = match self.has_more {
+            Some("true") => true,
+            Some("false") => false,
+            Some(_) => {
+                return Err(ConnectorError::bad_response(
+                    "`data.has_more` must be true or false",
+                ));
+            }
+            None => {
+                return Err(ConnectorError::bad_response(
+                    "response has no `data.has_more`",
+                ));
+            }
+        };
+        let page_token = match self.page_token {
+            None => None,
+            Some(raw) => serde_json::from_str::<Option<String>>(raw).map_err(|_| {
+                ConnectorError::bad_response("`data.page_token` must be a string or null")
+            })?,
+        };
+        if let Some(i) = self.items.iter().position(|r| !r.starts_with('{')) {
             return Err(ConnectorError::bad_response(format!(
                 "`data.items[{i}]` is not a JSON object"
             )));
         }
-        Ok(Self {
-            items,
+        Ok(RecordsPage {
+            items: self.items,
             has_more,
-            page_token: data.page_token,
+            page_token,
         })
     }
 }
@@ -81,7 +149,7 @@ mod tests {
         let page = RecordsPage::parse(body).unwrap();
         assert_eq!(page.items.len(), 2);
         assert_eq!(
-            page.items[0].get(),
+            page.items[0],
             r#"{"record_id":"rec1","fields":{"名字":"张三","n":0.66}}"#
         );
         assert!(page.has_more);

@@ -135,18 +135,20 @@ fn read_stream<H: Host>(client: &mut FeishuClient<H>, stream: &str) -> Result<()
 /// Pages through the table, emitting each page's records as Feishu sent them.
 fn read_pages<H: Host>(client: &mut FeishuClient<H>, stream: &str) -> Result<u64, ConnectorError> {
     let page_size = client.config().page_size;
+    let path = crate::records::search_path(&client.config().app_token, &client.config().table_id);
     let mut cursor = PageCursor::default();
     let mut count = 0u64;
     loop {
         let response = client.search_records(page_size, cursor.token())?;
-        let page = RecordsPage::parse(&response.body).map_err(|e| {
-            let path = crate::records::search_path(&client.config().app_token, &client.config().table_id);
-            e.context(format!("records page {} from POST {path}", cursor.pages() + 1))
-        })?;
+        let where_ = || format!("records page {} from POST {path}", cursor.pages() + 1);
+        let page = RecordsPage::parse(&response.body).map_err(|e| e.context(where_()))?;
         if !page.items.is_empty() {
             count += page.items.len() as u64;
-            let records = page.items.iter().map(|r| r.get().to_string()).collect();
-            client.host().emit_records(stream, records)?;
+            let records = page.items.iter().map(|r| r.to_string()).collect();
+            client
+                .host()
+                .emit_records(stream, records)
+                .map_err(|e| e.context(where_()))?;
         }
         if !cursor.advance(page.has_more, page.page_token.as_deref())? {
             return Ok(count);

@@ -11,6 +11,15 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex, MutexGuard};
 
+/// Why a batch of output was not taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// Item `index` is not a valid JSON object; nothing was written.
+    Invalid { index: usize, reason: String },
+    /// stdout is closed, or a stream is already finished.
+    Closed(String),
+}
+
 /// Per-stream bookkeeping.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct StreamProgress {
@@ -60,9 +69,9 @@ impl<W: Write> Output<W> {
     fn write(
         &mut self,
         f: impl FnOnce(&mut ProtocolWriter<W>) -> io::Result<()>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Refusal> {
         if self.closed {
-            return Err("stdout is closed".into());
+            return Err(Refusal::Closed("stdout is closed".into()));
         }
         match f(&mut self.writer) {
             Ok(()) => Ok(()),
@@ -71,21 +80,19 @@ impl<W: Write> Output<W> {
                 if e.kind() != io::ErrorKind::BrokenPipe {
                     eprintln!("host-runner: cannot write to stdout: {e}");
                 }
-                Err(format!("stdout is closed: {e}"))
+                Err(Refusal::Closed(format!("stdout is closed: {e}")))
             }
         }
     }
 
     /// Writes one page of records; each must be a JSON object. Returns once flushed.
-    pub fn records(&mut self, stream: &str, records: &[String]) -> Result<(), String> {
-        if let Some((i, why)) = records
+    pub fn records(&mut self, stream: &str, records: &[String]) -> Result<(), Refusal> {
+        let invalid = records
             .iter()
             .enumerate()
-            .find_map(|(i, r)| invalid_object(r).map(|why| (i, why)))
-        {
-            return Err(format!(
-                "record {i} of the batch for stream `{stream}` is not a JSON object: {why}"
-            ));
+            .find_map(|(i, r)| invalid_object(r).map(|why| (i, why)));
+        if let Some((index, reason)) = invalid {
+            return Err(Refusal::Invalid { index, reason });
         }
         self.ensure_started(stream)?;
         let emitted_at = now_ms();
@@ -102,9 +109,11 @@ impl<W: Write> Output<W> {
     }
 
     /// Writes a STATE for `stream` with the records emitted since its previous state.
-    pub fn state(&mut self, stream: &str, state: &str) -> Result<(), String> {
-        let state: &RawValue = serde_json::from_str(state)
-            .map_err(|e| format!("state for stream `{stream}` is not valid JSON: {e}"))?;
+    pub fn state(&mut self, stream: &str, state: &str) -> Result<(), Refusal> {
+        let state: &RawValue = serde_json::from_str(state).map_err(|e| Refusal::Invalid {
+            index: 0,
+            reason: e.to_string(),
+        })?;
         let count = self.streams.get(stream).map_or(0, |p| p.since_state);
         self.write(|w| {
             w.message(&Message::State {
@@ -136,16 +145,16 @@ impl<W: Write> Output<W> {
         }
     }
 
-    fn ensure_started(&mut self, stream: &str) -> Result<(), String> {
+    fn ensure_started(&mut self, stream: &str) -> Result<(), Refusal> {
         match self.streams.get(stream).and_then(|p| p.status) {
             Some(Status::Started) => Ok(()),
             None => {
                 self.status(stream, Status::Started);
                 Ok(())
             }
-            Some(done) => Err(format!(
+            Some(done) => Err(Refusal::Closed(format!(
                 "stream `{stream}` is already {done:?}; no more records are accepted"
-            )),
+            ))),
         }
     }
 

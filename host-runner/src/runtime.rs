@@ -17,8 +17,9 @@ use wasmtime_wasi_http::{
 
 wasmtime::component::bindgen!({ path: "../wit", world: "source" });
 
+use crate::output::Refusal;
 pub use datasource::connector::types::ErrorCategory;
-use datasource::connector::types::{LogLevel, StreamStatus};
+use datasource::connector::types::{InvalidRecord, LogLevel, OutputError, StreamStatus};
 
 /// Where compiled components are cached.
 #[derive(Debug, Clone)]
@@ -273,13 +274,27 @@ impl WasiHttpHooks for SandboxHooks {
 
 impl datasource::connector::types::Host for StoreData {}
 
+fn output_error(refusal: Refusal) -> OutputError {
+    match refusal {
+        Refusal::Invalid { index, reason } => OutputError::InvalidRecord(InvalidRecord {
+            index: index as u32,
+            reason,
+        }),
+        Refusal::Closed(why) => OutputError::Closed(why),
+    }
+}
+
 impl datasource::connector::host::Host for StoreData {
-    fn emit_records(&mut self, stream: String, records: Vec<String>) -> Result<(), String> {
-        lock(&self.output).records(&stream, &records)
+    fn emit_records(&mut self, stream: String, records: Vec<String>) -> Result<(), OutputError> {
+        lock(&self.output)
+            .records(&stream, &records)
+            .map_err(output_error)
     }
 
-    fn emit_state(&mut self, stream: String, state: String) -> Result<(), String> {
-        lock(&self.output).state(&stream, &state)
+    fn emit_state(&mut self, stream: String, state: String) -> Result<(), OutputError> {
+        lock(&self.output)
+            .state(&stream, &state)
+            .map_err(output_error)
     }
 
     fn set_stream_status(&mut self, stream: String, status: StreamStatus) {

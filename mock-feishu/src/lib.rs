@@ -50,6 +50,9 @@ pub enum Fault {
     MissingPageToken,
     /// The answer comes only after `secs` seconds.
     Stall { secs: u64 },
+    /// The page's second item is not valid JSON inside (`tru` for `true`), though its
+    /// brackets balance.
+    BrokenRecord,
 }
 
 /// What the mock serves.
@@ -161,7 +164,12 @@ impl MockFeishu {
                     .expect("mock server");
             });
         });
-        Ok(Self { addr, shared, records, busy_nanos })
+        Ok(Self {
+            addr,
+            shared,
+            records,
+            busy_nanos,
+        })
     }
 
     /// Time spent building records-search answers so far (excludes network I/O).
@@ -463,6 +471,14 @@ async fn search_page(
     );
     match fault {
         Some(Fault::DropConnection) => cut_short(body),
+        Some(Fault::BrokenRecord) => {
+            let broken = body.replacen(r#"},{"created_by""#, r#"},{"broken":tru,"created_by""#, 1);
+            (
+                [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
+                broken,
+            )
+                .into_response()
+        }
         Some(Fault::MalformedJson) => {
             let cut = &body[..body.len() / 2];
             (
@@ -499,7 +515,10 @@ fn page_body(
     let end = (offset + page_size).min(n);
     // Like Feishu, a token may come even on the last page: clients must stop on has_more.
     let (has_more, token) = match fault {
-        Some(Fault::RepeatPageToken) => (end < n, asked_token.cloned().or_else(|| Some(page_token(0)))),
+        Some(Fault::RepeatPageToken) => (
+            end < n,
+            asked_token.cloned().or_else(|| Some(page_token(0))),
+        ),
         Some(Fault::MissingPageToken) => (true, None),
         _ => (end < n, Some(page_token(end))),
     };
@@ -532,7 +551,9 @@ struct RecordCache {
 
 impl RecordCache {
     fn new(n: usize) -> Self {
-        Self { rendered: (0..n).map(|_| OnceLock::new()).collect() }
+        Self {
+            rendered: (0..n).map(|_| OnceLock::new()).collect(),
+        }
     }
 
     fn len(&self) -> usize {

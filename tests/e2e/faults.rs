@@ -102,6 +102,22 @@ fn malformed_json_is_a_bad_response_naming_the_location() {
 }
 
 #[test]
+fn invalid_json_inside_a_record_fails_without_a_partial_page() {
+    let run = assert_failed(
+        Fault::BrokenRecord,
+        "system_error",
+        "item 1 of the page is not valid JSON",
+        1,
+    );
+    assert!(
+        run.trace_error()["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("records page 2")
+    );
+}
+
+#[test]
 fn repeating_page_token_stops_instead_of_looping() {
     // The second page's records are new; only its next-page token is bad.
     assert_failed(
