@@ -112,7 +112,7 @@ impl Host for WasiHost {
         wit_host::log(level, message);
     }
 
-    fn emit_records(&mut self, stream: &str, records: Vec<String>) -> Result<(), ConnectorError> {
+    fn emit_records(&mut self, stream: &str, records: Vec<Vec<u8>>) -> Result<(), ConnectorError> {
         wit_host::emit_records(stream, &records).map_err(host_refused)
     }
 

@@ -69,7 +69,11 @@ impl Host for FakeHost {
     fn log(&mut self, level: LogLevel, message: &str) {
         self.logs.push((level, message.to_string()));
     }
-    fn emit_records(&mut self, stream: &str, records: Vec<String>) -> Result<(), ConnectorError> {
+    fn emit_records(&mut self, stream: &str, records: Vec<Vec<u8>>) -> Result<(), ConnectorError> {
+        let records = records
+            .into_iter()
+            .map(|r| String::from_utf8(r).expect("UTF-8 record"))
+            .collect();
         self.records.push((stream.to_string(), records));
         Ok(())
     }

@@ -76,7 +76,7 @@ pub trait Host {
     fn random(&mut self) -> u64;
     fn log(&mut self, level: LogLevel, message: &str);
     /// Hands over one page of records (JSON objects); returns once they are written.
-    fn emit_records(&mut self, stream: &str, records: Vec<String>) -> Result<(), ConnectorError>;
+    fn emit_records(&mut self, stream: &str, records: Vec<Vec<u8>>) -> Result<(), ConnectorError>;
     fn emit_state(&mut self, stream: &str, state: &str) -> Result<(), ConnectorError>;
     fn stream_status(&mut self, stream: &str, status: StreamStatus);
 }
@@ -111,7 +111,7 @@ impl<H: Host + ?Sized> Host for &mut H {
     fn log(&mut self, level: LogLevel, message: &str) {
         (**self).log(level, message)
     }
-    fn emit_records(&mut self, stream: &str, records: Vec<String>) -> Result<(), ConnectorError> {
+    fn emit_records(&mut self, stream: &str, records: Vec<Vec<u8>>) -> Result<(), ConnectorError> {
         (**self).emit_records(stream, records)
     }
     fn emit_state(&mut self, stream: &str, state: &str) -> Result<(), ConnectorError> {

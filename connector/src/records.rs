@@ -20,8 +20,8 @@ pub const SEARCH_BODY: &str = r#"{"automatic_fields":true}"#;
 /// One page of records, borrowing the response body.
 #[derive(Debug)]
 pub struct RecordsPage<'a> {
-    /// Each item's JSON text, exactly as Feishu sent it.
-    pub items: Vec<&'a str>,
+    /// Each item's JSON text, exactly as Feishu sent it (the host checks it is valid UTF-8 JSON).
+    pub items: Vec<&'a [u8]>,
     pub has_more: bool,
     pub page_token: Option<String>,
 }
@@ -40,16 +40,14 @@ impl<'a> RecordsPage<'a> {
     /// `data.page_token` and each `data.items[i]` span, without building the items. Errors
     /// name the JSON location that is wrong.
     pub fn parse(body: &'a [u8]) -> Result<Self, ConnectorError> {
-        let text = std::str::from_utf8(body)
-            .map_err(|e| ConnectorError::bad_response(format!("response is not UTF-8: {e}")))?;
-        let b = text.as_bytes();
+        let b = body;
         let mut fields = DataFields::default();
         let mut path = String::new();
         let end = each_member(b, 0, |key, at| {
             path = String::from_utf8_lossy(key).into_owned();
             if key == b"data" && b.get(skip_ws(b, at)) == Some(&b'{') {
                 fields.present = true;
-                return fields.scan(text, at, &mut path);
+                return fields.scan(body, at, &mut path);
             }
             value_span(b, at).map(|(_, end)| end)
         })
@@ -67,21 +65,20 @@ impl<'a> RecordsPage<'a> {
 #[derive(Default)]
 struct DataFields<'a> {
     present: bool,
-    has_more: Option<&'a str>,
-    page_token: Option<&'a str>,
-    items: Vec<&'a str>,
+    has_more: Option<&'a [u8]>,
+    page_token: Option<&'a [u8]>,
+    items: Vec<&'a [u8]>,
 }
 
 impl<'a> DataFields<'a> {
     /// Scans the `data` object at `at`, keeping `path` on the member being read.
-    fn scan(&mut self, text: &'a str, at: usize, path: &mut String) -> Result<usize, ScanError> {
-        let b = text.as_bytes();
+    fn scan(&mut self, b: &'a [u8], at: usize, path: &mut String) -> Result<usize, ScanError> {
         each_member(b, at, |key, at| {
             *path = format!("data.{}", String::from_utf8_lossy(key));
             if key == b"items" && b.get(skip_ws(b, at)) == Some(&b'[') {
                 return each_element(b, at, |i, start, end| {
                     *path = format!("data.items[{}]", i + 1);
-                    self.items.push(&text[start..end]);
+                    self.items.push(&b[start..end]);
                     Ok(())
                 })
                 .inspect_err(|_| {
@@ -92,8 +89,8 @@ impl<'a> DataFields<'a> {
             }
             let (start, end) = value_span(b, at)?;
             match key {
-                b"has_more" => self.has_more = Some(&text[start..end]),
-                b"page_token" => self.page_token = Some(&text[start..end]),
+                b"has_more" => self.has_more = Some(&b[start..end]),
+                b"page_token" => self.page_token = Some(&b[start..end]),
                 _ => {}
             }
             Ok(end)
@@ -107,8 +104,8 @@ impl<'a> DataFields<'a> {
             ));
         }
         let has_more = match self.has_more {
-            Some("true") => true,
-            Some("false") => false,
+            Some(b"true") => true,
+            Some(b"false") => false,
             Some(_) => {
                 return Err(ConnectorError::bad_response(
                     "`data.has_more` must be true or false",
@@ -122,11 +119,11 @@ impl<'a> DataFields<'a> {
         };
         let page_token = match self.page_token {
             None => None,
-            Some(raw) => serde_json::from_str::<Option<String>>(raw).map_err(|_| {
+            Some(raw) => serde_json::from_slice::<Option<String>>(raw).map_err(|_| {
                 ConnectorError::bad_response("`data.page_token` must be a string or null")
             })?,
         };
-        if let Some(i) = self.items.iter().position(|r| !r.starts_with('{')) {
+        if let Some(i) = self.items.iter().position(|r| !r.starts_with(b"{")) {
             return Err(ConnectorError::bad_response(format!(
                 "`data.items[{i}]` is not a JSON object"
             )));
@@ -150,7 +147,7 @@ mod tests {
         assert_eq!(page.items.len(), 2);
         assert_eq!(
             page.items[0],
-            r#"{"record_id":"rec1","fields":{"名字":"张三","n":0.66}}"#
+            r#"{"record_id":"rec1","fields":{"名字":"张三","n":0.66}}"#.as_bytes()
         );
         assert!(page.has_more);
         assert_eq!(page.page_token.as_deref(), Some("p2"));

@@ -64,10 +64,27 @@ pub fn expect(b: &[u8], pos: usize, c: u8, expected: &'static str) -> Scan<usize
     }
 }
 
-/// End (exclusive) of the string whose opening quote is at `pos`.
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Non-zero when some byte of `word` equals `byte` (the classic "has zero byte" trick).
+fn has_byte(word: u64, byte: u8) -> u64 {
+    let v = word ^ (ONES * u64::from(byte));
+    v.wrapping_sub(ONES) & !v & HIGHS
+}
+
+/// End (exclusive) of the string whose opening quote is at `pos`. Eight bytes at a time
+/// until a quote or backslash may be near, then byte by byte.
 fn skip_string(b: &[u8], pos: usize) -> Scan<usize> {
     let mut i = pos + 1;
     while i < b.len() {
+        if let Some(chunk) = b.get(i..i + 8) {
+            let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+            if has_byte(word, b'"') | has_byte(word, b'\\') == 0 {
+                i += 8;
+                continue;
+            }
+        }
         match b[i] {
             b'"' => return Ok(i + 1),
             b'\\' => i += 2,
@@ -197,6 +214,19 @@ mod tests {
         assert_eq!(span("-1.5e+3,"), Ok("-1.5e+3"));
         assert_eq!(span("true}"), Ok("true"));
         assert_eq!(span("[]"), Ok("[]"));
+    }
+
+    #[test]
+    fn long_strings_with_escapes_anywhere() {
+        for at in 0..20 {
+            let inner = format!("{}\\\"{}", "x".repeat(at), "é".repeat(20 - at));
+            let text = format!("\"{inner}\" ,");
+            assert_eq!(span(&text), Ok(&text[..text.len() - 2]), "{at}");
+        }
+        assert_eq!(
+            span(&format!("\"{}", "a".repeat(30))),
+            Err(ScanError::Truncated)
+        );
     }
 
     #[test]

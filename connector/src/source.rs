@@ -144,7 +144,7 @@ fn read_pages<H: Host>(client: &mut FeishuClient<H>, stream: &str) -> Result<u64
         let page = RecordsPage::parse(&response.body).map_err(|e| e.context(where_()))?;
         if !page.items.is_empty() {
             count += page.items.len() as u64;
-            let records = page.items.iter().map(|r| r.to_string()).collect();
+            let records = page.items.iter().map(|r| r.to_vec()).collect();
             client
                 .host()
                 .emit_records(stream, records)

@@ -86,7 +86,7 @@ impl<W: Write> Output<W> {
     }
 
     /// Writes one page of records; each must be a JSON object. Returns once flushed.
-    pub fn records(&mut self, stream: &str, records: &[String]) -> Result<(), Refusal> {
+    pub fn records(&mut self, stream: &str, records: &[Vec<u8>]) -> Result<(), Refusal> {
         let invalid = records
             .iter()
             .enumerate()
@@ -233,8 +233,13 @@ impl<W: Write> Output<W> {
     }
 }
 
-/// Why `text` is not a JSON object, if it is not.
-fn invalid_object(text: &str) -> Option<String> {
+/// Why `text` is not a JSON object in UTF-8, if it is not. (Parsing from bytes checks the
+/// Why `text` is not a JSON object in UTF-8, if it is not.
+fn invalid_object(text: &[u8]) -> Option<String> {
+    let text = match std::str::from_utf8(text) {
+        Ok(text) => text,
+        Err(e) => return Some(format!("not valid UTF-8: {e}")),
+    };
     if !text.trim_start().starts_with('{') {
         return Some("it does not start with `{`".into());
     }
@@ -261,10 +266,17 @@ mod tests {
         {
             let mut out = Output::new(&mut buf, false);
             out.status("s", Status::Started);
-            out.records("s", &["{\"a\":1}".into(), "{\"a\":2}".into()])
-                .unwrap();
+            out.records(
+                "s",
+                &[
+                    "{\"a\":1}".as_bytes().to_vec(),
+                    "{\"a\":2}".as_bytes().to_vec(),
+                ],
+            )
+            .unwrap();
             out.state("s", "{}").unwrap();
-            out.records("s", &["{\"a\":3}".into()]).unwrap();
+            out.records("s", &["{\"a\":3}".as_bytes().to_vec()])
+                .unwrap();
             out.state("s", "{\"c\":1}").unwrap();
             out.status("s", Status::Complete);
         }
@@ -281,8 +293,15 @@ mod tests {
     #[test]
     fn rejects_records_that_are_not_objects() {
         let mut out = Output::new(Vec::new(), false);
+        assert!(
+            out.records("s", &[b"{\"a\":\"\xff\"}".to_vec()]).is_err(),
+            "invalid UTF-8"
+        );
         for bad in ["[1]", "{\"a\":", "{}\n{\"type\":\"SPEC\"}", "nope"] {
-            assert!(out.records("s", &[bad.into()]).is_err(), "{bad}");
+            assert!(
+                out.records("s", &[bad.as_bytes().to_vec()]).is_err(),
+                "{bad}"
+            );
         }
         assert!(out.progress("s").is_none());
     }
@@ -292,11 +311,11 @@ mod tests {
         let mut buf = Vec::new();
         {
             let mut out = Output::new(&mut buf, false);
-            out.records("a", &["{}".into()]).unwrap();
+            out.records("a", &["{}".as_bytes().to_vec()]).unwrap();
             out.status("b", Status::Started);
             out.status("b", Status::Complete);
             assert_eq!(out.close_open_streams(), vec!["a".to_string()]);
-            assert!(out.records("b", &["{}".into()]).is_err());
+            assert!(out.records("b", &["{}".as_bytes().to_vec()]).is_err());
         }
         let statuses: Vec<String> = lines(&buf)
             .iter()

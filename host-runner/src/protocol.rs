@@ -205,16 +205,19 @@ impl<W: Write> ProtocolWriter<W> {
 
     /// Writes a RECORD line around `data`, which must already be a valid JSON object.
     /// Raw line breaks (only possible as whitespace between tokens) become spaces.
-    pub fn record(&mut self, stream: &str, data: &str, emitted_at: u64) -> io::Result<()> {
+    pub fn record(&mut self, stream: &str, data: &[u8], emitted_at: u64) -> io::Result<()> {
         self.out
             .write_all(b"{\"type\":\"RECORD\",\"record\":{\"stream\":")?;
         serde_json::to_writer(&mut self.out, stream)?;
         self.out.write_all(b",\"data\":")?;
-        if data.contains(['\n', '\r']) {
-            self.out
-                .write_all(data.replace(['\n', '\r'], " ").as_bytes())?;
+        if memchr::memchr2(b'\n', b'\r', data).is_some() {
+            let flat: Vec<u8> = data
+                .iter()
+                .map(|&c| if c == b'\n' || c == b'\r' { b' ' } else { c })
+                .collect();
+            self.out.write_all(&flat)?;
         } else {
-            self.out.write_all(data.as_bytes())?;
+            self.out.write_all(data)?;
         }
         writeln!(self.out, ",\"emitted_at\":{emitted_at}}}}}")
     }
@@ -240,7 +243,7 @@ mod tests {
     #[test]
     fn record_lines_splice_the_data() {
         let v = line(|w| {
-            w.record("records", "{\"a\":\n1,\"s\":\"x\\ny\"}", 42)
+            w.record("records", b"{\"a\":\n1,\"s\":\"x\\ny\"}", 42)
                 .unwrap()
         });
         assert_eq!(

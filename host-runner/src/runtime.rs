@@ -285,7 +285,7 @@ fn output_error(refusal: Refusal) -> OutputError {
 }
 
 impl datasource::connector::host::Host for StoreData {
-    fn emit_records(&mut self, stream: String, records: Vec<String>) -> Result<(), OutputError> {
+    fn emit_records(&mut self, stream: String, records: Vec<Vec<u8>>) -> Result<(), OutputError> {
         lock(&self.output)
             .records(&stream, &records)
             .map_err(output_error)
