@@ -36,11 +36,23 @@ impl Default for RetryPolicy {
 }
 
 /// A Feishu Open API client over a [`Host`].
-pub struct FeishuClient<H> {
+pub struct FeishuClient<H: Host> {
     host: H,
     config: Config,
     token: Option<TenantToken>,
     policy: RetryPolicy,
+    /// A records request started ahead of need, with its URL.
+    prefetched: Option<(String, H::Pending)>,
+}
+
+/// The records search request for `url`.
+fn search_request(url: &str, bearer: Option<String>) -> HttpRequest {
+    HttpRequest {
+        method: Method::Post,
+        url: url.to_string(),
+        bearer,
+        json_body: Some(SEARCH_BODY.to_string()),
+    }
 }
 
 impl<H: Host> FeishuClient<H> {
@@ -54,6 +66,7 @@ impl<H: Host> FeishuClient<H> {
             config,
             token: None,
             policy,
+            prefetched: None,
         }
     }
 
@@ -65,25 +78,54 @@ impl<H: Host> FeishuClient<H> {
         &self.config
     }
 
-    /// One page of the table's records (`page_token` of the previous page, if any).
+    /// One page of the table's records (`page_token` of the previous page, if any). Uses the
+    /// answer to a matching [`Self::prefetch_records`] when there is one.
     pub fn search_records(
         &mut self,
         page_size: u32,
         page_token: Option<&str>,
     ) -> Result<HttpResponse, ConnectorError> {
+        let url = self.search_url(page_size, page_token);
+        let first = match self.prefetched.take() {
+            Some((prefetched_url, pending)) if prefetched_url == url => {
+                Some(self.host.finish(pending))
+            }
+            _ => None,
+        };
+        let what = format!(
+            "POST {}",
+            search_path(&self.config.app_token, &self.config.table_id)
+        );
+        self.send_after(&what, true, first, |bearer| search_request(&url, bearer))
+    }
+
+    /// Starts fetching a page now, to be collected by the next matching
+    /// [`Self::search_records`]; skipped unless a fresh token is at hand.
+    pub fn prefetch_records(&mut self, page_size: u32, page_token: Option<&str>) {
+        let now = self.host.now_ms();
+        let Some(bearer) = self
+            .token
+            .as_ref()
+            .filter(|t| t.is_fresh(now))
+            .map(|t| t.value.expose().to_string())
+        else {
+            return;
+        };
+        let url = self.search_url(page_size, page_token);
+        // A request that cannot start now is simply sent again when it is needed.
+        if let Ok(pending) = self.host.start(&search_request(&url, Some(bearer))) {
+            self.prefetched = Some((url, pending));
+        }
+    }
+
+    fn search_url(&self, page_size: u32, page_token: Option<&str>) -> String {
         let path = search_path(&self.config.app_token, &self.config.table_id);
         let mut url = format!("{}{path}?page_size={page_size}", self.config.lark_host);
         if let Some(token) = page_token {
             url.push_str("&page_token=");
             url.push_str(&crate::host::encode_component(token));
         }
-        let what = format!("POST {path}");
-        self.send(&what, true, |bearer| HttpRequest {
-            method: Method::Post,
-            url: url.clone(),
-            bearer,
-            json_body: Some(SEARCH_BODY.to_string()),
-        })
+        url
     }
 
     /// The cached tenant token, fetched anew when missing or close to expiry.
@@ -118,14 +160,32 @@ impl<H: Host> FeishuClient<H> {
         authorized: bool,
         build: impl Fn(Option<String>) -> HttpRequest,
     ) -> Result<HttpResponse, ConnectorError> {
+        self.send_after(what, authorized, None, build)
+    }
+
+    /// [`Self::send`], taking `first` (the outcome of a request already made) as the first
+    /// attempt when given.
+    fn send_after(
+        &mut self,
+        what: &str,
+        authorized: bool,
+        mut first: Option<Result<HttpResponse, TransportFailure>>,
+        build: impl Fn(Option<String>) -> HttpRequest,
+    ) -> Result<HttpResponse, ConnectorError> {
         let (mut retries, mut rate_limit_retries, mut refreshed) = (0, 0, false);
         loop {
-            let bearer = if authorized {
-                Some(self.bearer()?)
-            } else {
-                None
+            let outcome = match first.take() {
+                Some(outcome) => outcome,
+                None => {
+                    let bearer = if authorized {
+                        Some(self.bearer()?)
+                    } else {
+                        None
+                    };
+                    self.host.send(&build(bearer))
+                }
             };
-            let verdict = match self.host.send(&build(bearer)) {
+            let verdict = match outcome {
                 Ok(response) => match classify(&response, what) {
                     Verdict::Success => return Ok(response),
                     verdict => verdict,
@@ -372,6 +432,52 @@ mod tests {
         assert_eq!(err.category, Category::Auth);
         assert!(!err.message.contains("s3cret"));
         assert_eq!(client.host().requests.len(), 1);
+    }
+
+    #[test]
+    fn prefetched_pages_are_used_once_and_only_when_they_match() {
+        let mut client = FeishuClient::new(scripted(vec![]), config());
+        client.prefetch_records(10, Some("a"));
+        assert!(
+            client.host().requests.is_empty(),
+            "no token yet: no prefetch"
+        );
+        client.search_records(10, None).unwrap();
+        client.prefetch_records(10, Some("a"));
+        client.search_records(10, Some("a")).unwrap();
+        assert_eq!(
+            client.host().requests.len(),
+            3,
+            "token, first page, prefetched page"
+        );
+        client.prefetch_records(10, Some("b"));
+        client.search_records(10, Some("c")).unwrap();
+        let urls: Vec<&str> = client
+            .host()
+            .requests
+            .iter()
+            .map(|r| r.url.as_str())
+            .collect();
+        assert!(
+            urls[3].ends_with("page_token=b") && urls[4].ends_with("page_token=c"),
+            "{urls:?}"
+        );
+    }
+
+    #[test]
+    fn a_failed_prefetch_is_retried_like_any_request() {
+        let mut client = FeishuClient::new(
+            scripted(vec![
+                json(200, PAGE),
+                json(504, r#"{"code":1255040,"msg":"timeout"}"#),
+            ]),
+            config(),
+        );
+        client.search_records(10, None).unwrap();
+        client.prefetch_records(10, Some("a"));
+        client.search_records(10, Some("a")).unwrap();
+        assert_eq!(client.host().sleeps.len(), 1);
+        assert_eq!(client.host().requests.len(), 4);
     }
 
     #[test]

@@ -85,8 +85,12 @@ impl WasiHost {
 }
 
 impl Host for WasiHost {
-    fn send(&mut self, request: &HttpRequest) -> Result<HttpResponse, TransportFailure> {
-        crate::wasi_http::send(request)
+    type Pending = crate::wasi_http::Pending;
+    fn start(&mut self, request: &HttpRequest) -> Result<Self::Pending, TransportFailure> {
+        crate::wasi_http::start(request)
+    }
+    fn finish(&mut self, pending: Self::Pending) -> Result<HttpResponse, TransportFailure> {
+        crate::wasi_http::finish(pending)
     }
 
     fn now_ms(&self) -> u64 {

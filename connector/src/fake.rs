@@ -52,9 +52,13 @@ pub fn token_ok(token: &str) -> Result<HttpResponse, TransportFailure> {
 }
 
 impl Host for FakeHost {
-    fn send(&mut self, request: &HttpRequest) -> Result<HttpResponse, TransportFailure> {
+    type Pending = Result<HttpResponse, TransportFailure>;
+    fn start(&mut self, request: &HttpRequest) -> Result<Self::Pending, TransportFailure> {
         self.requests.push(request.clone());
-        (self.responder)(request)
+        Ok((self.responder)(request))
+    }
+    fn finish(&mut self, pending: Self::Pending) -> Result<HttpResponse, TransportFailure> {
+        pending
     }
     fn now_ms(&self) -> u64 {
         self.clock_ms

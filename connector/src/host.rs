@@ -68,7 +68,17 @@ pub enum StreamStatus {
 
 /// Sends requests, tells time and takes the connector's output.
 pub trait Host {
-    fn send(&mut self, request: &HttpRequest) -> Result<HttpResponse, TransportFailure>;
+    /// A request under way.
+    type Pending;
+    /// Sends a request without waiting for the answer, so the connector can fetch the next
+    /// page while it hands over the current one; `finish` collects the answer.
+    fn start(&mut self, request: &HttpRequest) -> Result<Self::Pending, TransportFailure>;
+    fn finish(&mut self, pending: Self::Pending) -> Result<HttpResponse, TransportFailure>;
+    /// Sends a request and waits for the answer.
+    fn send(&mut self, request: &HttpRequest) -> Result<HttpResponse, TransportFailure> {
+        let pending = self.start(request)?;
+        self.finish(pending)
+    }
     /// Milliseconds on a monotonic clock.
     fn now_ms(&self) -> u64;
     fn sleep(&mut self, duration: Duration);
@@ -96,8 +106,12 @@ pub fn encode_component(raw: &str) -> String {
 
 /// Lets callers keep the host after handing it to an operation (`&mut host`).
 impl<H: Host + ?Sized> Host for &mut H {
-    fn send(&mut self, request: &HttpRequest) -> Result<HttpResponse, TransportFailure> {
-        (**self).send(request)
+    type Pending = H::Pending;
+    fn start(&mut self, request: &HttpRequest) -> Result<Self::Pending, TransportFailure> {
+        (**self).start(request)
+    }
+    fn finish(&mut self, pending: Self::Pending) -> Result<HttpResponse, TransportFailure> {
+        (**self).finish(pending)
     }
     fn now_ms(&self) -> u64 {
         (**self).now_ms()

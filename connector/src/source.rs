@@ -140,8 +140,14 @@ fn read_pages<H: Host>(client: &mut FeishuClient<H>, stream: &str) -> Result<u64
     let mut count = 0u64;
     loop {
         let response = client.search_records(page_size, cursor.token())?;
-        let where_ = || format!("records page {} from POST {path}", cursor.pages() + 1);
+        let page_number = cursor.pages() + 1;
+        let where_ = || format!("records page {page_number} from POST {path}");
         let page = RecordsPage::parse(&response.body).map_err(|e| e.context(where_()))?;
+        let more = cursor.advance(page.has_more, page.page_token.as_deref());
+        if let Ok(true) = more {
+            // The next page travels while this one is handed over.
+            client.prefetch_records(page_size, cursor.token());
+        }
         if !page.items.is_empty() {
             count += page.items.len() as u64;
             let records = page.items.iter().map(|r| r.to_vec()).collect();
@@ -150,7 +156,7 @@ fn read_pages<H: Host>(client: &mut FeishuClient<H>, stream: &str) -> Result<u64
                 .emit_records(stream, records)
                 .map_err(|e| e.context(where_()))?;
         }
-        if !cursor.advance(page.has_more, page.page_token.as_deref())? {
+        if !more? {
             return Ok(count);
         }
     }

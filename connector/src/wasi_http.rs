@@ -7,8 +7,8 @@ use crate::host::{HttpRequest, HttpResponse, Method, TransportFailure};
 use std::time::Duration;
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
-    self as http, ErrorCode, Fields, IncomingBody, OutgoingBody, OutgoingRequest, RequestOptions,
-    Scheme,
+    self as http, ErrorCode, Fields, FutureIncomingResponse, IncomingBody, OutgoingBody,
+    OutgoingRequest, RequestOptions, Scheme,
 };
 use wasip2::io::streams::StreamError;
 
@@ -18,8 +18,14 @@ const READ_TIMEOUT: Duration = Duration::from_secs(60);
 const WRITE_CHUNK: usize = 4096;
 const READ_CHUNK: u64 = 256 * 1024;
 
-/// Sends `request` and reads the whole response.
-pub fn send(request: &HttpRequest) -> Result<HttpResponse, TransportFailure> {
+/// A request under way: the answer's future, and how writing the body went.
+pub struct Pending {
+    future: FutureIncomingResponse,
+    written: Result<(), String>,
+}
+
+/// Sends `request` (headers and body) without waiting for the answer.
+pub fn start(request: &HttpRequest) -> Result<Pending, TransportFailure> {
     let (scheme, authority, path) = split_url(&request.url).ok_or_else(|| {
         TransportFailure::Invalid(format!("not an absolute http(s) URL: {}", request.url))
     })?;
@@ -48,6 +54,11 @@ pub fn send(request: &HttpRequest) -> Result<HttpResponse, TransportFailure> {
         body,
         request.json_body.as_deref().unwrap_or_default().as_bytes(),
     );
+    Ok(Pending { future, written })
+}
+
+/// Waits for the answer to a started request and reads it whole.
+pub fn finish(Pending { future, written }: Pending) -> Result<HttpResponse, TransportFailure> {
     future.subscribe().block();
     let response = match future.get() {
         Some(Ok(Ok(response))) => response,
