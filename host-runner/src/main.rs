@@ -9,6 +9,7 @@
 
 mod cli;
 mod output;
+mod pool;
 mod protocol;
 mod run;
 mod runtime;

@@ -2,11 +2,12 @@
 //! sandbox hook for outgoing HTTP, and the limits every store is created with.
 
 use crate::output::{SharedOutput, lock};
+use crate::pool::{ConnectionPool, Timeouts};
 use crate::protocol::{Level, Status};
 use crate::sandbox::AllowList;
 use anyhow::{Context, Result};
-use http_body_util::BodyExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Cache, CacheConfig, Config, Engine, ResourceLimiter, Store};
@@ -153,6 +154,7 @@ impl StoreData {
                 allowed: AllowList::default(),
                 request_timeout: limits.request_timeout,
                 output: output.clone(),
+                pool: ConnectionPool::new(),
             },
             limiter: MemoryCap {
                 max_bytes: limits.max_memory_bytes,
@@ -220,6 +222,7 @@ pub struct SandboxHooks {
     pub allowed: AllowList,
     request_timeout: Duration,
     output: SharedOutput,
+    pool: Arc<ConnectionPool>,
 }
 
 type BoxedFuture<T> = Box<dyn Future<Output = T> + Send>;
@@ -253,22 +256,15 @@ impl WasiHttpHooks for SandboxHooks {
             return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
         }
         let cap = |asked: Option<Duration>| {
-            Some(asked.map_or(self.request_timeout, |d| d.min(self.request_timeout)))
+            asked.map_or(self.request_timeout, |d| d.min(self.request_timeout))
         };
         let asked = options.unwrap_or_default();
-        let options = RequestOptions {
-            connect_timeout: cap(asked.connect_timeout),
-            first_byte_timeout: cap(asked.first_byte_timeout),
-            between_bytes_timeout: cap(asked.between_bytes_timeout),
+        let timeouts = Timeouts {
+            connect: cap(asked.connect_timeout),
+            first_byte: cap(asked.first_byte_timeout),
+            between_bytes: cap(asked.between_bytes_timeout),
         };
-        Box::new(async move {
-            let (response, io) =
-                wasmtime_wasi_http::default_send_request(request, Some(options)).await?;
-            Ok((
-                response.map(BodyExt::boxed_unsync),
-                Box::new(io) as BoxedFuture<_>,
-            ))
-        })
+        Box::new(self.pool.clone().send(request, timeouts))
     }
 }
 

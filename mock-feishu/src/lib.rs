@@ -8,7 +8,7 @@
 pub mod data;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -99,6 +99,8 @@ pub struct SeenRequest {
     pub query: HashMap<String, String>,
     pub authorization: Option<String>,
     pub body: String,
+    /// The client's port: one per TCP connection.
+    pub peer_port: u16,
 }
 
 #[derive(Default)]
@@ -159,9 +161,12 @@ impl MockFeishu {
         std::thread::spawn(move || {
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                axum::serve(listener, router(state))
-                    .await
-                    .expect("mock server");
+                axum::serve(
+                    listener,
+                    router(state).into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .await
+                .expect("mock server");
             });
         });
         Ok(Self {
@@ -238,6 +243,7 @@ fn feishu_error(status: StatusCode, code: i64, msg: &str) -> Response {
 
 fn record_request(
     state: &AppState,
+    peer: SocketAddr,
     method: &str,
     path: &str,
     query: &HashMap<String, String>,
@@ -254,6 +260,7 @@ fn record_request(
         query: query.clone(),
         authorization,
         body: body.into(),
+        peer_port: peer.port(),
     });
 }
 
@@ -270,10 +277,16 @@ struct TokenRequest {
     app_secret: Option<String>,
 }
 
-async fn token(State(state): State<AppState>, headers: HeaderMap, body: String) -> Response {
+async fn token(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
     // The body holds the app secret: keep only that a token was asked for.
     record_request(
         &state,
+        peer,
         "POST",
         "/open-apis/auth/v3/tenant_access_token/internal",
         &HashMap::new(),
@@ -326,12 +339,14 @@ fn ok(data: Value) -> Response {
 
 async fn tables(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(app): Path<String>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
     record_request(
         &state,
+        peer,
         "GET",
         &format!("/open-apis/bitable/v1/apps/{app}/tables"),
         &q,
@@ -347,12 +362,14 @@ async fn tables(
 
 async fn fields(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path((app, table)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
     record_request(
         &state,
+        peer,
         "GET",
         &format!("/open-apis/bitable/v1/apps/{app}/tables/{table}/fields"),
         &q,
@@ -382,6 +399,7 @@ fn parse_page_token(token: &str) -> Option<usize> {
 
 async fn search(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path((app, table)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
@@ -389,13 +407,14 @@ async fn search(
 ) -> Response {
     let started = Instant::now();
     let busy = state.busy_nanos.clone();
-    let response = search_page(state, app, table, q, headers, body).await;
+    let response = search_page(state, peer, app, table, q, headers, body).await;
     busy.fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
     response
 }
 
 async fn search_page(
     state: AppState,
+    peer: SocketAddr,
     app: String,
     table: String,
     q: HashMap<String, String>,
@@ -404,6 +423,7 @@ async fn search_page(
 ) -> Response {
     record_request(
         &state,
+        peer,
         "POST",
         &format!("/open-apis/bitable/v1/apps/{app}/tables/{table}/records/search"),
         &q,

@@ -80,3 +80,21 @@ fn records_come_with_automatic_fields_and_one_token() {
         assert_eq!(search.body, r#"{"automatic_fields":true}"#);
     }
 }
+
+#[test]
+fn connections_are_kept_alive_across_pages() {
+    let mock = mock(MockConfig::with_records(2345));
+    let run = read(&mock, 100, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let requests = mock.requests();
+    let mut ports: Vec<u16> = requests.iter().map(|r| r.peer_port).collect();
+    ports.sort_unstable();
+    ports.dedup();
+    assert_eq!(requests.len(), 25);
+    assert!(
+        ports.len() <= 2,
+        "{} connections for {} requests",
+        ports.len(),
+        requests.len()
+    );
+}
