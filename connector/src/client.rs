@@ -5,7 +5,7 @@ use crate::classify::{Verdict, classify};
 use crate::config::Config;
 use crate::error::{Category, ConnectorError};
 use crate::host::{Host, HttpRequest, HttpResponse, LogLevel, Method, TransportFailure};
-use crate::records::{SEARCH_BODY, search_path};
+use crate::records::TableRef;
 use crate::token::{TOKEN_PATH, TenantToken};
 use std::time::Duration;
 
@@ -45,13 +45,13 @@ pub struct FeishuClient<H: Host> {
     prefetched: Option<(String, H::Pending)>,
 }
 
-/// The records search request for `url`.
-fn search_request(url: &str, bearer: Option<String>) -> HttpRequest {
+/// The records search request for `url` with `body`.
+fn search_request(url: &str, body: &str, bearer: Option<String>) -> HttpRequest {
     HttpRequest {
         method: Method::Post,
         url: url.to_string(),
         bearer,
-        json_body: Some(SEARCH_BODY.to_string()),
+        json_body: Some(body.to_string()),
     }
 }
 
@@ -78,30 +78,31 @@ impl<H: Host> FeishuClient<H> {
         &self.config
     }
 
-    /// One page of the table's records (`page_token` of the previous page, if any). Uses the
+    /// One page of `table`'s records (`page_token` of the previous page, if any). Uses the
     /// answer to a matching [`Self::prefetch_records`] when there is one.
     pub fn search_records(
         &mut self,
+        table: &TableRef,
         page_size: u32,
         page_token: Option<&str>,
     ) -> Result<HttpResponse, ConnectorError> {
-        let url = self.search_url(page_size, page_token);
+        let url = self.search_url(table, page_size, page_token);
         let first = match self.prefetched.take() {
             Some((prefetched_url, pending)) if prefetched_url == url => {
                 Some(self.host.finish(pending))
             }
             _ => None,
         };
-        let what = format!(
-            "POST {}",
-            search_path(&self.config.app_token, &self.config.table_id)
-        );
-        self.send_after(&what, true, first, |bearer| search_request(&url, bearer))
+        let body = table.search_body();
+        let what = format!("POST {}", table.search_path());
+        self.send_after(&what, true, first, |bearer| {
+            search_request(&url, &body, bearer)
+        })
     }
 
     /// Starts fetching a page now, to be collected by the next matching
     /// [`Self::search_records`]; skipped unless a fresh token is at hand.
-    pub fn prefetch_records(&mut self, page_size: u32, page_token: Option<&str>) {
+    pub fn prefetch_records(&mut self, table: &TableRef, page_size: u32, page_token: Option<&str>) {
         let now = self.host.now_ms();
         let Some(bearer) = self
             .token
@@ -111,16 +112,37 @@ impl<H: Host> FeishuClient<H> {
         else {
             return;
         };
-        let url = self.search_url(page_size, page_token);
+        let url = self.search_url(table, page_size, page_token);
         // A request that cannot start now is simply sent again when it is needed.
-        if let Ok(pending) = self.host.start(&search_request(&url, Some(bearer))) {
+        if let Ok(pending) =
+            self.host
+                .start(&search_request(&url, &table.search_body(), Some(bearer)))
+        {
             self.prefetched = Some((url, pending));
         }
     }
 
-    fn search_url(&self, page_size: u32, page_token: Option<&str>) -> String {
-        let path = search_path(&self.config.app_token, &self.config.table_id);
-        let mut url = format!("{}{path}?page_size={page_size}", self.config.lark_host);
+    /// An authorized GET of `path_and_query` (`path` names it in messages).
+    pub fn get(
+        &mut self,
+        path: &str,
+        path_and_query: &str,
+    ) -> Result<HttpResponse, ConnectorError> {
+        let url = format!("{}{path_and_query}", self.config.lark_host);
+        self.send(&format!("GET {path}"), true, |bearer| HttpRequest {
+            method: Method::Get,
+            url: url.clone(),
+            bearer,
+            json_body: None,
+        })
+    }
+
+    fn search_url(&self, table: &TableRef, page_size: u32, page_token: Option<&str>) -> String {
+        let mut url = format!(
+            "{}{}?page_size={page_size}",
+            self.config.lark_host,
+            table.search_path()
+        );
         if let Some(token) = page_token {
             url.push_str("&page_token=");
             url.push_str(&crate::host::encode_component(token));
@@ -290,6 +312,14 @@ mod tests {
         Config::parse(r#"{"app_id":"cli_1","app_secret":"s3cret","app_token":"app1","table_id":"tbl1","lark_host":"http://127.0.0.1:9"}"#).unwrap()
     }
 
+    fn table() -> TableRef {
+        TableRef {
+            app_token: "app1".into(),
+            table_id: "tbl1".into(),
+            view_id: None,
+        }
+    }
+
     const PAGE: &str = r#"{"code":0,"data":{"has_more":false,"items":[]}}"#;
 
     /// A host whose records endpoint answers from `script` in turn, then with PAGE.
@@ -307,8 +337,8 @@ mod tests {
     #[test]
     fn token_is_fetched_once_and_sent_as_bearer() {
         let mut client = FeishuClient::new(scripted(vec![]), config());
-        client.search_records(10, None).unwrap();
-        client.search_records(10, Some("p/2")).unwrap();
+        client.search_records(&table(), 10, None).unwrap();
+        client.search_records(&table(), 10, Some("p/2")).unwrap();
         let reqs = &client.host().requests;
         assert_eq!(reqs.len(), 3);
         assert!(
@@ -341,7 +371,7 @@ mod tests {
             }
         });
         let mut client = FeishuClient::new(host, config());
-        client.search_records(5, None).unwrap();
+        client.search_records(&table(), 5, None).unwrap();
         assert_eq!(tokens.get(), 2);
         let always_bad = FakeHost::new(|req| {
             if req.url.ends_with(TOKEN_PATH) {
@@ -351,7 +381,7 @@ mod tests {
             }
         });
         let err = FeishuClient::new(always_bad, config())
-            .search_records(5, None)
+            .search_records(&table(), 5, None)
             .unwrap_err();
         assert_eq!(err.category, Category::Auth);
     }
@@ -359,9 +389,9 @@ mod tests {
     #[test]
     fn token_near_expiry_is_replaced_before_use() {
         let mut client = FeishuClient::new(scripted(vec![]), config());
-        client.search_records(1, None).unwrap();
+        client.search_records(&table(), 1, None).unwrap();
         client.host().clock_ms = 7_200_000 - 299_000;
-        client.search_records(1, None).unwrap();
+        client.search_records(&table(), 1, None).unwrap();
         let token_calls = client
             .host()
             .requests
@@ -385,7 +415,7 @@ mod tests {
             ]),
             config(),
         );
-        client.search_records(1, None).unwrap();
+        client.search_records(&table(), 1, None).unwrap();
         let host = client.host();
         assert_eq!(host.sleeps[0], Duration::from_secs(2));
         assert_eq!(host.sleeps.len(), 2);
@@ -398,7 +428,7 @@ mod tests {
             .map(|_| Err(TransportFailure::Network("connection reset".into())))
             .collect();
         let mut client = FeishuClient::new(scripted(failures), config());
-        let err = client.search_records(1, None).unwrap_err();
+        let err = client.search_records(&table(), 1, None).unwrap_err();
         assert_eq!(err.category, Category::Transient);
         assert!(
             err.message.starts_with("gave up after 5 retries"),
@@ -420,7 +450,7 @@ mod tests {
             ]),
             config(),
         );
-        client.search_records(1, None).unwrap();
+        client.search_records(&table(), 1, None).unwrap();
         assert_eq!(client.host().sleeps.len(), 2);
     }
 
@@ -428,7 +458,7 @@ mod tests {
     fn bad_credentials_fail_without_retry_or_secret() {
         let host = FakeHost::new(|_| json(200, r#"{"code":10014,"msg":"app secret invalid"}"#));
         let mut client = FeishuClient::new(host, config());
-        let err = client.search_records(1, None).unwrap_err();
+        let err = client.search_records(&table(), 1, None).unwrap_err();
         assert_eq!(err.category, Category::Auth);
         assert!(!err.message.contains("s3cret"));
         assert_eq!(client.host().requests.len(), 1);
@@ -437,21 +467,21 @@ mod tests {
     #[test]
     fn prefetched_pages_are_used_once_and_only_when_they_match() {
         let mut client = FeishuClient::new(scripted(vec![]), config());
-        client.prefetch_records(10, Some("a"));
+        client.prefetch_records(&table(), 10, Some("a"));
         assert!(
             client.host().requests.is_empty(),
             "no token yet: no prefetch"
         );
-        client.search_records(10, None).unwrap();
-        client.prefetch_records(10, Some("a"));
-        client.search_records(10, Some("a")).unwrap();
+        client.search_records(&table(), 10, None).unwrap();
+        client.prefetch_records(&table(), 10, Some("a"));
+        client.search_records(&table(), 10, Some("a")).unwrap();
         assert_eq!(
             client.host().requests.len(),
             3,
             "token, first page, prefetched page"
         );
-        client.prefetch_records(10, Some("b"));
-        client.search_records(10, Some("c")).unwrap();
+        client.prefetch_records(&table(), 10, Some("b"));
+        client.search_records(&table(), 10, Some("c")).unwrap();
         let urls: Vec<&str> = client
             .host()
             .requests
@@ -473,9 +503,9 @@ mod tests {
             ]),
             config(),
         );
-        client.search_records(10, None).unwrap();
-        client.prefetch_records(10, Some("a"));
-        client.search_records(10, Some("a")).unwrap();
+        client.search_records(&table(), 10, None).unwrap();
+        client.prefetch_records(&table(), 10, Some("a"));
+        client.search_records(&table(), 10, Some("a")).unwrap();
         assert_eq!(client.host().sleeps.len(), 1);
         assert_eq!(client.host().requests.len(), 4);
     }
@@ -484,7 +514,7 @@ mod tests {
     fn sandbox_denial_is_a_config_error() {
         let host = FakeHost::new(|_| Err(TransportFailure::Denied));
         let err = FeishuClient::new(host, config())
-            .search_records(1, None)
+            .search_records(&table(), 1, None)
             .unwrap_err();
         assert_eq!(err.category, Category::Config);
         assert!(err.message.contains("sandbox refused"), "{}", err.message);

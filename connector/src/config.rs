@@ -1,6 +1,7 @@
 //! The connector's config: parsed from JSON and validated before any request is made.
 
 use crate::error::ConnectorError;
+use crate::link::{self, BaseRef, LINK_FORMS};
 use serde_json::{Map, Value};
 use std::fmt;
 
@@ -36,8 +37,12 @@ impl fmt::Debug for Secret {
 pub struct Config {
     pub app_id: String,
     pub app_secret: Secret,
-    pub app_token: String,
-    pub table_id: String,
+    /// The Base: an app_token, or a wiki node to resolve.
+    pub base: BaseRef,
+    /// One table (stream `records`), or every table of the Base when absent.
+    pub table_id: Option<String>,
+    /// Only this view's records, in its order (needs `table_id`).
+    pub view_id: Option<String>,
     /// Scheme and authority only, no trailing slash (e.g. `https://open.feishu.cn`).
     pub lark_host: String,
     pub page_size: u32,
@@ -51,14 +56,92 @@ impl Config {
         let Value::Object(fields) = value else {
             return Err(ConnectorError::config("config must be a JSON object"));
         };
+        let (base, table_id, view_id) = base_and_table(&fields)?;
         Ok(Self {
             app_id: required_string(&fields, "app_id")?,
             app_secret: Secret::new(required_string(&fields, "app_secret")?),
-            app_token: required_string(&fields, "app_token")?,
-            table_id: required_string(&fields, "table_id")?,
+            base,
+            table_id,
+            view_id,
             lark_host: lark_host(&fields)?,
             page_size: page_size(&fields)?,
         })
+    }
+}
+
+/// The Base, table and view, from ids and/or a link (`base_url`, or a link pasted into
+/// `app_token`); ids given beside a link must agree with it.
+fn base_and_table(
+    fields: &Map<String, Value>,
+) -> Result<(BaseRef, Option<String>, Option<String>), ConnectorError> {
+    let non_empty = |name| -> Result<Option<String>, ConnectorError> {
+        Ok(optional_string(fields, name)?
+            .filter(|s| !s.is_empty())
+            .map(str::to_string))
+    };
+    let mut app_token = non_empty("app_token")?;
+    let mut link_field = "base_url";
+    let mut link_text = non_empty("base_url")?;
+    if app_token.as_deref().is_some_and(link::is_link) {
+        if link_text.is_some() {
+            return Err(ConnectorError::config(
+                "give the Base link in `base_url` or in `app_token`, not both",
+            ));
+        }
+        link_field = "app_token";
+        link_text = app_token.take();
+    }
+    let mut table_id = non_empty("table_id")?;
+    let mut view_id = non_empty("view_id")?;
+    let base = match link_text {
+        None => BaseRef::App(app_token.ok_or_else(|| {
+            ConnectorError::config(
+                "config field `app_token` is required (or `base_url`, a link to the Base)",
+            )
+        })?),
+        Some(text) => {
+            let parsed = link::parse(&text).map_err(|why| {
+                ConnectorError::config(format!("config field `{link_field}` is not a usable link ({why}); expected {LINK_FORMS}"))
+            })?;
+            if let (Some(token), BaseRef::App(linked)) = (&app_token, &parsed.base) {
+                agree("app_token", token, linked)?;
+            }
+            merge(&mut table_id, parsed.table_id, "table_id")?;
+            merge(&mut view_id, parsed.view_id, "view_id")?;
+            parsed.base
+        }
+    };
+    if view_id.is_some() && table_id.is_none() {
+        return Err(ConnectorError::config(
+            "config field `view_id` needs `table_id` (a view belongs to one table)",
+        ));
+    }
+    Ok((base, table_id, view_id))
+}
+
+fn agree(name: &str, given: &str, linked: &str) -> Result<(), ConnectorError> {
+    if given == linked {
+        Ok(())
+    } else {
+        Err(ConnectorError::config(format!(
+            "config field `{name}` is {given:?} but the Base link names {linked:?}; drop one of them"
+        )))
+    }
+}
+
+/// Fills `field` from the link, or checks that both agree.
+fn merge(
+    field: &mut Option<String>,
+    linked: Option<String>,
+    name: &str,
+) -> Result<(), ConnectorError> {
+    match (field.as_deref(), linked) {
+        (Some(given), Some(linked)) => agree(name, given, &linked),
+        (None, linked) => {
+            *field = linked;
+            Ok(())
+        }
+        (Some(_), None) => Ok(()),
     }
 }
 
@@ -169,16 +252,21 @@ mod tests {
     #[test]
     fn missing_and_mistyped_fields_are_named() {
         let mut v = base();
-        v.as_object_mut().unwrap().remove("table_id");
+        v.as_object_mut().unwrap().remove("app_secret");
         let e = Config::parse(&v.to_string()).unwrap_err();
-        assert_eq!(e.message, "config field `table_id` is required");
+        assert_eq!(e.message, "config field `app_secret` is required");
         let e = parse_with("app_id", serde_json::json!(5)).unwrap_err();
         assert_eq!(
             e.message,
             "config field `app_id` must be a string, got a number"
         );
         let e = parse_with("app_token", serde_json::json!("  ")).unwrap_err();
-        assert_eq!(e.message, "config field `app_token` must not be empty");
+        assert!(
+            e.message
+                .starts_with("config field `app_token` is required"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
@@ -227,6 +315,54 @@ mod tests {
             let e = parse_with("lark_host", serde_json::json!(bad)).unwrap_err();
             assert!(e.message.contains("`lark_host`"), "{bad}: {}", e.message);
         }
+    }
+
+    #[test]
+    fn table_and_view_are_optional() {
+        let mut v = base();
+        v.as_object_mut().unwrap().remove("table_id");
+        let c = Config::parse(&v.to_string()).unwrap();
+        assert_eq!((c.table_id, c.view_id), (None, None));
+        v["view_id"] = serde_json::json!("vew1");
+        assert!(
+            Config::parse(&v.to_string())
+                .unwrap_err()
+                .message
+                .contains("`view_id` needs `table_id`")
+        );
+    }
+
+    #[test]
+    fn links_fill_ids_and_must_agree_with_them() {
+        let v = serde_json::json!({"app_id": "a", "app_secret": "s", "base_url": "https://t.feishu.cn/base/appL?table=tblL&view=vewL"});
+        let c = Config::parse(&v.to_string()).unwrap();
+        assert_eq!(c.base, BaseRef::App("appL".into()));
+        assert_eq!(
+            (c.table_id.as_deref(), c.view_id.as_deref()),
+            (Some("tblL"), Some("vewL"))
+        );
+        let pasted = serde_json::json!({"app_id": "a", "app_secret": "s", "app_token": "https://t.feishu.cn/wiki/wikN"});
+        assert_eq!(
+            Config::parse(&pasted.to_string()).unwrap().base,
+            BaseRef::Wiki("wikN".into())
+        );
+        let mut clash = v.clone();
+        clash["table_id"] = serde_json::json!("tblOther");
+        assert!(
+            Config::parse(&clash.to_string())
+                .unwrap_err()
+                .message
+                .contains("`table_id` is \"tblOther\" but the Base link names \"tblL\"")
+        );
+        let bad = serde_json::json!({"app_id": "a", "app_secret": "s", "base_url": "https://t.feishu.cn/docx/x"});
+        let e = Config::parse(&bad.to_string()).unwrap_err();
+        assert!(
+            e.message
+                .starts_with("config field `base_url` is not a usable link")
+                && e.message.contains("expected https://"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

@@ -8,14 +8,17 @@
 //! Everything but `component` is plain Rust over the [`host::Host`] trait and tests natively;
 //! `component` (wasm only) binds that trait to the WIT imports and WASI HTTP.
 
+pub mod base;
 pub mod classify;
 pub mod client;
 pub mod config;
 pub mod error;
 pub mod host;
+pub mod link;
 pub mod paginator;
 pub mod records;
 pub mod scan;
+pub mod schema;
 pub mod source;
 pub mod spec;
 pub mod token;

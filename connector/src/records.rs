@@ -4,6 +4,32 @@
 use crate::error::ConnectorError;
 use crate::scan::{ScanError, each_element, each_member, skip_ws, value_span};
 
+/// The records a stream reads: a table, optionally through one of its views.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableRef {
+    pub app_token: String,
+    pub table_id: String,
+    pub view_id: Option<String>,
+}
+
+impl TableRef {
+    /// Path of the records search endpoint for this table.
+    pub fn search_path(&self) -> String {
+        search_path(&self.app_token, &self.table_id)
+    }
+
+    /// Search request body: automatic fields bring created/modified time and user; a view
+    /// limits the records to the view's, in its order.
+    pub fn search_body(&self) -> String {
+        match &self.view_id {
+            None => r#"{"automatic_fields":true}"#.to_string(),
+            Some(view) => {
+                serde_json::json!({"automatic_fields": true, "view_id": view}).to_string()
+            }
+        }
+    }
+}
+
 /// Path of the records search endpoint under the Open API host.
 pub fn search_path(app_token: &str, table_id: &str) -> String {
     use crate::host::encode_component as enc;
@@ -13,9 +39,6 @@ pub fn search_path(app_token: &str, table_id: &str) -> String {
         enc(table_id)
     )
 }
-
-/// Request body of every search: automatic fields bring created/modified time and user.
-pub const SEARCH_BODY: &str = r#"{"automatic_fields":true}"#;
 
 /// One page of records, borrowing the response body.
 #[derive(Debug)]

@@ -1,60 +1,157 @@
 //! The four operations (spec, check, discover, read) over any [`Host`].
 
+use crate::base::{self, SINGLE_TABLE_STREAM, stream_name, table_id_of};
 use crate::client::FeishuClient;
 use crate::config::Config;
 use crate::error::ConnectorError;
 use crate::host::{Host, LogLevel, StreamStatus};
 use crate::paginator::PageCursor;
-use crate::records::RecordsPage;
-use crate::spec::{RECORDS_STREAM, catalog, specification};
-use serde_json::Value;
+use crate::records::{RecordsPage, TableRef};
+use crate::schema::records_schema;
+use crate::spec::{catalog_entry, specification};
+use serde_json::{Value, json};
 
 /// The connection specification as JSON text.
 pub fn spec() -> String {
     specification().to_string()
 }
 
-/// Validates the config, fetches a token and reads one record.
+/// A stream the config offers: its name and the records behind it.
+#[derive(Debug, Clone)]
+struct StreamDef {
+    name: String,
+    table: TableRef,
+}
+
+/// Validates the config, fetches a token and reads one record of the configured table, or
+/// lists the Base's tables when no table is configured.
 pub fn check<H: Host>(host: H, config: &str) -> Result<(), ConnectorError> {
     let mut client = FeishuClient::new(host, Config::parse(config)?);
-    probe(&mut client)
+    let app_token = base::app_token(&mut client)?;
+    match offered_single_table(client.config(), &app_token) {
+        Some(stream) => {
+            let response = client.search_records(&stream.table, 1, None)?;
+            RecordsPage::parse(&response.body).map(|_| ())
+        }
+        None => base::tables(&mut client, &app_token).map(|_| ()),
+    }
 }
 
-/// Validates access like `check`, then returns the catalog as JSON text.
+/// The catalog: one stream per table (or the configured table), typed from its fields.
 pub fn discover<H: Host>(host: H, config: &str) -> Result<String, ConnectorError> {
     let mut client = FeishuClient::new(host, Config::parse(config)?);
-    probe(&mut client)?;
-    Ok(catalog().to_string())
+    let app_token = base::app_token(&mut client)?;
+    let mut entries = Vec::new();
+    for stream in offered_streams(&mut client, &app_token)? {
+        let fields = base::fields(&mut client, &app_token, &stream.table.table_id)?;
+        let mut unknown = Vec::new();
+        let schema = records_schema(&fields, |f| {
+            unknown.push(format!("{:?} (type {})", f.field_name, f.type_code))
+        });
+        if !unknown.is_empty() {
+            let message = format!(
+                "stream `{}`: fields of unknown type get a permissive schema: {}",
+                stream.name,
+                unknown.join(", ")
+            );
+            client.host().log(LogLevel::Warn, &message);
+        }
+        entries.push(catalog_entry(&stream.name, schema));
+    }
+    Ok(json!({ "streams": entries }).to_string())
 }
 
-fn probe<H: Host>(client: &mut FeishuClient<H>) -> Result<(), ConnectorError> {
-    let response = client.search_records(1, None)?;
-    RecordsPage::parse(&response.body).map(|_| ())
+/// The single configured table's stream, if the config names a table.
+fn offered_single_table(config: &Config, app_token: &str) -> Option<StreamDef> {
+    let table_id = config.table_id.clone()?;
+    Some(StreamDef {
+        name: SINGLE_TABLE_STREAM.to_string(),
+        table: TableRef {
+            app_token: app_token.to_string(),
+            table_id,
+            view_id: config.view_id.clone(),
+        },
+    })
 }
 
-/// Reads the selected streams (all when `catalog` is absent).
+/// Every stream the config offers.
+fn offered_streams<H: Host>(
+    client: &mut FeishuClient<H>,
+    app_token: &str,
+) -> Result<Vec<StreamDef>, ConnectorError> {
+    if let Some(single) = offered_single_table(client.config(), app_token) {
+        return Ok(vec![single]);
+    }
+    let tables = base::tables(client, app_token)?;
+    Ok(tables
+        .iter()
+        .map(|t| StreamDef {
+            name: stream_name(t),
+            table: TableRef {
+                app_token: app_token.to_string(),
+                table_id: t.table_id.clone(),
+                view_id: None,
+            },
+        })
+        .collect())
+}
+
+/// Reads the selected streams (every offered stream when `catalog` is absent).
 pub fn read<H: Host>(
     host: H,
     config: &str,
     catalog: Option<&str>,
     state: Option<&str>,
 ) -> Result<(), ConnectorError> {
-    let config = Config::parse(config)?;
-    let mut client = FeishuClient::new(host, config);
-    let selected = match catalog {
-        Some(text) => selected_streams(text, client.host())?,
-        None => vec![RECORDS_STREAM.to_string()],
-    };
+    let mut client = FeishuClient::new(host, Config::parse(config)?);
+    let requested = catalog
+        .map(|text| selected_streams(text, client.host()))
+        .transpose()?;
     if let Some(text) = state {
         check_state(text, client.host())?;
     }
+    if requested.as_ref().is_some_and(Vec::is_empty) {
+        return Ok(());
+    }
+    let app_token = base::app_token(&mut client)?;
+    let offered = offered_streams(&mut client, &app_token)?;
+    let selected = match requested {
+        None => offered,
+        Some(names) => names
+            .iter()
+            .map(|name| match_stream(name, &offered))
+            .collect::<Result<_, _>>()?,
+    };
     for stream in selected {
         read_stream(&mut client, &stream)?;
     }
     Ok(())
 }
 
-/// Stream names a configured catalog selects; unknown streams are a config error.
+/// The offered stream a catalog name means: the same name, or the same table under an older
+/// name (the table was renamed since discover; its records keep the catalog's name).
+fn match_stream(name: &str, offered: &[StreamDef]) -> Result<StreamDef, ConnectorError> {
+    let found = offered.iter().find(|s| s.name == name).or_else(|| {
+        offered
+            .iter()
+            .find(|s| s.name != SINGLE_TABLE_STREAM && s.table.table_id == table_id_of(name))
+    });
+    match found {
+        Some(stream) => Ok(StreamDef {
+            name: name.to_string(),
+            table: stream.table.clone(),
+        }),
+        None => {
+            let names: Vec<&str> = offered.iter().map(|s| s.name.as_str()).collect();
+            Err(ConnectorError::config(format!(
+                "configured catalog selects stream `{name}`, which this source does not offer (streams: {}); run discover again",
+                names.join(", ")
+            )))
+        }
+    }
+}
+
+/// Stream names a configured catalog selects, in order, once each.
 fn selected_streams(text: &str, host: &mut impl Host) -> Result<Vec<String>, ConnectorError> {
     let bad = |why: &str| ConnectorError::config(format!("configured catalog {why}"));
     let value: Value =
@@ -69,11 +166,6 @@ fn selected_streams(text: &str, host: &mut impl Host) -> Result<Vec<String>, Con
             .pointer("/stream/name")
             .and_then(Value::as_str)
             .ok_or_else(|| bad(&format!("entry `streams[{i}]` has no `stream.name`")))?;
-        if name != RECORDS_STREAM {
-            return Err(bad(&format!(
-                "selects stream `{name}`, which this source does not offer (streams: {RECORDS_STREAM}); run discover again"
-            )));
-        }
         if entry.get("sync_mode").and_then(Value::as_str) == Some("incremental") {
             host.log(
                 LogLevel::Warn,
@@ -108,52 +200,58 @@ fn check_state(text: &str, host: &mut impl Host) -> Result<(), ConnectorError> {
 }
 
 /// Reads one stream with its status bracket: STARTED, then COMPLETE or INCOMPLETE.
-fn read_stream<H: Host>(client: &mut FeishuClient<H>, stream: &str) -> Result<(), ConnectorError> {
-    client.host().stream_status(stream, StreamStatus::Started);
+fn read_stream<H: Host>(
+    client: &mut FeishuClient<H>,
+    stream: &StreamDef,
+) -> Result<(), ConnectorError> {
+    let name = stream.name.as_str();
+    client.host().stream_status(name, StreamStatus::Started);
     let outcome = read_pages(client, stream).and_then(|count| {
-        client.host().emit_state(stream, "{}")?;
+        client.host().emit_state(name, "{}")?;
         Ok(count)
     });
     match outcome {
         Ok(count) => {
             client.host().log(
                 LogLevel::Info,
-                &format!("stream `{stream}`: read {count} records"),
+                &format!("stream `{name}`: read {count} records"),
             );
-            client.host().stream_status(stream, StreamStatus::Complete);
+            client.host().stream_status(name, StreamStatus::Complete);
             Ok(())
         }
         Err(error) => {
-            client
-                .host()
-                .stream_status(stream, StreamStatus::Incomplete);
-            Err(error.context(format!("reading stream `{stream}`")))
+            client.host().stream_status(name, StreamStatus::Incomplete);
+            Err(error.context(format!("reading stream `{name}`")))
         }
     }
 }
 
-/// Pages through the table, emitting each page's records as Feishu sent them.
-fn read_pages<H: Host>(client: &mut FeishuClient<H>, stream: &str) -> Result<u64, ConnectorError> {
+/// Pages through a stream's records, emitting each page's records as Feishu sent them, and
+/// fetching the next page while the current one is handed over.
+fn read_pages<H: Host>(
+    client: &mut FeishuClient<H>,
+    stream: &StreamDef,
+) -> Result<u64, ConnectorError> {
     let page_size = client.config().page_size;
-    let path = crate::records::search_path(&client.config().app_token, &client.config().table_id);
+    let table = &stream.table;
+    let path = table.search_path();
     let mut cursor = PageCursor::default();
     let mut count = 0u64;
     loop {
-        let response = client.search_records(page_size, cursor.token())?;
+        let response = client.search_records(table, page_size, cursor.token())?;
         let page_number = cursor.pages() + 1;
         let where_ = || format!("records page {page_number} from POST {path}");
         let page = RecordsPage::parse(&response.body).map_err(|e| e.context(where_()))?;
         let more = cursor.advance(page.has_more, page.page_token.as_deref());
         if let Ok(true) = more {
-            // The next page travels while this one is handed over.
-            client.prefetch_records(page_size, cursor.token());
+            client.prefetch_records(table, page_size, cursor.token());
         }
         if !page.items.is_empty() {
             count += page.items.len() as u64;
             let records = page.items.iter().map(|r| r.to_vec()).collect();
             client
                 .host()
-                .emit_records(stream, records)
+                .emit_records(&stream.name, records)
                 .map_err(|e| e.context(where_()))?;
         }
         if !more? {

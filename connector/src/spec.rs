@@ -3,9 +3,6 @@
 use crate::config::{DEFAULT_HOST, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use serde_json::{Value, json};
 
-/// Name of the single stream: the configured table's records.
-pub const RECORDS_STREAM: &str = "records";
-
 /// The connector specification, with field names as in Airbyte's Feishu source.
 pub fn specification() -> Value {
     json!({
@@ -14,7 +11,7 @@ pub fn specification() -> Value {
             "$schema": "http://json-schema.org/draft-07/schema#",
             "title": "Feishu / Lark Bitable Source Spec",
             "type": "object",
-            "required": ["app_id", "app_secret", "app_token", "table_id"],
+            "required": ["app_id", "app_secret"],
             "additionalProperties": true,
             "properties": {
                 "app_id": {
@@ -27,14 +24,23 @@ pub fn specification() -> Value {
                 },
                 "app_token": {
                     "type": "string", "order": 2, "title": "App Token",
-                    "description": "Token of the Base: the part after /base/ in its URL."
+                    "description": "Token of the Base: the part after /base/ in its URL. Required unless base_url is given."
                 },
                 "table_id": {
                     "type": "string", "order": 3, "title": "Table ID",
-                    "description": "ID of the table to read (tbl...): the `table` parameter of the Base URL."
+                    "description": "One table to read as the stream `records` (tbl...: the `table` parameter of the Base URL). Leave empty to offer every table of the Base as a stream."
+                },
+                "view_id": {
+                    "type": "string", "order": 4, "title": "View ID",
+                    "description": "Read only this view's records, in its order (vew...: the `view` parameter of the Base URL). Needs table_id."
+                },
+                "base_url": {
+                    "type": "string", "order": 5, "title": "Base Link",
+                    "description": "A link to the Base instead of the ids: https://<tenant>.feishu.cn/base/<app_token>?table=<table_id>&view=<view_id> (Lark links too), or a wiki link https://<tenant>.feishu.cn/wiki/<token>.",
+                    "examples": ["https://example.feishu.cn/base/bascnXXXX?table=tblXXXX&view=vewXXXX"]
                 },
                 "lark_host": {
-                    "type": "string", "order": 4, "title": "Open API Host",
+                    "type": "string", "order": 6, "title": "Open API Host",
                     "default": DEFAULT_HOST,
                     "examples": [DEFAULT_HOST, "https://open.larksuite.com"],
                     "pattern": "^https?://[^/?#@]+/?$",
@@ -42,7 +48,7 @@ pub fn specification() -> Value {
                     "description": "Open API host: https://open.feishu.cn for Feishu, https://open.larksuite.com for Lark."
                 },
                 "page_size": {
-                    "type": "integer", "order": 5, "title": "Page Size",
+                    "type": "integer", "order": 7, "title": "Page Size",
                     "default": DEFAULT_PAGE_SIZE, "minimum": 1, "maximum": MAX_PAGE_SIZE,
                     "description": "Records fetched per request (1 to 500)."
                 }
@@ -51,32 +57,13 @@ pub fn specification() -> Value {
     })
 }
 
-/// The catalog: one `records` stream keyed by `record_id`.
-pub fn catalog() -> Value {
-    let nullable = |t: &str| json!({"type": ["null", t]});
-    let person = json!({"type": ["null", "object"], "additionalProperties": true});
+/// A catalog entry: a full-refresh stream keyed by `record_id`.
+pub fn catalog_entry(name: &str, json_schema: Value) -> Value {
     json!({
-        "streams": [{
-            "name": RECORDS_STREAM,
-            "json_schema": {
-                "$schema": "http://json-schema.org/draft-07/schema#",
-                "type": "object",
-                "additionalProperties": true,
-                "required": ["record_id"],
-                "properties": {
-                    "record_id": {"type": "string"},
-                    "fields": {"type": ["null", "object"], "additionalProperties": true},
-                    "created_time": nullable("integer"),
-                    "last_modified_time": nullable("integer"),
-                    "created_by": person.clone(),
-                    "last_modified_by": person,
-                    "shared_url": nullable("string"),
-                    "record_url": nullable("string")
-                }
-            },
-            "supported_sync_modes": ["full_refresh"],
-            "source_defined_primary_key": [["record_id"]],
-            "is_resumable": false
-        }]
+        "name": name,
+        "json_schema": json_schema,
+        "supported_sync_modes": ["full_refresh"],
+        "source_defined_primary_key": [["record_id"]],
+        "is_resumable": false
     })
 }

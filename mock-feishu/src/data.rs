@@ -6,8 +6,182 @@ use serde_json::{Value, json};
 
 /// Base and table ids of the mock.
 pub const APP_TOKEN: &str = "bascnMockBase0001";
+/// The main table, with the configured number of records.
 pub const TABLE_ID: &str = "tblMockTable0001";
 pub const TABLE_NAME: &str = "项目任务 Tasks";
+/// A table with a field of every type.
+pub const ALL_TYPES_TABLE_ID: &str = "tblAllTypes00001";
+/// An empty table named only with an emoji.
+pub const EMPTY_TABLE_ID: &str = "tblEmptyTable001";
+/// Two tables with the same name.
+pub const DUP_TABLE_IDS: [&str; 2] = ["tblDupName000001", "tblDupName000002"];
+/// An embedded document listed among the tables.
+pub const DOC_ID: &str = "ldxEmbeddedDoc01";
+/// A wiki node holding the Base, and one holding a document.
+pub const WIKI_NODE: &str = "wikcnMockNode001";
+pub const WIKI_DOC_NODE: &str = "wikcnMockDoc0001";
+/// A view of the main table: its odd-numbered records, newest first.
+pub const ODD_DESC_VIEW: &str = "vewOddDesc000001";
+/// Records in the all-types table.
+pub const ALL_TYPES_RECORDS: usize = 4;
+
+/// One item of the Base's tables list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MockTable {
+    pub table_id: &'static str,
+    pub name: &'static str,
+    pub records: usize,
+}
+
+/// The tables list, in order (`main_records` records in the main table).
+pub fn tables(main_records: usize) -> Vec<MockTable> {
+    vec![
+        MockTable {
+            table_id: TABLE_ID,
+            name: TABLE_NAME,
+            records: main_records,
+        },
+        MockTable {
+            table_id: ALL_TYPES_TABLE_ID,
+            name: "全部字段 All types",
+            records: ALL_TYPES_RECORDS,
+        },
+        MockTable {
+            table_id: EMPTY_TABLE_ID,
+            name: "🗂️",
+            records: 0,
+        },
+        MockTable {
+            table_id: DUP_TABLE_IDS[0],
+            name: "重复",
+            records: 1,
+        },
+        MockTable {
+            table_id: DOC_ID,
+            name: "嵌入文档",
+            records: 0,
+        },
+        MockTable {
+            table_id: DUP_TABLE_IDS[1],
+            name: "重复",
+            records: 2,
+        },
+    ]
+}
+
+/// Record `index` of any table.
+pub fn table_record(table_id: &str, index: usize, automatic: bool) -> Value {
+    if table_id == TABLE_ID {
+        return record(index, automatic);
+    }
+    let fields = if table_id == ALL_TYPES_TABLE_ID {
+        all_types_fields(index)
+    } else {
+        json!({"名称": [{"type": "text", "text": format!("{table_id} #{index}")}]})
+    };
+    let mut r = json!({"record_id": format!("rec{}{index:04}", &table_id[3..9]), "fields": fields});
+    if automatic {
+        r["created_time"] = json!(BASE_TIME_MS + index as i64);
+        r["last_modified_time"] = json!(BASE_TIME_MS + index as i64 + 1);
+        r["created_by"] = person(index);
+        r["last_modified_by"] = person(index);
+    }
+    r
+}
+
+/// Fields list of any table.
+pub fn table_fields(table_id: &str) -> Vec<Value> {
+    match table_id {
+        TABLE_ID => field_list(),
+        ALL_TYPES_TABLE_ID => all_types_field_list(),
+        _ => vec![field(1, "名称", 1, "Text")],
+    }
+}
+
+fn field(id: usize, name: &str, ty: u32, ui: &str) -> Value {
+    json!({"field_id": format!("fld{id:07}"), "field_name": name, "type": ty, "ui_type": ui,
+           "is_primary": id == 1, "is_hidden": false, "property": null, "description": ""})
+}
+
+fn all_types_field_list() -> Vec<Value> {
+    [
+        ("文本", 1, "Text"),
+        ("条码", 1, "Barcode"),
+        ("邮箱", 1, "Email"),
+        ("数字", 2, "Number"),
+        ("货币", 2, "Currency"),
+        ("评分", 2, "Rating"),
+        ("单选", 3, "SingleSelect"),
+        ("多选", 4, "MultiSelect"),
+        ("日期", 5, "DateTime"),
+        ("复选框", 7, "Checkbox"),
+        ("人员", 11, "User"),
+        ("电话", 13, "Phone"),
+        ("超链接", 15, "Url"),
+        ("附件", 17, "Attachment"),
+        ("单向关联", 18, "SingleLink"),
+        ("查找引用", 19, "Lookup"),
+        ("公式", 20, "Formula"),
+        ("双向关联", 21, "DuplexLink"),
+        ("地理位置", 22, "Location"),
+        ("群组", 23, "GroupChat"),
+        ("流程", 24, "Stage"),
+        ("按钮", 3001, "Button"),
+        ("创建时间", 1001, "CreatedTime"),
+        ("修改时间", 1002, "ModifiedTime"),
+        ("创建人", 1003, "CreatedUser"),
+        ("修改人", 1004, "ModifiedUser"),
+        ("自动编号", 1005, "AutoNumber"),
+        ("未来字段", 9999, "Future"),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, (name, ty, ui))| field(i + 1, name, *ty, ui))
+    .collect()
+}
+
+/// A record of the all-types table; record 3 leaves every optional cell empty.
+fn all_types_fields(index: usize) -> Value {
+    let i = index as i64;
+    if index == 3 {
+        return json!({"文本": [{"type": "text", "text": "只有文本"}], "自动编号": "4"});
+    }
+    let formula = match index {
+        0 => json!({"type": 1, "value": [{"type": "text", "text": "公式结果"}]}),
+        1 => json!({"type": 2, "value": [42.5]}),
+        _ => json!({"type": 5, "value": [BASE_TIME_MS]}),
+    };
+    json!({
+        "文本": [{"type": "text", "text": "你好 "}, {"type": "mention", "text": "@张三", "token": "ou_1"}, {"type": "url", "text": "链接", "link": "https://example.com"}],
+        "条码": [{"type": "text", "text": format!("690123456789{index}")}],
+        "邮箱": [{"type": "url", "text": "a@b.c", "link": "mailto:a@b.c"}],
+        "数字": i as f64 + 0.66,
+        "货币": 1999.99,
+        "评分": 4,
+        "单选": "进行中",
+        "多选": ["前端", "🚀 launch"],
+        "日期": BASE_TIME_MS + i * 86_400_000,
+        "复选框": index % 2 == 0,
+        "人员": [person(index)],
+        "电话": "+8613800000000",
+        "超链接": {"link": "https://example.com", "text": "示例"},
+        "附件": [{"file_token": "boxcnAll", "name": "图.png", "size": 2048, "type": "image/png", "url": "https://example.com/a", "tmp_url": "https://example.com/t"}],
+        "单向关联": {"link_record_ids": ["recAllType0001"]},
+        "查找引用": {"type": 1, "value": [{"type": "text", "text": "引用"}]},
+        "公式": formula,
+        "双向关联": {"link_record_ids": []},
+        "地理位置": {"location": "116.397755,39.903179", "pname": "北京市", "cityname": "北京市", "adname": "东城区", "address": "天安门", "name": "天安门", "full_address": "北京市东城区天安门"},
+        "群组": [{"id": "oc_123", "name": "项目群", "avatar_url": "https://example.com/g.png"}],
+        "流程": {"stage": "待开始"},
+        "按钮": {"label": "提交"},
+        "创建时间": BASE_TIME_MS,
+        "修改时间": BASE_TIME_MS + 1000,
+        "创建人": [person(index)],
+        "修改人": if index == 2 { person(index) } else { json!([person(index)]) },
+        "自动编号": format!("{}", index + 1),
+        "未来字段": {"anything": [1, "two"]}
+    })
+}
 
 /// Epoch ms of record 0's creation; later records are a minute apart.
 const BASE_TIME_MS: i64 = 1_735_689_600_000;
@@ -83,12 +257,8 @@ pub fn record(index: usize, automatic: bool) -> Value {
     r
 }
 
-/// The table's fields list (`GET .../fields` items).
+/// The main table's fields list (`GET .../fields` items).
 pub fn field_list() -> Vec<Value> {
-    let field = |id: usize, name: &str, ty: u32, ui: &str| {
-        json!({"field_id": format!("fld{id:07}"), "field_name": name, "type": ty, "ui_type": ui,
-               "is_primary": id == 1, "is_hidden": false, "property": null, "description": ""})
-    };
     vec![
         field(1, "任务名称", 1, "Text"),
         field(2, "数量", 2, "Number"),

@@ -231,6 +231,7 @@ fn router(state: AppState) -> Router {
             "/open-apis/bitable/v1/apps/{app}/tables/{table}/records/search",
             post(search),
         )
+        .route("/open-apis/wiki/v2/spaces/get_node", get(wiki_node))
         .route("/__mock/stats", get(stats))
         .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found") })
         .with_state(state)
@@ -328,10 +329,14 @@ fn check_ids(app: &str, table: Option<&str>) -> Option<Response> {
     if app != data::APP_TOKEN {
         return Some(feishu_error(StatusCode::OK, 1254040, "BaseTokenNotFound"));
     }
+    let known = |t: &str| !t.starts_with("ldx") && data::tables(0).iter().any(|m| m.table_id == t);
     table
-        .filter(|t| *t != data::TABLE_ID)
+        .filter(|t| !known(t))
         .map(|_| feishu_error(StatusCode::OK, 1254041, "TableIdNotFound"))
 }
+
+/// Items of the tables list per page, whatever page_size asks: small, so that clients page.
+const TABLES_PER_PAGE: usize = 2;
 
 fn ok(data: Value) -> Response {
     Json(json!({"code": 0, "msg": "success", "data": data})).into_response()
@@ -356,8 +361,52 @@ async fn tables(
     if let Some(r) = authorize(&state, &headers).or_else(|| check_ids(&app, None)) {
         return r;
     }
-    ok(json!({"has_more": false, "page_token": "", "total": 1,
-              "items": [{"table_id": data::TABLE_ID, "name": data::TABLE_NAME, "revision": 1}]}))
+    let all = data::tables(state.config.records);
+    let offset = match q.get("page_token").map(|t| parse_page_token(t)) {
+        None => 0,
+        Some(Some(o)) => o,
+        Some(None) => return feishu_error(StatusCode::OK, 1254002, "Fail"),
+    };
+    let end = (offset + TABLES_PER_PAGE).min(all.len());
+    let items: Vec<Value> = all[offset.min(end)..end]
+        .iter()
+        .map(|t| json!({"table_id": t.table_id, "name": t.name, "revision": 1}))
+        .collect();
+    let has_more = end < all.len();
+    ok(
+        json!({"has_more": has_more, "page_token": if has_more { page_token(end) } else { String::new() },
+              "total": all.len(), "items": items}),
+    )
+}
+
+async fn wiki_node(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    record_request(
+        &state,
+        peer,
+        "GET",
+        "/open-apis/wiki/v2/spaces/get_node",
+        &q,
+        &headers,
+        "",
+    );
+    if let Some(r) = authorize(&state, &headers) {
+        return r;
+    }
+    let token = q.get("token").cloned().unwrap_or_default();
+    let (obj_token, obj_type) = match token.as_str() {
+        data::WIKI_NODE => (data::APP_TOKEN, "bitable"),
+        data::WIKI_DOC_NODE => ("doxcnMockDoc0001", "docx"),
+        _ => return feishu_error(StatusCode::OK, 131005, "not found"),
+    };
+    ok(
+        json!({"node": {"space_id": "7000000000000000001", "node_token": token, "obj_token": obj_token,
+                       "obj_type": obj_type, "title": "Mock Base", "has_child": false}}),
+    )
 }
 
 async fn fields(
@@ -379,7 +428,7 @@ async fn fields(
     if let Some(r) = authorize(&state, &headers).or_else(|| check_ids(&app, Some(&table))) {
         return r;
     }
-    let items = data::field_list();
+    let items = data::table_fields(&table);
     ok(json!({"has_more": false, "page_token": "", "total": items.len(), "items": items}))
 }
 
@@ -477,17 +526,43 @@ async fn search_page(
             None => return feishu_error(StatusCode::OK, 1254002, "Fail"),
         },
     };
-    let automatic = serde_json::from_str::<Value>(&body)
-        .ok()
-        .and_then(|b| b.get("automatic_fields")?.as_bool())
-        == Some(true);
+    let request: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    let automatic = request.get("automatic_fields").and_then(Value::as_bool) == Some(true);
+    let view = request.get("view_id").and_then(Value::as_str);
+    let n = state.records.len();
+    let main = table == data::TABLE_ID;
+    // The records in answer order: (count, position -> record index).
+    let (count, index_of): (usize, Box<dyn Fn(usize) -> usize>) = match view {
+        None if main => (n, Box::new(|p| p)),
+        None => {
+            let records = data::tables(n)
+                .iter()
+                .find(|t| t.table_id == table)
+                .map_or(0, |t| t.records);
+            (records, Box::new(|p| p))
+        }
+        Some(data::ODD_DESC_VIEW) if main => {
+            let count = n / 2;
+            (count, Box::new(move |p| 2 * (count - 1 - p) + 1))
+        }
+        Some(_) => return feishu_error(StatusCode::OK, 1254004, "WrongViewId"),
+    };
+    let render = |p: usize| -> std::borrow::Cow<'_, str> {
+        let index = index_of(p);
+        match (main, automatic) {
+            (true, true) => state.records.get(index).into(),
+            _ => data::table_record(&table, index, automatic)
+                .to_string()
+                .into(),
+        }
+    };
     let body = page_body(
-        &state.records,
+        count,
         offset,
         page_size,
-        automatic,
         fault.as_ref(),
         q.get("page_token"),
+        render,
     );
     match fault {
         Some(Fault::DropConnection) => cut_short(body),
@@ -522,16 +597,16 @@ async fn search_page(
     }
 }
 
-/// The JSON text of a records page, shaped by a paging fault if there is one.
-fn page_body(
-    cache: &RecordCache,
+/// The JSON text of a records page, shaped by a paging fault if there is one; `render`
+/// gives the record at each answer position.
+fn page_body<'a>(
+    n: usize,
     offset: usize,
     page_size: usize,
-    automatic: bool,
     fault: Option<&Fault>,
     asked_token: Option<&String>,
+    render: impl Fn(usize) -> std::borrow::Cow<'a, str>,
 ) -> String {
-    let n = cache.len();
     let end = (offset + page_size).min(n);
     // Like Feishu, a token may come even on the last page: clients must stop on has_more.
     let (has_more, token) = match fault {
@@ -550,15 +625,11 @@ fn page_body(
         body.push_str(&json!(token).to_string());
     }
     body.push_str(&format!(r#","total":{n},"items":["#));
-    for i in offset.min(n)..end {
-        if i > offset {
+    for p in offset.min(n)..end {
+        if p > offset {
             body.push(',');
         }
-        if automatic {
-            body.push_str(cache.get(i));
-        } else {
-            body.push_str(&data::record(i, false).to_string());
-        }
+        body.push_str(&render(p));
     }
     body.push_str("]}}");
     body

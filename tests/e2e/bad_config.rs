@@ -30,7 +30,7 @@ fn each_bad_field_is_named() {
         (
             "app_token",
             json!(""),
-            "config field `app_token` must not be empty",
+            "config field `app_token` is required (or `base_url`, a link to the Base)",
         ),
         (
             "table_id",

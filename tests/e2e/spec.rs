@@ -11,10 +11,7 @@ fn spec_describes_the_airbyte_feishu_fields() {
     let spec = &run.of_type("SPEC")[0]["spec"];
     let conn = &spec["connectionSpecification"];
     assert_eq!(conn["type"], "object");
-    assert_eq!(
-        conn["required"],
-        json!(["app_id", "app_secret", "app_token", "table_id"])
-    );
+    assert_eq!(conn["required"], json!(["app_id", "app_secret"]));
     let props = conn["properties"].as_object().expect("properties");
     let mut names: Vec<&str> = props.keys().map(String::as_str).collect();
     names.sort();
@@ -24,9 +21,11 @@ fn spec_describes_the_airbyte_feishu_fields() {
             "app_id",
             "app_secret",
             "app_token",
+            "base_url",
             "lark_host",
             "page_size",
-            "table_id"
+            "table_id",
+            "view_id"
         ]
     );
     for secret in ["app_id", "app_secret"] {

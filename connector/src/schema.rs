@@ -1,0 +1,155 @@
+//! JSON schemas of streams, typed from a table's fields list.
+//!
+//! Every field is nullable (Feishu leaves empty cells out). Types follow the shapes the records
+//! search endpoint returns; an unknown type code gets a permissive schema.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// One field of a table, as the fields list describes it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FieldInfo {
+    pub field_name: String,
+    #[serde(rename = "type")]
+    pub type_code: i64,
+    #[serde(default)]
+    pub ui_type: Option<String>,
+}
+
+fn nullable(kind: &str) -> Value {
+    json!({"type": ["null", kind]})
+}
+
+fn array_of(items: Value) -> Value {
+    json!({"type": ["null", "array"], "items": items})
+}
+
+fn object() -> Value {
+    json!({"type": ["null", "object"], "additionalProperties": true})
+}
+
+fn any_object() -> Value {
+    json!({"type": "object", "additionalProperties": true})
+}
+
+/// The schema of a field's values by type code; `None` for codes this connector does not know.
+pub fn field_schema(type_code: i64) -> Option<Value> {
+    Some(match type_code {
+        // Text, Barcode, Email: rich-text segments `[{"type":"text","text":...}]`.
+        1 => array_of(any_object()),
+        // Number, Currency, Progress, Rating.
+        2 => nullable("number"),
+        // SingleSelect, Phone, AutoNumber (a string such as "17").
+        3 | 13 | 1005 => nullable("string"),
+        // MultiSelect.
+        4 => array_of(json!({"type": "string"})),
+        // DateTime, CreatedTime, ModifiedTime: ms since the epoch.
+        5 | 1001 | 1002 => nullable("integer"),
+        7 => nullable("boolean"),
+        // User, Attachment, GroupChat: lists of objects.
+        11 | 17 | 23 => array_of(any_object()),
+        // Url `{link, text}`, Location.
+        15 | 22 => object(),
+        // SingleLink / DuplexLink: `{"link_record_ids": [...]}`.
+        18 | 21 => json!({
+            "type": ["null", "object"],
+            "additionalProperties": true,
+            "properties": {"link_record_ids": {"type": "array", "items": {"type": "string"}}}
+        }),
+        // Lookup / Formula: `{"type": <result type code>, "value": [...]}`; the value's shape
+        // follows the result type, so only its list form is declared.
+        19 | 20 => json!({
+            "type": ["null", "object"],
+            "additionalProperties": true,
+            "properties": {"type": {"type": "integer"}, "value": {"type": ["null", "array"]}}
+        }),
+        // CreatedUser / ModifiedUser: a list of people (a single person in some answers).
+        1003 | 1004 => {
+            json!({"type": ["null", "array", "object"], "items": any_object(), "additionalProperties": true})
+        }
+        // Stage, Button: read-only, shape undocumented.
+        24 | 3001 => json!({}),
+        _ => return None,
+    })
+}
+
+/// The schema of a table's records; `unknown` hears of each field whose type is not known.
+pub fn records_schema(fields: &[FieldInfo], mut unknown: impl FnMut(&FieldInfo)) -> Value {
+    let mut properties = serde_json::Map::new();
+    for field in fields {
+        let schema = field_schema(field.type_code).unwrap_or_else(|| {
+            unknown(field);
+            json!({})
+        });
+        properties.insert(field.field_name.clone(), schema);
+    }
+    json!({
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "type": "object",
+        "additionalProperties": true,
+        "required": ["record_id"],
+        "properties": {
+            "record_id": {"type": "string"},
+            "fields": {"type": "object", "additionalProperties": true, "properties": properties},
+            "created_time": nullable("integer"),
+            "last_modified_time": nullable("integer"),
+            "created_by": object(),
+            "last_modified_by": object(),
+            "shared_url": nullable("string"),
+            "record_url": nullable("string")
+        }
+    })
+}
+
+/// The schema used when the fields are not known (the single-table `records` stream before
+/// its fields are listed).
+pub fn untyped_records_schema() -> Value {
+    records_schema(&[], |_| {})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_documented_type_has_a_nullable_schema() {
+        for code in [
+            1, 2, 3, 4, 5, 7, 11, 13, 15, 17, 18, 19, 20, 21, 22, 23, 1001, 1002, 1003, 1004, 1005,
+        ] {
+            let schema = field_schema(code).unwrap();
+            let types = schema["type"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{code}: {schema}"));
+            assert!(types.contains(&json!("null")), "{code}");
+        }
+        assert_eq!(field_schema(24), Some(json!({})));
+        assert_eq!(field_schema(99), None);
+    }
+
+    #[test]
+    fn unknown_types_are_permissive_and_reported() {
+        let fields = vec![
+            FieldInfo {
+                field_name: "名字".into(),
+                type_code: 1,
+                ui_type: Some("Text".into()),
+            },
+            FieldInfo {
+                field_name: "新".into(),
+                type_code: 4242,
+                ui_type: None,
+            },
+        ];
+        let mut seen = Vec::new();
+        let schema = records_schema(&fields, |f| seen.push(f.field_name.clone()));
+        assert_eq!(seen, ["新"]);
+        assert_eq!(
+            schema["properties"]["fields"]["properties"]["新"],
+            json!({})
+        );
+        assert_eq!(
+            schema["properties"]["fields"]["properties"]["名字"]["type"],
+            json!(["null", "array"])
+        );
+    }
+}
