@@ -161,7 +161,7 @@ fn all_types_fields(index: usize) -> Value {
         "单选": "进行中",
         "多选": ["前端", "🚀 launch"],
         "日期": BASE_TIME_MS + i * 86_400_000,
-        "复选框": index % 2 == 0,
+        "复选框": index.is_multiple_of(2),
         "人员": [person(index)],
         "电话": "+8613800000000",
         "超链接": {"link": "https://example.com", "text": "示例"},

@@ -4,6 +4,7 @@
 mod harness;
 
 mod bad_config;
+mod base_streams;
 mod check;
 mod discover;
 mod faults;

@@ -1,5 +1,6 @@
 //! Every line host-runner prints validates against the Airbyte protocol models
-//! (airbyte-protocol-models-pdv2, installed into a venv under target/ on first use).
+//! (airbyte-protocol-models-pdv2), and every record against its stream's JSON schema
+//! (jsonschema); both are installed into a venv under target/ on first use.
 
 use crate::harness::{Files, mock, read, run, workspace};
 use mock_feishu::{Fault, MockConfig};
@@ -8,7 +9,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
-const PROTOCOL_PACKAGE: &str = "airbyte-protocol-models-pdv2==0.18.0";
+const PACKAGES: [&str; 2] = ["airbyte-protocol-models-pdv2==0.18.0", "jsonschema==4.23.0"];
 
 fn python() -> &'static PathBuf {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
@@ -16,7 +17,7 @@ fn python() -> &'static PathBuf {
         let venv = workspace().join("target/protocol-venv");
         let python = venv.join("bin/python");
         let ready = Command::new(&python)
-            .args(["-c", "import airbyte_protocol.models"])
+            .args(["-c", "import airbyte_protocol.models, jsonschema"])
             .status()
             .is_ok_and(|s| s.success());
         if !ready {
@@ -28,13 +29,60 @@ fn python() -> &'static PathBuf {
                 .expect("python3 -m venv");
             assert!(made.success(), "creating the protocol venv failed");
             let installed = Command::new(&python)
-                .args(["-m", "pip", "install", "--quiet", PROTOCOL_PACKAGE])
+                .args(["-m", "pip", "install", "--quiet"])
+                .args(PACKAGES)
                 .status()
                 .expect("pip");
-            assert!(installed.success(), "installing {PROTOCOL_PACKAGE} failed");
+            assert!(installed.success(), "installing {PACKAGES:?} failed");
         }
         python
     })
+}
+
+/// Runs a validator script with `stdin` as input; panics with its report when it fails.
+fn validate(script: &str, args: &[&str], stdin: &str) {
+    let mut child = Command::new(python())
+        .arg(workspace().join("tests/protocol").join(script))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run validator");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write lines");
+    let out = child.wait_with_output().expect("validator output");
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn every_record_matches_its_streams_schema() {
+    let mock = mock(MockConfig::with_records(50));
+    let files = Files::new();
+    let mut config = mock.connector_config(20);
+    config.as_object_mut().map(|o| o.remove("table_id"));
+    let config = files.json("config.json", &config);
+    let discovered = run(&["discover", "--config", &config]);
+    assert_eq!(discovered.code, 0, "{}", discovered.stderr);
+    let catalog = files.text(
+        "catalog.jsonl",
+        discovered
+            .stdout
+            .lines()
+            .find(|l| l.contains("\"CATALOG\""))
+            .expect("catalog"),
+    );
+    let read = run(&["read", "--config", &config]);
+    assert_eq!(read.code, 0, "{}", read.stderr);
+    assert_eq!(read.records().len(), 50 + 4 + 1 + 2);
+    validate("validate_records.py", &[&catalog], &read.stdout);
 }
 
 fn assert_valid_protocol(stdout: &str) {
