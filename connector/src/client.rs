@@ -41,7 +41,7 @@ pub struct FeishuClient<H: Host> {
     config: Config,
     token: Option<TenantToken>,
     policy: RetryPolicy,
-    /// A records request started ahead of need, with its URL.
+    /// A records request started ahead of need, keyed by its URL and body.
     prefetched: Option<(String, H::Pending)>,
 }
 
@@ -78,31 +78,36 @@ impl<H: Host> FeishuClient<H> {
         &self.config
     }
 
-    /// One page of `table`'s records (`page_token` of the previous page, if any). Uses the
-    /// answer to a matching [`Self::prefetch_records`] when there is one.
+    /// One page of `table`'s records searched with `body` (`page_token` of the previous page,
+    /// if any). Uses the answer to a matching [`Self::prefetch_records`] when there is one.
     pub fn search_records(
         &mut self,
         table: &TableRef,
+        body: &str,
         page_size: u32,
         page_token: Option<&str>,
     ) -> Result<HttpResponse, ConnectorError> {
         let url = self.search_url(table, page_size, page_token);
+        let key = format!("{url}\n{body}");
         let first = match self.prefetched.take() {
-            Some((prefetched_url, pending)) if prefetched_url == url => {
-                Some(self.host.finish(pending))
-            }
+            Some((prefetched, pending)) if prefetched == key => Some(self.host.finish(pending)),
             _ => None,
         };
-        let body = table.search_body();
         let what = format!("POST {}", table.search_path());
         self.send_after(&what, true, first, |bearer| {
-            search_request(&url, &body, bearer)
+            search_request(&url, body, bearer)
         })
     }
 
     /// Starts fetching a page now, to be collected by the next matching
     /// [`Self::search_records`]; skipped unless a fresh token is at hand.
-    pub fn prefetch_records(&mut self, table: &TableRef, page_size: u32, page_token: Option<&str>) {
+    pub fn prefetch_records(
+        &mut self,
+        table: &TableRef,
+        body: &str,
+        page_size: u32,
+        page_token: Option<&str>,
+    ) {
         let now = self.host.now_ms();
         let Some(bearer) = self
             .token
@@ -114,11 +119,8 @@ impl<H: Host> FeishuClient<H> {
         };
         let url = self.search_url(table, page_size, page_token);
         // A request that cannot start now is simply sent again when it is needed.
-        if let Ok(pending) =
-            self.host
-                .start(&search_request(&url, &table.search_body(), Some(bearer)))
-        {
-            self.prefetched = Some((url, pending));
+        if let Ok(pending) = self.host.start(&search_request(&url, body, Some(bearer))) {
+            self.prefetched = Some((format!("{url}\n{body}"), pending));
         }
     }
 
@@ -320,6 +322,8 @@ mod tests {
         }
     }
 
+    const BODY: &str = r#"{"automatic_fields":true}"#;
+
     const PAGE: &str = r#"{"code":0,"data":{"has_more":false,"items":[]}}"#;
 
     /// A host whose records endpoint answers from `script` in turn, then with PAGE.
@@ -337,8 +341,10 @@ mod tests {
     #[test]
     fn token_is_fetched_once_and_sent_as_bearer() {
         let mut client = FeishuClient::new(scripted(vec![]), config());
-        client.search_records(&table(), 10, None).unwrap();
-        client.search_records(&table(), 10, Some("p/2")).unwrap();
+        client.search_records(&table(), BODY, 10, None).unwrap();
+        client
+            .search_records(&table(), BODY, 10, Some("p/2"))
+            .unwrap();
         let reqs = &client.host().requests;
         assert_eq!(reqs.len(), 3);
         assert!(
@@ -371,7 +377,7 @@ mod tests {
             }
         });
         let mut client = FeishuClient::new(host, config());
-        client.search_records(&table(), 5, None).unwrap();
+        client.search_records(&table(), BODY, 5, None).unwrap();
         assert_eq!(tokens.get(), 2);
         let always_bad = FakeHost::new(|req| {
             if req.url.ends_with(TOKEN_PATH) {
@@ -381,7 +387,7 @@ mod tests {
             }
         });
         let err = FeishuClient::new(always_bad, config())
-            .search_records(&table(), 5, None)
+            .search_records(&table(), BODY, 5, None)
             .unwrap_err();
         assert_eq!(err.category, Category::Auth);
     }
@@ -389,9 +395,9 @@ mod tests {
     #[test]
     fn token_near_expiry_is_replaced_before_use() {
         let mut client = FeishuClient::new(scripted(vec![]), config());
-        client.search_records(&table(), 1, None).unwrap();
+        client.search_records(&table(), BODY, 1, None).unwrap();
         client.host().clock_ms = 7_200_000 - 299_000;
-        client.search_records(&table(), 1, None).unwrap();
+        client.search_records(&table(), BODY, 1, None).unwrap();
         let token_calls = client
             .host()
             .requests
@@ -415,7 +421,7 @@ mod tests {
             ]),
             config(),
         );
-        client.search_records(&table(), 1, None).unwrap();
+        client.search_records(&table(), BODY, 1, None).unwrap();
         let host = client.host();
         assert_eq!(host.sleeps[0], Duration::from_secs(2));
         assert_eq!(host.sleeps.len(), 2);
@@ -428,7 +434,7 @@ mod tests {
             .map(|_| Err(TransportFailure::Network("connection reset".into())))
             .collect();
         let mut client = FeishuClient::new(scripted(failures), config());
-        let err = client.search_records(&table(), 1, None).unwrap_err();
+        let err = client.search_records(&table(), BODY, 1, None).unwrap_err();
         assert_eq!(err.category, Category::Transient);
         assert!(
             err.message.starts_with("gave up after 5 retries"),
@@ -450,7 +456,7 @@ mod tests {
             ]),
             config(),
         );
-        client.search_records(&table(), 1, None).unwrap();
+        client.search_records(&table(), BODY, 1, None).unwrap();
         assert_eq!(client.host().sleeps.len(), 2);
     }
 
@@ -458,7 +464,7 @@ mod tests {
     fn bad_credentials_fail_without_retry_or_secret() {
         let host = FakeHost::new(|_| json(200, r#"{"code":10014,"msg":"app secret invalid"}"#));
         let mut client = FeishuClient::new(host, config());
-        let err = client.search_records(&table(), 1, None).unwrap_err();
+        let err = client.search_records(&table(), BODY, 1, None).unwrap_err();
         assert_eq!(err.category, Category::Auth);
         assert!(!err.message.contains("s3cret"));
         assert_eq!(client.host().requests.len(), 1);
@@ -467,21 +473,25 @@ mod tests {
     #[test]
     fn prefetched_pages_are_used_once_and_only_when_they_match() {
         let mut client = FeishuClient::new(scripted(vec![]), config());
-        client.prefetch_records(&table(), 10, Some("a"));
+        client.prefetch_records(&table(), BODY, 10, Some("a"));
         assert!(
             client.host().requests.is_empty(),
             "no token yet: no prefetch"
         );
-        client.search_records(&table(), 10, None).unwrap();
-        client.prefetch_records(&table(), 10, Some("a"));
-        client.search_records(&table(), 10, Some("a")).unwrap();
+        client.search_records(&table(), BODY, 10, None).unwrap();
+        client.prefetch_records(&table(), BODY, 10, Some("a"));
+        client
+            .search_records(&table(), BODY, 10, Some("a"))
+            .unwrap();
         assert_eq!(
             client.host().requests.len(),
             3,
             "token, first page, prefetched page"
         );
-        client.prefetch_records(&table(), 10, Some("b"));
-        client.search_records(&table(), 10, Some("c")).unwrap();
+        client.prefetch_records(&table(), BODY, 10, Some("b"));
+        client
+            .search_records(&table(), BODY, 10, Some("c"))
+            .unwrap();
         let urls: Vec<&str> = client
             .host()
             .requests
@@ -503,9 +513,11 @@ mod tests {
             ]),
             config(),
         );
-        client.search_records(&table(), 10, None).unwrap();
-        client.prefetch_records(&table(), 10, Some("a"));
-        client.search_records(&table(), 10, Some("a")).unwrap();
+        client.search_records(&table(), BODY, 10, None).unwrap();
+        client.prefetch_records(&table(), BODY, 10, Some("a"));
+        client
+            .search_records(&table(), BODY, 10, Some("a"))
+            .unwrap();
         assert_eq!(client.host().sleeps.len(), 1);
         assert_eq!(client.host().requests.len(), 4);
     }
@@ -514,7 +526,7 @@ mod tests {
     fn sandbox_denial_is_a_config_error() {
         let host = FakeHost::new(|_| Err(TransportFailure::Denied));
         let err = FeishuClient::new(host, config())
-            .search_records(&table(), 1, None)
+            .search_records(&table(), BODY, 1, None)
             .unwrap_err();
         assert_eq!(err.category, Category::Config);
         assert!(err.message.contains("sandbox refused"), "{}", err.message);

@@ -97,6 +97,12 @@ impl Host for WasiHost {
         self.started.elapsed().as_millis() as u64
     }
 
+    fn epoch_ms(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64)
+    }
+
     fn sleep(&mut self, duration: Duration) {
         std::thread::sleep(duration);
     }

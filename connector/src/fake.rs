@@ -15,6 +15,7 @@ pub struct FakeHost {
     pub states: Vec<(String, String)>,
     pub statuses: Vec<(String, StreamStatus)>,
     pub clock_ms: u64,
+    pub epoch_ms: i64,
 }
 
 impl FakeHost {
@@ -30,6 +31,7 @@ impl FakeHost {
             states: Vec::new(),
             statuses: Vec::new(),
             clock_ms: 0,
+            epoch_ms: 1_800_000_000_000,
         }
     }
 }
@@ -62,6 +64,9 @@ impl Host for FakeHost {
     }
     fn now_ms(&self) -> u64 {
         self.clock_ms
+    }
+    fn epoch_ms(&self) -> i64 {
+        self.epoch_ms
     }
     fn sleep(&mut self, duration: Duration) {
         self.clock_ms += duration.as_millis() as u64;

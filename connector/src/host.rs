@@ -81,6 +81,8 @@ pub trait Host {
     }
     /// Milliseconds on a monotonic clock.
     fn now_ms(&self) -> u64;
+    /// Milliseconds since the Unix epoch (wall clock).
+    fn epoch_ms(&self) -> i64;
     fn sleep(&mut self, duration: Duration);
     /// A random number for backoff jitter.
     fn random(&mut self) -> u64;
@@ -115,6 +117,9 @@ impl<H: Host + ?Sized> Host for &mut H {
     }
     fn now_ms(&self) -> u64 {
         (**self).now_ms()
+    }
+    fn epoch_ms(&self) -> i64 {
+        (**self).epoch_ms()
     }
     fn sleep(&mut self, duration: Duration) {
         (**self).sleep(duration)

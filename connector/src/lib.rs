@@ -14,6 +14,7 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod host;
+pub mod incremental;
 pub mod link;
 pub mod paginator;
 pub mod records;

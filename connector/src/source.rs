@@ -5,6 +5,7 @@ use crate::client::FeishuClient;
 use crate::config::Config;
 use crate::error::ConnectorError;
 use crate::host::{Host, LogLevel, StreamStatus};
+use crate::incremental::{self, CursorTracker};
 use crate::paginator::PageCursor;
 use crate::records::{RecordsPage, TableRef};
 use crate::schema::records_schema;
@@ -30,7 +31,8 @@ pub fn check<H: Host>(host: H, config: &str) -> Result<(), ConnectorError> {
     let app_token = base::app_token(&mut client)?;
     match offered_single_table(client.config(), &app_token) {
         Some(stream) => {
-            let response = client.search_records(&stream.table, 1, None)?;
+            let response =
+                client.search_records(&stream.table, &stream.table.search_body(), 1, None)?;
             RecordsPage::parse(&response.body).map(|_| ())
         }
         None => base::tables(&mut client, &app_token).map(|_| ()),
@@ -96,7 +98,15 @@ fn offered_streams<H: Host>(
         .collect())
 }
 
-/// Reads the selected streams (every offered stream when `catalog` is absent).
+/// How a stream is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SyncMode {
+    FullRefresh,
+    Incremental,
+}
+
+/// Reads the selected streams (every offered stream, in full, when `catalog` is absent),
+/// resuming incremental streams from `state`.
 pub fn read<H: Host>(
     host: H,
     config: &str,
@@ -104,26 +114,39 @@ pub fn read<H: Host>(
     state: Option<&str>,
 ) -> Result<(), ConnectorError> {
     let mut client = FeishuClient::new(host, Config::parse(config)?);
-    let requested = catalog
-        .map(|text| selected_streams(text, client.host()))
-        .transpose()?;
-    if let Some(text) = state {
-        check_state(text, client.host())?;
-    }
+    let requested = catalog.map(selected_streams).transpose()?;
+    let saved = state
+        .map(incremental::parse_state)
+        .transpose()?
+        .unwrap_or_default();
     if requested.as_ref().is_some_and(Vec::is_empty) {
         return Ok(());
     }
     let app_token = base::app_token(&mut client)?;
     let offered = offered_streams(&mut client, &app_token)?;
-    let selected = match requested {
-        None => offered,
-        Some(names) => names
+    for name in saved.keys() {
+        match_stream(name, &offered).map_err(|_| {
+            ConnectorError::config(format!("state names stream `{name}`, which this source does not offer; drop it from the state"))
+        })?;
+    }
+    let selected: Vec<(StreamDef, SyncMode)> = match requested {
+        None => offered
             .iter()
-            .map(|name| match_stream(name, &offered))
+            .map(|s| (s.clone(), SyncMode::FullRefresh))
+            .collect(),
+        Some(list) => list
+            .iter()
+            .map(|(name, mode)| match_stream(name, &offered).map(|s| (s, *mode)))
             .collect::<Result<_, _>>()?,
     };
-    for stream in selected {
-        read_stream(&mut client, &stream)?;
+    let started_ms = client.host().epoch_ms();
+    for (stream, mode) in selected {
+        let since = match mode {
+            SyncMode::Incremental => saved.get(&stream.name).copied().flatten(),
+            SyncMode::FullRefresh => None,
+        };
+        let tracker = CursorTracker::new(since, started_ms);
+        read_stream(&mut client, &stream, mode, tracker)?;
     }
     Ok(())
 }
@@ -151,8 +174,8 @@ fn match_stream(name: &str, offered: &[StreamDef]) -> Result<StreamDef, Connecto
     }
 }
 
-/// Stream names a configured catalog selects, in order, once each.
-fn selected_streams(text: &str, host: &mut impl Host) -> Result<Vec<String>, ConnectorError> {
+/// Stream names and sync modes a configured catalog selects, in order, once each.
+fn selected_streams(text: &str) -> Result<Vec<(String, SyncMode)>, ConnectorError> {
     let bad = |why: &str| ConnectorError::config(format!("configured catalog {why}"));
     let value: Value =
         serde_json::from_str(text).map_err(|e| bad(&format!("is not valid JSON: {e}")))?;
@@ -160,42 +183,61 @@ fn selected_streams(text: &str, host: &mut impl Host) -> Result<Vec<String>, Con
         .get("streams")
         .and_then(Value::as_array)
         .ok_or_else(|| bad("has no `streams` array"))?;
-    let mut selected: Vec<String> = Vec::new();
+    let mut selected: Vec<(String, SyncMode)> = Vec::new();
     for (i, entry) in streams.iter().enumerate() {
         let name = entry
             .pointer("/stream/name")
             .and_then(Value::as_str)
             .ok_or_else(|| bad(&format!("entry `streams[{i}]` has no `stream.name`")))?;
-        if entry.get("sync_mode").and_then(Value::as_str) == Some("incremental") {
-            host.log(
-                LogLevel::Warn,
-                &format!("stream `{name}` supports only full_refresh; reading it in full"),
-            );
-        }
-        if !selected.iter().any(|s| s == name) {
-            selected.push(name.to_string());
+        let mode = match entry.get("sync_mode").and_then(Value::as_str) {
+            Some("incremental") => SyncMode::Incremental,
+            Some("full_refresh") | None => SyncMode::FullRefresh,
+            Some(other) => {
+                return Err(bad(&format!(
+                    "entry `streams[{i}]` has unknown sync_mode {other:?}"
+                )));
+            }
+        };
+        if !selected.iter().any(|(s, _)| s == name) {
+            selected.push((name.to_string(), mode));
         }
     }
     Ok(selected)
 }
 
-/// Accepts a state document (an array of state messages, or one legacy object); full refresh
-/// has nothing to resume, so its content is not used.
-fn check_state(text: &str, host: &mut impl Host) -> Result<(), ConnectorError> {
-    let value: Value = serde_json::from_str(text)
-        .map_err(|e| ConnectorError::config(format!("state is not valid JSON: {e}")))?;
-    match value {
-        Value::Array(items) if items.is_empty() => Ok(()),
-        Value::Array(_) | Value::Object(_) => {
-            host.log(
-                LogLevel::Info,
-                "streams are read in full; the saved state is not needed",
-            );
-            Ok(())
+/// How a stream's records are asked for: the search body, and whether the answer comes
+/// sorted by the cursor (so that the cursor may be saved after every page).
+fn search_plan<H: Host>(
+    client: &mut FeishuClient<H>,
+    stream: &StreamDef,
+    mode: SyncMode,
+    since: Option<i64>,
+) -> Result<(String, bool), ConnectorError> {
+    if mode == SyncMode::FullRefresh {
+        return Ok((stream.table.search_body(), false));
+    }
+    let fields = base::fields(client, &stream.table.app_token, &stream.table.table_id)?;
+    match fields
+        .iter()
+        .find(|f| f.type_code == incremental::MODIFIED_TIME_TYPE)
+    {
+        Some(field) => {
+            let view = stream.table.view_id.as_deref();
+            let body = match since {
+                Some(cursor) => incremental::filtered_search_body(&field.field_name, cursor, view),
+                None => incremental::sorted_search_body(&field.field_name, view),
+            };
+            Ok((body, true))
         }
-        _ => Err(ConnectorError::config(
-            "state must be a JSON array of state messages (or a single state object)",
-        )),
+        None => {
+            let message = format!(
+                "stream `{}`: the table has no \"Modified time\" field, so every record is read and \
+                 filtered here; add one to the table to narrow incremental reads on the server",
+                stream.name
+            );
+            client.host().log(LogLevel::Warn, &message);
+            Ok((stream.table.search_body(), false))
+        }
     }
 }
 
@@ -203,13 +245,17 @@ fn check_state(text: &str, host: &mut impl Host) -> Result<(), ConnectorError> {
 fn read_stream<H: Host>(
     client: &mut FeishuClient<H>,
     stream: &StreamDef,
+    mode: SyncMode,
+    mut tracker: CursorTracker,
 ) -> Result<(), ConnectorError> {
     let name = stream.name.as_str();
     client.host().stream_status(name, StreamStatus::Started);
-    let outcome = read_pages(client, stream).and_then(|count| {
-        client.host().emit_state(name, "{}")?;
-        Ok(count)
-    });
+    let outcome = search_plan(client, stream, mode, tracker.since)
+        .and_then(|(body, sorted)| read_pages(client, stream, &body, sorted, &mut tracker))
+        .and_then(|count| {
+            client.host().emit_state(name, &tracker.state())?;
+            Ok(count)
+        });
     match outcome {
         Ok(count) => {
             client.host().log(
@@ -226,11 +272,15 @@ fn read_stream<H: Host>(
     }
 }
 
-/// Pages through a stream's records, emitting each page's records as Feishu sent them, and
-/// fetching the next page while the current one is handed over.
+/// Pages through a stream's records, emitting each page's records (those at or after the
+/// cursor) as Feishu sent them, and fetching the next page while the current one is handed
+/// over. When pages come sorted by the cursor, the cursor is saved after each page.
 fn read_pages<H: Host>(
     client: &mut FeishuClient<H>,
     stream: &StreamDef,
+    body: &str,
+    sorted: bool,
+    tracker: &mut CursorTracker,
 ) -> Result<u64, ConnectorError> {
     let page_size = client.config().page_size;
     let table = &stream.table;
@@ -238,21 +288,29 @@ fn read_pages<H: Host>(
     let mut cursor = PageCursor::default();
     let mut count = 0u64;
     loop {
-        let response = client.search_records(table, page_size, cursor.token())?;
+        let response = client.search_records(table, body, page_size, cursor.token())?;
         let page_number = cursor.pages() + 1;
         let where_ = || format!("records page {page_number} from POST {path}");
         let page = RecordsPage::parse(&response.body).map_err(|e| e.context(where_()))?;
         let more = cursor.advance(page.has_more, page.page_token.as_deref());
         if let Ok(true) = more {
-            client.prefetch_records(table, page_size, cursor.token());
+            client.prefetch_records(table, body, page_size, cursor.token());
         }
-        if !page.items.is_empty() {
-            count += page.items.len() as u64;
-            let records = page.items.iter().map(|r| r.to_vec()).collect();
+        let records: Vec<Vec<u8>> = page
+            .items
+            .iter()
+            .filter(|r| tracker.keep(incremental::record_cursor(r)))
+            .map(|r| r.to_vec())
+            .collect();
+        if !records.is_empty() {
+            count += records.len() as u64;
             client
                 .host()
                 .emit_records(&stream.name, records)
                 .map_err(|e| e.context(where_()))?;
+            if sorted {
+                client.host().emit_state(&stream.name, &tracker.state())?;
+            }
         }
         if !more? {
             return Ok(count);
@@ -279,6 +337,12 @@ mod tests {
             if req.url.ends_with(TOKEN_PATH) {
                 return token_ok("t-1");
             }
+            if req.url.contains("/fields?") {
+                return json(
+                    200,
+                    r#"{"code":0,"data":{"has_more":false,"items":[{"field_name":"n","type":2}]}}"#,
+                );
+            }
             let offset: usize = req
                 .url
                 .split("page_token=p")
@@ -286,7 +350,12 @@ mod tests {
                 .map_or(0, |s| s.parse().unwrap());
             let end = (offset + 2).min(n);
             let items: Vec<String> = (offset..end)
-                .map(|i| format!(r#"{{"record_id":"rec{i}","fields":{{"n":{i}}}}}"#))
+                .map(|i| {
+                    format!(
+                        r#"{{"record_id":"rec{i}","fields":{{"n":{i}}},"last_modified_time":{}}}"#,
+                        1000 + i
+                    )
+                })
                 .collect();
             json(
                 200,
@@ -309,7 +378,12 @@ mod tests {
             let mut host = FakeHost::new(table(n));
             read(&mut host, CONFIG, None, None).unwrap();
             let expected: Vec<String> = (0..n)
-                .map(|i| format!(r#"{{"record_id":"rec{i}","fields":{{"n":{i}}}}}"#))
+                .map(|i| {
+                    format!(
+                        r#"{{"record_id":"rec{i}","fields":{{"n":{i}}},"last_modified_time":{}}}"#,
+                        1000 + i
+                    )
+                })
                 .collect();
             assert_eq!(emitted(&host), expected);
             assert!(
@@ -324,7 +398,11 @@ mod tests {
                     ("records".into(), StreamStatus::Complete)
                 ]
             );
-            assert_eq!(host.states, vec![("records".to_string(), "{}".to_string())]);
+            let state = match n {
+                0 => "{}".to_string(),
+                _ => format!(r#"{{"last_modified_time":{}}}"#, 1000 + n - 1),
+            };
+            assert_eq!(host.states, vec![("records".to_string(), state)]);
         }
     }
 
@@ -351,6 +429,67 @@ mod tests {
         assert!(host.states.is_empty());
     }
 
+    const INCREMENTAL: &str = r#"{"streams":[{"stream":{"name":"records"},"sync_mode":"incremental","destination_sync_mode":"append"}]}"#;
+
+    fn state(cursor: i64) -> String {
+        format!(
+            r#"[{{"type":"STREAM","stream":{{"stream_descriptor":{{"name":"records"}},"stream_state":{{"last_modified_time":{cursor}}}}}}}]"#
+        )
+    }
+
+    #[test]
+    fn incremental_reads_emit_from_the_cursor_and_save_the_newest() {
+        let mut host = FakeHost::new(table(6));
+        read(&mut host, CONFIG, Some(INCREMENTAL), Some(&state(1003))).unwrap();
+        let ids: Vec<String> = emitted(&host)
+            .iter()
+            .map(|r| r[14..18].to_string())
+            .collect();
+        assert_eq!(
+            ids,
+            ["rec3", "rec4", "rec5"],
+            "the record at the cursor comes again"
+        );
+        assert_eq!(
+            host.states,
+            vec![(
+                "records".to_string(),
+                r#"{"last_modified_time":1005}"#.to_string()
+            )]
+        );
+        let searches = host
+            .requests
+            .iter()
+            .filter(|r| r.url.contains("/search"))
+            .count();
+        assert_eq!(searches, 3, "no ModifiedTime field: a full scan");
+    }
+
+    #[test]
+    fn full_refresh_ignores_the_cursor_but_saves_one() {
+        let mut host = FakeHost::new(table(4));
+        read(&mut host, CONFIG, None, Some(&state(1003))).unwrap();
+        assert_eq!(emitted(&host).len(), 4);
+        assert_eq!(host.states[0].1, r#"{"last_modified_time":1003}"#);
+    }
+
+    #[test]
+    fn state_for_an_unknown_stream_is_a_config_error() {
+        let bad = r#"{"orders":{"last_modified_time":1}}"#;
+        let err = read(
+            FakeHost::new(table(1)),
+            CONFIG,
+            Some(INCREMENTAL),
+            Some(bad),
+        )
+        .unwrap_err();
+        assert!(
+            err.message.contains("state names stream `orders`"),
+            "{}",
+            err.message
+        );
+    }
+
     #[test]
     fn catalogs_select_known_streams_only() {
         let catalog = r#"{"streams":[{"stream":{"name":"records","json_schema":{},"supported_sync_modes":["full_refresh"]},"sync_mode":"incremental","destination_sync_mode":"append","generation_id":1,"minimum_generation_id":0,"sync_id":9}]}"#;
@@ -360,7 +499,7 @@ mod tests {
         assert!(
             host.logs
                 .iter()
-                .any(|(_, m)| m.contains("supports only full_refresh"))
+                .any(|(_, m)| m.contains("has no \"Modified time\" field"))
         );
 
         let mut host = FakeHost::new(table(3));

@@ -1,6 +1,7 @@
 //! The connection specification (`spec`) and the discovered catalog (`discover`).
 
 use crate::config::{DEFAULT_HOST, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
+use crate::incremental::CURSOR_FIELD;
 use serde_json::{Value, json};
 
 /// The connector specification, with field names as in Airbyte's Feishu source.
@@ -57,12 +58,15 @@ pub fn specification() -> Value {
     })
 }
 
-/// A catalog entry: a full-refresh stream keyed by `record_id`.
+/// A catalog entry: a stream keyed by `record_id`, read in full or incrementally by
+/// `last_modified_time`.
 pub fn catalog_entry(name: &str, json_schema: Value) -> Value {
     json!({
         "name": name,
         "json_schema": json_schema,
-        "supported_sync_modes": ["full_refresh"],
+        "supported_sync_modes": ["full_refresh", "incremental"],
+        "source_defined_cursor": true,
+        "default_cursor_field": [CURSOR_FIELD],
         "source_defined_primary_key": [["record_id"]],
         "is_resumable": false
     })

@@ -244,13 +244,28 @@ pub fn fields(index: usize) -> Value {
     f
 }
 
+/// Name of the main table's ModifiedTime (type 1002) field.
+pub const MODIFIED_FIELD: &str = "修改时间";
+
+/// When record `index` of the main table was last modified, unless changed since: an hour
+/// apart, so that a day-granular filter has something to narrow.
+pub fn default_modified(index: usize) -> i64 {
+    BASE_TIME_MS + index as i64 * 3_600_000 + 30_000
+}
+
 /// Record `index` as the search endpoint returns it (`automatic` = `automatic_fields`).
 pub fn record(index: usize, automatic: bool) -> Value {
-    let mut r = json!({"record_id": record_id(index), "fields": fields(index)});
+    record_modified_at(index, automatic, default_modified(index))
+}
+
+/// Record `index`, last modified at `modified` (ms).
+pub fn record_modified_at(index: usize, automatic: bool, modified: i64) -> Value {
+    let mut fields = fields(index);
+    fields[MODIFIED_FIELD] = json!(modified);
+    let mut r = json!({"record_id": record_id(index), "fields": fields});
     if automatic {
-        let created = BASE_TIME_MS + index as i64 * 60_000;
-        r["created_time"] = json!(created);
-        r["last_modified_time"] = json!(created + 30_000);
+        r["created_time"] = json!(BASE_TIME_MS + index as i64 * 60_000);
+        r["last_modified_time"] = json!(modified);
         r["created_by"] = person(index);
         r["last_modified_by"] = person(index + 1);
     }
@@ -273,6 +288,7 @@ pub fn field_list() -> Vec<Value> {
         field(11, "附件", 17, "Attachment"),
         field(12, "关联任务", 21, "DuplexLink"),
         field(13, "编号", 1005, "AutoNumber"),
+        field(14, MODIFIED_FIELD, 1002, "ModifiedTime"),
     ]
 }
 

@@ -109,6 +109,10 @@ struct Shared {
     valid_tokens: Vec<String>,
     tokens_issued: usize,
     searches: usize,
+    /// Main-table records changed since start: index -> last modified (ms).
+    modified: HashMap<usize, i64>,
+    /// Main-table records added since start.
+    added: usize,
 }
 
 #[derive(Clone)]
@@ -196,6 +200,36 @@ impl MockFeishu {
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Marks main-table records as modified at `at_ms` (ms since the epoch).
+    pub fn modify(&self, indices: &[usize], at_ms: i64) {
+        let mut shared = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+        for &i in indices {
+            shared.modified.insert(i, at_ms);
+        }
+    }
+
+    /// Appends `count` records to the main table, modified at `at_ms`; returns their indices.
+    pub fn add_records(&self, count: usize, at_ms: i64) -> std::ops::Range<usize> {
+        let mut shared = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+        let first = self.records.len() + shared.added;
+        shared.added += count;
+        for i in first..first + count {
+            shared.modified.insert(i, at_ms);
+        }
+        first..first + count
+    }
+
+    /// Record `index` of the main table as it stands now (with automatic fields).
+    pub fn current_record(&self, index: usize) -> Value {
+        let shared = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+        let modified = shared
+            .modified
+            .get(&index)
+            .copied()
+            .unwrap_or_else(|| data::default_modified(index));
+        data::record_modified_at(index, true, modified)
     }
 
     /// Every request seen so far.
@@ -529,29 +563,58 @@ async fn search_page(
     let request: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
     let automatic = request.get("automatic_fields").and_then(Value::as_bool) == Some(true);
     let view = request.get("view_id").and_then(Value::as_str);
-    let n = state.records.len();
     let main = table == data::TABLE_ID;
-    // The records in answer order: (count, position -> record index).
-    let (count, index_of): (usize, Box<dyn Fn(usize) -> usize>) = match view {
-        None if main => (n, Box::new(|p| p)),
-        None => {
-            let records = data::tables(n)
-                .iter()
-                .find(|t| t.table_id == table)
-                .map_or(0, |t| t.records);
-            (records, Box::new(|p| p))
-        }
-        Some(data::ODD_DESC_VIEW) if main => {
-            let count = n / 2;
-            (count, Box::new(move |p| 2 * (count - 1 - p) + 1))
-        }
-        Some(_) => return feishu_error(StatusCode::OK, 1254004, "WrongViewId"),
+    let (modified, added) = {
+        let shared = state.shared();
+        (shared.modified.clone(), shared.added)
     };
+    let modified_of = |i: usize| {
+        modified
+            .get(&i)
+            .copied()
+            .unwrap_or_else(|| data::default_modified(i))
+    };
+    let n = state.records.len() + added;
+    let narrowing = match narrowing(&request) {
+        Ok(narrowing) => narrowing,
+        Err(message) => return feishu_error(StatusCode::OK, 1254018, &message),
+    };
+    // The records in answer order: (count, position -> record index).
+    let (count, index_of): (usize, Box<dyn Fn(usize) -> usize + Send + Sync>) =
+        match (view, narrowing) {
+            (_, Some((after, sorted))) if main => {
+                let mut order: Vec<usize> = (0..n)
+                    .filter(|&i| after.is_none_or(|t| modified_of(i) > t))
+                    .collect();
+                if sorted {
+                    order.sort_by_key(|&i| (modified_of(i), i));
+                }
+                (order.len(), Box::new(move |p| order[p]))
+            }
+            (None, _) if main => (n, Box::new(|p| p)),
+            (None, _) => {
+                let records = data::tables(n)
+                    .iter()
+                    .find(|t| t.table_id == table)
+                    .map_or(0, |t| t.records);
+                (records, Box::new(|p| p))
+            }
+            (Some(data::ODD_DESC_VIEW), _) if main => {
+                let count = n / 2;
+                (count, Box::new(move |p| 2 * (count - 1 - p) + 1))
+            }
+            (Some(_), _) => return feishu_error(StatusCode::OK, 1254004, "WrongViewId"),
+        };
     let render = |p: usize| -> std::borrow::Cow<'_, str> {
         let index = index_of(p);
-        match (main, automatic) {
-            (true, true) => state.records.get(index).into(),
-            _ => data::table_record(&table, index, automatic)
+        if !main {
+            return data::table_record(&table, index, automatic)
+                .to_string()
+                .into();
+        }
+        match modified.get(&index) {
+            None if automatic && index < state.records.len() => state.records.get(index).into(),
+            _ => data::record_modified_at(index, automatic, modified_of(index))
                 .to_string()
                 .into(),
         }
@@ -595,6 +658,51 @@ async fn search_page(
         )
             .into_response(),
     }
+}
+
+/// A search's filter and sort on the ModifiedTime field: (records modified after this many ms,
+/// oldest first). Only what the connector asks for is understood; anything else is refused.
+fn narrowing(request: &Value) -> Result<Option<(Option<i64>, bool)>, String> {
+    if request.get("filter").is_none() && request.get("sort").is_none() {
+        return Ok(None);
+    }
+    let after = match request.get("filter") {
+        None => None,
+        Some(filter) => {
+            let condition = filter
+                .pointer("/conditions/0")
+                .ok_or("filter has no condition")?;
+            let value = condition["value"]
+                .as_array()
+                .ok_or("condition has no value")?;
+            let supported = condition["field_name"] == data::MODIFIED_FIELD
+                && condition["operator"] == "isGreater"
+                && value.first().and_then(Value::as_str) == Some("ExactDate");
+            if !supported {
+                return Err(format!("InvalidFilter: {condition}"));
+            }
+            let ms: i64 = value
+                .get(1)
+                .and_then(Value::as_str)
+                .and_then(|v| v.parse().ok())
+                .ok_or("ExactDate needs ms")?;
+            // The date works to the day, in the Base's time zone (UTC+8 here).
+            const DAY: i64 = 86_400_000;
+            const TZ: i64 = 8 * 3_600_000;
+            Some((ms + TZ).div_euclid(DAY) * DAY - TZ)
+        }
+    };
+    let sorted = match request.get("sort") {
+        None => false,
+        Some(sort)
+            if sort.pointer("/0/field_name") == Some(&json!(data::MODIFIED_FIELD))
+                && sort.pointer("/0/desc") == Some(&json!(false)) =>
+        {
+            true
+        }
+        Some(sort) => return Err(format!("InvalidSort: {sort}")),
+    };
+    Ok(Some((after, sorted)))
 }
 
 /// The JSON text of a records page, shaped by a paging fault if there is one; `render`

@@ -82,7 +82,10 @@ fn discover_offers_every_table_with_readable_unique_names() {
     assert_eq!(table_pages, 3, "the tables list comes in three pages");
     for stream in catalog["streams"].as_array().expect("streams") {
         assert_eq!(stream["source_defined_primary_key"], json!([["record_id"]]));
-        assert_eq!(stream["supported_sync_modes"], json!(["full_refresh"]));
+        assert_eq!(
+            stream["supported_sync_modes"],
+            json!(["full_refresh", "incremental"])
+        );
     }
 }
 

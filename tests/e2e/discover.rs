@@ -19,7 +19,15 @@ fn discover_offers_the_records_stream() {
     assert_eq!(streams.len(), 1);
     let stream = &streams[0];
     assert_eq!(stream["name"], "records");
-    assert_eq!(stream["supported_sync_modes"], json!(["full_refresh"]));
+    assert_eq!(
+        stream["supported_sync_modes"],
+        json!(["full_refresh", "incremental"])
+    );
+    assert_eq!(stream["source_defined_cursor"], true);
+    assert_eq!(
+        stream["default_cursor_field"],
+        json!(["last_modified_time"])
+    );
     assert_eq!(stream["source_defined_primary_key"], json!([["record_id"]]));
     let props = &stream["json_schema"]["properties"];
     for key in [

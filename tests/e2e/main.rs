@@ -8,6 +8,7 @@ mod base_streams;
 mod check;
 mod discover;
 mod faults;
+mod incremental;
 mod protocol_schema;
 mod read_catalog_and_state;
 mod read_paginates;

@@ -33,27 +33,6 @@ fn client_catalog_with_extra_fields_and_empty_state_reads_all() {
 }
 
 #[test]
-fn incremental_request_on_a_full_refresh_stream_reads_in_full() {
-    let mock = mock(MockConfig::with_records(4));
-    let files = Files::new();
-    let config = files.json("config.json", &mock.connector_config(3));
-    let cat = files.json("catalog.json", &catalog("records", "incremental"));
-    let run = run(&["read", "--config", &config, "--catalog", &cat]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    assert_exact_records(&run, 4);
-    let logs: Vec<&str> = run
-        .of_type("LOG")
-        .iter()
-        .filter_map(|m| m["log"]["message"].as_str())
-        .collect();
-    assert!(
-        logs.iter()
-            .any(|l| l.contains("supports only full_refresh; reading it in full")),
-        "{logs:?}"
-    );
-}
-
-#[test]
 fn unknown_stream_in_catalog_is_a_config_error() {
     let mock = mock(MockConfig::with_records(4));
     let files = Files::new();

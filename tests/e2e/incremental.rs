@@ -1,0 +1,221 @@
+//! Incremental sync on last_modified_time: states that survive interruptions, boundary ties
+//! emitted again, nothing older, both the server-filtered and the client-side path.
+
+use crate::harness::{Files, Run, mock, run};
+use mock_feishu::data::{self, DUP_TABLE_IDS};
+use mock_feishu::{Fault, MockConfig, MockFeishu};
+use serde_json::{Value, json};
+
+const N: usize = 1200;
+
+fn incremental_catalog(stream: &str) -> Value {
+    json!({"streams": [{"stream": {"name": stream, "json_schema": {}, "supported_sync_modes": ["full_refresh", "incremental"]},
+                        "sync_mode": "incremental", "cursor_field": ["last_modified_time"], "destination_sync_mode": "append_dedup",
+                        "primary_key": [["record_id"]]}]})
+}
+
+/// An incremental read of `stream` with `state` (the STATE messages of an earlier run).
+fn read_incremental(config: &Value, stream: &str, state: &Value) -> Run {
+    let files = Files::new();
+    let config = files.json("config.json", config);
+    let catalog = files.json("catalog.json", &incremental_catalog(stream));
+    let state = files.json("state.json", state);
+    run(&[
+        "read",
+        "--config",
+        &config,
+        "--catalog",
+        &catalog,
+        "--state",
+        &state,
+    ])
+}
+
+/// The state to resume from: the STATE messages a run printed, as `--state` takes them.
+fn states_of(run: &Run) -> Value {
+    Value::Array(
+        run.of_type("STATE")
+            .into_iter()
+            .map(|m| m["state"].clone())
+            .collect(),
+    )
+}
+
+fn last_cursor(run: &Run) -> Option<i64> {
+    run.of_type("STATE")
+        .last()
+        .and_then(|m| m["state"]["stream"]["stream_state"]["last_modified_time"].as_i64())
+}
+
+fn record_ids(run: &Run) -> Vec<String> {
+    run.records()
+        .iter()
+        .map(|r| r["record_id"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn search_bodies(mock: &MockFeishu) -> Vec<Value> {
+    mock.requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/search"))
+        .map(|r| serde_json::from_str(&r.body).unwrap_or(Value::Null))
+        .collect()
+}
+
+#[test]
+fn a_second_read_emits_exactly_what_changed_since_the_first() {
+    let mock = mock(MockConfig::with_records(N));
+    let config = mock.connector_config(500);
+    let first = read_incremental(&config, "records", &json!([]));
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let all: Vec<Value> = (0..N).map(|i| mock.current_record(i)).collect();
+    assert_eq!(
+        first.records().into_iter().cloned().collect::<Vec<_>>(),
+        all
+    );
+    let cursor = last_cursor(&first).expect("a cursor");
+    assert_eq!(cursor, data::default_modified(N - 1));
+    assert_eq!(
+        first.of_type("STATE").len(),
+        4,
+        "one state per sorted page, one at the end"
+    );
+
+    mock.modify(&[10, 20], cursor);
+    mock.modify(&[30, 40, 50], cursor + 5_000);
+    let added = mock.add_records(3, cursor + 10_000);
+    let before = search_bodies(&mock).len();
+    let second = read_incremental(&config, "records", &states_of(&first));
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    let mut want: Vec<usize> = vec![10, 20, N - 1, 30, 40, 50];
+    want.extend(added);
+    let want: Vec<Value> = want.into_iter().map(|i| mock.current_record(i)).collect();
+    assert_eq!(
+        second.records().into_iter().cloned().collect::<Vec<_>>(),
+        want,
+        "ties at the cursor come again; nothing older"
+    );
+    assert_eq!(last_cursor(&second), Some(cursor + 10_000));
+
+    let bodies = search_bodies(&mock);
+    let condition = &bodies[before]["filter"]["conditions"][0];
+    assert_eq!(condition["field_name"], data::MODIFIED_FIELD);
+    assert_eq!(condition["operator"], "isGreater");
+    assert_eq!(
+        condition["value"],
+        json!(["ExactDate", (cursor - 2 * 86_400_000).to_string()])
+    );
+    assert_eq!(
+        bodies[before]["sort"],
+        json!([{"field_name": data::MODIFIED_FIELD, "desc": false}])
+    );
+    assert_eq!(
+        bodies.len() - before,
+        1,
+        "the filter narrows the read to one page"
+    );
+}
+
+#[test]
+fn an_interrupted_read_resumes_without_losing_records() {
+    let mock = mock(MockConfig::with_records(N).fault(3, Fault::MalformedJson));
+    let config = mock.connector_config(500);
+    let first = read_incremental(&config, "records", &json!([]));
+    assert_eq!(first.code, 1);
+    assert_eq!(first.statuses(), ["records:STARTED", "records:INCOMPLETE"]);
+    assert_eq!(
+        last_cursor(&first),
+        Some(data::default_modified(999)),
+        "saved after each sorted page"
+    );
+    let second = read_incremental(&config, "records", &states_of(&first));
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    let mut seen = record_ids(&first);
+    seen.extend(record_ids(&second));
+    seen.sort();
+    seen.dedup();
+    let mut all: Vec<String> = (0..N).map(data::record_id).collect();
+    all.sort();
+    assert_eq!(seen, all);
+    assert_eq!(
+        second.records().len(),
+        N - 999,
+        "resumes at the saved cursor, tie included"
+    );
+}
+
+#[test]
+fn a_table_without_a_modified_time_field_is_filtered_here() {
+    let mock = mock(MockConfig::with_records(3));
+    let mut config = mock.connector_config(100);
+    config.as_object_mut().map(|o| o.remove("table_id"));
+    let stream = "重复_tblDupName000002";
+    let both = data::table_record(DUP_TABLE_IDS[1], 1, true);
+    let cursor = both["last_modified_time"].as_i64().expect("cursor");
+    let state = json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": stream}, "stream_state": {"last_modified_time": cursor}}}]);
+    let run = read_incremental(&config, stream, &state);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.records().into_iter().cloned().collect::<Vec<_>>(),
+        vec![both]
+    );
+    let logs: Vec<&str> = run
+        .of_type("LOG")
+        .iter()
+        .filter_map(|m| m["log"]["message"].as_str())
+        .collect();
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("no \"Modified time\" field")),
+        "{logs:?}"
+    );
+    assert!(
+        search_bodies(&mock)
+            .iter()
+            .all(|b| b.get("filter").is_none())
+    );
+    assert_eq!(
+        run.of_type("STATE").len(),
+        1,
+        "unsorted: the cursor is saved only at the end"
+    );
+}
+
+#[test]
+fn a_cursor_in_the_future_yields_nothing_and_is_kept() {
+    let mock = mock(MockConfig::with_records(20));
+    let future = 4_102_444_800_000i64;
+    let state = json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "records"}, "stream_state": {"last_modified_time": future}}}]);
+    let run = read_incremental(&mock.connector_config(100), "records", &state);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.records().is_empty());
+    assert_eq!(last_cursor(&run), Some(future));
+}
+
+#[test]
+fn states_that_do_not_fit_are_config_errors() {
+    let mock = mock(MockConfig::with_records(2));
+    for (state, needle) in [
+        (
+            json!({"orders": {"last_modified_time": 1}}),
+            "state names stream `orders`",
+        ),
+        (
+            json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "records"}, "stream_state": {"last_modified_time": "soon"}}}]),
+            "must be an integer",
+        ),
+        (json!(7), "must be a JSON array"),
+    ] {
+        let run = read_incremental(&mock.connector_config(100), "records", &state);
+        assert_eq!(run.code, 1, "{state}");
+        let error = run.trace_error();
+        assert_eq!(error["failure_type"], "config_error");
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(needle),
+            "{error}"
+        );
+    }
+}
