@@ -344,6 +344,21 @@ async fn token(
     Json(json!({"code": 0, "msg": "ok", "tenant_access_token": token, "expire": state.config.token_ttl_secs})).into_response()
 }
 
+/// Records a request, then checks its Bearer token: an error response when it is missing or
+/// not valid.
+fn admit(
+    state: &AppState,
+    peer: SocketAddr,
+    method: &str,
+    path: &str,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    body: &str,
+) -> Option<Response> {
+    record_request(state, peer, method, path, query, headers, body);
+    authorize(state, headers)
+}
+
 /// Checks the Bearer token: an error response when it is missing or not valid.
 fn authorize(state: &AppState, headers: &HeaderMap) -> Option<Response> {
     let header = headers
@@ -383,16 +398,10 @@ async fn tables(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    record_request(
-        &state,
-        peer,
-        "GET",
-        &format!("/open-apis/bitable/v1/apps/{app}/tables"),
-        &q,
-        &headers,
-        "",
-    );
-    if let Some(r) = authorize(&state, &headers).or_else(|| check_ids(&app, None)) {
+    let path = format!("/open-apis/bitable/v1/apps/{app}/tables");
+    if let Some(r) =
+        admit(&state, peer, "GET", &path, &q, &headers, "").or_else(|| check_ids(&app, None))
+    {
         return r;
     }
     let all = data::tables(state.config.records);
@@ -419,16 +428,8 @@ async fn wiki_node(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    record_request(
-        &state,
-        peer,
-        "GET",
-        "/open-apis/wiki/v2/spaces/get_node",
-        &q,
-        &headers,
-        "",
-    );
-    if let Some(r) = authorize(&state, &headers) {
+    let path = "/open-apis/wiki/v2/spaces/get_node";
+    if let Some(r) = admit(&state, peer, "GET", &path, &q, &headers, "") {
         return r;
     }
     let token = q.get("token").cloned().unwrap_or_default();
@@ -450,16 +451,10 @@ async fn fields(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    record_request(
-        &state,
-        peer,
-        "GET",
-        &format!("/open-apis/bitable/v1/apps/{app}/tables/{table}/fields"),
-        &q,
-        &headers,
-        "",
-    );
-    if let Some(r) = authorize(&state, &headers).or_else(|| check_ids(&app, Some(&table))) {
+    let path = format!("/open-apis/bitable/v1/apps/{app}/tables/{table}/fields");
+    if let Some(r) = admit(&state, peer, "GET", &path, &q, &headers, "")
+        .or_else(|| check_ids(&app, Some(&table)))
+    {
         return r;
     }
     let items = data::table_fields(&table);

@@ -7,11 +7,7 @@ use serde_json::{Value, json};
 
 fn assert_rejected(args: &[&str], needle: &str) {
     let done = run(args);
-    assert_eq!(done.code, 1, "{args:?}");
-    let error = done.trace_error();
-    assert_eq!(error["failure_type"], "config_error", "{error}");
-    let message = error["message"].as_str().unwrap_or_default();
-    assert!(message.contains(needle), "{args:?}: {message}");
+    done.assert_failed("config_error", needle);
     assert!(done.records().is_empty());
     assert!(!done.stderr.contains("panicked"), "{}", done.stderr);
 }

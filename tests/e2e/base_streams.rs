@@ -61,11 +61,7 @@ fn discover_offers_every_table_with_readable_unique_names() {
         stream_names(catalog),
         [MAIN, ALL_TYPES, EMPTY_TABLE_ID, DUP_A, DUP_B]
     );
-    let logs: Vec<&str> = run
-        .of_type("LOG")
-        .iter()
-        .filter_map(|m| m["log"]["message"].as_str())
-        .collect();
+    let logs = run.logs();
     assert!(
         logs.iter().any(|l| l.contains("skipping ldxEmbeddedDoc01")),
         "{logs:?}"
@@ -213,16 +209,7 @@ fn an_unknown_stream_in_the_catalog_is_a_config_error() {
         &base_config(&mock),
         &["read", &catalog_of(&[MAIN, "gone_tblNoSuchTable1"])],
     );
-    assert_eq!(run.code, 1);
-    let error = run.trace_error();
-    assert_eq!(error["failure_type"], "config_error");
-    assert!(
-        error["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("`gone_tblNoSuchTable1`"),
-        "{error}"
-    );
+    run.assert_failed("config_error", "`gone_tblNoSuchTable1`");
     assert!(run.records().is_empty());
 }
 
@@ -282,16 +269,7 @@ fn a_wiki_link_is_resolved_to_its_base() {
 
     config["app_token"] = json!(format!("https://acme.larksuite.com/wiki/{WIKI_DOC_NODE}"));
     let run = with_config(&config, &["read"]);
-    assert_eq!(run.code, 1);
-    let error = run.trace_error();
-    assert_eq!(error["failure_type"], "config_error");
-    assert!(
-        error["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("is a docx document, not a Base"),
-        "{error}"
-    );
+    run.assert_failed("config_error", "is a docx document, not a Base");
 }
 
 #[test]

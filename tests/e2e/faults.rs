@@ -26,11 +26,7 @@ fn assert_recovered(fault: Fault) -> Run {
 /// Asserts the read failed; `pages` pages arrived before it did, once each.
 fn assert_failed(fault: Fault, failure_type: &str, needle: &str, pages: usize) -> Run {
     let (run, _mock) = read_with(fault.clone());
-    assert_eq!(run.code, 1, "{fault:?}");
-    let error = run.trace_error();
-    assert_eq!(error["failure_type"], failure_type, "{fault:?}: {error}");
-    let message = error["message"].as_str().unwrap_or_default();
-    assert!(message.contains(needle), "{fault:?}: {message}");
+    run.assert_failed(failure_type, needle);
     assert_eq!(
         run.statuses(),
         vec!["records:STARTED", "records:INCOMPLETE"]
@@ -167,16 +163,7 @@ fn persistent_server_errors_give_up_as_transient() {
     }
     let mock = mock(config);
     let run = read(&mock, PAGE, &[]);
-    assert_eq!(run.code, 1);
-    let error = run.trace_error();
-    assert_eq!(error["failure_type"], "transient_error");
-    assert!(
-        error["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("gave up after 5 retries"),
-        "{error}"
-    );
+    run.assert_failed("transient_error", "gave up after 5 retries");
     assert_eq!(searches(&mock), 7);
     assert_eq!(run.records().len(), PAGE as usize);
 }

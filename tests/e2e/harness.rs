@@ -47,6 +47,14 @@ impl Run {
         self.messages.iter().filter(|m| m["type"] == kind).collect()
     }
 
+    /// The messages of every LOG, in order.
+    pub fn logs(&self) -> Vec<&str> {
+        self.of_type("LOG")
+            .into_iter()
+            .filter_map(|m| m["log"]["message"].as_str())
+            .collect()
+    }
+
     /// The `data` of every RECORD, in order.
     pub fn records(&self) -> Vec<&Value> {
         self.of_type("RECORD")
@@ -69,6 +77,16 @@ impl Run {
                 )
             })
             .collect()
+    }
+
+    /// Asserts the run failed (exit 1) with one TRACE ERROR of `failure_type` whose message
+    /// contains `needle`.
+    pub fn assert_failed(&self, failure_type: &str, needle: &str) {
+        assert_eq!(self.code, 1, "exit code; stdout:\n{}", self.stdout);
+        let error = self.trace_error();
+        assert_eq!(error["failure_type"], failure_type, "{error}");
+        let message = error["message"].as_str().unwrap_or_default();
+        assert!(message.contains(needle), "{needle:?} not in {message:?}");
     }
 
     /// The single TRACE ERROR's `error` object.

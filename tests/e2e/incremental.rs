@@ -159,11 +159,7 @@ fn a_table_without_a_modified_time_field_is_filtered_here() {
         run.records().into_iter().cloned().collect::<Vec<_>>(),
         vec![both]
     );
-    let logs: Vec<&str> = run
-        .of_type("LOG")
-        .iter()
-        .filter_map(|m| m["log"]["message"].as_str())
-        .collect();
+    let logs = run.logs();
     assert!(
         logs.iter()
             .any(|l| l.contains("no \"Modified time\" field")),
@@ -207,15 +203,6 @@ fn states_that_do_not_fit_are_config_errors() {
         (json!(7), "must be a JSON array"),
     ] {
         let run = read_incremental(&mock.connector_config(100), "records", &state);
-        assert_eq!(run.code, 1, "{state}");
-        let error = run.trace_error();
-        assert_eq!(error["failure_type"], "config_error");
-        assert!(
-            error["message"]
-                .as_str()
-                .unwrap_or_default()
-                .contains(needle),
-            "{error}"
-        );
+        run.assert_failed("config_error", needle);
     }
 }

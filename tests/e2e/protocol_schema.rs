@@ -86,24 +86,7 @@ fn every_record_matches_its_streams_schema() {
 }
 
 fn assert_valid_protocol(stdout: &str) {
-    let mut child = Command::new(python())
-        .arg(workspace().join("tests/protocol/validate.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run validator");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdout.as_bytes())
-        .expect("write lines");
-    let out = child.wait_with_output().expect("validator output");
-    assert!(
-        out.status.success(),
-        "invalid protocol lines:\n{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    validate("validate.py", &[], stdout);
 }
 
 #[test]

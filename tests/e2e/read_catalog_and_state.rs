@@ -39,16 +39,7 @@ fn unknown_stream_in_catalog_is_a_config_error() {
     let config = files.json("config.json", &mock.connector_config(3));
     let cat = files.json("catalog.json", &catalog("orders", "full_refresh"));
     let run = run(&["read", "--config", &config, "--catalog", &cat]);
-    assert_eq!(run.code, 1);
-    let error = run.trace_error();
-    assert_eq!(error["failure_type"], "config_error");
-    assert!(
-        error["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("`orders`"),
-        "{error}"
-    );
+    run.assert_failed("config_error", "`orders`");
     assert!(mock.requests().is_empty());
 }
 

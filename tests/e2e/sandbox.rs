@@ -11,16 +11,7 @@ fn requests_outside_the_allowlist_are_refused() {
         vec!["--no-config-hosts", "--allow-host", "http://127.0.0.1:1"],
     ] {
         let run = read(&mock, 100, &extra);
-        assert_eq!(run.code, 1, "{extra:?}");
-        let error = run.trace_error();
-        assert_eq!(error["failure_type"], "config_error");
-        assert!(
-            error["message"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("the sandbox refused POST /open-apis/auth"),
-            "{error}"
-        );
+        run.assert_failed("config_error", "the sandbox refused POST /open-apis/auth");
         let logged = format!("sandbox refused a request to {}", mock.url());
         assert!(run.stderr.contains(&logged), "{}", run.stderr);
         assert!(run.records().is_empty());
@@ -73,15 +64,7 @@ fn a_large_read_fits_in_a_small_memory_cap() {
 fn wall_clock_cap_ends_a_read_waiting_on_the_network() {
     let mock = mock(MockConfig::with_records(1200).fault(2, Fault::Stall { secs: 30 }));
     let run = read(&mock, 500, &["--timeout-secs", "2"]);
-    assert_eq!(run.code, 1);
-    let error = run.trace_error();
-    assert!(
-        error["message"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("did not finish within 2 s"),
-        "{error}"
-    );
+    run.assert_failed("system_error", "did not finish within 2 s");
     assert_eq!(
         run.statuses(),
         vec!["records:STARTED", "records:INCOMPLETE"]
