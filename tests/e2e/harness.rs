@@ -108,11 +108,16 @@ impl Run {
 
 /// Runs host-runner with `args` (component path and cache dir added).
 pub fn run(args: &[&str]) -> Run {
+    run_cached_in(&workspace().join("target/e2e-wasm-cache"), args)
+}
+
+/// Runs host-runner with `args`, caching compiled components in `cache_dir`.
+pub fn run_cached_in(cache_dir: &Path, args: &[&str]) -> Run {
     let output = Command::new(env!("CARGO_BIN_EXE_host-runner"))
         .arg(component())
         .args(args)
         .arg("--cache-dir")
-        .arg(workspace().join("target/e2e-wasm-cache"))
+        .arg(cache_dir)
         .output()
         .expect("run host-runner");
     let stdout = String::from_utf8(output.stdout).expect("utf-8 stdout");

@@ -6,6 +6,7 @@ mod harness;
 mod bad_config;
 mod base_streams;
 mod check;
+mod compile_cache;
 mod discover;
 mod faults;
 mod incremental;
