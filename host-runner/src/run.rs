@@ -14,6 +14,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use wasmtime::Store;
 
 /// How a run ended.
@@ -50,10 +51,32 @@ pub fn run(config: RunConfig) -> ExitCode {
             "the connector thread stopped unexpectedly"
         ))),
     };
-    let mut out = lock(&output);
+    let Some(mut out) = lock_within(&output, Duration::from_secs(2)) else {
+        // The connector thread is stuck writing (stdout not drained): report on stderr only.
+        eprintln!("ERROR the run was stopped, and its output is blocked; exiting");
+        return ExitCode::FAILURE;
+    };
     let code = finish(&mut out, &config.operation, result);
     out.flush();
     code
+}
+
+/// The output, unless another thread holds it for longer than `wait`.
+fn lock_within(
+    output: &SharedOutput,
+    wait: Duration,
+) -> Option<std::sync::MutexGuard<'_, Output<Box<dyn Write + Send>>>> {
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        match output.try_lock() {
+            Ok(guard) => return Some(guard),
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => return Some(poisoned.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        }
+    }
 }
 
 /// Writes the outcome and picks the exit code.
