@@ -429,7 +429,7 @@ async fn wiki_node(
     headers: HeaderMap,
 ) -> Response {
     let path = "/open-apis/wiki/v2/spaces/get_node";
-    if let Some(r) = admit(&state, peer, "GET", &path, &q, &headers, "") {
+    if let Some(r) = admit(&state, peer, "GET", path, &q, &headers, "") {
         return r;
     }
     let token = q.get("token").cloned().unwrap_or_default();
