@@ -205,16 +205,31 @@ fn selected_streams(text: &str) -> Result<Vec<(String, SyncMode)>, ConnectorErro
     Ok(selected)
 }
 
-/// How a stream's records are asked for: the search body, and whether the answer comes
-/// sorted by the cursor (so that the cursor may be saved after every page).
+/// How a stream's records are asked for and handled.
+struct SearchPlan {
+    body: String,
+    /// Each record's cursor is read: to skip records older than the saved cursor and to save
+    /// the newest (incremental reads only; a full refresh passes records on untouched).
+    track_cursor: bool,
+    /// Pages come sorted by the cursor, so the cursor may be saved after every page.
+    sorted: bool,
+}
+
+/// The search body for a stream, narrowed and sorted by a ModifiedTime field when the read is
+/// incremental and the table has one.
 fn search_plan<H: Host>(
     client: &mut FeishuClient<H>,
     stream: &StreamDef,
     mode: SyncMode,
     since: Option<i64>,
-) -> Result<(String, bool), ConnectorError> {
+) -> Result<SearchPlan, ConnectorError> {
+    let plain = |track_cursor| SearchPlan {
+        body: stream.table.search_body(),
+        track_cursor,
+        sorted: false,
+    };
     if mode == SyncMode::FullRefresh {
-        return Ok((stream.table.search_body(), false));
+        return Ok(plain(false));
     }
     let fields = base::fields(client, &stream.table.app_token, &stream.table.table_id)?;
     match fields
@@ -227,7 +242,11 @@ fn search_plan<H: Host>(
                 Some(cursor) => incremental::filtered_search_body(&field.field_name, cursor, view),
                 None => incremental::sorted_search_body(&field.field_name, view),
             };
-            Ok((body, true))
+            Ok(SearchPlan {
+                body,
+                track_cursor: true,
+                sorted: true,
+            })
         }
         None => {
             let message = format!(
@@ -236,7 +255,7 @@ fn search_plan<H: Host>(
                 stream.name
             );
             client.host().log(LogLevel::Warn, &message);
-            Ok((stream.table.search_body(), false))
+            Ok(plain(true))
         }
     }
 }
@@ -251,7 +270,7 @@ fn read_stream<H: Host>(
     let name = stream.name.as_str();
     client.host().stream_status(name, StreamStatus::Started);
     let outcome = search_plan(client, stream, mode, tracker.since)
-        .and_then(|(body, sorted)| read_pages(client, stream, &body, sorted, &mut tracker))
+        .and_then(|plan| read_pages(client, stream, &plan, &mut tracker))
         .and_then(|count| {
             client.host().emit_state(name, &tracker.state())?;
             Ok(count)
@@ -278,13 +297,13 @@ fn read_stream<H: Host>(
 fn read_pages<H: Host>(
     client: &mut FeishuClient<H>,
     stream: &StreamDef,
-    body: &str,
-    sorted: bool,
+    plan: &SearchPlan,
     tracker: &mut CursorTracker,
 ) -> Result<u64, ConnectorError> {
     let page_size = client.config().page_size;
     let table = &stream.table;
     let path = table.search_path();
+    let body = plan.body.as_str();
     let mut cursor = PageCursor::default();
     let mut count = 0u64;
     loop {
@@ -299,7 +318,7 @@ fn read_pages<H: Host>(
         let records: Vec<Vec<u8>> = page
             .items
             .iter()
-            .filter(|r| tracker.keep(incremental::record_cursor(r)))
+            .filter(|r| !plan.track_cursor || tracker.keep(incremental::record_cursor(r)))
             .map(|r| r.to_vec())
             .collect();
         if !records.is_empty() {
@@ -308,7 +327,7 @@ fn read_pages<H: Host>(
                 .host()
                 .emit_records(&stream.name, records)
                 .map_err(|e| e.context(where_()))?;
-            if sorted {
+            if plan.sorted {
                 client.host().emit_state(&stream.name, &tracker.state())?;
             }
         }
@@ -398,11 +417,7 @@ mod tests {
                     ("records".into(), StreamStatus::Complete)
                 ]
             );
-            let state = match n {
-                0 => "{}".to_string(),
-                _ => format!(r#"{{"last_modified_time":{}}}"#, 1000 + n - 1),
-            };
-            assert_eq!(host.states, vec![("records".to_string(), state)]);
+            assert_eq!(host.states, vec![("records".to_string(), "{}".to_string())]);
         }
     }
 
@@ -466,11 +481,14 @@ mod tests {
     }
 
     #[test]
-    fn full_refresh_ignores_the_cursor_but_saves_one() {
+    fn full_refresh_ignores_the_cursor() {
         let mut host = FakeHost::new(table(4));
         read(&mut host, CONFIG, None, Some(&state(1003))).unwrap();
         assert_eq!(emitted(&host).len(), 4);
-        assert_eq!(host.states[0].1, r#"{"last_modified_time":1003}"#);
+        assert_eq!(
+            host.states[0].1, "{}",
+            "records pass untouched: no cursor is read"
+        );
     }
 
     #[test]
