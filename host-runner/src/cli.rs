@@ -67,7 +67,8 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "MIB", default_value_t = 256, global = true,
           value_parser = clap::value_parser!(u64).range(1..=65536))]
     pub max_memory_mib: u64,
-    /// Wall-clock cap on the whole command, in seconds.
+    /// Wall-clock cap on the connector's run (from the export call on; compiling is not
+    /// counted), in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 6 * 3600, global = true,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout_secs: u64,

@@ -35,22 +35,17 @@ pub fn run(config: RunConfig) -> ExitCode {
     let stdout: Box<dyn Write + Send> =
         Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout()));
     let output: SharedOutput = Arc::new(Mutex::new(Output::new(stdout, config.verbose)));
-    let (done, outcome) = mpsc::channel();
+    let (events, progress) = mpsc::channel();
     let worker_output = output.clone();
     let worker_config = config.clone();
     std::thread::spawn(move || {
-        let _ = done.send(execute(&worker_config, &worker_output));
+        let started = events.clone();
+        let result = execute(&worker_config, &worker_output, move || {
+            let _ = started.send(Progress::Running);
+        });
+        let _ = events.send(Progress::Done(result));
     });
-    let result = match outcome.recv_timeout(config.timeout) {
-        Ok(result) => result,
-        Err(mpsc::RecvTimeoutError::Timeout) => Err(Failure::Host(anyhow::anyhow!(
-            "the connector did not finish within {} s (--timeout-secs)",
-            config.timeout.as_secs()
-        ))),
-        Err(mpsc::RecvTimeoutError::Disconnected) => Err(Failure::Host(anyhow::anyhow!(
-            "the connector thread stopped unexpectedly"
-        ))),
-    };
+    let result = watch(&progress, config.timeout);
     let Some(mut out) = lock_within(&output, Duration::from_secs(2)) else {
         // The connector thread is stuck writing (stdout not drained): report on stderr only.
         eprintln!("ERROR the run was stopped, and its output is blocked; exiting");
@@ -59,6 +54,39 @@ pub fn run(config: RunConfig) -> ExitCode {
     let code = finish(&mut out, &config.operation, result);
     out.flush();
     code
+}
+
+/// What the worker thread reports.
+enum Progress {
+    /// The component is instantiated and its export is being called: the clock starts.
+    Running,
+    Done(Result<(), Failure>),
+}
+
+/// Waits for the worker; the wall-clock cap counts from the export call (compiling the
+/// component is not the connector's time).
+fn watch(progress: &mpsc::Receiver<Progress>, timeout: Duration) -> Result<(), Failure> {
+    let stopped = || {
+        Err(Failure::Host(anyhow::anyhow!(
+            "the connector thread stopped unexpectedly"
+        )))
+    };
+    match progress.recv() {
+        Ok(Progress::Running) => {}
+        Ok(Progress::Done(result)) => return result,
+        Err(_) => return stopped(),
+    }
+    match progress.recv_timeout(timeout) {
+        Ok(Progress::Done(result)) => result,
+        Ok(Progress::Running) => Err(Failure::Host(anyhow::anyhow!(
+            "the connector thread reported twice"
+        ))),
+        Err(mpsc::RecvTimeoutError::Timeout) => Err(Failure::Host(anyhow::anyhow!(
+            "the connector did not finish within {} s (--timeout-secs)",
+            timeout.as_secs()
+        ))),
+        Err(mpsc::RecvTimeoutError::Disconnected) => stopped(),
+    }
 }
 
 /// The output, unless another thread holds it for longer than `wait`.
@@ -141,13 +169,18 @@ fn describe(failure: &Failure) -> (String, String, FailureType) {
     }
 }
 
-/// Everything that runs inside the watchdog.
-fn execute(config: &RunConfig, output: &SharedOutput) -> Result<(), Failure> {
+/// Everything the worker thread does; `running` is called once the component is ready.
+fn execute(
+    config: &RunConfig,
+    output: &SharedOutput,
+    running: impl FnOnce(),
+) -> Result<(), Failure> {
     let inputs = Inputs::read(&config.operation)?;
     let runtime = Runtime::load(&config.component, &config.cache).map_err(Failure::Host)?;
     let (mut store, source) = runtime
         .instantiate(output.clone(), config.limits)
         .map_err(Failure::Host)?;
+    running();
     let spec_text = source.call_spec(&mut store).map_err(|e| trap(e, &store))?;
     let spec: Value = serde_json::from_str(&spec_text).map_err(|e| {
         Failure::Host(anyhow::anyhow!(
