@@ -45,6 +45,11 @@ pub struct FeishuClient<H: Host> {
     prefetched: Option<(String, H::Pending)>,
 }
 
+/// What identifies a prefetched search: its URL and body.
+fn prefetch_key(url: &str, body: &str) -> String {
+    format!("{url}\n{body}")
+}
+
 /// The records search request for `url` with `body`.
 fn search_request(url: &str, body: &str, bearer: Option<String>) -> HttpRequest {
     HttpRequest {
@@ -57,15 +62,11 @@ fn search_request(url: &str, body: &str, bearer: Option<String>) -> HttpRequest 
 
 impl<H: Host> FeishuClient<H> {
     pub fn new(host: H, config: Config) -> Self {
-        Self::with_policy(host, config, RetryPolicy::default())
-    }
-
-    pub fn with_policy(host: H, config: Config, policy: RetryPolicy) -> Self {
         Self {
             host,
             config,
             token: None,
-            policy,
+            policy: RetryPolicy::default(),
             prefetched: None,
         }
     }
@@ -88,7 +89,7 @@ impl<H: Host> FeishuClient<H> {
         page_token: Option<&str>,
     ) -> Result<HttpResponse, ConnectorError> {
         let url = self.search_url(table, page_size, page_token);
-        let key = format!("{url}\n{body}");
+        let key = prefetch_key(&url, body);
         let first = match self.prefetched.take() {
             Some((prefetched, pending)) if prefetched == key => Some(self.host.finish(pending)),
             _ => None,
@@ -120,7 +121,7 @@ impl<H: Host> FeishuClient<H> {
         let url = self.search_url(table, page_size, page_token);
         // A request that cannot start now is simply sent again when it is needed.
         if let Ok(pending) = self.host.start(&search_request(&url, body, Some(bearer))) {
-            self.prefetched = Some((format!("{url}\n{body}"), pending));
+            self.prefetched = Some((prefetch_key(&url, body), pending));
         }
     }
 

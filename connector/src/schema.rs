@@ -101,12 +101,6 @@ pub fn records_schema(fields: &[FieldInfo], mut unknown: impl FnMut(&FieldInfo))
     })
 }
 
-/// The schema used when the fields are not known (the single-table `records` stream before
-/// its fields are listed).
-pub fn untyped_records_schema() -> Value {
-    records_schema(&[], |_| {})
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Credentials the mock accepts.
 pub const APP_ID: &str = "cli_mock_app_0001";
@@ -115,6 +115,14 @@ struct Shared {
     added: usize,
 }
 
+/// When main-table record `index` was last modified: as changed since start, or as generated.
+fn modified_at(changed: &HashMap<usize, i64>, index: usize) -> i64 {
+    changed
+        .get(&index)
+        .copied()
+        .unwrap_or_else(|| data::default_modified(index))
+}
+
 #[derive(Clone)]
 struct AppState {
     config: Arc<MockConfig>,
@@ -135,7 +143,6 @@ pub struct MockFeishu {
     addr: SocketAddr,
     shared: Arc<Mutex<Shared>>,
     records: Arc<RecordCache>,
-    busy_nanos: Arc<AtomicU64>,
 }
 
 impl MockFeishu {
@@ -150,13 +157,12 @@ impl MockFeishu {
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Mutex::new(Shared::default()));
-        let busy_nanos = Arc::new(AtomicU64::new(0));
         let records = Arc::new(RecordCache::new(config.records));
         let state = AppState {
             records: records.clone(),
             config: Arc::new(config),
             shared: shared.clone(),
-            busy_nanos: busy_nanos.clone(),
+            busy_nanos: Arc::new(AtomicU64::new(0)),
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -177,13 +183,7 @@ impl MockFeishu {
             addr,
             shared,
             records,
-            busy_nanos,
         })
-    }
-
-    /// Time spent building records-search answers so far (excludes network I/O).
-    pub fn busy_time(&self) -> Duration {
-        Duration::from_nanos(self.busy_nanos.load(Ordering::Relaxed))
     }
 
     /// Renders every record ahead of time, so a benchmark measures serving, not rendering.
@@ -224,12 +224,7 @@ impl MockFeishu {
     /// Record `index` of the main table as it stands now (with automatic fields).
     pub fn current_record(&self, index: usize) -> Value {
         let shared = self.shared.lock().unwrap_or_else(|p| p.into_inner());
-        let modified = shared
-            .modified
-            .get(&index)
-            .copied()
-            .unwrap_or_else(|| data::default_modified(index));
-        data::record_modified_at(index, true, modified)
+        data::record_modified_at(index, true, modified_at(&shared.modified, index))
     }
 
     /// Every request seen so far.
@@ -563,12 +558,7 @@ async fn search_page(
         let shared = state.shared();
         (shared.modified.clone(), shared.added)
     };
-    let modified_of = |i: usize| {
-        modified
-            .get(&i)
-            .copied()
-            .unwrap_or_else(|| data::default_modified(i))
-    };
+    let modified_of = |i: usize| modified_at(&modified, i);
     let n = state.records.len() + added;
     let narrowing = match narrowing(&request) {
         Ok(narrowing) => narrowing,
