@@ -8,8 +8,8 @@
 //! wall-clock watchdog.
 
 mod cli;
+mod dial;
 mod output;
-mod pool;
 mod protocol;
 mod run;
 mod runtime;
@@ -19,6 +19,10 @@ use clap::Parser;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
+    // The operator's environment must not change what the component sees: no host backtraces
+    // (with source paths) in error texts handed to it. Set before any thread starts.
+    // SAFETY: single-threaded at this point.
+    unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
     let cli = cli::Cli::parse();
     let config = match cli.into_run_config() {
         Ok(config) => config,

@@ -7,6 +7,7 @@ use crate::protocol::{
 };
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -188,10 +189,10 @@ impl<W: Write> Output<W> {
         self.log_stderr(level, message);
     }
 
-    /// A host-side line on stderr only.
+    /// A host-side line on stderr only, control characters escaped.
     pub fn log_stderr(&self, level: Level, message: &str) {
         if level != Level::Debug || self.verbose {
-            eprintln!("{:<5} {message}", format!("{level:?}").to_uppercase());
+            stderr_line(level, message);
         }
     }
 
@@ -233,7 +234,6 @@ impl<W: Write> Output<W> {
     }
 }
 
-/// Why `text` is not a JSON object in UTF-8, if it is not. (Parsing from bytes checks the
 /// Why `text` is not a JSON object in UTF-8, if it is not.
 fn invalid_object(text: &[u8]) -> Option<String> {
     let text = match std::str::from_utf8(text) {
@@ -246,6 +246,132 @@ fn invalid_object(text: &[u8]) -> Option<String> {
     serde_json::from_str::<IgnoredAny>(text)
         .err()
         .map(|e| e.to_string())
+}
+
+/// Writes one log line on stderr: the level, then `message` with its control characters
+/// escaped, so neither a component nor a server can forge lines or drive the terminal.
+pub fn stderr_line(level: Level, message: &str) {
+    let level = format!("{level:?}").to_uppercase();
+    eprintln!("{level:<5} {}", escape_controls(message));
+}
+
+/// `text` with control characters (C0, DEL, C1), line and paragraph separators and bidi
+/// overrides written as Rust escapes (`\n`, `\u{1b}`).
+pub fn escape_controls(text: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    };
+    if !text.chars().any(unsafe_char) {
+        return Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if unsafe_char(c) {
+            escaped.extend(c.escape_default());
+        } else {
+            escaped.push(c);
+        }
+    }
+    Cow::Owned(escaped)
+}
+
+/// Most bytes of guest stderr shown per run; the rest is dropped with one note.
+const GUEST_STDERR_LIMIT: usize = 64 << 10;
+/// Longest guest stderr line shown whole; longer ones are cut.
+const GUEST_LINE_LIMIT: usize = 4096;
+
+/// The component's stderr: split into lines, each logged on the runner's stderr with a
+/// prefix and its control characters escaped. Bounded per run.
+#[derive(Clone, Default)]
+pub struct GuestStderr {
+    state: Arc<Mutex<GuestLines>>,
+}
+
+#[derive(Default)]
+struct GuestLines {
+    pending: Vec<u8>,
+    shown: usize,
+}
+
+impl GuestStderr {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn take(&self, bytes: &[u8]) {
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        for &byte in bytes {
+            if byte == b'\n' || state.pending.len() >= GUEST_LINE_LIMIT {
+                let line = std::mem::take(&mut state.pending);
+                state.emit(&line);
+            }
+            if byte != b'\n' {
+                state.pending.push(byte);
+            }
+        }
+    }
+}
+
+impl GuestLines {
+    fn emit(&mut self, line: &[u8]) {
+        if self.shown > GUEST_STDERR_LIMIT {
+            return;
+        }
+        self.shown += line.len() + 1;
+        let text = String::from_utf8_lossy(line);
+        if self.shown > GUEST_STDERR_LIMIT {
+            stderr_line(Level::Warn, "component stderr: (more output dropped)");
+        } else {
+            stderr_line(Level::Warn, &format!("component stderr: {text}"));
+        }
+    }
+}
+
+impl Drop for GuestLines {
+    fn drop(&mut self) {
+        if !self.pending.is_empty() {
+            let line = std::mem::take(&mut self.pending);
+            self.emit(&line);
+        }
+    }
+}
+
+impl wasmtime_wasi::cli::IsTerminal for GuestStderr {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl wasmtime_wasi::cli::StdoutStream for GuestStderr {
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+impl tokio::io::AsyncWrite for GuestStderr {
+    fn poll_write(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<io::Result<usize>> {
+        self.take(buf);
+        std::task::Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        std::task::Poll::Ready(Ok(()))
+    }
 }
 
 #[cfg(test)]
@@ -304,6 +430,15 @@ mod tests {
             );
         }
         assert!(out.progress("s").is_none());
+    }
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(escape_controls("plain 文字"), "plain 文字");
+        assert_eq!(
+            escape_controls("a\u{1b}[2Jb\nINFO forged\r\u{2028}\u{202e}"),
+            "a\\u{1b}[2Jb\\nINFO forged\\r\\u{2028}\\u{202e}"
+        );
     }
 
     #[test]

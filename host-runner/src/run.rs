@@ -5,7 +5,7 @@ use crate::cli::{Operation, RunConfig};
 use crate::output::{Output, SharedOutput, lock};
 use crate::protocol::{FailureType, Level};
 use crate::runtime::{ErrorCategory, Runtime, StoreData, explain_trap};
-use crate::sandbox::{AllowList, HostPattern};
+use crate::sandbox::{AllowList, GrantSource, HostPattern, Origin};
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -188,12 +188,9 @@ fn execute(
         ))
     })?;
     if let Some(config_json) = &inputs.config {
-        store.data_mut().hooks.allowed = allow_list(config, &spec, config_json);
-        let allowed = store.data().hooks.allowed.to_string();
-        lock(output).log_stderr(
-            Level::Debug,
-            &format!("outgoing HTTP allowed to: {allowed}"),
-        );
+        let (allowed, proposed) = allow_list(config, &spec, config_json);
+        log_grants(output, &allowed);
+        store.data_mut().hooks.grant(allowed, proposed);
     }
     let config_text = inputs.config_text.as_deref().unwrap_or_default();
     match &config.operation {
@@ -225,7 +222,7 @@ fn execute(
 }
 
 fn trap(error: wasmtime::Error, store: &Store<StoreData>) -> Failure {
-    Failure::Host(explain_trap(error, store).context("the connector failed"))
+    Failure::Host(explain_trap(error, store))
 }
 
 fn connector_result<T>(
@@ -236,7 +233,10 @@ fn connector_result<T>(
         Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) => Err(Failure::Connector {
             category: e.category,
-            message: e.message,
+            message: match store.data().hooks.last_refusal() {
+                Some(refusal) => format!("{}. {refusal}", e.message),
+                None => e.message,
+            },
         }),
         Err(e) => Err(trap(e, store)),
     }
@@ -297,19 +297,35 @@ fn read_json_file(path: &Path, flag: &str) -> Result<String, Failure> {
         .map_err(|e| Failure::Input(format!("cannot read {flag} file {}: {e}", path.display())))
 }
 
-/// The allowlist: hosts named by config fields the spec marks `x-outbound-host` (or their
-/// defaults), unless disabled, plus every `--allow-host`.
-fn allow_list(config: &RunConfig, spec: &Value, config_json: &Value) -> AllowList {
-    let mut list = AllowList::new(config.extra_hosts.clone());
-    if config.allow_config_hosts {
-        for pattern in config_hosts(spec, config_json) {
-            list.push(pattern);
+/// The operator's grants: the values of the config fields the spec marks `x-outbound-host`
+/// that the config sets (unless `--no-config-hosts`), and every `--allow-host`. A spec's
+/// default is never granted; such defaults come back as proposals, named when refused.
+fn allow_list(
+    config: &RunConfig,
+    spec: &Value,
+    config_json: &Value,
+) -> (AllowList, Vec<(String, Origin)>) {
+    let mut list = AllowList::default();
+    let mut proposed = Vec::new();
+    for (field, default) in host_fields(spec) {
+        match config_json.get(&field).and_then(Value::as_str) {
+            Some(url) if config.allow_config_hosts => {
+                if let Some(origin) = Origin::parse(url) {
+                    list.push(HostPattern::exact(&origin), GrantSource::ConfigField(field));
+                }
+            }
+            Some(_) => {}
+            None => proposed.extend(default.and_then(|d| Origin::parse(&d)).map(|o| (field, o))),
         }
     }
-    list
+    for pattern in &config.extra_hosts {
+        list.push(pattern.clone(), GrantSource::AllowHostFlag);
+    }
+    (list, proposed)
 }
 
-fn config_hosts(spec: &Value, config_json: &Value) -> Vec<HostPattern> {
+/// The spec's properties marked `x-outbound-host`, with their defaults.
+fn host_fields(spec: &Value) -> Vec<(String, Option<String>)> {
     let Some(properties) = spec
         .pointer("/connectionSpecification/properties")
         .and_then(Value::as_object)
@@ -319,17 +335,41 @@ fn config_hosts(spec: &Value, config_json: &Value) -> Vec<HostPattern> {
     properties
         .iter()
         .filter(|(_, schema)| schema.get("x-outbound-host") == Some(&Value::Bool(true)))
-        .filter_map(|(name, schema)| {
-            config_json
-                .get(name)
-                .or_else(|| schema.get("default"))?
-                .as_str()
-        })
-        .filter_map(|url| {
-            let uri: http::Uri = url.trim().parse().ok()?;
-            HostPattern::parse(&format!("{}://{}", uri.scheme_str()?, uri.authority()?)).ok()
+        .map(|(name, schema)| {
+            let default = schema.get("default").and_then(Value::as_str);
+            (name.clone(), default.map(str::to_string))
         })
         .collect()
+}
+
+/// Logs the effective allowlist, each grant with its source, and warns of clear-text grants.
+fn log_grants(output: &SharedOutput, allowed: &AllowList) {
+    let out = lock(output);
+    if allowed.grants().is_empty() {
+        out.log_stderr(
+            Level::Info,
+            "outgoing HTTP allowed to: nothing (set the host in the config or pass --allow-host)",
+        );
+    }
+    for grant in allowed.grants() {
+        out.log_stderr(
+            Level::Info,
+            &format!(
+                "outgoing HTTP allowed to {} (from {})",
+                grant.pattern, grant.source
+            ),
+        );
+        if grant.pattern.allows_cleartext_off_host() {
+            out.log_stderr(
+                Level::Warn,
+                &format!(
+                    "{} allows plain http:// to hosts other than this machine: the app secret \
+                     and the data would cross the network unencrypted; use https://",
+                    grant.pattern
+                ),
+            );
+        }
+    }
 }
 
 #[cfg(test)]
@@ -337,24 +377,72 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn run_config(allow_config_hosts: bool, extra: &[&str]) -> RunConfig {
+        RunConfig {
+            component: "c.wasm".into(),
+            operation: Operation::Spec,
+            extra_hosts: extra
+                .iter()
+                .map(|p| HostPattern::parse(p).unwrap())
+                .collect(),
+            allow_config_hosts,
+            limits: crate::runtime::Limits {
+                max_memory_bytes: 1 << 20,
+                request_timeout: Duration::from_secs(1),
+            },
+            timeout: Duration::from_secs(1),
+            cache: crate::runtime::CompileCache::Off,
+            verbose: false,
+        }
+    }
+
     #[test]
-    fn config_hosts_come_from_marked_fields_or_defaults() {
+    fn only_the_operator_grants_hosts() {
         let spec = json!({"connectionSpecification": {"properties": {
             "lark_host": {"type": "string", "default": "https://open.feishu.cn", "x-outbound-host": true},
+            "sneaky": {"type": "string", "default": "http://127.0.0.1:9", "x-outbound-host": true},
             "other": {"type": "string"}
         }}});
-        let hosts = |cfg: Value| {
-            config_hosts(&spec, &cfg)
+        let grants = |config: &RunConfig, cfg: Value| {
+            let (list, proposed) = allow_list(config, &spec, &cfg);
+            let grants: Vec<String> = list
+                .grants()
                 .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
+                .map(|g| format!("{} ({})", g.pattern, g.source))
+                .collect();
+            let proposed: Vec<String> = proposed.iter().map(|(f, o)| format!("{f}={o}")).collect();
+            (grants, proposed)
         };
-        assert_eq!(hosts(json!({})), vec!["https://open.feishu.cn"]);
+        let plain = run_config(true, &[]);
         assert_eq!(
-            hosts(json!({"lark_host": "http://127.0.0.1:8080/", "other": "http://evil"})),
-            vec!["http://127.0.0.1:8080"]
+            grants(&plain, json!({})),
+            (
+                vec![],
+                vec![
+                    "lark_host=https://open.feishu.cn".to_string(),
+                    "sneaky=http://127.0.0.1:9".to_string()
+                ]
+            )
         );
-        assert!(hosts(json!({"lark_host": "not a url"})).is_empty());
-        assert!(hosts(json!({"lark_host": "https://u:p@evil.com"})).is_empty());
+        let (g, _) = grants(
+            &plain,
+            json!({"lark_host": "http://127.0.0.1:8080/", "other": "http://evil"}),
+        );
+        assert_eq!(g, vec!["http://127.0.0.1:8080 (config field lark_host)"]);
+        assert!(
+            grants(&plain, json!({"lark_host": "not a url"}))
+                .0
+                .is_empty()
+        );
+        assert!(
+            grants(&plain, json!({"lark_host": "https://u:p@evil.com"}))
+                .0
+                .is_empty()
+        );
+        let flags = run_config(false, &["https://*.larksuite.com"]);
+        assert_eq!(
+            grants(&flags, json!({"lark_host": "http://127.0.0.1:8080"})).0,
+            vec!["https://*.larksuite.com (--allow-host)"]
+        );
     }
 }

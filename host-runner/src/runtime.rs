@@ -1,13 +1,13 @@
 //! The wasmtime side: engine (with the compilation cache), linker, one store-data struct, the
 //! sandbox hook for outgoing HTTP, and the limits every store is created with.
 
-use crate::output::{SharedOutput, lock};
-use crate::pool::{ConnectionPool, Timeouts};
+use crate::dial::{HttpClient, Timeouts};
+use crate::output::{GuestStderr, SharedOutput, lock};
 use crate::protocol::{Level, Status};
-use crate::sandbox::AllowList;
+use crate::sandbox::{AllowList, HostPattern, Origin};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Cache, CacheConfig, Config, Engine, ResourceLimiter, Store};
@@ -34,6 +34,7 @@ pub enum CompileCache {
 /// Limits applied to every store.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
+    /// Cap on all the component's linear memories together.
     pub max_memory_bytes: usize,
     /// Cap on connect, first-byte and between-bytes timeouts of each outgoing request.
     pub request_timeout: Duration,
@@ -114,16 +115,12 @@ fn cache_config(cache: &CompileCache) -> Result<Option<Cache>> {
     Ok(Some(Cache::new(config)?))
 }
 
-/// Turns a trap caused by the memory cap into a message that says so.
+/// What stopped a trapped component, in plain words: the limit it hit, if it hit one.
 pub fn explain_trap(error: wasmtime::Error, store: &Store<StoreData>) -> anyhow::Error {
     let error = anyhow::Error::from(error);
     match store.data().limiter.refused {
-        Some(desired) => error.context(format!(
-            "the connector exceeded the memory limit of {} MiB (it asked for {} MiB); raise it with --max-memory-mib",
-            store.data().limiter.max_bytes >> 20,
-            desired.div_ceil(1 << 20)
-        )),
-        None => error,
+        Some(refusal) => error.context(refusal.to_string()),
+        None => error.context("the connector failed"),
     }
 }
 
@@ -133,15 +130,15 @@ pub struct StoreData {
     http: WasiHttpCtx,
     table: ResourceTable,
     pub hooks: SandboxHooks,
-    limiter: MemoryCap,
+    limiter: StoreCap,
     output: SharedOutput,
 }
 
 impl StoreData {
     fn new(output: SharedOutput, limits: Limits) -> Self {
-        // No env, args, preopened dirs or sockets; stderr passes through for panic messages.
+        // No env, args, preopened dirs or sockets; stderr goes through the runner's logger.
         let wasi = WasiCtxBuilder::new()
-            .inherit_stderr()
+            .stderr(GuestStderr::new())
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)
@@ -151,15 +148,14 @@ impl StoreData {
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             hooks: SandboxHooks {
-                allowed: AllowList::default(),
+                allowed: Arc::new(AllowList::default()),
+                proposed: Vec::new(),
                 request_timeout: limits.request_timeout,
                 output: output.clone(),
-                pool: ConnectionPool::new(),
+                client: None,
+                refusal: Arc::default(),
             },
-            limiter: MemoryCap {
-                max_bytes: limits.max_memory_bytes,
-                refused: None,
-            },
+            limiter: StoreCap::new(limits.max_memory_bytes),
             output,
         }
     }
@@ -184,27 +180,88 @@ impl WasiHttpView for StoreData {
     }
 }
 
-/// Caps each linear memory; remembers a refusal so the trap can be explained.
-struct MemoryCap {
-    max_bytes: usize,
-    refused: Option<usize>,
+/// Most core instances, linear memories and tables one component may create.
+const MAX_INSTANCES: usize = 32;
+const MAX_MEMORIES: usize = 8;
+const MAX_TABLES: usize = 32;
+const MAX_TABLE_ELEMENTS: usize = 1_000_000;
+
+/// A limit the component ran into.
+#[derive(Debug, Clone, Copy)]
+enum LimitHit {
+    /// All memories together would have reached `wanted` bytes.
+    Memory {
+        max: usize,
+        wanted: usize,
+    },
+    Table {
+        wanted: usize,
+    },
 }
 
-impl ResourceLimiter for MemoryCap {
+impl std::fmt::Display for LimitHit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Memory { max, wanted } => write!(
+                f,
+                "the connector exceeded the memory limit of {} MiB (it asked for {} MiB); \
+                 raise --max-memory-mib",
+                max >> 20,
+                wanted.div_ceil(1 << 20)
+            ),
+            Self::Table { wanted } => write!(
+                f,
+                "the connector exceeded the table limit of {MAX_TABLE_ELEMENTS} elements \
+                 (it asked for {wanted})"
+            ),
+        }
+    }
+}
+
+/// Store-wide caps: all linear memories together, and how many instances, memories and
+/// tables exist; remembers what was refused so the trap can be explained.
+struct StoreCap {
+    max_bytes: usize,
+    /// Bytes of all memories so far.
+    total_bytes: usize,
+    refused: Option<LimitHit>,
+}
+
+impl StoreCap {
+    fn new(max_bytes: usize) -> Self {
+        Self {
+            max_bytes,
+            total_bytes: 0,
+            refused: None,
+        }
+    }
+}
+
+impl ResourceLimiter for StoreCap {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.max_bytes {
-            self.refused = Some(desired);
-            return Err(wasmtime::Error::msg(format!(
-                "memory limit of {} bytes reached",
-                self.max_bytes
-            )));
+        let wanted = self
+            .total_bytes
+            .saturating_sub(current)
+            .saturating_add(desired);
+        if wanted > self.max_bytes {
+            let hit = LimitHit::Memory {
+                max: self.max_bytes,
+                wanted,
+            };
+            self.refused = Some(hit);
+            return Err(wasmtime::Error::msg(hit.to_string()));
         }
+        self.total_bytes = wanted;
         Ok(true)
+    }
+
+    fn memory_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
+        Ok(())
     }
 
     fn table_growing(
@@ -213,16 +270,38 @@ impl ResourceLimiter for MemoryCap {
         desired: usize,
         _maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(desired <= 1_000_000)
+        if desired > MAX_TABLE_ELEMENTS {
+            self.refused = Some(LimitHit::Table { wanted: desired });
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn instances(&self) -> usize {
+        MAX_INSTANCES
+    }
+
+    fn memories(&self) -> usize {
+        MAX_MEMORIES
+    }
+
+    fn tables(&self) -> usize {
+        MAX_TABLES
     }
 }
 
-/// The sandbox for outgoing HTTP: the allowlist, and timeouts on every request.
+/// The sandbox for outgoing HTTP: the operator's grants, the address policy (in the dialer)
+/// and timeouts on every request. Nothing is allowed until [`SandboxHooks::grant`] is called.
 pub struct SandboxHooks {
-    pub allowed: AllowList,
+    allowed: Arc<AllowList>,
+    /// Hosts the component's spec proposes as field defaults that the operator did not grant:
+    /// named in the refusal, so the operator knows which field to set.
+    proposed: Vec<(String, Origin)>,
     request_timeout: Duration,
     output: SharedOutput,
-    pool: Arc<ConnectionPool>,
+    client: Option<HttpClient>,
+    /// The latest refusal, for the run's error message.
+    refusal: Arc<Mutex<Option<String>>>,
 }
 
 type BoxedFuture<T> = Box<dyn Future<Output = T> + Send>;
@@ -234,6 +313,62 @@ type SendResult = Result<
     wasmtime_wasi_http::Error,
 >;
 
+impl SandboxHooks {
+    /// Grants `allowed`; `proposed` are the spec's host defaults the config left out.
+    pub fn grant(&mut self, allowed: AllowList, proposed: Vec<(String, Origin)>) {
+        let allowed = Arc::new(allowed);
+        let output = self.output.clone();
+        let refusal = self.refusal.clone();
+        let on_denied = Arc::new(move |why: &str| {
+            let message = format!("sandbox refused a connection to {why}");
+            lock(&output).log(Level::Warn, &message);
+            *refusal.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
+        });
+        self.client = Some(HttpClient::new(
+            allowed.clone(),
+            self.request_timeout,
+            on_denied,
+        ));
+        self.allowed = allowed;
+        self.proposed = proposed;
+    }
+
+    /// Why the sandbox last refused a request, if it did.
+    pub fn last_refusal(&self) -> Option<String> {
+        self.refusal
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Refuses a request the allowlist does not cover, saying how to allow it.
+    fn refuse(&mut self, uri: &http::Uri) -> BoxedFuture<SendResult> {
+        let message = match Origin::of(uri) {
+            Some(origin) => {
+                let pattern = HostPattern::exact(&origin);
+                let field = self.proposed.iter().find(|(_, o)| *o == origin).map_or(
+                    String::new(),
+                    |(field, _)| {
+                        format!(
+                            " (the connector's default for `{field}`, which the config leaves out)"
+                        )
+                    },
+                );
+                format!(
+                    "sandbox refused a request to {origin}{field}: no grant allows it. \
+                     Allow it by setting the host in the config, or with --allow-host {pattern} \
+                     (allowed now: {})",
+                    self.allowed
+                )
+            }
+            None => format!("sandbox refused a request to {uri}: not an http(s) URL"),
+        };
+        lock(&self.output).log(Level::Warn, &message);
+        *self.refusal.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
+        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
+    }
+}
+
 impl WasiHttpHooks for SandboxHooks {
     fn send_request(
         &mut self,
@@ -241,20 +376,10 @@ impl WasiHttpHooks for SandboxHooks {
         options: Option<RequestOptions>,
         _fut: BoxedFuture<Result<(), wasmtime_wasi_http::Error>>,
     ) -> BoxedFuture<SendResult> {
-        if !self.allowed.allows(request.uri()) {
-            let uri = request.uri();
-            let origin = format!(
-                "{}://{}",
-                uri.scheme_str().unwrap_or("?"),
-                uri.authority().map_or("?", |a| a.as_str())
-            );
-            let message = format!(
-                "sandbox refused a request to {origin} (allowed hosts: {})",
-                self.allowed
-            );
-            lock(&self.output).log(Level::Warn, &message);
-            return Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) });
-        }
+        let granted = Origin::of(request.uri()).is_some_and(|o| self.allowed.allows(&o).is_some());
+        let Some(client) = self.client.clone().filter(|_| granted) else {
+            return self.refuse(request.uri());
+        };
         let cap = |asked: Option<Duration>| {
             asked.map_or(self.request_timeout, |d| d.min(self.request_timeout))
         };
@@ -264,7 +389,7 @@ impl WasiHttpHooks for SandboxHooks {
             first_byte: cap(asked.first_byte_timeout),
             between_bytes: cap(asked.between_bytes_timeout),
         };
-        Box::new(self.pool.clone().send(request, timeouts))
+        Box::new(client.send(request, timeouts))
     }
 }
 
