@@ -3,7 +3,8 @@
 //!
 //! Flow: [`cli`] parses flags into a run config; [`run`] reads the input files, has
 //! [`runtime`] compile (or load from cache) and instantiate the component with its limits,
-//! derives the outbound allowlist ([`sandbox`]) from the config, calls the export, and writes
+//! grants outgoing HTTP ([`sandbox`], [`dial`]) from what the operator supplied (config values of
+//! fields the spec marks as hosts, and `--allow-host`), calls the export, and writes
 //! what the component hands back through [`output`] as [`protocol`] messages, all under a
 //! wall-clock watchdog.
 

@@ -12,6 +12,7 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -53,6 +54,9 @@ pub enum Fault {
     /// The page's second item is not valid JSON inside (`tru` for `true`), though its
     /// brackets balance.
     BrokenRecord,
+    /// The connection the request came on is closed before any byte of an answer, as a
+    /// server does with a keep-alive connection it has just timed out.
+    CloseConnection,
 }
 
 /// What the mock serves.
@@ -130,11 +134,36 @@ struct AppState {
     records: Arc<RecordCache>,
     /// Nanoseconds spent building records-search answers.
     busy_nanos: Arc<AtomicU64>,
+    /// Duplicates of accepted sockets by client port, kept only when a fault closes them.
+    sockets: Arc<Mutex<HashMap<u16, std::net::TcpStream>>>,
 }
 
 impl AppState {
     fn shared(&self) -> std::sync::MutexGuard<'_, Shared> {
         self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Keeps a duplicate of an accepted socket, so a fault can close it under the server.
+fn keep_socket(sockets: &Mutex<HashMap<u16, std::net::TcpStream>>, io: &tokio::net::TcpStream) {
+    use std::os::fd::AsFd;
+    let Ok(peer) = io.peer_addr() else { return };
+    if let Ok(fd) = io.as_fd().try_clone_to_owned() {
+        let socket = std::net::TcpStream::from(fd);
+        let mut sockets = sockets.lock().unwrap_or_else(|p| p.into_inner());
+        sockets.insert(peer.port(), socket);
+    }
+}
+
+/// Shuts the connection from client port `port` down in both directions.
+fn close_socket(state: &AppState, port: u16) {
+    let socket = state
+        .sockets
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&port);
+    if let Some(socket) = socket {
+        let _ = socket.shutdown(std::net::Shutdown::Both);
     }
 }
 
@@ -163,7 +192,14 @@ impl MockFeishu {
             config: Arc::new(config),
             shared: shared.clone(),
             busy_nanos: Arc::new(AtomicU64::new(0)),
+            sockets: Arc::default(),
         };
+        let closes = state
+            .config
+            .faults
+            .values()
+            .any(|f| *f == Fault::CloseConnection);
+        let sockets = state.sockets.clone();
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -171,6 +207,11 @@ impl MockFeishu {
         std::thread::spawn(move || {
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                let listener = listener.tap_io(move |io| {
+                    if closes {
+                        keep_socket(&sockets, io);
+                    }
+                });
                 axum::serve(
                     listener,
                     router(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -510,6 +551,7 @@ async fn search_page(
     };
     match fault {
         Some(Fault::ExpireTokens) => state.shared().valid_tokens.clear(),
+        Some(Fault::CloseConnection) => close_socket(&state, peer.port()),
         Some(Fault::Stall { secs }) => {
             tokio::time::sleep(std::time::Duration::from_secs(secs)).await
         }
@@ -785,15 +827,22 @@ fn fault_response(fault: &Fault) -> Response {
 
 /// Sends the headers and the first part of `body`, then fails the body so the connection drops.
 fn cut_short(body: String) -> Response {
+    use futures_util::StreamExt;
     let head = Bytes::from(body.as_bytes()[..body.len() / 3].to_vec());
-    let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
-        Ok(head),
-        Err(std::io::Error::other("connection dropped by the mock")),
-    ];
+    // The first third goes out (headers included) before the connection is cut.
+    let chunks = futures_util::stream::iter([Some(head), None]).then(|chunk| async move {
+        match chunk {
+            Some(bytes) => Ok(bytes),
+            None => {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                Err(std::io::Error::other("connection dropped by the mock"))
+            }
+        }
+    });
     Response::builder()
         .header(header::CONTENT_TYPE, "application/json; charset=utf-8")
         .header(header::CONTENT_LENGTH, body.len())
-        .body(Body::from_stream(futures_util::stream::iter(chunks)))
+        .body(Body::from_stream(chunks))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 

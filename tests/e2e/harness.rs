@@ -113,13 +113,24 @@ pub fn run(args: &[&str]) -> Run {
 
 /// Runs host-runner with `args`, caching compiled components in `cache_dir`.
 pub fn run_cached_in(cache_dir: &Path, args: &[&str]) -> Run {
-    let output = Command::new(env!("CARGO_BIN_EXE_host-runner"))
-        .arg(component())
-        .args(args)
+    run_command(runner(component(), cache_dir).args(args))
+}
+
+/// A host-runner command for `component` (flags to follow), with its compile cache.
+pub fn runner(component: &Path, cache_dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_host-runner"));
+    command
+        .arg(component)
         .arg("--cache-dir")
         .arg(cache_dir)
-        .output()
-        .expect("run host-runner");
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE");
+    command
+}
+
+/// Runs a host-runner command, parses its output and checks that no secret leaked.
+pub fn run_command(command: &mut Command) -> Run {
+    let output = command.output().expect("run host-runner");
     let stdout = String::from_utf8(output.stdout).expect("utf-8 stdout");
     let stderr = String::from_utf8(output.stderr).expect("utf-8 stderr");
     let messages = stdout
