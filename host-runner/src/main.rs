@@ -15,6 +15,7 @@ mod protocol;
 mod run;
 mod runtime;
 mod sandbox;
+mod state_input;
 
 use clap::Parser;
 use std::process::ExitCode;

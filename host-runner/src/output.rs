@@ -33,8 +33,10 @@ pub struct StreamProgress {
 pub struct Output<W: Write> {
     writer: ProtocolWriter<W>,
     streams: BTreeMap<String, StreamProgress>,
-    /// Set once stdout is closed (e.g. a pipe to `head`): later writes are dropped.
+    /// Set once stdout failed or the run's outcome is written: later writes are refused.
     closed: bool,
+    /// The first failure to write stdout: the output is incomplete.
+    write_error: Option<io::Error>,
     verbose: bool,
 }
 
@@ -54,12 +56,19 @@ impl<W: Write> Output<W> {
             writer: ProtocolWriter::new(out),
             streams: BTreeMap::new(),
             closed: false,
+            write_error: None,
             verbose,
         }
     }
 
-    pub fn is_closed(&self) -> bool {
-        self.closed
+    /// Why stdout could not be written, if it could not.
+    pub fn write_error(&self) -> Option<&io::Error> {
+        self.write_error.as_ref()
+    }
+
+    /// Takes no more output: the run's outcome is written.
+    pub fn seal(&mut self) {
+        self.closed = true;
     }
 
     #[cfg(test)]
@@ -71,17 +80,19 @@ impl<W: Write> Output<W> {
         &mut self,
         f: impl FnOnce(&mut ProtocolWriter<W>) -> io::Result<()>,
     ) -> Result<(), Refusal> {
+        if let Some(e) = &self.write_error {
+            return Err(Refusal::Closed(format!("stdout cannot be written: {e}")));
+        }
         if self.closed {
-            return Err(Refusal::Closed("stdout is closed".into()));
+            return Err(Refusal::Closed("the run is over".into()));
         }
         match f(&mut self.writer) {
             Ok(()) => Ok(()),
             Err(e) => {
+                let refusal = Refusal::Closed(format!("stdout cannot be written: {e}"));
                 self.closed = true;
-                if e.kind() != io::ErrorKind::BrokenPipe {
-                    eprintln!("host-runner: cannot write to stdout: {e}");
-                }
-                Err(Refusal::Closed(format!("stdout is closed: {e}")))
+                self.write_error = Some(e);
+                Err(refusal)
             }
         }
     }
@@ -229,8 +240,14 @@ impl<W: Write> Output<W> {
         let _ = self.write(|w| w.message(&Message::Catalog { catalog }));
     }
 
+    /// Flushes stdout; a failure is kept in [`Output::write_error`].
     pub fn flush(&mut self) {
-        let _ = self.write(|w| w.flush());
+        if self.write_error.is_none() {
+            if let Err(e) = self.writer.flush() {
+                self.closed = true;
+                self.write_error = Some(e);
+            }
+        }
     }
 }
 

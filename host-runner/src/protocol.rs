@@ -199,32 +199,44 @@ impl<W: Write> ProtocolWriter<W> {
     }
 
     pub fn message(&mut self, message: &Message<'_>) -> io::Result<()> {
-        serde_json::to_writer(&mut self.out, message)?;
+        let line = serde_json::to_vec(message)?;
+        write_one_line(&mut self.out, &line)?;
         self.out.write_all(b"\n")
     }
 
     /// Writes a RECORD line around `data`, which must already be a valid JSON object.
-    /// Raw line breaks (only possible as whitespace between tokens) become spaces.
     pub fn record(&mut self, stream: &str, data: &[u8], emitted_at: u64) -> io::Result<()> {
         self.out
             .write_all(b"{\"type\":\"RECORD\",\"record\":{\"stream\":")?;
-        serde_json::to_writer(&mut self.out, stream)?;
+        write_one_line(&mut self.out, &serde_json::to_vec(stream)?)?;
         self.out.write_all(b",\"data\":")?;
-        if memchr::memchr2(b'\n', b'\r', data).is_some() {
-            let flat: Vec<u8> = data
-                .iter()
-                .map(|&c| if c == b'\n' || c == b'\r' { b' ' } else { c })
-                .collect();
-            self.out.write_all(&flat)?;
-        } else {
-            self.out.write_all(data)?;
-        }
+        write_one_line(&mut self.out, data)?;
         writeln!(self.out, ",\"emitted_at\":{emitted_at}}}}}")
     }
 
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
+}
+
+/// Writes valid JSON text so that it stays on one line for every reader: raw line breaks
+/// (only possible as whitespace between tokens) become spaces, and U+2028 / U+2029 (only
+/// possible inside strings, where Python's `str.splitlines()` would still cut) become
+/// `\u2028` / `\u2029`.
+fn write_one_line(out: &mut impl Write, json: &[u8]) -> io::Result<()> {
+    let mut rest = json;
+    while let Some(i) = memchr::memchr3(b'\n', b'\r', 0xE2, rest) {
+        let (escape, skip): (&[u8], usize) = match &rest[i..] {
+            [b'\n' | b'\r', ..] => (b" ", 1),
+            [0xE2, 0x80, 0xA8, ..] => (b"\\u2028", 3),
+            [0xE2, 0x80, 0xA9, ..] => (b"\\u2029", 3),
+            _ => (&rest[i..=i], 1),
+        };
+        out.write_all(&rest[..i])?;
+        out.write_all(escape)?;
+        rest = &rest[i + skip..];
+    }
+    out.write_all(rest)
 }
 
 #[cfg(test)]
@@ -249,6 +261,42 @@ mod tests {
         assert_eq!(
             v,
             serde_json::json!({"type":"RECORD","record":{"stream":"records","data":{"a":1,"s":"x\ny"},"emitted_at":42}})
+        );
+    }
+
+    #[test]
+    fn lines_never_carry_raw_line_separators() {
+        let v = line(|w| {
+            w.record("records", "{\"s\":\"a\u{2028}b\u{2029}c—…\"}".as_bytes(), 1)
+                .unwrap()
+        });
+        assert_eq!(v["record"]["data"]["s"], "a\u{2028}b\u{2029}c—…");
+        let v = line(|w| {
+            w.message(&Message::Log {
+                log: Log {
+                    level: Level::Info,
+                    message: "x\u{2028}y",
+                },
+            })
+            .unwrap()
+        });
+        assert_eq!(v["log"]["message"], "x\u{2028}y");
+        let mut buf = Vec::new();
+        let mut w = ProtocolWriter::new(&mut buf);
+        w.record("r", "{\"s\":\"\u{2028}\"}".as_bytes(), 1).unwrap();
+        w.message(&Message::Log {
+            log: Log {
+                level: Level::Info,
+                message: "\u{2029}",
+            },
+        })
+        .unwrap();
+        let text = String::from_utf8(buf).unwrap();
+        assert!(!text.contains(['\u{2028}', '\u{2029}']), "{text}");
+        assert_eq!(text.lines().count(), 2);
+        assert!(
+            text.contains("\\u2028") && text.contains("\\u2029"),
+            "{text}"
         );
     }
 

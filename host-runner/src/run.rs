@@ -28,7 +28,12 @@ enum Failure {
     },
     /// The component could not run, trapped or misbehaved.
     Host(anyhow::Error),
+    /// The operator stopped the run with this signal.
+    Interrupted(i32),
 }
+
+/// Exit codes besides 0 (success), 1 (the run failed) and 2 (bad flags).
+const EXIT_OUTPUT_FAILED: u8 = 3;
 
 /// Runs the command and returns the process exit code.
 pub fn run(config: RunConfig) -> ExitCode {
@@ -36,6 +41,7 @@ pub fn run(config: RunConfig) -> ExitCode {
         Box::new(BufWriter::with_capacity(1 << 16, std::io::stdout()));
     let output: SharedOutput = Arc::new(Mutex::new(Output::new(stdout, config.verbose)));
     let (events, progress) = mpsc::channel();
+    forward_signals(events.clone());
     let worker_output = output.clone();
     let worker_config = config.clone();
     std::thread::spawn(move || {
@@ -53,7 +59,33 @@ pub fn run(config: RunConfig) -> ExitCode {
     };
     let code = finish(&mut out, &config.operation, result);
     out.flush();
+    out.seal();
+    if let Some(e) = out.write_error() {
+        eprintln!(
+            "ERROR cannot write the protocol stream to stdout ({e}); the output is incomplete"
+        );
+        return ExitCode::from(EXIT_OUTPUT_FAILED);
+    }
     code
+}
+
+/// On SIGINT or SIGTERM, tells the watcher to end the run; on a second one, exits at once.
+fn forward_signals(events: mpsc::Sender<Progress>) {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+        eprintln!("WARN  cannot handle SIGINT / SIGTERM; an interrupted run ends without a TRACE");
+        return;
+    };
+    std::thread::spawn(move || {
+        let mut seen = false;
+        for signal in signals.forever() {
+            if seen {
+                std::process::exit(128 + signal);
+            }
+            seen = true;
+            let _ = events.send(Progress::Interrupted(signal));
+        }
+    });
 }
 
 /// What the worker thread reports.
@@ -61,6 +93,8 @@ enum Progress {
     /// The component is instantiated and its export is being called: the clock starts.
     Running,
     Done(Result<(), Failure>),
+    /// A signal asked the run to stop.
+    Interrupted(i32),
 }
 
 /// Waits for the worker; the wall-clock cap counts from the export call (compiling the
@@ -74,10 +108,12 @@ fn watch(progress: &mpsc::Receiver<Progress>, timeout: Duration) -> Result<(), F
     match progress.recv() {
         Ok(Progress::Running) => {}
         Ok(Progress::Done(result)) => return result,
+        Ok(Progress::Interrupted(signal)) => return Err(Failure::Interrupted(signal)),
         Err(_) => return stopped(),
     }
     match progress.recv_timeout(timeout) {
         Ok(Progress::Done(result)) => result,
+        Ok(Progress::Interrupted(signal)) => Err(Failure::Interrupted(signal)),
         Ok(Progress::Running) => Err(Failure::Host(anyhow::anyhow!(
             "the connector thread reported twice"
         ))),
@@ -113,9 +149,9 @@ fn finish(
     operation: &Operation,
     result: Result<(), Failure>,
 ) -> ExitCode {
-    if out.is_closed() {
-        // stdout went away (e.g. piped into `head`): end quietly.
-        return ExitCode::SUCCESS;
+    if out.write_error().is_some() {
+        // stdout went away or is full: nothing more can be written (the caller says so).
+        return ExitCode::FAILURE;
     }
     let open = out.close_open_streams();
     let failure = match (result, open.first()) {
@@ -126,22 +162,26 @@ fn finish(
         (Err(failure), _) => failure,
     };
     let (message, internal, failure_type) = describe(&failure);
+    let code = match failure {
+        Failure::Interrupted(signal) => ExitCode::from(128 + signal as u8),
+        _ => ExitCode::FAILURE,
+    };
     if let Operation::Check { .. } = operation {
         out.connection_status(false, Some(&message));
-        if let Failure::Host(_) = failure {
+        if let Failure::Host(_) | Failure::Interrupted(_) = failure {
             out.error(&message, &internal, failure_type, None);
-            return ExitCode::FAILURE;
+            return code;
         }
         out.log_stderr(Level::Info, &format!("check failed: {message}"));
         return ExitCode::SUCCESS;
     }
-    out.error(
-        &message,
-        &internal,
-        failure_type,
-        open.first().map(String::as_str),
-    );
-    ExitCode::FAILURE
+    if open.is_empty() {
+        out.error(&message, &internal, failure_type, None);
+    }
+    for stream in &open {
+        out.error(&message, &internal, failure_type, Some(stream));
+    }
+    code
 }
 
 fn describe(failure: &Failure) -> (String, String, FailureType) {
@@ -166,6 +206,23 @@ fn describe(failure: &Failure) -> (String, String, FailureType) {
             let message = error.to_string();
             (message, format!("{error:#}"), FailureType::System)
         }
+        Failure::Interrupted(signal) => (
+            format!(
+                "the run was interrupted by {}; streams in progress are incomplete, and the \
+                 last STATE written for each is where the next read resumes",
+                signal_name(*signal)
+            ),
+            format!("signal {signal}"),
+            FailureType::Transient,
+        ),
+    }
+}
+
+fn signal_name(signal: i32) -> String {
+    match signal {
+        signal_hook::consts::SIGINT => "SIGINT".into(),
+        signal_hook::consts::SIGTERM => "SIGTERM".into(),
+        other => format!("signal {other}"),
     }
 }
 
@@ -287,7 +344,13 @@ impl Inputs {
             catalog: catalog
                 .map(|p| read_json_file(p, "--catalog"))
                 .transpose()?,
-            state: state.map(|p| read_json_file(p, "--state")).transpose()?,
+            state: state
+                .map(|p| {
+                    let text = read_json_file(p, "--state")?;
+                    crate::state_input::normalize(&text)
+                        .map_err(|e| Failure::Input(format!("--state file {}: {e}", p.display())))
+                })
+                .transpose()?,
         })
     }
 }

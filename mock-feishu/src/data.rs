@@ -216,7 +216,7 @@ pub fn fields(index: usize) -> Value {
     const TAGS: [&str; 4] = ["前端", "后端", "urgent", "🚀 launch"];
     let i = index as i64;
     let mut f = json!({
-        "任务名称": [{"type": "text", "text": format!("任务 #{index} — ünïcödé \"quoted\" \\ line\nbreak 🚀")}],
+        "任务名称": [{"type": "text", "text": format!("任务 #{index} — ünïcödé \"quoted\" \\ line\nbreak\u{2028}separator\u{2029}end 🚀")}],
         "数量": (i as f64) * 1.5,
         "进度": (index % 101) as f64 / 100.0,
         "状态": STATUS[index % STATUS.len()],

@@ -10,6 +10,7 @@ mod compile_cache;
 mod discover;
 mod faults;
 mod incremental;
+mod output_and_signals;
 mod protocol_schema;
 mod read_catalog_and_state;
 mod read_paginates;
