@@ -153,6 +153,12 @@ impl<H: Host> FeishuClient<H> {
         url
     }
 
+    /// Fetches the tenant token now (it is cached), so that bad credentials or a refused host
+    /// fail at once rather than in the first stream.
+    pub fn authenticate(&mut self) -> Result<(), ConnectorError> {
+        self.bearer().map(|_| ())
+    }
+
     /// The cached tenant token, fetched anew when missing or close to expiry.
     fn bearer(&mut self) -> Result<String, ConnectorError> {
         let now = self.host.now_ms();

@@ -49,21 +49,25 @@ impl Guest for Component {
 bindings::export!(Component with_types_in bindings);
 
 fn to_wit(error: ConnectorError) -> wit::ConnectorError {
+    to_wit_ref(&error)
+}
+
+fn to_wit_ref(error: &ConnectorError) -> wit::ConnectorError {
     let category = match error.category {
         Category::Config => wit::ErrorCategory::Config,
         Category::Auth => wit::ErrorCategory::Auth,
         Category::Permission => wit::ErrorCategory::Permission,
         Category::NotFound => wit::ErrorCategory::NotFound,
-        Category::RateLimited(wait) => {
-            wit::ErrorCategory::RateLimited(wait.map(|d| d.as_millis() as u64))
-        }
+        Category::RateLimited(wait) => wit::ErrorCategory::RateLimited(
+            wait.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        ),
         Category::Transient => wit::ErrorCategory::Transient,
         Category::BadResponse => wit::ErrorCategory::BadResponse,
-        Category::Internal => wit::ErrorCategory::Internal,
+        Category::Internal | Category::OutputClosed => wit::ErrorCategory::Internal,
     };
     wit::ConnectorError {
         category,
-        message: error.message,
+        message: error.message.clone(),
     }
 }
 
@@ -138,6 +142,10 @@ impl Host for WasiHost {
         };
         wit_host::set_stream_status(stream, status);
     }
+
+    fn fail_stream(&mut self, stream: &str, error: &ConnectorError) {
+        wit_host::fail_stream(stream, &to_wit_ref(error));
+    }
 }
 
 fn host_refused(error: wit::OutputError) -> ConnectorError {
@@ -146,8 +154,9 @@ fn host_refused(error: wit::OutputError) -> ConnectorError {
             "item {} of the page is not valid JSON: {}",
             r.index, r.reason
         )),
-        wit::OutputError::Closed(why) => {
-            ConnectorError::internal(format!("the host stopped taking output: {why}"))
-        }
+        wit::OutputError::Closed(why) => ConnectorError::new(
+            Category::OutputClosed,
+            format!("the host stopped taking output: {why}"),
+        ),
     }
 }

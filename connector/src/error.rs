@@ -15,6 +15,8 @@ pub enum Category {
     Transient,
     BadResponse,
     Internal,
+    /// The host takes no more output (its stdout closed, say): nothing more can be done.
+    OutputClosed,
 }
 
 /// A failure with a category and a user-facing message.

@@ -14,6 +14,7 @@ pub struct FakeHost {
     pub records: Vec<(String, Vec<String>)>,
     pub states: Vec<(String, String)>,
     pub statuses: Vec<(String, StreamStatus)>,
+    pub failures: Vec<(String, ConnectorError)>,
     pub clock_ms: u64,
     pub epoch_ms: i64,
 }
@@ -30,6 +31,7 @@ impl FakeHost {
             records: Vec::new(),
             states: Vec::new(),
             statuses: Vec::new(),
+            failures: Vec::new(),
             clock_ms: 0,
             epoch_ms: 1_800_000_000_000,
         }
@@ -92,5 +94,11 @@ impl Host for FakeHost {
     }
     fn stream_status(&mut self, stream: &str, status: StreamStatus) {
         self.statuses.push((stream.to_string(), status));
+    }
+    /// As a host does: the stream is marked incomplete and the failure kept.
+    fn fail_stream(&mut self, stream: &str, error: &ConnectorError) {
+        self.statuses
+            .push((stream.to_string(), StreamStatus::Incomplete));
+        self.failures.push((stream.to_string(), error.clone()));
     }
 }

@@ -91,6 +91,8 @@ pub trait Host {
     fn emit_records(&mut self, stream: &str, records: Vec<Vec<u8>>) -> Result<(), ConnectorError>;
     fn emit_state(&mut self, stream: &str, state: &str) -> Result<(), ConnectorError>;
     fn stream_status(&mut self, stream: &str, status: StreamStatus);
+    /// Reports that `stream` stopped on `error`; the host marks it incomplete.
+    fn fail_stream(&mut self, stream: &str, error: &ConnectorError);
 }
 
 /// Percent-encodes a path segment or query value (everything but RFC 3986 unreserved bytes).
@@ -138,6 +140,9 @@ impl<H: Host + ?Sized> Host for &mut H {
     }
     fn stream_status(&mut self, stream: &str, status: StreamStatus) {
         (**self).stream_status(stream, status)
+    }
+    fn fail_stream(&mut self, stream: &str, error: &ConnectorError) {
+        (**self).fail_stream(stream, error)
     }
 }
 

@@ -9,6 +9,7 @@
 //! `component` (wasm only) binds that trait to the WIT imports and WASI HTTP.
 
 pub mod base;
+pub mod catalog;
 pub mod classify;
 pub mod client;
 pub mod config;

@@ -1,27 +1,21 @@
 //! The four operations (spec, check, discover, read) over any [`Host`].
 
-use crate::base::{self, SINGLE_TABLE_STREAM, stream_name, table_id_of};
+use crate::base::{self, SINGLE_TABLE_STREAM, stream_name};
+use crate::catalog::{self, StreamDef, SyncMode};
 use crate::client::FeishuClient;
 use crate::config::Config;
-use crate::error::ConnectorError;
+use crate::error::{Category, ConnectorError};
 use crate::host::{Host, LogLevel, StreamStatus};
 use crate::incremental::{self, CursorTracker};
 use crate::paginator::PageCursor;
 use crate::records::{RecordsPage, TableRef};
 use crate::schema::records_schema;
 use crate::spec::{catalog_entry, specification};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// The connection specification as JSON text.
 pub fn spec() -> String {
     specification().to_string()
-}
-
-/// A stream the config offers: its name and the records behind it.
-#[derive(Debug, Clone)]
-struct StreamDef {
-    name: String,
-    table: TableRef,
 }
 
 /// Validates the config, fetches a token and reads one record of the configured table, or
@@ -98,15 +92,10 @@ fn offered_streams<H: Host>(
         .collect())
 }
 
-/// How a stream is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum SyncMode {
-    FullRefresh,
-    Incremental,
-}
-
 /// Reads the selected streams (every offered stream, in full, when `catalog` is absent),
-/// resuming incremental streams from `state`.
+/// resuming incremental streams from `state`. A stream that fails is reported to the host as
+/// that stream's failure and the others are still read; only a failure that concerns every
+/// stream (config, credentials, the Base, the host's output) fails the read itself.
 pub fn read<H: Host>(
     host: H,
     config: &str,
@@ -114,7 +103,7 @@ pub fn read<H: Host>(
     state: Option<&str>,
 ) -> Result<(), ConnectorError> {
     let mut client = FeishuClient::new(host, Config::parse(config)?);
-    let requested = catalog.map(selected_streams).transpose()?;
+    let requested = catalog.map(catalog::selected_streams).transpose()?;
     let saved = state
         .map(incremental::parse_state)
         .transpose()?
@@ -122,87 +111,60 @@ pub fn read<H: Host>(
     if requested.as_ref().is_some_and(Vec::is_empty) {
         return Ok(());
     }
+    client.authenticate()?;
     let app_token = base::app_token(&mut client)?;
     let offered = offered_streams(&mut client, &app_token)?;
-    for name in saved.keys() {
-        match_stream(name, &offered).map_err(|_| {
-            ConnectorError::config(format!("state names stream `{name}`, which this source does not offer; drop it from the state"))
-        })?;
-    }
-    let selected: Vec<(StreamDef, SyncMode)> = match requested {
-        None => offered
+    let selected: Vec<(String, SyncMode)> = requested.unwrap_or_else(|| {
+        offered
             .iter()
-            .map(|s| (s.clone(), SyncMode::FullRefresh))
-            .collect(),
-        Some(list) => list
-            .iter()
-            .map(|(name, mode)| match_stream(name, &offered).map(|s| (s, *mode)))
-            .collect::<Result<_, _>>()?,
-    };
+            .map(|s| (s.name.clone(), SyncMode::FullRefresh))
+            .collect()
+    });
+    warn_of_stale_state(&mut client, &saved, &offered);
     let started_ms = client.host().epoch_ms();
-    for (stream, mode) in selected {
-        let since = match mode {
-            SyncMode::Incremental => saved.get(&stream.name).copied().flatten(),
-            SyncMode::FullRefresh => None,
-        };
-        let tracker = CursorTracker::new(since, started_ms);
-        read_stream(&mut client, &stream, mode, tracker)?;
+    for (name, mode) in selected {
+        let outcome = catalog::match_stream(&name, &offered).and_then(|stream| {
+            let since = match mode {
+                SyncMode::Incremental => saved.get(&stream.name).copied().flatten(),
+                SyncMode::FullRefresh => None,
+            };
+            read_stream(
+                &mut client,
+                &stream,
+                mode,
+                CursorTracker::new(since, started_ms),
+            )
+        });
+        match outcome {
+            Ok(()) => {}
+            // Output gone or credentials rejected: no other stream can do better.
+            Err(error) if matches!(error.category, Category::OutputClosed | Category::Auth) => {
+                return Err(error);
+            }
+            Err(error) => client.host().fail_stream(&name, &error),
+        }
     }
     Ok(())
 }
 
-/// The offered stream a catalog name means: the same name, or the same table under an older
-/// name (the table was renamed since discover; its records keep the catalog's name).
-fn match_stream(name: &str, offered: &[StreamDef]) -> Result<StreamDef, ConnectorError> {
-    let found = offered.iter().find(|s| s.name == name).or_else(|| {
-        offered
-            .iter()
-            .find(|s| s.name != SINGLE_TABLE_STREAM && s.table.table_id == table_id_of(name))
-    });
-    match found {
-        Some(stream) => Ok(StreamDef {
-            name: name.to_string(),
-            table: stream.table.clone(),
-        }),
-        None => {
-            let names: Vec<&str> = offered.iter().map(|s| s.name.as_str()).collect();
-            Err(ConnectorError::config(format!(
-                "configured catalog selects stream `{name}`, which this source does not offer (streams: {}); run discover again",
-                names.join(", ")
-            )))
-        }
+/// Logs a WARN for each saved state of a stream the source no longer offers (its table was
+/// deleted, say): such state is ignored, as Airbyte's sources do.
+fn warn_of_stale_state<H: Host>(
+    client: &mut FeishuClient<H>,
+    saved: &std::collections::HashMap<String, Option<i64>>,
+    offered: &[StreamDef],
+) {
+    let mut stale: Vec<&String> = saved
+        .keys()
+        .filter(|name| catalog::find_stream(name, offered).is_none())
+        .collect();
+    stale.sort();
+    for name in stale {
+        let message = format!(
+            "the state names stream `{name}`, which this source no longer offers; its state is ignored"
+        );
+        client.host().log(LogLevel::Warn, &message);
     }
-}
-
-/// Stream names and sync modes a configured catalog selects, in order, once each.
-fn selected_streams(text: &str) -> Result<Vec<(String, SyncMode)>, ConnectorError> {
-    let bad = |why: &str| ConnectorError::config(format!("configured catalog {why}"));
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| bad(&format!("is not valid JSON: {e}")))?;
-    let streams = value
-        .get("streams")
-        .and_then(Value::as_array)
-        .ok_or_else(|| bad("has no `streams` array"))?;
-    let mut selected: Vec<(String, SyncMode)> = Vec::new();
-    for (i, entry) in streams.iter().enumerate() {
-        let name = entry
-            .pointer("/stream/name")
-            .and_then(Value::as_str)
-            .ok_or_else(|| bad(&format!("entry `streams[{i}]` has no `stream.name`")))?;
-        let mode = match entry.get("sync_mode").and_then(Value::as_str) {
-            Some("incremental") => SyncMode::Incremental,
-            Some("full_refresh") | None => SyncMode::FullRefresh,
-            Some(other) => {
-                return Err(bad(&format!(
-                    "entry `streams[{i}]` has unknown sync_mode {other:?}"
-                )));
-            }
-        };
-        if !selected.iter().any(|(s, _)| s == name) {
-            selected.push((name.to_string(), mode));
-        }
-    }
-    Ok(selected)
 }
 
 /// How a stream's records are asked for and handled.
@@ -260,7 +222,8 @@ fn search_plan<H: Host>(
     }
 }
 
-/// Reads one stream with its status bracket: STARTED, then COMPLETE or INCOMPLETE.
+/// Reads one stream with its status bracket: STARTED, then COMPLETE (or an error, which the
+/// caller reports as the stream's failure).
 fn read_stream<H: Host>(
     client: &mut FeishuClient<H>,
     stream: &StreamDef,
@@ -284,10 +247,7 @@ fn read_stream<H: Host>(
             client.host().stream_status(name, StreamStatus::Complete);
             Ok(())
         }
-        Err(error) => {
-            client.host().stream_status(name, StreamStatus::Incomplete);
-            Err(error.context(format!("reading stream `{name}`")))
-        }
+        Err(error) => Err(error.context(format!("reading stream `{name}`"))),
     }
 }
 
@@ -432,7 +392,9 @@ mod tests {
                 r#"{"code":0,"data":{"has_more":true,"page_token":"same","items":[{"record_id":"r"}]}}"#,
             )
         });
-        let err = read(&mut host, CONFIG, None, None).unwrap_err();
+        read(&mut host, CONFIG, None, None).unwrap();
+        let (stream, err) = &host.failures[0];
+        assert_eq!(stream, "records");
         assert_eq!(err.category, Category::BadResponse);
         assert!(
             err.message.contains("repeats an earlier page_token"),
@@ -492,19 +454,66 @@ mod tests {
     }
 
     #[test]
-    fn state_for_an_unknown_stream_is_a_config_error() {
-        let bad = r#"{"orders":{"last_modified_time":1}}"#;
-        let err = read(
-            FakeHost::new(table(1)),
-            CONFIG,
-            Some(INCREMENTAL),
-            Some(bad),
+    fn state_for_a_stream_no_longer_offered_is_ignored_with_a_warning() {
+        let stale = r#"{"orders":{"last_modified_time":1},"records":{"last_modified_time":1002}}"#;
+        let mut host = FakeHost::new(table(4));
+        read(&mut host, CONFIG, Some(INCREMENTAL), Some(stale)).unwrap();
+        assert_eq!(emitted(&host).len(), 2, "records keeps its cursor");
+        assert!(host.failures.is_empty());
+        assert!(host.logs.iter().any(|(level, m)| *level == LogLevel::Warn
+            && m.contains("state names stream `orders`, which this source no longer offers")));
+    }
+
+    /// Serves two tables; the second fails every search with a permission error.
+    fn two_tables_one_forbidden(
+        req: &HttpRequest,
+    ) -> Result<crate::host::HttpResponse, crate::host::TransportFailure> {
+        if req.url.ends_with(TOKEN_PATH) {
+            return token_ok("t");
+        }
+        if req.url.ends_with("/tables?page_size=100") || req.url.contains("/tables?") {
+            return json(
+                200,
+                r#"{"code":0,"data":{"has_more":false,"items":[{"table_id":"tblA","name":"A"},{"table_id":"tblB","name":"B"}]}}"#,
+            );
+        }
+        if req.url.contains("/tblB/") {
+            return json(403, r#"{"code":91403,"msg":"Forbidden"}"#);
+        }
+        json(
+            200,
+            r#"{"code":0,"data":{"has_more":false,"items":[{"record_id":"r1","fields":{}}]}}"#,
         )
-        .unwrap_err();
+    }
+
+    #[test]
+    fn a_failing_stream_does_not_stop_the_others() {
+        let config = CONFIG.replace(r#""table_id":"tbl1","#, "");
+        let mut host = FakeHost::new(two_tables_one_forbidden);
+        let catalog = r#"{"streams":[{"stream":{"name":"B_tblB"}},{"stream":{"name":"A_tblA"}},{"stream":{"name":"Gone_tblC"}}]}"#;
+        read(&mut host, &config, Some(catalog), None).unwrap();
+        let failed: Vec<(&str, &Category)> = host
+            .failures
+            .iter()
+            .map(|(s, e)| (s.as_str(), &e.category))
+            .collect();
+        assert_eq!(
+            failed,
+            vec![
+                ("B_tblB", &Category::Permission),
+                ("Gone_tblC", &Category::NotFound)
+            ]
+        );
+        assert_eq!(
+            host.records,
+            vec![(
+                "A_tblA".to_string(),
+                vec![r#"{"record_id":"r1","fields":{}}"#.to_string()]
+            )]
+        );
         assert!(
-            err.message.contains("state names stream `orders`"),
-            "{}",
-            err.message
+            host.statuses
+                .contains(&("A_tblA".to_string(), StreamStatus::Complete))
         );
     }
 
@@ -521,16 +530,21 @@ mod tests {
         );
 
         let mut host = FakeHost::new(table(3));
-        let err = read(
+        read(
             &mut host,
             CONFIG,
             Some(r#"{"streams":[{"stream":{"name":"orders"}}]}"#),
             None,
         )
-        .unwrap_err();
+        .unwrap();
+        let (stream, err) = &host.failures[0];
+        assert_eq!(stream, "orders");
         assert_eq!(err.category, Category::Config);
         assert!(err.message.contains("`orders`"));
-        assert!(host.requests.is_empty());
+        assert!(
+            !host.requests.iter().any(|r| r.url.contains("/search")),
+            "nothing is read for it"
+        );
 
         let mut host = FakeHost::new(table(3));
         read(&mut host, CONFIG, Some(r#"{"streams":[]}"#), None).unwrap();

@@ -37,6 +37,8 @@ pub struct Output<W: Write> {
     closed: bool,
     /// The first failure to write stdout: the output is incomplete.
     write_error: Option<io::Error>,
+    /// Streams the connector reported as failed, in order.
+    failed: Vec<String>,
     verbose: bool,
 }
 
@@ -57,6 +59,7 @@ impl<W: Write> Output<W> {
             streams: BTreeMap::new(),
             closed: false,
             write_error: None,
+            failed: Vec::new(),
             verbose,
         }
     }
@@ -168,6 +171,24 @@ impl<W: Write> Output<W> {
                 "stream `{stream}` is already {done:?}; no more records are accepted"
             ))),
         }
+    }
+
+    /// A stream the connector gave up on: INCOMPLETE, then a TRACE ERROR naming it.
+    pub fn fail_stream(
+        &mut self,
+        stream: &str,
+        message: &str,
+        internal: &str,
+        failure_type: FailureType,
+    ) {
+        self.status(stream, Status::Incomplete);
+        self.error(message, internal, failure_type, Some(stream));
+        self.failed.push(stream.to_string());
+    }
+
+    /// Streams reported as failed.
+    pub fn failed_streams(&self) -> &[String] {
+        &self.failed
     }
 
     /// Marks every stream that started but did not finish as INCOMPLETE; returns their names.

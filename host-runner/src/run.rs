@@ -4,7 +4,7 @@
 use crate::cli::{Operation, RunConfig};
 use crate::output::{Output, SharedOutput, lock};
 use crate::protocol::{FailureType, Level};
-use crate::runtime::{ErrorCategory, Runtime, StoreData, explain_trap};
+use crate::runtime::{ErrorCategory, Runtime, StoreData, explain_trap, failure_type, with_refusal};
 use crate::sandbox::{AllowList, GrantSource, HostPattern, Origin};
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
@@ -155,6 +155,8 @@ fn finish(
     }
     let open = out.close_open_streams();
     let failure = match (result, open.first()) {
+        // Each failed stream has its INCOMPLETE and TRACE ERROR already; the run failed.
+        (Ok(()), None) if !out.failed_streams().is_empty() => return ExitCode::FAILURE,
         (Ok(()), None) => return ExitCode::SUCCESS,
         (Ok(()), Some(stream)) => Failure::Host(anyhow::anyhow!(
             "the connector returned without finishing stream `{stream}`"
@@ -187,21 +189,11 @@ fn finish(
 fn describe(failure: &Failure) -> (String, String, FailureType) {
     match failure {
         Failure::Input(message) => (message.clone(), "invalid input".into(), FailureType::Config),
-        Failure::Connector { category, message } => {
-            let failure_type = match category {
-                ErrorCategory::Config
-                | ErrorCategory::Auth
-                | ErrorCategory::Permission
-                | ErrorCategory::NotFound => FailureType::Config,
-                ErrorCategory::RateLimited(_) | ErrorCategory::Transient => FailureType::Transient,
-                ErrorCategory::BadResponse | ErrorCategory::Internal => FailureType::System,
-            };
-            (
-                message.clone(),
-                format!("connector error category: {category:?}"),
-                failure_type,
-            )
-        }
+        Failure::Connector { category, message } => (
+            message.clone(),
+            format!("connector error category: {category:?}"),
+            failure_type(category),
+        ),
         Failure::Host(error) => {
             let message = error.to_string();
             (message, format!("{error:#}"), FailureType::System)
@@ -290,10 +282,7 @@ fn connector_result<T>(
         Ok(Ok(value)) => Ok(value),
         Ok(Err(e)) => Err(Failure::Connector {
             category: e.category,
-            message: match store.data().hooks.last_refusal() {
-                Some(refusal) => format!("{}. {refusal}", e.message),
-                None => e.message,
-            },
+            message: with_refusal(e.message, store.data().hooks.take_refusal()),
         }),
         Err(e) => Err(trap(e, store)),
     }

@@ -3,7 +3,7 @@
 
 use crate::dial::{HttpClient, Timeouts};
 use crate::output::{GuestStderr, SharedOutput, lock};
-use crate::protocol::{Level, Status};
+use crate::protocol::{FailureType, Level, Status};
 use crate::sandbox::{AllowList, HostPattern, Origin};
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
@@ -333,12 +333,12 @@ impl SandboxHooks {
         self.proposed = proposed;
     }
 
-    /// Why the sandbox last refused a request, if it did.
-    pub fn last_refusal(&self) -> Option<String> {
+    /// Why the sandbox refused a request since the last call, if it did.
+    pub fn take_refusal(&self) -> Option<String> {
         self.refusal
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .clone()
+            .take()
     }
 
     /// Refuses a request the allowlist does not cover, saying how to allow it.
@@ -395,6 +395,26 @@ impl WasiHttpHooks for SandboxHooks {
 
 impl datasource::connector::types::Host for StoreData {}
 
+/// A connector's error message, followed by the sandbox's reason when it refused a request.
+pub fn with_refusal(message: String, refusal: Option<String>) -> String {
+    match refusal {
+        Some(refusal) => format!("{message}. {refusal}"),
+        None => message,
+    }
+}
+
+/// The protocol's failure class for a connector error category.
+pub fn failure_type(category: &ErrorCategory) -> FailureType {
+    match category {
+        ErrorCategory::Config
+        | ErrorCategory::Auth
+        | ErrorCategory::Permission
+        | ErrorCategory::NotFound => FailureType::Config,
+        ErrorCategory::RateLimited(_) | ErrorCategory::Transient => FailureType::Transient,
+        ErrorCategory::BadResponse | ErrorCategory::Internal => FailureType::System,
+    }
+}
+
 fn output_error(refusal: Refusal) -> OutputError {
     match refusal {
         Refusal::Invalid { index, reason } => OutputError::InvalidRecord(InvalidRecord {
@@ -425,6 +445,16 @@ impl datasource::connector::host::Host for StoreData {
             StreamStatus::Incomplete => Status::Incomplete,
         };
         lock(&self.output).status(&stream, status);
+    }
+
+    fn fail_stream(&mut self, stream: String, error: ConnectorError) {
+        let message = with_refusal(error.message, self.hooks.take_refusal());
+        lock(&self.output).fail_stream(
+            &stream,
+            &message,
+            &format!("connector error category: {:?}", error.category),
+            failure_type(&error.category),
+        );
     }
 
     fn log(&mut self, level: LogLevel, message: String) {

@@ -6,7 +6,7 @@ use mock_feishu::data::{
     self, ALL_TYPES_TABLE_ID, DUP_TABLE_IDS, EMPTY_TABLE_ID, ODD_DESC_VIEW, TABLE_ID,
     WIKI_DOC_NODE, WIKI_NODE,
 };
-use mock_feishu::{MockConfig, MockFeishu};
+use mock_feishu::{Fault, MockConfig, MockFeishu};
 use serde_json::{Value, json};
 
 const MAIN: &str = "项目任务_Tasks_tblMockTable0001";
@@ -203,14 +203,29 @@ fn the_catalog_selects_streams_and_survives_renames() {
 }
 
 #[test]
-fn an_unknown_stream_in_the_catalog_is_a_config_error() {
+fn a_stream_whose_table_is_gone_fails_alone() {
     let mock = mock(MockConfig::with_records(7));
     let run = with_config(
         &base_config(&mock),
-        &["read", &catalog_of(&[MAIN, "gone_tblNoSuchTable1"])],
+        &["read", &catalog_of(&["gone_tblNoSuchTable1", MAIN])],
     );
-    run.assert_failed("config_error", "`gone_tblNoSuchTable1`");
-    assert!(run.records().is_empty());
+    run.assert_failed(
+        "config_error",
+        "stream `gone_tblNoSuchTable1`: its table tblNoSuchTable1 is no longer in the Base",
+    );
+    assert_eq!(
+        run.trace_error()["stream_descriptor"]["name"],
+        "gone_tblNoSuchTable1"
+    );
+    assert_eq!(
+        run.statuses(),
+        vec![
+            "gone_tblNoSuchTable1:INCOMPLETE".to_string(),
+            format!("{MAIN}:STARTED"),
+            format!("{MAIN}:COMPLETE")
+        ]
+    );
+    assert_eq!(run.records().len(), 7, "the other stream is read in full");
 }
 
 #[test]
@@ -296,4 +311,34 @@ fn bad_links_say_what_was_expected() {
         );
     }
     assert!(mock.requests().is_empty());
+}
+
+#[test]
+fn a_stream_refused_by_feishu_does_not_lose_the_others() {
+    let forbidden = Fault::Code {
+        status: 403,
+        code: 91403,
+        msg: "Forbidden".into(),
+    };
+    let mock = mock(MockConfig::with_records(7).fault(1, forbidden));
+    let run = with_config(
+        &base_config(&mock),
+        &["read", &catalog_of(&[MAIN, ALL_TYPES, DUP_B])],
+    );
+    run.assert_failed("config_error", "91403");
+    assert_eq!(run.trace_error()["stream_descriptor"]["name"], MAIN);
+    assert!(records_of(&run, MAIN).is_empty());
+    assert_eq!(records_of(&run, ALL_TYPES).len(), data::ALL_TYPES_RECORDS);
+    assert_eq!(records_of(&run, DUP_B).len(), 2);
+    let statuses = run.statuses();
+    assert!(
+        statuses.contains(&format!("{MAIN}:INCOMPLETE")),
+        "{statuses:?}"
+    );
+    for stream in [ALL_TYPES, DUP_B] {
+        assert!(
+            statuses.contains(&format!("{stream}:COMPLETE")),
+            "{stream}: {statuses:?}"
+        );
+    }
 }

@@ -193,10 +193,6 @@ fn states_that_do_not_fit_are_config_errors() {
     let mock = mock(MockConfig::with_records(2));
     for (state, needle) in [
         (
-            json!({"orders": {"last_modified_time": 1}}),
-            "state names stream `orders`",
-        ),
-        (
             json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "records"}, "stream_state": {"last_modified_time": "soon"}}}]),
             "must be an integer",
         ),
@@ -205,4 +201,71 @@ fn states_that_do_not_fit_are_config_errors() {
         let run = read_incremental(&mock.connector_config(100), "records", &state);
         run.assert_failed("config_error", needle);
     }
+}
+
+/// `read` with the state given as raw file text.
+fn read_with_state_text(config: &Value, stream: &str, state: &str) -> Run {
+    let files = Files::new();
+    let config = files.json("config.json", config);
+    let catalog = files.json("catalog.json", &incremental_catalog(stream));
+    let state = files.text("state.txt", state);
+    run(&[
+        "read",
+        "--config",
+        &config,
+        "--catalog",
+        &catalog,
+        "--state",
+        &state,
+    ])
+}
+
+#[test]
+fn state_is_taken_back_as_printed() {
+    let mock = mock(MockConfig::with_records(N));
+    let config = mock.connector_config(500);
+    let first = read_incremental(&config, "records", &json!([]));
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let cursor = last_cursor(&first).expect("a cursor");
+    let state_lines: Vec<String> = first
+        .of_type("STATE")
+        .into_iter()
+        .map(Value::to_string)
+        .collect();
+    let wrappers = Value::Array(first.of_type("STATE").into_iter().cloned().collect());
+    for (shape, text) in [
+        ("the whole stdout of the last read", first.stdout.clone()),
+        ("its STATE lines", state_lines.join("\n")),
+        ("its STATE messages as an array", wrappers.to_string()),
+        (
+            "the last state message alone",
+            first.of_type("STATE").last().unwrap()["state"].to_string(),
+        ),
+    ] {
+        let again = read_with_state_text(&config, "records", &text);
+        assert_eq!(again.code, 0, "{shape}: {}", again.stderr);
+        assert!(
+            again.records().len() < N,
+            "{shape}: resumed from the cursor, not from scratch"
+        );
+        assert_eq!(last_cursor(&again), Some(cursor), "{shape}");
+    }
+}
+
+#[test]
+fn state_of_a_stream_no_longer_offered_is_ignored() {
+    let mock = mock(MockConfig::with_records(3));
+    let state = json!([
+        {"type": "STREAM", "stream": {"stream_descriptor": {"name": "deleted_tblGone"}, "stream_state": {"last_modified_time": 1}}}
+    ]);
+    let run = read_incremental(&mock.connector_config(100), "records", &state);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.records().len(), 3);
+    assert!(
+        run.logs().iter().any(|l| l.contains(
+            "the state names stream `deleted_tblGone`, which this source no longer offers"
+        )),
+        "{:?}",
+        run.logs()
+    );
 }

@@ -82,6 +82,8 @@ fn sigterm_ends_a_read_incomplete_with_a_trace() {
         assert!(Instant::now() < deadline, "the read never reached page 2");
         std::thread::sleep(Duration::from_millis(20));
     }
+    // Page 2 is asked for before page 1 is written: give page 1 time to go out.
+    std::thread::sleep(Duration::from_millis(500));
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

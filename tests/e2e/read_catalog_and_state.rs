@@ -1,6 +1,6 @@
 //! `read` with the configured catalogs and states real clients send.
 
-use crate::harness::{Files, assert_exact_records, mock, run};
+use crate::harness::{Files, assert_exact_records, mock, run, searches};
 use mock_feishu::MockConfig;
 use serde_json::json;
 
@@ -39,7 +39,35 @@ fn unknown_stream_in_catalog_is_a_config_error() {
     let config = files.json("config.json", &mock.connector_config(3));
     let cat = files.json("catalog.json", &catalog("orders", "full_refresh"));
     let run = run(&["read", "--config", &config, "--catalog", &cat]);
-    run.assert_failed("config_error", "`orders`");
+    run.assert_failed(
+        "config_error",
+        "selects stream `orders`, which this source does not offer",
+    );
+    assert_eq!(run.trace_error()["stream_descriptor"]["name"], "orders");
+    assert_eq!(searches(&mock), 0, "nothing is read");
+}
+
+#[test]
+fn doubtful_catalogs_are_config_errors() {
+    let mock = mock(MockConfig::with_records(4));
+    let files = Files::new();
+    let config = files.json("config.json", &mock.connector_config(3));
+    let twice = json!({"streams": [
+        {"stream": {"name": "records"}, "sync_mode": "full_refresh"},
+        {"stream": {"name": "records"}, "sync_mode": "incremental"}
+    ]});
+    let not_a_string = json!({"streams": [
+        {"stream": {"name": "records"}, "sync_mode": ["incremental"]}
+    ]});
+    for (catalog, needle) in [
+        (twice, "lists stream `records` twice"),
+        (not_a_string, "has sync_mode [\"incremental\"]"),
+    ] {
+        let cat = files.json("catalog.json", &catalog);
+        let run = run(&["read", "--config", &config, "--catalog", &cat]);
+        run.assert_failed("config_error", needle);
+        assert!(run.records().is_empty());
+    }
     assert!(mock.requests().is_empty());
 }
 
