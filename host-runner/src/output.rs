@@ -263,11 +263,11 @@ impl<W: Write> Output<W> {
 
     /// Flushes stdout; a failure is kept in [`Output::write_error`].
     pub fn flush(&mut self) {
-        if self.write_error.is_none() {
-            if let Err(e) = self.writer.flush() {
-                self.closed = true;
-                self.write_error = Some(e);
-            }
+        if self.write_error.is_none()
+            && let Err(e) = self.writer.flush()
+        {
+            self.closed = true;
+            self.write_error = Some(e);
         }
     }
 }
