@@ -4,7 +4,9 @@
 use crate::classify::{Verdict, classify};
 use crate::config::Config;
 use crate::error::{Category, ConnectorError};
-use crate::host::{Host, HttpRequest, HttpResponse, LogLevel, Method, TransportFailure};
+use crate::host::{
+    Host, HttpRequest, HttpResponse, LogLevel, Method, TransportFailure, shown_path,
+};
 use crate::records::TableRef;
 use crate::token::{TOKEN_PATH, TenantToken};
 use std::time::Duration;
@@ -94,7 +96,7 @@ impl<H: Host> FeishuClient<H> {
             Some((prefetched, pending)) if prefetched == key => Some(self.host.finish(pending)),
             _ => None,
         };
-        let what = format!("POST {}", table.search_path());
+        let what = format!("POST {}", shown_path(&table.search_path()));
         self.send_after(&what, true, first, |bearer| {
             search_request(&url, body, bearer)
         })
@@ -132,11 +134,13 @@ impl<H: Host> FeishuClient<H> {
         path_and_query: &str,
     ) -> Result<HttpResponse, ConnectorError> {
         let url = format!("{}{path_and_query}", self.config.lark_host);
-        self.send(&format!("GET {path}"), true, |bearer| HttpRequest {
-            method: Method::Get,
-            url: url.clone(),
-            bearer,
-            json_body: None,
+        self.send(&format!("GET {}", shown_path(path)), true, |bearer| {
+            HttpRequest {
+                method: Method::Get,
+                url: url.clone(),
+                bearer,
+                json_body: None,
+            }
         })
     }
 

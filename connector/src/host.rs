@@ -95,6 +95,26 @@ pub trait Host {
     fn fail_stream(&mut self, stream: &str, error: &ConnectorError);
 }
 
+/// `path` as it may appear in messages: the Base's token (the segment after `/apps/`) and a
+/// `token` query value (a wiki node's) are secrets and are replaced by placeholders.
+pub fn shown_path(path: &str) -> String {
+    let mut shown = match path.split_once("/apps/") {
+        Some((before, after)) => {
+            let rest = after.find(['/', '?']).map_or("", |i| &after[i..]);
+            format!("{before}/apps/<app_token>{rest}")
+        }
+        None => path.to_string(),
+    };
+    if let Some(at) = shown
+        .find("token=")
+        .filter(|&i| i > 0 && matches!(&shown[i - 1..i], "?" | "&"))
+    {
+        let end = shown[at..].find('&').map_or(shown.len(), |i| at + i);
+        shown.replace_range(at + "token=".len()..end, "<token>");
+    }
+    shown
+}
+
 /// Percent-encodes a path segment or query value (everything but RFC 3986 unreserved bytes).
 pub fn encode_component(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
@@ -149,6 +169,26 @@ impl<H: Host + ?Sized> Host for &mut H {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_in_messages_hide_tokens() {
+        assert_eq!(
+            shown_path("/open-apis/bitable/v1/apps/bascnSECRET/tables/tbl1/records/search"),
+            "/open-apis/bitable/v1/apps/<app_token>/tables/tbl1/records/search"
+        );
+        assert_eq!(
+            shown_path("/open-apis/bitable/v1/apps/bascnSECRET?x=1"),
+            "/open-apis/bitable/v1/apps/<app_token>?x=1"
+        );
+        assert_eq!(
+            shown_path("/open-apis/wiki/v2/spaces/get_node?token=wikSECRET&obj_type=wiki"),
+            "/open-apis/wiki/v2/spaces/get_node?token=<token>&obj_type=wiki"
+        );
+        assert_eq!(
+            shown_path("/open-apis/auth/v3/x?page_token=abc"),
+            "/open-apis/auth/v3/x?page_token=abc"
+        );
+    }
 
     #[test]
     fn encodes_reserved_and_unicode() {

@@ -262,7 +262,7 @@ fn read_pages<H: Host>(
 ) -> Result<u64, ConnectorError> {
     let page_size = client.config().page_size;
     let table = &stream.table;
-    let path = table.search_path();
+    let path = crate::host::shown_path(&table.search_path());
     let body = plan.body.as_str();
     let mut cursor = PageCursor::default();
     let mut count = 0u64;

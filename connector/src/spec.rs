@@ -13,6 +13,10 @@ pub fn specification() -> Value {
             "title": "Feishu / Lark Bitable Source Spec",
             "type": "object",
             "required": ["app_id", "app_secret"],
+            "anyOf": [
+                {"title": "By ids", "required": ["app_token"]},
+                {"title": "By link", "required": ["base_url"]}
+            ],
             "additionalProperties": true,
             "properties": {
                 "app_id": {
@@ -24,7 +28,7 @@ pub fn specification() -> Value {
                     "description": "App secret of the self-built app. The app needs the bitable:app:readonly scope and must be added to the Base."
                 },
                 "app_token": {
-                    "type": "string", "order": 2, "title": "App Token",
+                    "type": "string", "order": 2, "title": "App Token", "airbyte_secret": true,
                     "description": "Token of the Base: the part after /base/ in its URL. Required unless base_url is given."
                 },
                 "table_id": {
@@ -36,7 +40,7 @@ pub fn specification() -> Value {
                     "description": "Read only this view's records, in its order (vew...: the `view` parameter of the Base URL). Needs table_id."
                 },
                 "base_url": {
-                    "type": "string", "order": 5, "title": "Base Link",
+                    "type": "string", "order": 5, "title": "Base Link", "airbyte_secret": true,
                     "description": "A link to the Base instead of the ids: https://<tenant>.feishu.cn/base/<app_token>?table=<table_id>&view=<view_id> (Lark links too), or a wiki link https://<tenant>.feishu.cn/wiki/<token>.",
                     "examples": ["https://example.feishu.cn/base/bascnXXXX?table=tblXXXX&view=vewXXXX"]
                 },

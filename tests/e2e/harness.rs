@@ -139,7 +139,7 @@ pub fn run_command(command: &mut Command) -> Run {
             serde_json::from_str(l).unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {l}"))
         })
         .collect();
-    for secret in [APP_SECRET, "t-mock"] {
+    for secret in [APP_SECRET, "t-mock", mock_feishu::data::APP_TOKEN] {
         assert!(
             !stdout.contains(secret) && !stderr.contains(secret),
             "secret {secret:?} leaked:\n{stdout}\n{stderr}"

@@ -28,7 +28,7 @@ fn spec_describes_the_airbyte_feishu_fields() {
             "view_id"
         ]
     );
-    for secret in ["app_id", "app_secret"] {
+    for secret in ["app_id", "app_secret", "app_token", "base_url"] {
         assert_eq!(props[secret]["airbyte_secret"], true, "{secret}");
     }
     assert_eq!(props["page_size"]["type"], "integer");
@@ -43,4 +43,11 @@ fn spec_describes_the_airbyte_feishu_fields() {
         );
     }
     assert!(spec["documentationUrl"].is_string());
+    assert_eq!(
+        spec["connectionSpecification"]["anyOf"],
+        serde_json::json!([
+            {"title": "By ids", "required": ["app_token"]},
+            {"title": "By link", "required": ["base_url"]}
+        ])
+    );
 }
