@@ -48,6 +48,15 @@ const BAD_REQUEST: [i64; 6] = [1254000, 1254001, 1254011, 1254016, 1254018, 1254
 
 /// Classifies a response to `what` (e.g. `POST /open-apis/...`, used in messages).
 pub fn classify(response: &HttpResponse, what: &str) -> Verdict {
+    if (200..300).contains(&response.status) && is_cut_short(&response.body) {
+        return Verdict::Retry {
+            reason: format!(
+                "the answer to {what} was cut short (HTTP {}, {} bytes ending inside the JSON)",
+                response.status,
+                response.body.len()
+            ),
+        };
+    }
     if (200..300).contains(&response.status) && starts_with_code_zero(&response.body) {
         return Verdict::Success;
     }
@@ -61,6 +70,13 @@ pub fn classify(response: &HttpResponse, what: &str) -> Verdict {
         }
         _ => classify_status(response, what, envelope.is_some()),
     }
+}
+
+/// A JSON object body that ends before its closing brace: cut in transit (a proxy, a dropped
+/// connection with valid framing), so the request is worth repeating.
+fn is_cut_short(body: &[u8]) -> bool {
+    let text = body.trim_ascii();
+    text.first() == Some(&b'{') && text.last() != Some(&b'}')
 }
 
 /// Fast path for the usual success body `{"code":0,...}`: when the first key is `code` and its
@@ -128,8 +144,8 @@ fn classify_code(code: i64, envelope: &Envelope, response: &HttpResponse, what: 
         fail(Category::NotFound, "check `app_token` and `table_id`")
     } else if code == 1254030 {
         fail(
-            Category::Config,
-            "the response was too large; lower `page_size`",
+            Category::ResponseTooLarge,
+            "the response was too large even for a page of one record",
         )
     } else if code == 99991403 {
         fail(
@@ -341,10 +357,10 @@ mod tests {
             category(classify(&resp(418, "teapot", &[]), "x")),
             Category::BadResponse
         );
-        assert_eq!(
+        assert!(matches!(
             classify(&resp(200, r#"{"code":0,"data":{"items":[{"#, &[]), "x"),
-            Verdict::Success
-        );
+            Verdict::Retry { reason } if reason.contains("cut short")
+        ));
     }
 
     #[test]

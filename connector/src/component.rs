@@ -62,7 +62,7 @@ fn to_wit_ref(error: &ConnectorError) -> wit::ConnectorError {
             wait.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
         ),
         Category::Transient => wit::ErrorCategory::Transient,
-        Category::BadResponse => wit::ErrorCategory::BadResponse,
+        Category::BadResponse | Category::ResponseTooLarge => wit::ErrorCategory::BadResponse,
         Category::Internal | Category::OutputClosed => wit::ErrorCategory::Internal,
     };
     wit::ConnectorError {

@@ -14,6 +14,8 @@ pub enum Category {
     RateLimited(Option<Duration>),
     Transient,
     BadResponse,
+    /// Feishu found the answer too large (code 1254030): a smaller page may pass.
+    ResponseTooLarge,
     Internal,
     /// The host takes no more output (its stdout closed, say): nothing more can be done.
     OutputClosed,

@@ -3,6 +3,7 @@
 
 use crate::error::ConnectorError;
 use crate::scan::{each_member, value_span};
+use crate::schema::FieldInfo;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 
@@ -93,33 +94,41 @@ pub fn record_cursor(record: &[u8]) -> Option<i64> {
     found
 }
 
+/// Whether a ModifiedTime field's settings say it follows only some of the table's fields.
+/// The fields API documents no such setting (a ModifiedTime field's `property` holds display
+/// settings such as `date_formatter`); a `property` that names fields (a key mentioning
+/// `field`) is taken to mean it does, so narrowing on it could miss edits to the others.
+pub fn tracks_only_some_fields(field: &FieldInfo) -> bool {
+    field
+        .property
+        .as_ref()
+        .and_then(Value::as_object)
+        .is_some_and(|property| {
+            property
+                .iter()
+                .any(|(key, value)| key.contains("field") && !value.is_null())
+        })
+}
+
 /// Search body narrowing to records modified on or after the day before `cursor`, oldest
-/// first, by the ModifiedTime field `field`.
-pub fn filtered_search_body(field: &str, cursor: i64, view_id: Option<&str>) -> String {
-    let from = (cursor - FILTER_SLACK_MS).max(0);
-    let mut body = json!({
+/// first, by the ModifiedTime field `field`. Never used with a view: Feishu ignores the view
+/// when a filter or sort is given.
+pub fn filtered_search_body(field: &str, cursor: i64) -> String {
+    let from = cursor.saturating_sub(FILTER_SLACK_MS).max(0);
+    let body = json!({
         "automatic_fields": true,
         "filter": {"conjunction": "and", "conditions": [
             {"field_name": field, "operator": "isGreater", "value": ["ExactDate", from.to_string()]}
         ]},
         "sort": [{"field_name": field, "desc": false}]
     });
-    if let Some(view) = view_id {
-        // Feishu ignores the view when a filter or sort is given; kept for the record.
-        body["view_id"] = json!(view);
-    }
     body.to_string()
 }
 
 /// Search body asking for every record, oldest modification first, by the ModifiedTime field
 /// `field` (a first incremental read, which can then save its cursor after every page).
-pub fn sorted_search_body(field: &str, view_id: Option<&str>) -> String {
-    let mut body =
-        json!({"automatic_fields": true, "sort": [{"field_name": field, "desc": false}]});
-    if let Some(view) = view_id {
-        body["view_id"] = json!(view);
-    }
-    body.to_string()
+pub fn sorted_search_body(field: &str) -> String {
+    json!({"automatic_fields": true, "sort": [{"field_name": field, "desc": false}]}).to_string()
 }
 
 /// Tracks the cursor of one stream during a read.
@@ -195,6 +204,26 @@ mod tests {
     }
 
     #[test]
+    fn modified_time_fields_that_follow_some_fields_are_noticed() {
+        let field = |property: serde_json::Value| FieldInfo {
+            field_name: "修改时间".into(),
+            type_code: MODIFIED_TIME_TYPE,
+            ui_type: None,
+            property: Some(property),
+        };
+        assert!(!tracks_only_some_fields(&field(
+            json!({"date_formatter": "yyyy/MM/dd"})
+        )));
+        assert!(!tracks_only_some_fields(&field(json!({"field_ids": null}))));
+        assert!(tracks_only_some_fields(&field(
+            json!({"field_ids": ["fld1"]})
+        )));
+        assert!(tracks_only_some_fields(&field(
+            json!({"tracked_fields": ["A"]})
+        )));
+    }
+
+    #[test]
     fn bad_states_are_config_errors() {
         for (text, needle) in [
             ("42", "must be a JSON array"),
@@ -244,7 +273,7 @@ mod tests {
     #[test]
     fn the_filter_asks_from_two_days_before() {
         let body: Value =
-            serde_json::from_str(&filtered_search_body("修改时间", 3 * 86_400_000, None)).unwrap();
+            serde_json::from_str(&filtered_search_body("修改时间", 3 * 86_400_000)).unwrap();
         assert_eq!(
             body["filter"]["conditions"][0]["value"],
             json!(["ExactDate", "86400000"])

@@ -66,15 +66,24 @@ impl<'a> RecordsPage<'a> {
         let b = body;
         let mut fields = DataFields::default();
         let mut path = String::new();
+        let mut duplicate = None;
         let end = each_member(b, 0, |key, at| {
             path = String::from_utf8_lossy(key).into_owned();
             if key == b"data" && b.get(skip_ws(b, at)) == Some(&b'{') {
+                if fields.present {
+                    duplicate.get_or_insert("data");
+                }
                 fields.present = true;
                 return fields.scan(body, at, &mut path);
             }
             value_span(b, at).map(|(_, end)| end)
         })
         .map_err(|e| malformed(&path, e))?;
+        if let Some(key) = duplicate.or(fields.duplicate) {
+            return Err(ConnectorError::bad_response(format!(
+                "the answer has `{key}` twice; which one holds the page is ambiguous"
+            )));
+        }
         if skip_ws(b, end) != b.len() {
             return Err(ConnectorError::bad_response(
                 "trailing data after the JSON body",
@@ -88,6 +97,11 @@ impl<'a> RecordsPage<'a> {
 #[derive(Default)]
 struct DataFields<'a> {
     present: bool,
+    /// The first key of `data` seen twice.
+    duplicate: Option<&'static str>,
+    /// `data.items` was present but neither an array nor null.
+    items_not_array: bool,
+    items_seen: bool,
     has_more: Option<&'a [u8]>,
     page_token: Option<&'a [u8]>,
     items: Vec<&'a [u8]>,
@@ -98,6 +112,18 @@ impl<'a> DataFields<'a> {
     fn scan(&mut self, b: &'a [u8], at: usize, path: &mut String) -> Result<usize, ScanError> {
         each_member(b, at, |key, at| {
             *path = format!("data.{}", String::from_utf8_lossy(key));
+            let seen = match key {
+                b"items" => Some(("data.items", self.items_seen)),
+                b"has_more" => Some(("data.has_more", self.has_more.is_some())),
+                b"page_token" => Some(("data.page_token", self.page_token.is_some())),
+                _ => None,
+            };
+            if let Some((name, true)) = seen {
+                self.duplicate.get_or_insert(name);
+            }
+            if key == b"items" {
+                self.items_seen = true;
+            }
             if key == b"items" && b.get(skip_ws(b, at)) == Some(&b'[') {
                 return each_element(b, at, |i, start, end| {
                     *path = format!("data.items[{}]", i + 1);
@@ -112,6 +138,7 @@ impl<'a> DataFields<'a> {
             }
             let (start, end) = value_span(b, at)?;
             match key {
+                b"items" => self.items_not_array |= &b[start..end] != b"null",
                 b"has_more" => self.has_more = Some(&b[start..end]),
                 b"page_token" => self.page_token = Some(&b[start..end]),
                 _ => {}
@@ -146,6 +173,11 @@ impl<'a> DataFields<'a> {
                 ConnectorError::bad_response("`data.page_token` must be a string or null")
             })?,
         };
+        if self.items_not_array {
+            return Err(ConnectorError::bad_response(
+                "`data.items` must be an array of records",
+            ));
+        }
         if let Some(i) = self.items.iter().position(|r| !r.starts_with(b"{")) {
             return Err(ConnectorError::bad_response(format!(
                 "`data.items[{i}]` is not a JSON object"
@@ -202,6 +234,36 @@ mod tests {
             RecordsPage::parse(br#"{"code":0,"data":{"has_more":false,"items":[1]}}"#).unwrap_err();
         assert_eq!(e.message, "`data.items[0]` is not a JSON object");
         assert!(RecordsPage::parse(br#"{"code":0}"#).is_err());
+    }
+
+    #[test]
+    fn ambiguous_pages_are_bad_responses() {
+        for (body, needle) in [
+            (
+                r#"{"code":0,"data":{"has_more":false,"items":{"record_id":"r"}}}"#,
+                "`data.items` must be an array",
+            ),
+            (
+                r#"{"code":0,"data":{"has_more":false,"items":"none"}}"#,
+                "`data.items` must be an array",
+            ),
+            (
+                r#"{"code":0,"data":{"has_more":false,"items":[]},"data":{"has_more":false,"items":[{"a":1}]}}"#,
+                "`data` twice",
+            ),
+            (
+                r#"{"code":0,"data":{"has_more":false,"items":[{"a":1}],"items":[]}}"#,
+                "`data.items` twice",
+            ),
+            (
+                r#"{"code":0,"data":{"has_more":true,"has_more":false,"items":[]}}"#,
+                "`data.has_more` twice",
+            ),
+        ] {
+            let e = RecordsPage::parse(body.as_bytes()).unwrap_err();
+            assert_eq!(e.category, crate::error::Category::BadResponse);
+            assert!(e.message.contains(needle), "{body}: {}", e.message);
+        }
     }
 
     #[test]

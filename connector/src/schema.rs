@@ -14,6 +14,9 @@ pub struct FieldInfo {
     pub type_code: i64,
     #[serde(default)]
     pub ui_type: Option<String>,
+    /// Type-specific settings (options, formatters, linked table...), when given.
+    #[serde(default)]
+    pub property: Option<serde_json::Value>,
 }
 
 fn nullable(kind: &str) -> Value {
@@ -127,11 +130,13 @@ mod tests {
                 field_name: "名字".into(),
                 type_code: 1,
                 ui_type: Some("Text".into()),
+                property: None,
             },
             FieldInfo {
                 field_name: "新".into(),
                 type_code: 4242,
                 ui_type: None,
+                property: None,
             },
         ];
         let mut seen = Vec::new();

@@ -193,23 +193,42 @@ fn search_plan<H: Host>(
     if mode == SyncMode::FullRefresh {
         return Ok(plain(false));
     }
+    let client_side = |client: &mut FeishuClient<H>, why: &str| {
+        let message = format!(
+            "stream `{}`: {why}, so every record is read and filtered here, and the cursor is \
+             saved when the stream completes",
+            stream.name
+        );
+        client.host().log(LogLevel::Info, &message);
+        Ok(plain(true))
+    };
+    if stream.table.view_id.is_some() {
+        // Feishu drops the view when a filter or sort is sent: a view is read as it is.
+        return client_side(
+            client,
+            "it reads a view, which Feishu cannot narrow by time",
+        );
+    }
     let fields = base::fields(client, &stream.table.app_token, &stream.table.table_id)?;
-    match fields
+    let modified = fields
         .iter()
-        .find(|f| f.type_code == incremental::MODIFIED_TIME_TYPE)
-    {
-        Some(field) => {
-            let view = stream.table.view_id.as_deref();
-            let body = match since {
-                Some(cursor) => incremental::filtered_search_body(&field.field_name, cursor, view),
-                None => incremental::sorted_search_body(&field.field_name, view),
-            };
-            Ok(SearchPlan {
-                body,
-                track_cursor: true,
-                sorted: true,
-            })
-        }
+        .find(|f| f.type_code == incremental::MODIFIED_TIME_TYPE);
+    match modified {
+        Some(field) if incremental::tracks_only_some_fields(field) => client_side(
+            client,
+            &format!(
+                "its \"Modified time\" field {:?} follows only some fields",
+                field.field_name
+            ),
+        ),
+        Some(field) => Ok(SearchPlan {
+            body: match since {
+                Some(cursor) => incremental::filtered_search_body(&field.field_name, cursor),
+                None => incremental::sorted_search_body(&field.field_name),
+            },
+            track_cursor: true,
+            sorted: true,
+        }),
         None => {
             let message = format!(
                 "stream `{}`: the table has no \"Modified time\" field, so every record is read and \
@@ -260,14 +279,29 @@ fn read_pages<H: Host>(
     plan: &SearchPlan,
     tracker: &mut CursorTracker,
 ) -> Result<u64, ConnectorError> {
-    let page_size = client.config().page_size;
+    let mut page_size = client.config().page_size;
     let table = &stream.table;
     let path = crate::host::shown_path(&table.search_path());
     let body = plan.body.as_str();
     let mut cursor = PageCursor::default();
     let mut count = 0u64;
     loop {
-        let response = client.search_records(table, body, page_size, cursor.token())?;
+        let response = match client.search_records(table, body, page_size, cursor.token()) {
+            Err(e) if e.category == Category::ResponseTooLarge && page_size > 1 => {
+                let smaller = (page_size / 2).max(1);
+                if page_size == client.config().page_size {
+                    let message = format!(
+                        "stream `{}`: Feishu found a page of {page_size} records too large \
+                         (code 1254030); reading smaller pages from here on",
+                        stream.name
+                    );
+                    client.host().log(LogLevel::Warn, &message);
+                }
+                page_size = smaller;
+                continue;
+            }
+            outcome => outcome?,
+        };
         let page_number = cursor.pages() + 1;
         let where_ = || format!("records page {page_number} from POST {path}");
         let page = RecordsPage::parse(&response.body).map_err(|e| e.context(where_()))?;

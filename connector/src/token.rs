@@ -41,7 +41,8 @@ impl TenantToken {
         let margin_s = (expire_s / 4).min(300);
         Ok(Self {
             value: Secret::new(value),
-            refresh_at_ms: now_ms + (expire_s - margin_s) * 1000,
+            refresh_at_ms: now_ms
+                .saturating_add(expire_s.saturating_sub(margin_s).saturating_mul(1000)),
         })
     }
 

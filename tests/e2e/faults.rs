@@ -88,13 +88,39 @@ fn stalled_response_times_out_and_is_retried() {
 }
 
 #[test]
-fn malformed_json_is_a_bad_response_naming_the_location() {
-    assert_failed(
-        Fault::MalformedJson,
-        "system_error",
-        "malformed JSON at `data.items",
-        1,
+fn a_body_cut_short_is_retried_like_a_dropped_connection() {
+    let run = assert_recovered(Fault::MalformedJson);
+    assert!(run.stderr.contains("was cut short"), "{}", run.stderr);
+}
+
+#[test]
+fn a_page_too_large_is_read_in_smaller_pages() {
+    let too_large = Fault::Code {
+        status: 200,
+        code: 1254030,
+        msg: "ResponseTooLarge".into(),
+    };
+    let mock = mock(MockConfig::with_records(N).fault(2, too_large));
+    let run = read(&mock, PAGE, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_exact_records(&run, N);
+    let sizes: Vec<String> = mock
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/records/search"))
+        .filter_map(|r| r.query.get("page_size").cloned())
+        .collect();
+    assert_eq!(
+        sizes,
+        ["500", "500", "250", "250", "250"],
+        "halved once, then kept"
     );
+    let warnings: Vec<&str> = run
+        .logs()
+        .into_iter()
+        .filter(|l| l.contains("too large"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
 }
 
 #[test]

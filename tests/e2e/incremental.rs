@@ -118,7 +118,7 @@ fn a_second_read_emits_exactly_what_changed_since_the_first() {
 
 #[test]
 fn an_interrupted_read_resumes_without_losing_records() {
-    let mock = mock(MockConfig::with_records(N).fault(3, Fault::MalformedJson));
+    let mock = mock(MockConfig::with_records(N).fault(3, Fault::BrokenRecord));
     let config = mock.connector_config(500);
     let first = read_incremental(&config, "records", &json!([]));
     assert_eq!(first.code, 1);
@@ -267,5 +267,43 @@ fn state_of_a_stream_no_longer_offered_is_ignored() {
         )),
         "{:?}",
         run.logs()
+    );
+}
+
+#[test]
+fn an_incremental_read_of_a_view_only_ever_emits_the_views_records() {
+    let n = 9;
+    let mock = mock(MockConfig::with_records(n));
+    let mut config = mock.connector_config(3);
+    config["view_id"] = json!(data::ODD_DESC_VIEW);
+    let first = read_incremental(&config, "records", &json!([]));
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    assert_eq!(record_ids(&first).len(), n / 2, "the view's records only");
+    let cursor = last_cursor(&first).expect("a cursor");
+    assert_eq!(
+        first.of_type("STATE").len(),
+        1,
+        "saved when the stream completes"
+    );
+    mock.modify(&[2, 5], cursor + 1_000);
+    let second = read_incremental(&config, "records", &states_of(&first));
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert_eq!(
+        second.records().into_iter().cloned().collect::<Vec<_>>(),
+        vec![mock.current_record(7), mock.current_record(5)],
+        "7 is tied at the cursor; record 2 changed too, but it is not in the view"
+    );
+    assert_eq!(last_cursor(&second), Some(cursor + 1_000));
+    for body in search_bodies(&mock) {
+        assert_eq!(body["view_id"], data::ODD_DESC_VIEW, "{body}");
+        assert!(
+            body.get("filter").is_none() && body.get("sort").is_none(),
+            "{body}"
+        );
+    }
+    assert!(
+        second.logs().iter().any(|l| l.contains("it reads a view")),
+        "{:?}",
+        second.logs()
     );
 }

@@ -98,7 +98,7 @@ fn every_line_of_a_read_is_a_valid_protocol_message() {
     assert_valid_protocol(&ok.stdout);
 
     let broken = mock_feishu::MockFeishu::start(
-        MockConfig::with_records(1200).fault(2, Fault::MalformedJson),
+        MockConfig::with_records(1200).fault(2, Fault::BrokenRecord),
     )
     .expect("mock");
     let failed = read(&broken, 500, &[]);
