@@ -74,16 +74,16 @@ fn list_all<T: DeserializeOwned, H: Host>(
         let page: ListEnvelope<T> = serde_json::from_slice(&response.body).map_err(|e| {
             ConnectorError::bad_response(format!(
                 "GET {}: malformed answer: {e}",
-                shown_path(&path)
+                shown_path(path)
             ))
         })?;
         let data = page.data.ok_or_else(|| {
-            ConnectorError::bad_response(format!("GET {}: no `data`", shown_path(&path)))
+            ConnectorError::bad_response(format!("GET {}: no `data`", shown_path(path)))
         })?;
         all.extend(data.items);
         if !cursor
             .advance(data.has_more, data.page_token.as_deref())
-            .map_err(|e| e.context(format!("GET {}", shown_path(&path))))?
+            .map_err(|e| e.context(format!("GET {}", shown_path(path))))?
         {
             return Ok(all);
         }
@@ -112,10 +112,10 @@ pub fn app_token<H: Host>(client: &mut FeishuClient<H>) -> Result<String, Connec
         obj_type: Option<String>,
     }
     let answer: Answer = serde_json::from_slice(&response.body).map_err(|e| {
-        ConnectorError::bad_response(format!("GET {}: malformed answer: {e}", shown_path(&path)))
+        ConnectorError::bad_response(format!("GET {}: malformed answer: {e}", shown_path(path)))
     })?;
     let node_info = answer.data.and_then(|d| d.node).ok_or_else(|| {
-        ConnectorError::bad_response(format!("GET {}: no `data.node`", shown_path(&path)))
+        ConnectorError::bad_response(format!("GET {}: no `data.node`", shown_path(path)))
     })?;
     match (node_info.obj_type.as_deref(), node_info.obj_token) {
         (Some("bitable"), Some(token)) if !token.is_empty() => Ok(token),
