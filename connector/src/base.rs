@@ -72,10 +72,7 @@ fn list_all<T: DeserializeOwned, H: Host>(
         }
         let response = client.get(path, &path_and_query)?;
         let page: ListEnvelope<T> = serde_json::from_slice(&response.body).map_err(|e| {
-            ConnectorError::bad_response(format!(
-                "GET {}: malformed answer: {e}",
-                shown_path(path)
-            ))
+            ConnectorError::bad_response(format!("GET {}: malformed answer: {e}", shown_path(path)))
         })?;
         let data = page.data.ok_or_else(|| {
             ConnectorError::bad_response(format!("GET {}: no `data`", shown_path(path)))

@@ -16,3 +16,4 @@ mod read_catalog_and_state;
 mod read_paginates;
 mod sandbox;
 mod spec;
+mod standard_tests;
