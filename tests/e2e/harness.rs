@@ -220,3 +220,30 @@ pub fn token_requests(mock: &MockFeishu) -> usize {
         .filter(|r| r.path.ends_with("/tenant_access_token/internal"))
         .count()
 }
+
+/// The python of a venv under target/ holding `packages` (pinned), made on first use; `probe`
+/// is an import that succeeds once they are installed.
+pub fn venv_python(name: &str, packages: &[&str], probe: &str) -> PathBuf {
+    let venv = workspace().join("target").join(name);
+    let python = venv.join("bin/python");
+    let ready = Command::new(&python)
+        .args(["-c", probe])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ready {
+        let made = Command::new("python3")
+            .arg("-m")
+            .arg("venv")
+            .arg(&venv)
+            .status()
+            .expect("python3 -m venv");
+        assert!(made.success(), "creating the venv {name} failed");
+        let installed = Command::new(&python)
+            .args(["-m", "pip", "install", "--quiet"])
+            .args(packages)
+            .status()
+            .expect("pip");
+        assert!(installed.success(), "installing {packages:?} failed");
+    }
+    python
+}

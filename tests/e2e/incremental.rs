@@ -16,19 +16,7 @@ fn incremental_catalog(stream: &str) -> Value {
 
 /// An incremental read of `stream` with `state` (the STATE messages of an earlier run).
 fn read_incremental(config: &Value, stream: &str, state: &Value) -> Run {
-    let files = Files::new();
-    let config = files.json("config.json", config);
-    let catalog = files.json("catalog.json", &incremental_catalog(stream));
-    let state = files.json("state.json", state);
-    run(&[
-        "read",
-        "--config",
-        &config,
-        "--catalog",
-        &catalog,
-        "--state",
-        &state,
-    ])
+    read_with_state_text(config, stream, &state.to_string())
 }
 
 /// The state to resume from: the STATE messages a run printed, as `--state` takes them.

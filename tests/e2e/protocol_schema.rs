@@ -2,7 +2,7 @@
 //! (airbyte-protocol-models-pdv2), and every record against its stream's JSON schema
 //! (jsonschema); both are installed into a venv under target/ on first use.
 
-use crate::harness::{Files, mock, read, run, workspace};
+use crate::harness::{Files, mock, read, run, venv_python, workspace};
 use mock_feishu::{Fault, MockConfig};
 use std::io::Write;
 use std::path::PathBuf;
@@ -14,28 +14,11 @@ const PACKAGES: [&str; 2] = ["airbyte-protocol-models-pdv2==0.18.0", "jsonschema
 fn python() -> &'static PathBuf {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON.get_or_init(|| {
-        let venv = workspace().join("target/protocol-venv");
-        let python = venv.join("bin/python");
-        let ready = Command::new(&python)
-            .args(["-c", "import airbyte_protocol.models, jsonschema"])
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ready {
-            let made = Command::new("python3")
-                .arg("-m")
-                .arg("venv")
-                .arg(&venv)
-                .status()
-                .expect("python3 -m venv");
-            assert!(made.success(), "creating the protocol venv failed");
-            let installed = Command::new(&python)
-                .args(["-m", "pip", "install", "--quiet"])
-                .args(PACKAGES)
-                .status()
-                .expect("pip");
-            assert!(installed.success(), "installing {PACKAGES:?} failed");
-        }
-        python
+        venv_python(
+            "protocol-venv",
+            &PACKAGES,
+            "import airbyte_protocol.models, jsonschema",
+        )
     })
 }
 

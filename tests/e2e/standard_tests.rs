@@ -4,7 +4,7 @@
 //! strictness high, and a read with a bad catalog. The Docker-image tests of the suite are
 //! deselected: they need a connector image, which this repository does not build yet.
 
-use crate::harness::{component, mock, workspace};
+use crate::harness::{component, mock, venv_python, workspace};
 use mock_feishu::MockConfig;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,28 +16,11 @@ const PACKAGES: [&str; 2] = ["airbyte-cdk==7.39.1", "pytest==9.2.0"];
 fn python() -> &'static PathBuf {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON.get_or_init(|| {
-        let venv = workspace().join("target/cdk-venv");
-        let python = venv.join("bin/python");
-        let ready = Command::new(&python)
-            .args(["-c", "import airbyte_cdk.test.standard_tests, pytest"])
-            .status()
-            .is_ok_and(|s| s.success());
-        if !ready {
-            let made = Command::new("python3")
-                .arg("-m")
-                .arg("venv")
-                .arg(&venv)
-                .status()
-                .expect("python3 -m venv");
-            assert!(made.success(), "creating the airbyte-cdk venv failed");
-            let installed = Command::new(&python)
-                .args(["-m", "pip", "install", "--quiet"])
-                .args(PACKAGES)
-                .status()
-                .expect("pip");
-            assert!(installed.success(), "installing {PACKAGES:?} failed");
-        }
-        python
+        venv_python(
+            "cdk-venv",
+            &PACKAGES,
+            "import airbyte_cdk.test.standard_tests, pytest",
+        )
     })
 }
 

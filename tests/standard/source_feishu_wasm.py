@@ -55,6 +55,14 @@ def _of_type(messages: list[AirbyteMessage], kind: Type) -> list[AirbyteMessage]
     return [m for m in messages if m.type == kind]
 
 
+def _single(messages: list[AirbyteMessage], code: int, kind: Type, what: str) -> AirbyteMessage:
+    """The one message of `kind` of a successful run; otherwise the run's error, raised."""
+    found = _of_type(messages, kind)
+    if code != 0 or len(found) != 1:
+        _raise_trace(messages, code, what)
+    return found[0]
+
+
 def _raise_trace(messages: list[AirbyteMessage], code: int, what: str) -> None:
     """Raises the run's TRACE ERROR as the CDK's traced exception."""
     errors = [m.trace.error for m in _of_type(messages, Type.TRACE) if m.trace and m.trace.error]
@@ -72,24 +80,15 @@ class SourceFeishuWasm(Source):
 
     def spec(self, logger: logging.Logger) -> ConnectorSpecification:
         messages, code = _run(["spec"])
-        specs = _of_type(messages, Type.SPEC)
-        if code != 0 or len(specs) != 1:
-            _raise_trace(messages, code, "spec")
-        return specs[0].spec
+        return _single(messages, code, Type.SPEC, "spec").spec
 
     def check(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteConnectionStatus:
         messages, code = _run(["check"], {"config": config})
-        statuses = _of_type(messages, Type.CONNECTION_STATUS)
-        if code != 0 or len(statuses) != 1:
-            _raise_trace(messages, code, "check")
-        return statuses[0].connectionStatus
+        return _single(messages, code, Type.CONNECTION_STATUS, "check").connectionStatus
 
     def discover(self, logger: logging.Logger, config: Mapping[str, Any]) -> AirbyteCatalog:
         messages, code = _run(["discover"], {"config": config})
-        catalogs = _of_type(messages, Type.CATALOG)
-        if code != 0 or len(catalogs) != 1:
-            _raise_trace(messages, code, "discover")
-        return catalogs[0].catalog
+        return _single(messages, code, Type.CATALOG, "discover").catalog
 
     def read_catalog(self, catalog_path: str) -> ConfiguredAirbyteCatalog:
         return ConfiguredAirbyteCatalogSerializer.load(orjson.loads(Path(catalog_path).read_bytes()))
