@@ -2,6 +2,7 @@
 
 use crate::error::ConnectorError;
 use crate::link::{self, BaseRef, LINK_FORMS};
+use crate::url::HttpUrl;
 use serde_json::{Map, Value};
 use std::fmt;
 
@@ -196,15 +197,8 @@ fn lark_host(fields: &Map<String, Value>) -> Result<String, ConnectorError> {
 
 /// `scheme://authority` of an http(s) URL with no path, query or credentials.
 fn normalize_host(raw: &str) -> Option<String> {
-    let rest = raw
-        .strip_prefix("https://")
-        .or_else(|| raw.strip_prefix("http://"))?;
-    let authority = rest.strip_suffix('/').unwrap_or(rest);
-    let valid = !authority.is_empty()
-        && authority
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
-    valid.then(|| raw[..raw.len() - rest.len()].to_string() + authority)
+    let url = HttpUrl::parse(raw)?;
+    matches!(url.rest, "" | "/").then(|| url.origin())
 }
 
 fn page_size(fields: &Map<String, Value>) -> Result<u32, ConnectorError> {

@@ -24,6 +24,7 @@ pub mod schema;
 pub mod source;
 pub mod spec;
 pub mod token;
+pub mod url;
 
 #[cfg(test)]
 mod fake;

@@ -2,6 +2,8 @@
 //! (Lark and larkoffice hosts too) and wiki links `https://<tenant>.feishu.cn/wiki/<token>`,
 //! whose token names a wiki node to resolve to its Base.
 
+use crate::url::HttpUrl;
+
 /// Which Base a config points at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BaseRef {
@@ -25,17 +27,14 @@ pub const LINK_FORMS: &str = "https://<tenant>.feishu.cn/base/<app_token>?table=
 
 /// Whether `text` looks like a link rather than an id.
 pub fn is_link(text: &str) -> bool {
-    text.starts_with("https://") || text.starts_with("http://")
+    HttpUrl::parse(text).is_some()
 }
 
 /// Parses a Base or wiki link; the error says what is wrong.
 pub fn parse(link: &str) -> Result<BaseLink, String> {
-    let rest = link
-        .strip_prefix("https://")
-        .or_else(|| link.strip_prefix("http://"))
-        .ok_or("it is not an http(s) link")?;
-    let (host, path_and_query) = rest.split_once('/').ok_or("it has no path")?;
-    let host = host.to_ascii_lowercase();
+    let url = HttpUrl::parse(link).ok_or("it is not an http(s) link")?;
+    let path_and_query = url.rest.strip_prefix('/').ok_or("it has no path")?;
+    let host = url.host();
     let known = [
         "feishu.cn",
         "larksuite.com",

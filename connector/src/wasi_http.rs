@@ -164,13 +164,7 @@ fn failure(code: ErrorCode) -> TransportFailure {
 
 /// `(scheme, authority, path?query)` of an absolute http(s) URL.
 fn split_url(url: &str) -> Option<(Scheme, &str, &str)> {
-    let (scheme, rest) = url.split_once("://")?;
-    let scheme = match scheme {
-        "http" => Scheme::Http,
-        "https" => Scheme::Https,
-        _ => return None,
-    };
-    let split = rest.find('/').unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(split);
-    (!authority.is_empty()).then_some((scheme, authority, if path.is_empty() { "/" } else { path }))
+    let url = crate::url::HttpUrl::parse(url)?;
+    let scheme = if url.tls { Scheme::Https } else { Scheme::Http };
+    Some((scheme, url.authority, url.path_and_query()))
 }
