@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: connector and runner unit tests, then the end-to-end tests (which build
-# feishu.wasm and, on first use, a Python venv with the Airbyte protocol models under target/).
+# feishu.wasm and, on first use, two Python venvs under target/: the Airbyte protocol models,
+# and a pinned airbyte-cdk for Airbyte's standard source tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target add wasm32-wasip2 >/dev/null
