@@ -2,7 +2,7 @@
 
 use crate::client::FeishuClient;
 use crate::error::ConnectorError;
-use crate::host::{Host, LogLevel, encode_component, shown_path};
+use crate::host::{LogLevel, Transport, encode_component, shown_path};
 use crate::link::BaseRef;
 use crate::paginator::PageCursor;
 use crate::schema::FieldInfo;
@@ -59,7 +59,7 @@ struct ListData<T> {
 }
 
 /// Every item of a paged list endpoint (`path` without query).
-fn list_all<T: DeserializeOwned, H: Host>(
+fn list_all<T: DeserializeOwned, H: Transport>(
     client: &mut FeishuClient<H>,
     path: &str,
 ) -> Result<Vec<T>, ConnectorError> {
@@ -88,7 +88,7 @@ fn list_all<T: DeserializeOwned, H: Host>(
 }
 
 /// The app_token of the configured Base, resolving a wiki node when needed.
-pub fn app_token<H: Host>(client: &mut FeishuClient<H>) -> Result<String, ConnectorError> {
+pub fn app_token<H: Transport>(client: &mut FeishuClient<H>) -> Result<String, ConnectorError> {
     let node = match &client.config().base {
         BaseRef::App(token) => return Ok(token.clone()),
         BaseRef::Wiki(node) => node.clone(),
@@ -125,7 +125,7 @@ pub fn app_token<H: Host>(client: &mut FeishuClient<H>) -> Result<String, Connec
 
 /// The Base's tables; items that are not tables (embedded documents, `ldx...`) are skipped
 /// with a log line.
-pub fn tables<H: Host>(
+pub fn tables<H: Transport>(
     client: &mut FeishuClient<H>,
     app_token: &str,
 ) -> Result<Vec<TableInfo>, ConnectorError> {
@@ -138,7 +138,7 @@ pub fn tables<H: Host>(
         .into_iter()
         .partition(|t| !t.table_id.starts_with("ldx"));
     for other in others {
-        client.host().log(
+        client.transport().log(
             LogLevel::Info,
             &format!(
                 "skipping {} ({:?}): an embedded document, not a table",
@@ -150,7 +150,7 @@ pub fn tables<H: Host>(
 }
 
 /// A table's fields.
-pub fn fields<H: Host>(
+pub fn fields<H: Transport>(
     client: &mut FeishuClient<H>,
     app_token: &str,
     table_id: &str,

@@ -5,7 +5,7 @@ use crate::classify::{Verdict, classify};
 use crate::config::Config;
 use crate::error::{Category, ConnectorError};
 use crate::host::{
-    Host, HttpRequest, HttpResponse, LogLevel, Method, TransportFailure, shown_path,
+    HttpRequest, HttpResponse, LogLevel, Method, Transport, TransportFailure, shown_path,
 };
 use crate::records::TableRef;
 use crate::token::{TOKEN_PATH, TenantToken};
@@ -37,8 +37,8 @@ impl Default for RetryPolicy {
     }
 }
 
-/// A Feishu Open API client over a [`Host`].
-pub struct FeishuClient<H: Host> {
+/// A Feishu Open API client over a [`Transport`].
+pub struct FeishuClient<H: Transport> {
     host: H,
     config: Config,
     token: Option<TenantToken>,
@@ -62,7 +62,7 @@ fn search_request(url: &str, body: &str, bearer: Option<String>) -> HttpRequest 
     }
 }
 
-impl<H: Host> FeishuClient<H> {
+impl<H: Transport> FeishuClient<H> {
     pub fn new(host: H, config: Config) -> Self {
         Self {
             host,
@@ -73,7 +73,7 @@ impl<H: Host> FeishuClient<H> {
         }
     }
 
-    pub fn host(&mut self) -> &mut H {
+    pub fn transport(&mut self) -> &mut H {
         &mut self.host
     }
 
@@ -356,7 +356,7 @@ mod tests {
         client
             .search_records(&table(), BODY, 10, Some("p/2"))
             .unwrap();
-        let reqs = &client.host().requests;
+        let reqs = &client.transport().requests;
         assert_eq!(reqs.len(), 3);
         assert!(
             reqs[0]
@@ -407,10 +407,10 @@ mod tests {
     fn token_near_expiry_is_replaced_before_use() {
         let mut client = FeishuClient::new(scripted(vec![]), config());
         client.search_records(&table(), BODY, 1, None).unwrap();
-        client.host().clock_ms = 7_200_000 - 299_000;
+        client.transport().clock_ms = 7_200_000 - 299_000;
         client.search_records(&table(), BODY, 1, None).unwrap();
         let token_calls = client
-            .host()
+            .transport()
             .requests
             .iter()
             .filter(|r| r.url.ends_with(TOKEN_PATH))
@@ -433,7 +433,7 @@ mod tests {
             config(),
         );
         client.search_records(&table(), BODY, 1, None).unwrap();
-        let host = client.host();
+        let host = client.transport();
         assert_eq!(host.sleeps[0], Duration::from_secs(2));
         assert_eq!(host.sleeps.len(), 2);
         assert!(host.logs.iter().any(|(_, m)| m.contains("99991400")));
@@ -452,7 +452,7 @@ mod tests {
             "{}",
             err.message
         );
-        let sleeps = &client.host().sleeps;
+        let sleeps = &client.transport().sleeps;
         assert_eq!(sleeps.len(), 5);
         assert!(sleeps.windows(2).all(|w| w[0] < w[1]), "{sleeps:?}");
         assert!(sleeps[0] >= Duration::from_millis(100) && sleeps[0] <= Duration::from_millis(200));
@@ -468,7 +468,7 @@ mod tests {
             config(),
         );
         client.search_records(&table(), BODY, 1, None).unwrap();
-        assert_eq!(client.host().sleeps.len(), 2);
+        assert_eq!(client.transport().sleeps.len(), 2);
     }
 
     #[test]
@@ -478,7 +478,7 @@ mod tests {
         let err = client.search_records(&table(), BODY, 1, None).unwrap_err();
         assert_eq!(err.category, Category::Auth);
         assert!(!err.message.contains("s3cret"));
-        assert_eq!(client.host().requests.len(), 1);
+        assert_eq!(client.transport().requests.len(), 1);
     }
 
     #[test]
@@ -486,7 +486,7 @@ mod tests {
         let mut client = FeishuClient::new(scripted(vec![]), config());
         client.prefetch_records(&table(), BODY, 10, Some("a"));
         assert!(
-            client.host().requests.is_empty(),
+            client.transport().requests.is_empty(),
             "no token yet: no prefetch"
         );
         client.search_records(&table(), BODY, 10, None).unwrap();
@@ -495,7 +495,7 @@ mod tests {
             .search_records(&table(), BODY, 10, Some("a"))
             .unwrap();
         assert_eq!(
-            client.host().requests.len(),
+            client.transport().requests.len(),
             3,
             "token, first page, prefetched page"
         );
@@ -504,7 +504,7 @@ mod tests {
             .search_records(&table(), BODY, 10, Some("c"))
             .unwrap();
         let urls: Vec<&str> = client
-            .host()
+            .transport()
             .requests
             .iter()
             .map(|r| r.url.as_str())
@@ -529,8 +529,8 @@ mod tests {
         client
             .search_records(&table(), BODY, 10, Some("a"))
             .unwrap();
-        assert_eq!(client.host().sleeps.len(), 1);
-        assert_eq!(client.host().requests.len(), 4);
+        assert_eq!(client.transport().sleeps.len(), 1);
+        assert_eq!(client.transport().requests.len(), 4);
     }
 
     #[test]

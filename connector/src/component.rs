@@ -1,8 +1,11 @@
-//! The component glue: the WIT `source` exports call [`crate::source`], and [`WasiHost`]
-//! implements [`Host`] with the WIT host imports and WASI HTTP ([`crate::wasi_http`]).
+//! The component glue: the WIT `source` exports call [`crate::source`]; [`WasiHost`]
+//! implements [`Transport`] with WASI HTTP ([`crate::wasi_http`]) and [`WasiOutput`]
+//! implements [`Output`] with the WIT host imports.
 
 use crate::error::{Category, ConnectorError};
-use crate::host::{Host, HttpRequest, HttpResponse, LogLevel, StreamStatus, TransportFailure};
+use crate::host::{
+    HttpRequest, HttpResponse, LogLevel, Output, StreamStatus, Transport, TransportFailure,
+};
 use crate::source;
 use std::hash::{BuildHasher, RandomState};
 use std::time::{Duration, Instant};
@@ -38,6 +41,7 @@ impl Guest for Component {
     ) -> Result<(), wit::ConnectorError> {
         source::read(
             WasiHost::new(),
+            &mut WasiOutput,
             &config,
             catalog.as_deref(),
             state.as_deref(),
@@ -71,7 +75,7 @@ fn to_wit_ref(error: &ConnectorError) -> wit::ConnectorError {
     }
 }
 
-/// [`Host`] over the component's imports.
+/// [`Transport`] over WASI HTTP and clocks.
 struct WasiHost {
     started: Instant,
     random: RandomState,
@@ -88,7 +92,7 @@ impl WasiHost {
     }
 }
 
-impl Host for WasiHost {
+impl Transport for WasiHost {
     type Pending = crate::wasi_http::Pending;
     fn start(&mut self, request: &HttpRequest) -> Result<Self::Pending, TransportFailure> {
         crate::wasi_http::start(request)
@@ -117,13 +121,16 @@ impl Host for WasiHost {
     }
 
     fn log(&mut self, level: LogLevel, message: &str) {
-        let level = match level {
-            LogLevel::Debug => wit::LogLevel::Debug,
-            LogLevel::Info => wit::LogLevel::Info,
-            LogLevel::Warn => wit::LogLevel::Warn,
-            LogLevel::Error => wit::LogLevel::Error,
-        };
-        wit_host::log(level, message);
+        log(level, message);
+    }
+}
+
+/// [`Output`] over the `host` imports.
+struct WasiOutput;
+
+impl Output for WasiOutput {
+    fn log(&mut self, level: LogLevel, message: &str) {
+        log(level, message);
     }
 
     fn emit_records(&mut self, stream: &str, records: Vec<Vec<u8>>) -> Result<(), ConnectorError> {
@@ -146,6 +153,16 @@ impl Host for WasiHost {
     fn fail_stream(&mut self, stream: &str, error: &ConnectorError) {
         wit_host::fail_stream(stream, &to_wit_ref(error));
     }
+}
+
+fn log(level: LogLevel, message: &str) {
+    let level = match level {
+        LogLevel::Debug => wit::LogLevel::Debug,
+        LogLevel::Info => wit::LogLevel::Info,
+        LogLevel::Warn => wit::LogLevel::Warn,
+        LogLevel::Error => wit::LogLevel::Error,
+    };
+    wit_host::log(level, message);
 }
 
 fn host_refused(error: wit::OutputError) -> ConnectorError {

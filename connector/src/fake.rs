@@ -1,7 +1,9 @@
 //! A scripted [`Host`] for native tests: answers requests from a closure and records output.
 
 use crate::error::ConnectorError;
-use crate::host::{Host, HttpRequest, HttpResponse, LogLevel, StreamStatus, TransportFailure};
+use crate::host::{
+    HttpRequest, HttpResponse, LogLevel, Output, StreamStatus, Transport, TransportFailure,
+};
 use std::time::Duration;
 
 type Responder = Box<dyn FnMut(&HttpRequest) -> Result<HttpResponse, TransportFailure>>;
@@ -11,10 +13,6 @@ pub struct FakeHost {
     pub requests: Vec<HttpRequest>,
     pub sleeps: Vec<Duration>,
     pub logs: Vec<(LogLevel, String)>,
-    pub records: Vec<(String, Vec<String>)>,
-    pub states: Vec<(String, String)>,
-    pub statuses: Vec<(String, StreamStatus)>,
-    pub failures: Vec<(String, ConnectorError)>,
     pub clock_ms: u64,
     pub epoch_ms: i64,
 }
@@ -28,10 +26,6 @@ impl FakeHost {
             requests: Vec::new(),
             sleeps: Vec::new(),
             logs: Vec::new(),
-            records: Vec::new(),
-            states: Vec::new(),
-            statuses: Vec::new(),
-            failures: Vec::new(),
             clock_ms: 0,
             epoch_ms: 1_800_000_000_000,
         }
@@ -55,7 +49,17 @@ pub fn token_ok(token: &str) -> Result<HttpResponse, TransportFailure> {
     )
 }
 
-impl Host for FakeHost {
+/// What a read produced, recorded.
+#[derive(Default)]
+pub struct FakeOutput {
+    pub logs: Vec<(LogLevel, String)>,
+    pub records: Vec<(String, Vec<String>)>,
+    pub states: Vec<(String, String)>,
+    pub statuses: Vec<(String, StreamStatus)>,
+    pub failures: Vec<(String, ConnectorError)>,
+}
+
+impl Transport for FakeHost {
     type Pending = Result<HttpResponse, TransportFailure>;
     fn start(&mut self, request: &HttpRequest) -> Result<Self::Pending, TransportFailure> {
         self.requests.push(request.clone());
@@ -77,6 +81,12 @@ impl Host for FakeHost {
     fn random(&mut self) -> u64 {
         7
     }
+    fn log(&mut self, level: LogLevel, message: &str) {
+        self.logs.push((level, message.to_string()));
+    }
+}
+
+impl Output for FakeOutput {
     fn log(&mut self, level: LogLevel, message: &str) {
         self.logs.push((level, message.to_string()));
     }

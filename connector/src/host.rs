@@ -1,4 +1,5 @@
-//! What the connector needs from its runtime (HTTP, time, output), as a trait so that the
+//! What the connector needs from its runtime, as two traits: [`Transport`] (HTTP and time, used
+//! by the client) and [`Output`] (what a read produces), so that the
 //! Feishu logic runs natively in tests and through WIT imports in the component.
 
 use crate::error::ConnectorError;
@@ -66,8 +67,8 @@ pub enum StreamStatus {
     Incomplete,
 }
 
-/// Sends requests, tells time and takes the connector's output.
-pub trait Host {
+/// The connector's way out: sends requests and tells time (the HTTP client's half).
+pub trait Transport {
     /// A request under way.
     type Pending;
     /// Sends a request without waiting for the answer, so the connector can fetch the next
@@ -86,6 +87,11 @@ pub trait Host {
     fn sleep(&mut self, duration: Duration);
     /// A random number for backoff jitter.
     fn random(&mut self) -> u64;
+    fn log(&mut self, level: LogLevel, message: &str);
+}
+
+/// Where a read's results go: records, checkpoints, stream progress and failures.
+pub trait Output {
     fn log(&mut self, level: LogLevel, message: &str);
     /// Hands over one page of records (JSON objects); returns once they are written.
     fn emit_records(&mut self, stream: &str, records: Vec<Vec<u8>>) -> Result<(), ConnectorError>;
@@ -129,8 +135,8 @@ pub fn encode_component(raw: &str) -> String {
 }
 
 /// Lets callers keep the host after handing it to an operation (`&mut host`).
-impl<H: Host + ?Sized> Host for &mut H {
-    type Pending = H::Pending;
+impl<T: Transport + ?Sized> Transport for &mut T {
+    type Pending = T::Pending;
     fn start(&mut self, request: &HttpRequest) -> Result<Self::Pending, TransportFailure> {
         (**self).start(request)
     }
@@ -149,6 +155,12 @@ impl<H: Host + ?Sized> Host for &mut H {
     fn random(&mut self) -> u64 {
         (**self).random()
     }
+    fn log(&mut self, level: LogLevel, message: &str) {
+        (**self).log(level, message)
+    }
+}
+
+impl<O: Output + ?Sized> Output for &mut O {
     fn log(&mut self, level: LogLevel, message: &str) {
         (**self).log(level, message)
     }

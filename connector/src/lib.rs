@@ -5,8 +5,8 @@
 //! classifier ([`classify`]); [`source`] pages through `records/search` ([`paginator`],
 //! [`records`]) and hands each page's records, verbatim, to the host a page at a time.
 //!
-//! Everything but `component` is plain Rust over the [`host::Host`] trait and tests natively;
-//! `component` (wasm only) binds that trait to the WIT imports and WASI HTTP.
+//! Everything but `component` is plain Rust over the [`host::Transport`] and [`host::Output`]
+//! traits and tests natively; `component` (wasm only) binds them to WASI HTTP and the WIT imports.
 
 pub mod base;
 pub mod catalog;

@@ -1,11 +1,12 @@
-//! The four operations (spec, check, discover, read) over any [`Host`].
+//! The four operations (spec, check, discover, read): requests go through a [`Transport`],
+//! what a read produces goes to an [`Output`].
 
 use crate::base::{self, SINGLE_TABLE_STREAM, stream_name};
 use crate::catalog::{self, StreamDef, SyncMode};
 use crate::client::FeishuClient;
 use crate::config::Config;
 use crate::error::{Category, ConnectorError};
-use crate::host::{Host, LogLevel, StreamStatus};
+use crate::host::{LogLevel, Output, StreamStatus, Transport};
 use crate::incremental::{self, CursorTracker};
 use crate::paginator::PageCursor;
 use crate::records::{RecordsPage, TableRef};
@@ -20,7 +21,7 @@ pub fn spec() -> String {
 
 /// Validates the config, fetches a token and reads one record of the configured table, or
 /// lists the Base's tables when no table is configured.
-pub fn check<H: Host>(host: H, config: &str) -> Result<(), ConnectorError> {
+pub fn check<H: Transport>(host: H, config: &str) -> Result<(), ConnectorError> {
     let mut client = FeishuClient::new(host, Config::parse(config)?);
     let app_token = base::app_token(&mut client)?;
     match offered_single_table(client.config(), &app_token) {
@@ -34,7 +35,7 @@ pub fn check<H: Host>(host: H, config: &str) -> Result<(), ConnectorError> {
 }
 
 /// The catalog: one stream per table (or the configured table), typed from its fields.
-pub fn discover<H: Host>(host: H, config: &str) -> Result<String, ConnectorError> {
+pub fn discover<H: Transport>(host: H, config: &str) -> Result<String, ConnectorError> {
     let mut client = FeishuClient::new(host, Config::parse(config)?);
     let app_token = base::app_token(&mut client)?;
     let mut entries = Vec::new();
@@ -50,7 +51,7 @@ pub fn discover<H: Host>(host: H, config: &str) -> Result<String, ConnectorError
                 stream.name,
                 unknown.join(", ")
             );
-            client.host().log(LogLevel::Warn, &message);
+            client.transport().log(LogLevel::Warn, &message);
         }
         entries.push(catalog_entry(&stream.name, schema));
     }
@@ -71,7 +72,7 @@ fn offered_single_table(config: &Config, app_token: &str) -> Option<StreamDef> {
 }
 
 /// Every stream the config offers.
-fn offered_streams<H: Host>(
+fn offered_streams<H: Transport>(
     client: &mut FeishuClient<H>,
     app_token: &str,
 ) -> Result<Vec<StreamDef>, ConnectorError> {
@@ -96,8 +97,9 @@ fn offered_streams<H: Host>(
 /// resuming incremental streams from `state`. A stream that fails is reported to the host as
 /// that stream's failure and the others are still read; only a failure that concerns every
 /// stream (config, credentials, the Base, the host's output) fails the read itself.
-pub fn read<H: Host>(
+pub fn read<H: Transport, O: Output>(
     host: H,
+    out: &mut O,
     config: &str,
     catalog: Option<&str>,
     state: Option<&str>,
@@ -120,20 +122,16 @@ pub fn read<H: Host>(
             .map(|s| (s.name.clone(), SyncMode::FullRefresh))
             .collect()
     });
-    warn_of_stale_state(&mut client, &saved, &offered);
-    let started_ms = client.host().epoch_ms();
+    warn_of_stale_state(out, &saved, &offered);
+    let started_ms = client.transport().epoch_ms();
     for (name, mode) in selected {
         let outcome = catalog::match_stream(&name, &offered).and_then(|stream| {
             let since = match mode {
                 SyncMode::Incremental => saved.get(&stream.name).copied().flatten(),
                 SyncMode::FullRefresh => None,
             };
-            read_stream(
-                &mut client,
-                &stream,
-                mode,
-                CursorTracker::new(since, started_ms),
-            )
+            let tracker = CursorTracker::new(since, started_ms);
+            read_stream(&mut client, out, &stream, mode, tracker)
         });
         match outcome {
             Ok(()) => {}
@@ -141,7 +139,7 @@ pub fn read<H: Host>(
             Err(error) if matches!(error.category, Category::OutputClosed | Category::Auth) => {
                 return Err(error);
             }
-            Err(error) => client.host().fail_stream(&name, &error),
+            Err(error) => out.fail_stream(&name, &error),
         }
     }
     Ok(())
@@ -149,8 +147,8 @@ pub fn read<H: Host>(
 
 /// Logs a WARN for each saved state of a stream the source no longer offers (its table was
 /// deleted, say): such state is ignored, as Airbyte's sources do.
-fn warn_of_stale_state<H: Host>(
-    client: &mut FeishuClient<H>,
+fn warn_of_stale_state<O: Output>(
+    out: &mut O,
     saved: &std::collections::HashMap<String, Option<i64>>,
     offered: &[StreamDef],
 ) {
@@ -163,7 +161,7 @@ fn warn_of_stale_state<H: Host>(
         let message = format!(
             "the state names stream `{name}`, which this source no longer offers; its state is ignored"
         );
-        client.host().log(LogLevel::Warn, &message);
+        out.log(LogLevel::Warn, &message);
     }
 }
 
@@ -179,8 +177,9 @@ struct SearchPlan {
 
 /// The search body for a stream, narrowed and sorted by a ModifiedTime field when the read is
 /// incremental and the table has one.
-fn search_plan<H: Host>(
+fn search_plan<H: Transport, O: Output>(
     client: &mut FeishuClient<H>,
+    out: &mut O,
     stream: &StreamDef,
     mode: SyncMode,
     since: Option<i64>,
@@ -193,21 +192,18 @@ fn search_plan<H: Host>(
     if mode == SyncMode::FullRefresh {
         return Ok(plain(false));
     }
-    let client_side = |client: &mut FeishuClient<H>, why: &str| {
+    let client_side = |out: &mut O, why: &str| {
         let message = format!(
             "stream `{}`: {why}, so every record is read and filtered here, and the cursor is \
              saved when the stream completes",
             stream.name
         );
-        client.host().log(LogLevel::Info, &message);
+        out.log(LogLevel::Info, &message);
         Ok(plain(true))
     };
     if stream.table.view_id.is_some() {
         // Feishu drops the view when a filter or sort is sent: a view is read as it is.
-        return client_side(
-            client,
-            "it reads a view, which Feishu cannot narrow by time",
-        );
+        return client_side(out, "it reads a view, which Feishu cannot narrow by time");
     }
     let fields = base::fields(client, &stream.table.app_token, &stream.table.table_id)?;
     let modified = fields
@@ -215,7 +211,7 @@ fn search_plan<H: Host>(
         .find(|f| f.type_code == incremental::MODIFIED_TIME_TYPE);
     match modified {
         Some(field) if incremental::tracks_only_some_fields(field) => client_side(
-            client,
+            out,
             &format!(
                 "its \"Modified time\" field {:?} follows only some fields",
                 field.field_name
@@ -235,7 +231,7 @@ fn search_plan<H: Host>(
                  filtered here; add one to the table to narrow incremental reads on the server",
                 stream.name
             );
-            client.host().log(LogLevel::Warn, &message);
+            out.log(LogLevel::Warn, &message);
             Ok(plain(true))
         }
     }
@@ -243,27 +239,28 @@ fn search_plan<H: Host>(
 
 /// Reads one stream with its status bracket: STARTED, then COMPLETE (or an error, which the
 /// caller reports as the stream's failure).
-fn read_stream<H: Host>(
+fn read_stream<H: Transport, O: Output>(
     client: &mut FeishuClient<H>,
+    out: &mut O,
     stream: &StreamDef,
     mode: SyncMode,
     mut tracker: CursorTracker,
 ) -> Result<(), ConnectorError> {
     let name = stream.name.as_str();
-    client.host().stream_status(name, StreamStatus::Started);
-    let outcome = search_plan(client, stream, mode, tracker.since)
-        .and_then(|plan| read_pages(client, stream, &plan, &mut tracker))
+    out.stream_status(name, StreamStatus::Started);
+    let outcome = search_plan(client, out, stream, mode, tracker.since)
+        .and_then(|plan| read_pages(client, out, stream, &plan, &mut tracker))
         .and_then(|count| {
-            client.host().emit_state(name, &tracker.state())?;
+            out.emit_state(name, &tracker.state())?;
             Ok(count)
         });
     match outcome {
         Ok(count) => {
-            client.host().log(
+            out.log(
                 LogLevel::Info,
                 &format!("stream `{name}`: read {count} records"),
             );
-            client.host().stream_status(name, StreamStatus::Complete);
+            out.stream_status(name, StreamStatus::Complete);
             Ok(())
         }
         Err(error) => Err(error.context(format!("reading stream `{name}`"))),
@@ -273,8 +270,9 @@ fn read_stream<H: Host>(
 /// Pages through a stream's records, emitting each page's records (those at or after the
 /// cursor) as Feishu sent them, and fetching the next page while the current one is handed
 /// over. When pages come sorted by the cursor, the cursor is saved after each page.
-fn read_pages<H: Host>(
+fn read_pages<H: Transport, O: Output>(
     client: &mut FeishuClient<H>,
+    out: &mut O,
     stream: &StreamDef,
     plan: &SearchPlan,
     tracker: &mut CursorTracker,
@@ -295,7 +293,7 @@ fn read_pages<H: Host>(
                          (code 1254030); reading smaller pages from here on",
                         stream.name
                     );
-                    client.host().log(LogLevel::Warn, &message);
+                    out.log(LogLevel::Warn, &message);
                 }
                 page_size = smaller;
                 continue;
@@ -317,12 +315,10 @@ fn read_pages<H: Host>(
             .collect();
         if !records.is_empty() {
             count += records.len() as u64;
-            client
-                .host()
-                .emit_records(&stream.name, records)
+            out.emit_records(&stream.name, records)
                 .map_err(|e| e.context(where_()))?;
             if plan.sorted {
-                client.host().emit_state(&stream.name, &tracker.state())?;
+                out.emit_state(&stream.name, &tracker.state())?;
             }
         }
         if !more? {
@@ -335,7 +331,7 @@ fn read_pages<H: Host>(
 mod tests {
     use super::*;
     use crate::error::Category;
-    use crate::fake::{FakeHost, json, token_ok};
+    use crate::fake::{FakeHost, FakeOutput, json, token_ok};
     use crate::host::HttpRequest;
     use crate::token::TOKEN_PATH;
 
@@ -381,15 +377,16 @@ mod tests {
         }
     }
 
-    fn emitted(host: &FakeHost) -> Vec<String> {
-        host.records.iter().flat_map(|(_, r)| r.clone()).collect()
+    fn emitted(out: &FakeOutput) -> Vec<String> {
+        out.records.iter().flat_map(|(_, r)| r.clone()).collect()
     }
 
     #[test]
     fn read_emits_every_record_once_a_page_at_a_time() {
         for n in [0, 1, 2, 5] {
             let mut host = FakeHost::new(table(n));
-            read(&mut host, CONFIG, None, None).unwrap();
+            let mut out = FakeOutput::default();
+            read(&mut host, &mut out, CONFIG, None, None).unwrap();
             let expected: Vec<String> = (0..n)
                 .map(|i| {
                     format!(
@@ -398,20 +395,20 @@ mod tests {
                     )
                 })
                 .collect();
-            assert_eq!(emitted(&host), expected);
+            assert_eq!(emitted(&out), expected);
             assert!(
-                host.records
+                out.records
                     .iter()
                     .all(|(s, page)| s == "records" && page.len() <= 2)
             );
             assert_eq!(
-                host.statuses,
+                out.statuses,
                 vec![
                     ("records".into(), StreamStatus::Started),
                     ("records".into(), StreamStatus::Complete)
                 ]
             );
-            assert_eq!(host.states, vec![("records".to_string(), "{}".to_string())]);
+            assert_eq!(out.states, vec![("records".to_string(), "{}".to_string())]);
         }
     }
 
@@ -426,8 +423,9 @@ mod tests {
                 r#"{"code":0,"data":{"has_more":true,"page_token":"same","items":[{"record_id":"r"}]}}"#,
             )
         });
-        read(&mut host, CONFIG, None, None).unwrap();
-        let (stream, err) = &host.failures[0];
+        let mut out = FakeOutput::default();
+        read(&mut host, &mut out, CONFIG, None, None).unwrap();
+        let (stream, err) = &out.failures[0];
         assert_eq!(stream, "records");
         assert_eq!(err.category, Category::BadResponse);
         assert!(
@@ -435,9 +433,9 @@ mod tests {
             "{}",
             err.message
         );
-        assert_eq!(emitted(&host).len(), 2);
-        assert_eq!(host.statuses.last().unwrap().1, StreamStatus::Incomplete);
-        assert!(host.states.is_empty());
+        assert_eq!(emitted(&out).len(), 2);
+        assert_eq!(out.statuses.last().unwrap().1, StreamStatus::Incomplete);
+        assert!(out.states.is_empty());
     }
 
     const INCREMENTAL: &str = r#"{"streams":[{"stream":{"name":"records"},"sync_mode":"incremental","destination_sync_mode":"append"}]}"#;
@@ -451,8 +449,16 @@ mod tests {
     #[test]
     fn incremental_reads_emit_from_the_cursor_and_save_the_newest() {
         let mut host = FakeHost::new(table(6));
-        read(&mut host, CONFIG, Some(INCREMENTAL), Some(&state(1003))).unwrap();
-        let ids: Vec<String> = emitted(&host)
+        let mut out = FakeOutput::default();
+        read(
+            &mut host,
+            &mut out,
+            CONFIG,
+            Some(INCREMENTAL),
+            Some(&state(1003)),
+        )
+        .unwrap();
+        let ids: Vec<String> = emitted(&out)
             .iter()
             .map(|r| r[14..18].to_string())
             .collect();
@@ -462,7 +468,7 @@ mod tests {
             "the record at the cursor comes again"
         );
         assert_eq!(
-            host.states,
+            out.states,
             vec![(
                 "records".to_string(),
                 r#"{"last_modified_time":1005}"#.to_string()
@@ -479,10 +485,11 @@ mod tests {
     #[test]
     fn full_refresh_ignores_the_cursor() {
         let mut host = FakeHost::new(table(4));
-        read(&mut host, CONFIG, None, Some(&state(1003))).unwrap();
-        assert_eq!(emitted(&host).len(), 4);
+        let mut out = FakeOutput::default();
+        read(&mut host, &mut out, CONFIG, None, Some(&state(1003))).unwrap();
+        assert_eq!(emitted(&out).len(), 4);
         assert_eq!(
-            host.states[0].1, "{}",
+            out.states[0].1, "{}",
             "records pass untouched: no cursor is read"
         );
     }
@@ -491,10 +498,11 @@ mod tests {
     fn state_for_a_stream_no_longer_offered_is_ignored_with_a_warning() {
         let stale = r#"{"orders":{"last_modified_time":1},"records":{"last_modified_time":1002}}"#;
         let mut host = FakeHost::new(table(4));
-        read(&mut host, CONFIG, Some(INCREMENTAL), Some(stale)).unwrap();
-        assert_eq!(emitted(&host).len(), 2, "records keeps its cursor");
-        assert!(host.failures.is_empty());
-        assert!(host.logs.iter().any(|(level, m)| *level == LogLevel::Warn
+        let mut out = FakeOutput::default();
+        read(&mut host, &mut out, CONFIG, Some(INCREMENTAL), Some(stale)).unwrap();
+        assert_eq!(emitted(&out).len(), 2, "records keeps its cursor");
+        assert!(out.failures.is_empty());
+        assert!(out.logs.iter().any(|(level, m)| *level == LogLevel::Warn
             && m.contains("state names stream `orders`, which this source no longer offers")));
     }
 
@@ -524,9 +532,10 @@ mod tests {
     fn a_failing_stream_does_not_stop_the_others() {
         let config = CONFIG.replace(r#""table_id":"tbl1","#, "");
         let mut host = FakeHost::new(two_tables_one_forbidden);
+        let mut out = FakeOutput::default();
         let catalog = r#"{"streams":[{"stream":{"name":"B_tblB"}},{"stream":{"name":"A_tblA"}},{"stream":{"name":"Gone_tblC"}}]}"#;
-        read(&mut host, &config, Some(catalog), None).unwrap();
-        let failed: Vec<(&str, &Category)> = host
+        read(&mut host, &mut out, &config, Some(catalog), None).unwrap();
+        let failed: Vec<(&str, &Category)> = out
             .failures
             .iter()
             .map(|(s, e)| (s.as_str(), &e.category))
@@ -539,14 +548,14 @@ mod tests {
             ]
         );
         assert_eq!(
-            host.records,
+            out.records,
             vec![(
                 "A_tblA".to_string(),
                 vec![r#"{"record_id":"r1","fields":{}}"#.to_string()]
             )]
         );
         assert!(
-            host.statuses
+            out.statuses
                 .contains(&("A_tblA".to_string(), StreamStatus::Complete))
         );
     }
@@ -555,23 +564,27 @@ mod tests {
     fn catalogs_select_known_streams_only() {
         let catalog = r#"{"streams":[{"stream":{"name":"records","json_schema":{},"supported_sync_modes":["full_refresh"]},"sync_mode":"incremental","destination_sync_mode":"append","generation_id":1,"minimum_generation_id":0,"sync_id":9}]}"#;
         let mut host = FakeHost::new(table(3));
-        read(&mut host, CONFIG, Some(catalog), Some("[]")).unwrap();
-        assert_eq!(emitted(&host).len(), 3);
+        let mut out = FakeOutput::default();
+        read(&mut host, &mut out, CONFIG, Some(catalog), Some("[]")).unwrap();
+        assert_eq!(emitted(&out).len(), 3);
         assert!(
-            host.logs
+            out.logs
                 .iter()
                 .any(|(_, m)| m.contains("has no \"Modified time\" field"))
         );
 
         let mut host = FakeHost::new(table(3));
+
+        let mut out = FakeOutput::default();
         read(
             &mut host,
+            &mut out,
             CONFIG,
             Some(r#"{"streams":[{"stream":{"name":"orders"}}]}"#),
             None,
         )
         .unwrap();
-        let (stream, err) = &host.failures[0];
+        let (stream, err) = &out.failures[0];
         assert_eq!(stream, "orders");
         assert_eq!(err.category, Category::Config);
         assert!(err.message.contains("`orders`"));
@@ -581,15 +594,33 @@ mod tests {
         );
 
         let mut host = FakeHost::new(table(3));
-        read(&mut host, CONFIG, Some(r#"{"streams":[]}"#), None).unwrap();
-        assert!(host.requests.is_empty() && host.statuses.is_empty());
+
+        let mut out = FakeOutput::default();
+        read(&mut host, &mut out, CONFIG, Some(r#"{"streams":[]}"#), None).unwrap();
+        assert!(host.requests.is_empty() && out.statuses.is_empty());
     }
 
     #[test]
     fn bad_state_is_a_config_error() {
-        let err = read(FakeHost::new(table(1)), CONFIG, None, Some("42")).unwrap_err();
+        let err = read(
+            FakeHost::new(table(1)),
+            &mut FakeOutput::default(),
+            CONFIG,
+            None,
+            Some("42"),
+        )
+        .unwrap_err();
         assert_eq!(err.category, Category::Config);
-        assert!(read(FakeHost::new(table(1)), CONFIG, None, Some("{nope")).is_err());
+        assert!(
+            read(
+                FakeHost::new(table(1)),
+                &mut FakeOutput::default(),
+                CONFIG,
+                None,
+                Some("{nope")
+            )
+            .is_err()
+        );
     }
 
     #[test]

@@ -224,19 +224,20 @@ impl<W: Write> ProtocolWriter<W> {
 /// possible inside strings, where Python's `str.splitlines()` would still cut) become
 /// `\u2028` / `\u2029`.
 fn write_one_line(out: &mut impl Write, json: &[u8]) -> io::Result<()> {
-    let mut rest = json;
-    while let Some(i) = memchr::memchr3(b'\n', b'\r', 0xE2, rest) {
-        let (escape, skip): (&[u8], usize) = match &rest[i..] {
-            [b'\n' | b'\r', ..] => (b" ", 1),
-            [0xE2, 0x80, 0xA8, ..] => (b"\\u2028", 3),
-            [0xE2, 0x80, 0xA9, ..] => (b"\\u2029", 3),
-            _ => (&rest[i..=i], 1),
+    let mut written = 0;
+    for i in memchr::memchr3_iter(b'\n', b'\r', 0xE2, json) {
+        let escape: &[u8] = match &json[i..] {
+            [b'\n' | b'\r', ..] => b" ",
+            [0xE2, 0x80, 0xA8, ..] => b"\\u2028",
+            [0xE2, 0x80, 0xA9, ..] => b"\\u2029",
+            // Another character starting with 0xE2 (such as an em dash): kept as it is.
+            _ => continue,
         };
-        out.write_all(&rest[..i])?;
+        out.write_all(&json[written..i])?;
         out.write_all(escape)?;
-        rest = &rest[i + skip..];
+        written = i + if json[i] == 0xE2 { 3 } else { 1 };
     }
-    out.write_all(rest)
+    out.write_all(&json[written..])
 }
 
 #[cfg(test)]
