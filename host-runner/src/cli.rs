@@ -1,9 +1,8 @@
 //! Command-line interface: clap types, turned into a typed [`RunConfig`] whose errors name the
 //! flag at fault.
 
-use crate::runtime::{CompileCache, Limits};
-use crate::sandbox::HostPattern;
 use anyhow::{Context, Result};
+use host_runner::{CompileCache, HostPattern, Input, Limits, Operation, Settings};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -63,7 +62,7 @@ pub struct SandboxArgs {
     /// patterns, so with none every request is refused.
     #[arg(long, global = true)]
     pub no_config_hosts: bool,
-    /// Memory cap for each of the component's linear memories, in MiB.
+    /// Memory cap for all of the component's linear memories together, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 256, global = true,
           value_parser = clap::value_parser!(u64).range(1..=65536))]
     pub max_memory_mib: u64,
@@ -87,34 +86,13 @@ pub struct SandboxArgs {
     pub verbose: bool,
 }
 
-/// What to run.
-#[derive(Debug, Clone)]
-pub enum Operation {
-    Spec,
-    Check {
-        config: PathBuf,
-    },
-    Discover {
-        config: PathBuf,
-    },
-    Read {
-        config: PathBuf,
-        catalog: Option<PathBuf>,
-        state: Option<PathBuf>,
-    },
-}
-
 /// A validated run configuration.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
     pub component: PathBuf,
     pub operation: Operation,
-    pub extra_hosts: Vec<HostPattern>,
-    pub allow_config_hosts: bool,
-    pub limits: Limits,
-    pub timeout: Duration,
+    pub settings: Settings,
     pub cache: CompileCache,
-    pub verbose: bool,
 }
 
 impl Cli {
@@ -127,16 +105,20 @@ impl Cli {
             .collect::<Result<Vec<_>>>()?;
         let operation = match self.command {
             Command::Spec => Operation::Spec,
-            Command::Check { config } => Operation::Check { config },
-            Command::Discover { config } => Operation::Discover { config },
+            Command::Check { config } => Operation::Check {
+                config: Input::File(config),
+            },
+            Command::Discover { config } => Operation::Discover {
+                config: Input::File(config),
+            },
             Command::Read {
                 config,
                 catalog,
                 state,
             } => Operation::Read {
-                config,
-                catalog,
-                state,
+                config: Input::File(config),
+                catalog: catalog.map(Input::File),
+                state: state.map(Input::File),
             },
         };
         let cache = match (s.no_cache, s.cache_dir) {
@@ -150,15 +132,18 @@ impl Cli {
         Ok(RunConfig {
             component: self.component,
             operation,
-            extra_hosts,
-            allow_config_hosts: !s.no_config_hosts,
-            limits: Limits {
-                max_memory_bytes: (s.max_memory_mib as usize) << 20,
-                request_timeout: Duration::from_secs(s.request_timeout_secs),
+            settings: Settings {
+                allow_hosts: extra_hosts,
+                allow_config_hosts: !s.no_config_hosts,
+                limits: Limits {
+                    max_memory_bytes: (s.max_memory_mib as usize) << 20,
+                    request_timeout: Duration::from_secs(s.request_timeout_secs),
+                },
+                timeout: Duration::from_secs(s.timeout_secs),
+                verbose: s.verbose,
+                echo_stderr: true,
             },
-            timeout: Duration::from_secs(s.timeout_secs),
             cache,
-            verbose: s.verbose,
         })
     }
 }

@@ -1,24 +1,20 @@
-//! `host-runner`: runs a source connector component (WIT world `source`) in a wasmtime sandbox
-//! and speaks the Airbyte protocol on stdout.
+//! `host-runner`: the command line over the [`host_runner`] library. Runs a source connector
+//! component (WIT world `source`) in a wasmtime sandbox and speaks the Airbyte protocol on
+//! stdout; logs go to stderr.
 //!
-//! Flow: [`cli`] parses flags into a run config; [`run`] reads the input files, has
-//! [`runtime`] compile (or load from cache) and instantiate the component with its limits,
-//! grants outgoing HTTP ([`sandbox`], [`dial`]) from what the operator supplied (config values of
-//! fields the spec marks as hosts, and `--allow-host`), calls the export, and writes
-//! what the component hands back through [`output`] as [`protocol`] messages, all under a
-//! wall-clock watchdog.
+//! Flow: [`cli`] parses flags into the library's operation and settings; SIGINT / SIGTERM
+//! become a stop request (a second one exits at once); [`host_runner::run_component`] runs the
+//! component with protocol lines on stdout as its sink; the outcome becomes the exit code.
 
 mod cli;
-mod dial;
-mod output;
-mod protocol;
-mod run;
-mod runtime;
-mod sandbox;
-mod state_input;
 
 use clap::Parser;
+use host_runner::{Outcome, ProtocolLines, Stop, StopReason};
+use std::io::BufWriter;
 use std::process::ExitCode;
+
+/// Exit code when stdout could not be written (0, 1 and 2 are success, failure, bad flags).
+const EXIT_OUTPUT_FAILED: u8 = 3;
 
 fn main() -> ExitCode {
     // The operator's environment must not change what the component sees: no host backtraces
@@ -33,5 +29,48 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    run::run(config)
+    let stop = Stop::new();
+    stop_on_signals(&stop);
+    let stdout = BufWriter::with_capacity(1 << 16, std::io::stdout());
+    let outcome = host_runner::run_component(
+        &config.component,
+        &config.cache,
+        config.operation,
+        &config.settings,
+        Box::new(ProtocolLines::new(stdout)),
+        &stop,
+    );
+    exit_code(outcome)
+}
+
+fn exit_code(outcome: Outcome) -> ExitCode {
+    match outcome {
+        Outcome::Succeeded | Outcome::CheckFailed(_) => ExitCode::SUCCESS,
+        Outcome::Failed | Outcome::Stopped(StopReason::Cancelled) => ExitCode::FAILURE,
+        Outcome::Stopped(StopReason::Signal(n)) => ExitCode::from(128u8.saturating_add(n as u8)),
+        Outcome::OutputFailed(e) => {
+            eprintln!(
+                "ERROR cannot write the protocol stream to stdout ({e}); the output is incomplete"
+            );
+            ExitCode::from(EXIT_OUTPUT_FAILED)
+        }
+    }
+}
+
+/// On SIGINT or SIGTERM, asks the run to stop; on a second one, exits at once.
+fn stop_on_signals(stop: &Stop) {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else {
+        eprintln!("WARN  cannot handle SIGINT / SIGTERM; an interrupted run ends without a TRACE");
+        return;
+    };
+    let stop = stop.clone();
+    std::thread::spawn(move || {
+        for signal in signals.forever() {
+            if stop.requested().is_some() {
+                std::process::exit(128 + signal);
+            }
+            stop.request(StopReason::Signal(signal));
+        }
+    });
 }

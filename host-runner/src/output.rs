@@ -1,15 +1,14 @@
-//! What the connector hands the host during a run, turned into protocol lines: records,
-//! states with per-stream counts, stream statuses (closing any left open) and logs.
+//! What the connector hands the host during a run, checked and turned into [`Message`]s for
+//! the run's [`Sink`]: records, states with per-stream counts, stream statuses (closing any
+//! left open), failures and logs; human-readable lines on stderr when asked.
 
-use crate::protocol::{
-    ConnectionStatus, FailureType, Level, Log, Message, ProtocolWriter, Status, StreamState, Trace,
-    now_ms,
-};
+use crate::protocol::{FailureType, Level, Status, now_ms};
+use crate::sink::{Message, Sink};
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::io::{self, Write};
+use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Why a batch of output was not taken.
@@ -29,9 +28,9 @@ pub struct StreamProgress {
     pub status: Option<Status>,
 }
 
-/// The run's output: protocol lines on `W` (stdout), human-readable logs on stderr.
-pub struct Output<W: Write> {
-    writer: ProtocolWriter<W>,
+/// The run's output: messages to the sink, human-readable logs on stderr (when `echo`).
+pub struct Output {
+    sink: Box<dyn Sink>,
     streams: BTreeMap<String, StreamProgress>,
     /// Set once stdout failed or the run's outcome is written: later writes are refused.
     closed: bool,
@@ -40,33 +39,42 @@ pub struct Output<W: Write> {
     /// Streams the connector reported as failed, in order.
     failed: Vec<String>,
     verbose: bool,
+    /// Also write human-readable lines on stderr.
+    echo: bool,
 }
 
 /// An `Output` shared between the store (connector calls) and the watchdog.
-pub type SharedOutput = Arc<Mutex<Output<Box<dyn Write + Send>>>>;
+pub type SharedOutput = Arc<Mutex<Output>>;
 
 /// Locks a shared output, recovering it if a thread panicked while holding it.
-pub fn lock(output: &SharedOutput) -> MutexGuard<'_, Output<Box<dyn Write + Send>>> {
+pub fn lock(output: &SharedOutput) -> MutexGuard<'_, Output> {
     output
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-impl<W: Write> Output<W> {
-    pub fn new(out: W, verbose: bool) -> Self {
+impl Output {
+    /// Output to `sink`; `verbose` lets debug logs through, `echo` writes lines on stderr.
+    pub fn new(sink: Box<dyn Sink>, verbose: bool, echo: bool) -> Self {
         Self {
-            writer: ProtocolWriter::new(out),
+            sink,
             streams: BTreeMap::new(),
             closed: false,
             write_error: None,
             failed: Vec::new(),
             verbose,
+            echo,
         }
     }
 
-    /// Why stdout could not be written, if it could not.
+    /// Why the sink failed, if it did.
     pub fn write_error(&self) -> Option<&io::Error> {
         self.write_error.as_ref()
+    }
+
+    /// Why the sink failed, taken out, if it did.
+    pub fn take_write_error(&mut self) -> Option<io::Error> {
+        self.write_error.take()
     }
 
     /// Takes no more output: the run's outcome is written.
@@ -79,17 +87,15 @@ impl<W: Write> Output<W> {
         self.streams.get(stream).copied()
     }
 
-    fn write(
-        &mut self,
-        f: impl FnOnce(&mut ProtocolWriter<W>) -> io::Result<()>,
-    ) -> Result<(), Refusal> {
+    /// Hands `message` to the sink, unless the output is closed.
+    fn deliver(&mut self, message: Message<'_>) -> Result<(), Refusal> {
         if let Some(e) = &self.write_error {
             return Err(Refusal::Closed(format!("stdout cannot be written: {e}")));
         }
         if self.closed {
             return Err(Refusal::Closed("the run is over".into()));
         }
-        match f(&mut self.writer) {
+        match self.sink.send(message) {
             Ok(()) => Ok(()),
             Err(e) => {
                 let refusal = Refusal::Closed(format!("stdout cannot be written: {e}"));
@@ -110,12 +116,10 @@ impl<W: Write> Output<W> {
             return Err(Refusal::Invalid { index, reason });
         }
         self.ensure_started(stream)?;
-        let emitted_at = now_ms();
-        self.write(|w| {
-            for record in records {
-                w.record(stream, record, emitted_at)?;
-            }
-            w.flush()
+        self.deliver(Message::Records {
+            stream,
+            records,
+            emitted_at: now_ms(),
         })?;
         let progress = self.streams.entry(stream.to_string()).or_default();
         progress.since_state += records.len() as u64;
@@ -130,11 +134,10 @@ impl<W: Write> Output<W> {
             reason: e.to_string(),
         })?;
         let count = self.streams.get(stream).map_or(0, |p| p.since_state);
-        self.write(|w| {
-            w.message(&Message::State {
-                state: StreamState::new(stream, state, count),
-            })?;
-            w.flush()
+        self.deliver(Message::State {
+            stream,
+            state,
+            record_count: count,
         })?;
         self.streams
             .entry(stream.to_string())
@@ -146,11 +149,7 @@ impl<W: Write> Output<W> {
     /// Writes a STREAM_STATUS trace and remembers it.
     pub fn status(&mut self, stream: &str, status: Status) {
         self.streams.entry(stream.to_string()).or_default().status = Some(status);
-        let _ = self.write(|w| {
-            w.message(&Message::Trace {
-                trace: Trace::stream_status(stream, status),
-            })
-        });
+        let _ = self.deliver(Message::StreamStatus { stream, status });
         if status != Status::Started {
             let total = self.streams.get(stream).map_or(0, |p| p.total);
             self.log_stderr(
@@ -213,17 +212,13 @@ impl<W: Write> Output<W> {
             }
             return;
         }
-        let _ = self.write(|w| {
-            w.message(&Message::Log {
-                log: Log { level, message },
-            })
-        });
+        let _ = self.deliver(Message::Log { level, message });
         self.log_stderr(level, message);
     }
 
     /// A host-side line on stderr only, control characters escaped.
     pub fn log_stderr(&self, level: Level, message: &str) {
-        if level != Level::Debug || self.verbose {
+        if self.echo && (level != Level::Debug || self.verbose) {
             stderr_line(level, message);
         }
     }
@@ -237,34 +232,30 @@ impl<W: Write> Output<W> {
         stream: Option<&str>,
     ) {
         self.log_stderr(Level::Error, message);
-        let _ = self.write(|w| {
-            w.message(&Message::Trace {
-                trace: Trace::error(message, internal, failure_type, stream),
-            })
+        let _ = self.deliver(Message::Error {
+            message,
+            internal_message: internal,
+            failure_type,
+            stream,
         });
     }
 
     pub fn connection_status(&mut self, succeeded: bool, message: Option<&str>) {
-        let status = if succeeded { "SUCCEEDED" } else { "FAILED" };
-        let _ = self.write(|w| {
-            w.message(&Message::ConnectionStatus {
-                connection_status: ConnectionStatus { status, message },
-            })
-        });
+        let _ = self.deliver(Message::ConnectionStatus { succeeded, message });
     }
 
     pub fn spec(&mut self, spec: &RawValue) {
-        let _ = self.write(|w| w.message(&Message::Spec { spec }));
+        let _ = self.deliver(Message::Spec(spec));
     }
 
     pub fn catalog(&mut self, catalog: &RawValue) {
-        let _ = self.write(|w| w.message(&Message::Catalog { catalog }));
+        let _ = self.deliver(Message::Catalog(catalog));
     }
 
-    /// Flushes stdout; a failure is kept in [`Output::write_error`].
+    /// Flushes the sink; a failure is kept in [`Output::write_error`].
     pub fn flush(&mut self) {
         if self.write_error.is_none()
-            && let Err(e) = self.writer.flush()
+            && let Err(e) = self.sink.flush()
         {
             self.closed = true;
             self.write_error = Some(e);
@@ -415,10 +406,29 @@ impl tokio::io::AsyncWrite for GuestStderr {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sink::ProtocolLines;
     use serde_json::Value;
 
-    fn lines(buf: &[u8]) -> Vec<Value> {
-        String::from_utf8_lossy(buf)
+    /// A buffer the test keeps while the output writes protocol lines into it.
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn output(buf: &Buffer) -> Output {
+        Output::new(Box::new(ProtocolLines::new(buf.clone())), false, false)
+    }
+
+    fn lines(buf: &Buffer) -> Vec<Value> {
+        String::from_utf8_lossy(&buf.0.lock().unwrap())
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
@@ -426,9 +436,9 @@ mod tests {
 
     #[test]
     fn counts_records_since_the_last_state() {
-        let mut buf = Vec::new();
+        let buf = Buffer::default();
         {
-            let mut out = Output::new(&mut buf, false);
+            let mut out = output(&buf);
             out.status("s", Status::Started);
             out.records(
                 "s",
@@ -456,7 +466,7 @@ mod tests {
 
     #[test]
     fn rejects_records_that_are_not_objects() {
-        let mut out = Output::new(Vec::new(), false);
+        let mut out = output(&Buffer::default());
         assert!(
             out.records("s", &[b"{\"a\":\"\xff\"}".to_vec()]).is_err(),
             "invalid UTF-8"
@@ -481,9 +491,9 @@ mod tests {
 
     #[test]
     fn open_streams_are_closed_incomplete() {
-        let mut buf = Vec::new();
+        let buf = Buffer::default();
         {
-            let mut out = Output::new(&mut buf, false);
+            let mut out = output(&buf);
             out.records("a", &["{}".as_bytes().to_vec()]).unwrap();
             out.status("b", Status::Started);
             out.status("b", Status::Complete);

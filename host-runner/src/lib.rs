@@ -1,0 +1,225 @@
+//! `host_runner`: runs a source connector component (WIT world `source`) in a wasmtime sandbox,
+//! for embedding platforms and for the `host-runner` CLI, which uses exactly this API.
+//!
+//! Flow: [`Connector::load`] compiles the component once (or loads it from wasmtime's cache);
+//! [`Connector::run`] instantiates it in a fresh store with the [`Settings`]' limits, grants
+//! outgoing HTTP from what the operator supplied (config values of fields the spec marks as
+//! hosts, and [`Settings::allow_hosts`]; never a default the component proposes), calls the
+//! export for the [`Operation`], and hands every [`Message`] to the caller's [`Sink`] (records
+//! a page at a time, as the raw JSON the component handed over), under a wall-clock cap and a
+//! [`Stop`] the caller can pull. The [`Outcome`] says how it ended.
+//!
+//! ```no_run
+//! use host_runner::{CompileCache, Connector, Input, Operation, ProtocolLines, Settings, Stop};
+//! let connector = Connector::load("feishu.wasm".as_ref(), &CompileCache::Default)?;
+//! let read = Operation::Read {
+//!     config: Input::Text(r#"{"app_id":"cli_x","app_secret":"...","app_token":"bascn..."}"#.into()),
+//!     catalog: None,
+//!     state: None,
+//! };
+//! let sink = Box::new(ProtocolLines::new(std::io::stdout()));
+//! let outcome = connector.run(read, &Settings::default(), sink, &Stop::new());
+//! assert!(outcome.is_success());
+//! # Ok::<(), anyhow::Error>(())
+//! ```
+
+mod dial;
+mod grants;
+mod output;
+mod protocol;
+mod run;
+mod runtime;
+mod sandbox;
+mod sink;
+mod state_input;
+
+pub use protocol::{FailureType, Level, Status};
+pub use runtime::{CompileCache, Limits};
+pub use sandbox::HostPattern;
+pub use sink::{Message, ProtocolLines, Sink};
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::Duration;
+
+/// A config, catalog or state: given as text, or as a file the runner reads.
+#[derive(Debug, Clone)]
+pub enum Input {
+    Text(String),
+    File(PathBuf),
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub enum Operation {
+    /// The connector's specification.
+    Spec,
+    /// Validate a config and try to connect with it.
+    Check { config: Input },
+    /// List the streams a config gives access to.
+    Discover { config: Input },
+    /// Read records: every stream when `catalog` is `None`, resuming from `state` (any shape
+    /// of Airbyte state a platform hands back: an array, a single message, STATE lines).
+    Read {
+        config: Input,
+        catalog: Option<Input>,
+        state: Option<Input>,
+    },
+}
+
+/// The sandbox and limits of a run.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Hosts the component may reach besides those the config names
+    /// (`scheme://host[:port]`, Spin's grammar).
+    pub allow_hosts: Vec<HostPattern>,
+    /// Grant the hosts that config fields marked `x-outbound-host` name (when set).
+    pub allow_config_hosts: bool,
+    /// Memory and per-request limits.
+    pub limits: Limits,
+    /// Wall-clock cap on the export call.
+    pub timeout: Duration,
+    /// Let debug logs through.
+    pub verbose: bool,
+    /// Also write human-readable log lines on stderr (the CLI does).
+    pub echo_stderr: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            allow_hosts: Vec::new(),
+            allow_config_hosts: true,
+            limits: Limits {
+                max_memory_bytes: 256 << 20,
+                request_timeout: Duration::from_secs(60),
+            },
+            timeout: Duration::from_secs(6 * 3600),
+            verbose: false,
+            echo_stderr: false,
+        }
+    }
+}
+
+/// Why a run was stopped from outside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    /// The process got this signal (SIGINT = 2, SIGTERM = 15).
+    Signal(i32),
+    /// The caller asked (an iterator dropped, a Ctrl-C in an embedding language).
+    Cancelled,
+}
+
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Signal(2) => f.write_str("SIGINT"),
+            Self::Signal(15) => f.write_str("SIGTERM"),
+            Self::Signal(n) => write!(f, "signal {n}"),
+            Self::Cancelled => f.write_str("the caller"),
+        }
+    }
+}
+
+/// A stop request that another thread can make while a run goes on. The run then ends with
+/// INCOMPLETE streams and a TRACE ERROR; the component gets no more output and stops at its
+/// next call into the host.
+#[derive(Debug, Clone, Default)]
+pub struct Stop(Arc<AtomicI32>);
+
+const NOT_STOPPED: i32 = 0;
+const CANCELLED: i32 = -1;
+
+impl Stop {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks the run to stop for `reason` (the first request wins).
+    pub fn request(&self, reason: StopReason) {
+        let code = match reason {
+            StopReason::Signal(n) => n.max(1),
+            StopReason::Cancelled => CANCELLED,
+        };
+        let _ = self
+            .0
+            .compare_exchange(NOT_STOPPED, code, Ordering::SeqCst, Ordering::SeqCst);
+    }
+
+    /// The stop asked for, if any.
+    pub fn requested(&self) -> Option<StopReason> {
+        match self.0.load(Ordering::SeqCst) {
+            NOT_STOPPED => None,
+            CANCELLED => Some(StopReason::Cancelled),
+            n => Some(StopReason::Signal(n)),
+        }
+    }
+}
+
+/// How a run ended. Every outcome but `Succeeded` and `CheckFailed` left a TRACE ERROR in
+/// the sink (when the sink still took messages).
+#[derive(Debug)]
+pub enum Outcome {
+    /// Complete: every message is in the sink.
+    Succeeded,
+    /// `check` ran and the connection failed, for this reason (reported as a FAILED status).
+    CheckFailed(String),
+    /// The run failed (the sink got the TRACE ERRORs).
+    Failed,
+    /// The run was stopped from outside.
+    Stopped(StopReason),
+    /// The sink failed: what it holds is incomplete.
+    OutputFailed(std::io::Error),
+}
+
+impl Outcome {
+    /// Whether the operation completed (a failed check completed too: its status says so).
+    pub fn is_success(&self) -> bool {
+        matches!(self, Self::Succeeded | Self::CheckFailed(_))
+    }
+}
+
+/// A compiled component, ready to run any number of times (also from several threads).
+#[derive(Clone)]
+pub struct Connector {
+    runtime: Arc<runtime::Runtime>,
+}
+
+impl Connector {
+    /// Compiles `component` (a `source` world component), or loads it from the compilation
+    /// cache, and links it against the runner's imports.
+    pub fn load(component: &Path, cache: &CompileCache) -> anyhow::Result<Self> {
+        Ok(Self {
+            runtime: Arc::new(runtime::Runtime::load(component, cache)?),
+        })
+    }
+
+    /// Runs `operation` in a fresh sandboxed instance, reporting to `sink`.
+    pub fn run(
+        &self,
+        operation: Operation,
+        settings: &Settings,
+        sink: Box<dyn Sink>,
+        stop: &Stop,
+    ) -> Outcome {
+        let runtime = self.runtime.clone();
+        run::run(move || Ok(runtime), operation, settings, sink, stop)
+    }
+}
+
+/// Loads `component` and runs `operation` once; a component that cannot be loaded is reported
+/// to `sink` as a TRACE ERROR like any other failure (what the CLI does).
+pub fn run_component(
+    component: &Path,
+    cache: &CompileCache,
+    operation: Operation,
+    settings: &Settings,
+    sink: Box<dyn Sink>,
+    stop: &Stop,
+) -> Outcome {
+    let (component, cache) = (component.to_path_buf(), cache.clone());
+    let load = move || runtime::Runtime::load(&component, &cache).map(Arc::new);
+    run::run(load, operation, settings, sink, stop)
+}
