@@ -2,8 +2,8 @@
 //! flag at fault.
 
 use anyhow::{Context, Result};
-use host_runner::{CompileCache, HostPattern, Input, Limits, Operation, Settings};
 use clap::{Args, Parser, Subcommand};
+use host_runner::{CompileCache, HostPattern, Input, Limits, Operation, Settings};
 use std::path::PathBuf;
 use std::time::Duration;
 

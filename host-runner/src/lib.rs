@@ -23,6 +23,8 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
+#![warn(missing_docs)]
+
 mod dial;
 mod grants;
 mod output;
@@ -47,7 +49,9 @@ use std::time::Duration;
 /// A config, catalog or state: given as text, or as a file the runner reads.
 #[derive(Debug, Clone)]
 pub enum Input {
+    /// The JSON text itself.
     Text(String),
+    /// A file holding it.
     File(PathBuf),
 }
 
@@ -57,14 +61,23 @@ pub enum Operation {
     /// The connector's specification.
     Spec,
     /// Validate a config and try to connect with it.
-    Check { config: Input },
+    Check {
+        /// The connector's config (a JSON object).
+        config: Input,
+    },
     /// List the streams a config gives access to.
-    Discover { config: Input },
+    Discover {
+        /// The connector's config (a JSON object).
+        config: Input,
+    },
     /// Read records: every stream when `catalog` is `None`, resuming from `state` (any shape
     /// of Airbyte state a platform hands back: an array, a single message, STATE lines).
     Read {
+        /// The connector's config (a JSON object).
         config: Input,
+        /// A configured catalog selecting streams and sync modes.
         catalog: Option<Input>,
+        /// The state of an earlier read.
         state: Option<Input>,
     },
 }
@@ -133,6 +146,7 @@ const NOT_STOPPED: i32 = 0;
 const CANCELLED: i32 = -1;
 
 impl Stop {
+    /// A stop nobody has requested yet.
     pub fn new() -> Self {
         Self::default()
     }

@@ -49,10 +49,15 @@ pub struct ConnectionStatus<'a> {
 #[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Level {
+    /// A failure.
     Error,
+    /// Something the user should look at.
     Warn,
+    /// Progress worth knowing.
     Info,
+    /// Detail for diagnosing (shown with `verbose`).
     Debug,
+    /// Finer detail (shown with `verbose`).
     Trace,
 }
 
@@ -122,8 +127,11 @@ pub enum FailureType {
 #[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Status {
+    /// Reading of the stream began.
     Started,
+    /// Every record of the stream was emitted.
     Complete,
+    /// The stream stopped before all its records were emitted.
     Incomplete,
 }
 

@@ -60,9 +60,15 @@ pub fn run(
     let is_check = matches!(operation, Operation::Check { .. });
     std::thread::spawn(move || {
         let started = events.clone();
-        let result = execute(load, &operation, &worker_settings, &worker_output, move || {
-            let _ = started.send(Progress::Running);
-        });
+        let result = execute(
+            load,
+            &operation,
+            &worker_settings,
+            &worker_output,
+            move || {
+                let _ = started.send(Progress::Running);
+            },
+        );
         let _ = events.send(Progress::Done(result));
     });
     let result = watch(&progress, settings.timeout, stop);

@@ -25,9 +25,11 @@ use datasource::connector::types::{InvalidRecord, LogLevel, OutputError, StreamS
 /// Where compiled components are cached.
 #[derive(Debug, Clone)]
 pub enum CompileCache {
+    /// Compile on every load.
     Off,
     /// wasmtime's default cache directory.
     Default,
+    /// This directory.
     Dir(PathBuf),
 }
 

@@ -16,7 +16,9 @@ pub enum Message<'a> {
     Spec(&'a RawValue),
     /// The outcome of `check`; `message` says why it failed.
     ConnectionStatus {
+        /// Whether the connection worked.
         succeeded: bool,
+        /// Why it did not.
         message: Option<&'a str>,
     },
     /// The catalog (`discover`).
@@ -24,25 +26,45 @@ pub enum Message<'a> {
     /// One page of records of `stream`, each the raw JSON object the component handed over
     /// (valid UTF-8 JSON, checked by the runner).
     Records {
+        /// The stream's name.
         stream: &'a str,
+        /// The page's records.
         records: &'a [Vec<u8>],
+        /// When they were taken (ms since the Unix epoch).
         emitted_at: u64,
     },
     /// A checkpoint of `stream`, with the records emitted since the previous one.
     State {
+        /// The stream's name.
         stream: &'a str,
+        /// The state to hand back on the next read.
         state: &'a RawValue,
+        /// Records of the stream since its previous state.
         record_count: u64,
     },
     /// A stream's progress.
-    StreamStatus { stream: &'a str, status: Status },
+    StreamStatus {
+        /// The stream's name.
+        stream: &'a str,
+        /// Where it is.
+        status: Status,
+    },
     /// A log line of the connector or the runner.
-    Log { level: Level, message: &'a str },
+    Log {
+        /// Severity.
+        level: Level,
+        /// The text (never a secret).
+        message: &'a str,
+    },
     /// A failure, of one stream when `stream` is set, otherwise of the run.
     Error {
+        /// What went wrong and what to do, for people.
         message: &'a str,
+        /// Detail for operators.
         internal_message: &'a str,
+        /// Who can fix it.
         failure_type: FailureType,
+        /// The stream that failed, when the failure is one stream's.
         stream: Option<&'a str>,
     },
 }
@@ -51,6 +73,7 @@ pub enum Message<'a> {
 /// back-pressure: the component waits meanwhile. An error stops the run (the component is
 /// told its output is closed) and is reported as [`crate::Outcome::OutputFailed`].
 pub trait Sink: Send {
+    /// Takes one message.
     fn send(&mut self, message: Message<'_>) -> io::Result<()>;
 
     /// Makes what was sent durable (the runner calls it at checkpoints and at the end).
@@ -65,6 +88,7 @@ pub struct ProtocolLines<W: Write + Send> {
 }
 
 impl<W: Write + Send> ProtocolLines<W> {
+    /// Protocol lines written to `out` (buffer it: the runner flushes at checkpoints).
     pub fn new(out: W) -> Self {
         Self {
             writer: ProtocolWriter::new(out),
@@ -77,12 +101,14 @@ impl<W: Write + Send> Sink for ProtocolLines<W> {
         let w = &mut self.writer;
         match message {
             Message::Spec(spec) => w.message(&Line::Spec { spec }),
-            Message::ConnectionStatus { succeeded, message } => w.message(&Line::ConnectionStatus {
-                connection_status: ConnectionStatus {
-                    status: if succeeded { "SUCCEEDED" } else { "FAILED" },
-                    message,
-                },
-            }),
+            Message::ConnectionStatus { succeeded, message } => {
+                w.message(&Line::ConnectionStatus {
+                    connection_status: ConnectionStatus {
+                        status: if succeeded { "SUCCEEDED" } else { "FAILED" },
+                        message,
+                    },
+                })
+            }
             Message::Catalog(catalog) => w.message(&Line::Catalog { catalog }),
             Message::Records {
                 stream,
