@@ -172,14 +172,49 @@ impl Stop {
     }
 }
 
+/// What kind of failure a TRACE ERROR reports, finer than [`FailureType`]: what an embedding
+/// language maps to its exception classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The caller's input: an unreadable file, JSON that does not parse.
+    Input,
+    /// The connector's config is wrong (a field, an id).
+    Config,
+    /// The upstream rejected the credentials.
+    Auth,
+    /// The credentials lack access to a resource.
+    Permission,
+    /// A resource does not exist.
+    NotFound,
+    /// The upstream kept rate-limiting past the retries.
+    RateLimited,
+    /// A failure that may pass later (timeouts, 5xx, dropped connections).
+    Transient,
+    /// The upstream answered something the connector cannot understand.
+    BadResponse,
+    /// The sandbox refused a request (host not granted, or an address it never dials).
+    Sandbox,
+    /// The component hit the memory cap or the wall-clock cap.
+    Limit,
+    /// The run was stopped from outside.
+    Stopped,
+    /// A fault in the component or the runner.
+    Internal,
+}
+
 /// How a run ended. Every outcome but `Succeeded` and `CheckFailed` left a TRACE ERROR in
 /// the sink (when the sink still took messages).
 #[derive(Debug)]
 pub enum Outcome {
     /// Complete: every message is in the sink.
     Succeeded,
-    /// `check` ran and the connection failed, for this reason (reported as a FAILED status).
-    CheckFailed(String),
+    /// `check` ran and the connection failed (reported as a FAILED status).
+    CheckFailed {
+        /// What kind of failure.
+        kind: ErrorKind,
+        /// Why, for people.
+        message: String,
+    },
     /// The run failed (the sink got the TRACE ERRORs).
     Failed,
     /// The run was stopped from outside.
@@ -191,7 +226,7 @@ pub enum Outcome {
 impl Outcome {
     /// Whether the operation completed (a failed check completed too: its status says so).
     pub fn is_success(&self) -> bool {
-        matches!(self, Self::Succeeded | Self::CheckFailed(_))
+        matches!(self, Self::Succeeded | Self::CheckFailed { .. })
     }
 }
 

@@ -45,7 +45,7 @@ fn main() -> ExitCode {
 
 fn exit_code(outcome: Outcome) -> ExitCode {
     match outcome {
-        Outcome::Succeeded | Outcome::CheckFailed(_) => ExitCode::SUCCESS,
+        Outcome::Succeeded | Outcome::CheckFailed { .. } => ExitCode::SUCCESS,
         Outcome::Failed | Outcome::Stopped(StopReason::Cancelled) => ExitCode::FAILURE,
         Outcome::Stopped(StopReason::Signal(n)) => ExitCode::from(128u8.saturating_add(n as u8)),
         Outcome::OutputFailed(e) => {

@@ -2,6 +2,7 @@
 //! the run's [`Sink`]: records, states with per-stream counts, stream statuses (closing any
 //! left open), failures and logs; human-readable lines on stderr when asked.
 
+use crate::ErrorKind;
 use crate::protocol::{FailureType, Level, Status, now_ms};
 use crate::sink::{Message, Sink};
 use serde::de::IgnoredAny;
@@ -18,6 +19,17 @@ pub enum Refusal {
     Invalid { index: usize, reason: String },
     /// stdout is closed, or a stream is already finished.
     Closed(String),
+}
+
+/// A failure as reported in a TRACE ERROR.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// For people: what went wrong and what to do.
+    pub message: String,
+    /// For operators.
+    pub internal: String,
+    pub failure_type: FailureType,
+    pub kind: ErrorKind,
 }
 
 /// Per-stream bookkeeping.
@@ -173,15 +185,9 @@ impl Output {
     }
 
     /// A stream the connector gave up on: INCOMPLETE, then a TRACE ERROR naming it.
-    pub fn fail_stream(
-        &mut self,
-        stream: &str,
-        message: &str,
-        internal: &str,
-        failure_type: FailureType,
-    ) {
+    pub fn fail_stream(&mut self, stream: &str, report: &Report) {
         self.status(stream, Status::Incomplete);
-        self.error(message, internal, failure_type, Some(stream));
+        self.error(report, Some(stream));
         self.failed.push(stream.to_string());
     }
 
@@ -224,18 +230,13 @@ impl Output {
     }
 
     /// A TRACE ERROR (and the same on stderr).
-    pub fn error(
-        &mut self,
-        message: &str,
-        internal: &str,
-        failure_type: FailureType,
-        stream: Option<&str>,
-    ) {
-        self.log_stderr(Level::Error, message);
+    pub fn error(&mut self, report: &Report, stream: Option<&str>) {
+        self.log_stderr(Level::Error, &report.message);
         let _ = self.deliver(Message::Error {
-            message,
-            internal_message: internal,
-            failure_type,
+            message: &report.message,
+            internal_message: &report.internal,
+            failure_type: report.failure_type,
+            kind: report.kind,
             stream,
         });
     }

@@ -3,11 +3,14 @@
 //! [`Stop`] requests.
 
 use crate::grants::{allow_list, log_grants};
-use crate::output::{Output, SharedOutput, lock};
+use crate::output::{Output, Report, SharedOutput, lock};
 use crate::protocol::{FailureType, Level};
-use crate::runtime::{ErrorCategory, Runtime, StoreData, explain_trap, failure_type, with_refusal};
+use crate::runtime::{
+    ErrorCategory, Runtime, StoreData, error_kind, explain_trap, failure_type, hit_limit,
+    with_refusal,
+};
 use crate::sink::Sink;
-use crate::{Input, Operation, Outcome, Settings, Stop, StopReason};
+use crate::{ErrorKind, Input, Operation, Outcome, Settings, Stop, StopReason};
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -20,13 +23,15 @@ use wasmtime::Store;
 enum Failure {
     /// The caller's input is wrong (unreadable file, not JSON).
     Input(String),
-    /// The connector reported an error.
+    /// The connector reported an error; `refused` when the sandbox refused a request.
     Connector {
         category: ErrorCategory,
         message: String,
+        refused: bool,
     },
-    /// The component could not run, trapped or misbehaved.
-    Host(anyhow::Error),
+    /// The component could not run, trapped or misbehaved; `kind` is `Limit` when a cap
+    /// stopped it.
+    Host(anyhow::Error, ErrorKind),
     /// The caller (or a signal) stopped the run.
     Stopped(StopReason),
 }
@@ -107,16 +112,20 @@ fn watch(
             Ok(Progress::Done(result)) => return result,
             Err(mpsc::RecvTimeoutError::Timeout) => {
                 if deadline.is_some_and(|d| Instant::now() >= d) {
-                    return Err(Failure::Host(anyhow::anyhow!(
-                        "the connector did not finish within {} s (--timeout-secs)",
-                        timeout.as_secs()
-                    )));
+                    return Err(Failure::Host(
+                        anyhow::anyhow!(
+                            "the connector did not finish within {} s (--timeout-secs)",
+                            timeout.as_secs()
+                        ),
+                        ErrorKind::Limit,
+                    ));
                 }
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(Failure::Host(anyhow::anyhow!(
-                    "the connector thread stopped unexpectedly"
-                )));
+                return Err(Failure::Host(
+                    anyhow::anyhow!("the connector thread stopped unexpectedly"),
+                    ErrorKind::Internal,
+                ));
             }
         }
     }
@@ -148,53 +157,76 @@ fn finish(out: &mut Output, is_check: bool, result: Result<(), Failure>) -> Outc
         // Each failed stream has its INCOMPLETE and TRACE ERROR already; the run failed.
         (Ok(()), None) if !out.failed_streams().is_empty() => return Outcome::Failed,
         (Ok(()), None) => return Outcome::Succeeded,
-        (Ok(()), Some(stream)) => Failure::Host(anyhow::anyhow!(
-            "the connector returned without finishing stream `{stream}`"
-        )),
+        (Ok(()), Some(stream)) => Failure::Host(
+            anyhow::anyhow!("the connector returned without finishing stream `{stream}`"),
+            ErrorKind::Internal,
+        ),
         (Err(failure), _) => failure,
     };
-    let (message, internal, failure_type) = describe(&failure);
+    let report = describe(&failure);
     let outcome = match failure {
         Failure::Stopped(reason) => Outcome::Stopped(reason),
         _ => Outcome::Failed,
     };
     if is_check {
-        out.connection_status(false, Some(&message));
-        if let Failure::Host(_) | Failure::Stopped(_) = failure {
-            out.error(&message, &internal, failure_type, None);
+        out.connection_status(false, Some(&report.message));
+        if let Failure::Host(..) | Failure::Stopped(_) = failure {
+            out.error(&report, None);
             return outcome;
         }
-        out.log_stderr(Level::Info, &format!("check failed: {message}"));
-        return Outcome::CheckFailed(message);
+        out.log_stderr(Level::Info, &format!("check failed: {}", report.message));
+        return Outcome::CheckFailed {
+            kind: report.kind,
+            message: report.message,
+        };
     }
     if open.is_empty() {
-        out.error(&message, &internal, failure_type, None);
+        out.error(&report, None);
     }
     for stream in &open {
-        out.error(&message, &internal, failure_type, Some(stream));
+        out.error(&report, Some(stream));
     }
     outcome
 }
 
-fn describe(failure: &Failure) -> (String, String, FailureType) {
+fn describe(failure: &Failure) -> Report {
+    let report = |message: String, internal: String, failure_type, kind| Report {
+        message,
+        internal,
+        failure_type,
+        kind,
+    };
     match failure {
-        Failure::Input(message) => (message.clone(), "invalid input".into(), FailureType::Config),
-        Failure::Connector { category, message } => (
+        Failure::Input(message) => report(
+            message.clone(),
+            "invalid input".into(),
+            FailureType::Config,
+            ErrorKind::Input,
+        ),
+        Failure::Connector {
+            category,
+            message,
+            refused,
+        } => report(
             message.clone(),
             format!("connector error category: {category:?}"),
             failure_type(category),
+            error_kind(category, *refused),
         ),
-        Failure::Host(error) => {
-            let message = error.to_string();
-            (message, format!("{error:#}"), FailureType::System)
-        }
-        Failure::Stopped(reason) => (
+        Failure::Host(error, kind) => report(
+            error.to_string(),
+            format!("{error:#}"),
+            FailureType::System,
+            *kind,
+        ),
+        Failure::Stopped(reason) => report(
             format!(
                 "the run was interrupted by {reason}; streams in progress are incomplete, and \
                  the last STATE written for each is where the next read resumes"
             ),
             format!("stopped: {reason:?}"),
             FailureType::Transient,
+            ErrorKind::Stopped,
         ),
     }
 }
@@ -208,14 +240,15 @@ fn execute(
     running: impl FnOnce(),
 ) -> Result<(), Failure> {
     let inputs = Inputs::read(operation)?;
-    let runtime = load().map_err(Failure::Host)?;
+    let internal = |e| Failure::Host(e, ErrorKind::Internal);
+    let runtime = load().map_err(internal)?;
     let (mut store, source) = runtime
         .instantiate(output.clone(), settings.limits)
-        .map_err(Failure::Host)?;
+        .map_err(internal)?;
     running();
     let spec_text = source.call_spec(&mut store).map_err(|e| trap(e, &store))?;
     let spec: Value = serde_json::from_str(&spec_text).map_err(|e| {
-        Failure::Host(anyhow::anyhow!(
+        internal(anyhow::anyhow!(
             "the connector's spec is not valid JSON: {e}"
         ))
     })?;
@@ -227,8 +260,8 @@ fn execute(
     let config_text = inputs.config_text.as_deref().unwrap_or_default();
     match operation {
         Operation::Spec => {
-            let raw = object_with(&spec_text, "connectionSpecification", "spec")
-                .map_err(Failure::Host)?;
+            let raw =
+                object_with(&spec_text, "connectionSpecification", "spec").map_err(internal)?;
             lock(output).spec(&raw);
         }
         Operation::Check { .. } => {
@@ -237,7 +270,7 @@ fn execute(
         }
         Operation::Discover { .. } => {
             let catalog = connector_result(source.call_discover(&mut store, config_text), &store)?;
-            let raw = object_with(&catalog, "streams", "catalog").map_err(Failure::Host)?;
+            let raw = object_with(&catalog, "streams", "catalog").map_err(internal)?;
             lock(output).catalog(&raw);
         }
         Operation::Read { .. } => {
@@ -254,7 +287,12 @@ fn execute(
 }
 
 fn trap(error: wasmtime::Error, store: &Store<StoreData>) -> Failure {
-    Failure::Host(explain_trap(error, store))
+    let kind = if hit_limit(store) {
+        ErrorKind::Limit
+    } else {
+        ErrorKind::Internal
+    };
+    Failure::Host(explain_trap(error, store), kind)
 }
 
 fn connector_result<T>(
@@ -263,10 +301,14 @@ fn connector_result<T>(
 ) -> Result<T, Failure> {
     match call {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => Err(Failure::Connector {
-            category: e.category,
-            message: with_refusal(e.message, store.data().hooks.take_refusal()),
-        }),
+        Ok(Err(e)) => {
+            let refusal = store.data().hooks.take_refusal();
+            Err(Failure::Connector {
+                category: e.category,
+                refused: refusal.is_some(),
+                message: with_refusal(e.message, refusal),
+            })
+        }
         Err(e) => Err(trap(e, store)),
     }
 }

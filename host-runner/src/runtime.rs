@@ -1,8 +1,9 @@
 //! The wasmtime side: engine (with the compilation cache), linker, one store-data struct, the
 //! sandbox hook for outgoing HTTP, and the limits every store is created with.
 
+use crate::ErrorKind;
 use crate::dial::{HttpClient, Timeouts};
-use crate::output::{GuestStderr, SharedOutput, lock};
+use crate::output::{GuestStderr, Report, SharedOutput, lock};
 use crate::protocol::{FailureType, Level, Status};
 use crate::sandbox::{AllowList, HostPattern, Origin};
 use anyhow::{Context, Result};
@@ -405,6 +406,28 @@ pub fn with_refusal(message: String, refusal: Option<String>) -> String {
     }
 }
 
+/// The kind of a connector error; `refused` when the sandbox refused a request meanwhile.
+pub fn error_kind(category: &ErrorCategory, refused: bool) -> ErrorKind {
+    if refused {
+        return ErrorKind::Sandbox;
+    }
+    match category {
+        ErrorCategory::Config => ErrorKind::Config,
+        ErrorCategory::Auth => ErrorKind::Auth,
+        ErrorCategory::Permission => ErrorKind::Permission,
+        ErrorCategory::NotFound => ErrorKind::NotFound,
+        ErrorCategory::RateLimited(_) => ErrorKind::RateLimited,
+        ErrorCategory::Transient => ErrorKind::Transient,
+        ErrorCategory::BadResponse => ErrorKind::BadResponse,
+        ErrorCategory::Internal => ErrorKind::Internal,
+    }
+}
+
+/// Whether a trap came from one of the store's limits.
+pub fn hit_limit(store: &Store<StoreData>) -> bool {
+    store.data().limiter.refused.is_some()
+}
+
 /// The protocol's failure class for a connector error category.
 pub fn failure_type(category: &ErrorCategory) -> FailureType {
     match category {
@@ -450,13 +473,14 @@ impl datasource::connector::host::Host for StoreData {
     }
 
     fn fail_stream(&mut self, stream: String, error: ConnectorError) {
-        let message = with_refusal(error.message, self.hooks.take_refusal());
-        lock(&self.output).fail_stream(
-            &stream,
-            &message,
-            &format!("connector error category: {:?}", error.category),
-            failure_type(&error.category),
-        );
+        let refusal = self.hooks.take_refusal();
+        let report = Report {
+            kind: error_kind(&error.category, refusal.is_some()),
+            internal: format!("connector error category: {:?}", error.category),
+            failure_type: failure_type(&error.category),
+            message: with_refusal(error.message, refusal),
+        };
+        lock(&self.output).fail_stream(&stream, &report);
     }
 
     fn log(&mut self, level: LogLevel, message: String) {

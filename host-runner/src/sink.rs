@@ -2,6 +2,7 @@
 //! [`Message`]s it receives, and [`ProtocolLines`], the sink that writes Airbyte protocol lines
 //! (what the CLI prints).
 
+use crate::ErrorKind;
 use crate::protocol::{
     ConnectionStatus, FailureType, Level, Log, Message as Line, ProtocolWriter, Status,
     StreamState, Trace,
@@ -64,6 +65,8 @@ pub enum Message<'a> {
         internal_message: &'a str,
         /// Who can fix it.
         failure_type: FailureType,
+        /// What kind of failure, finer than `failure_type`.
+        kind: ErrorKind,
         /// The stream that failed, when the failure is one stream's.
         stream: Option<&'a str>,
     },
@@ -141,6 +144,7 @@ impl<W: Write + Send> Sink for ProtocolLines<W> {
                 internal_message,
                 failure_type,
                 stream,
+                kind: _,
             } => w.message(&Line::Trace {
                 trace: Trace::error(message, internal_message, failure_type, stream),
             }),
