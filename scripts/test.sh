@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test: connector and runner unit tests, then the end-to-end tests (which build
 # feishu.wasm and, on first use, two Python venvs under target/: the Airbyte protocol models,
-# and a pinned airbyte-cdk for Airbyte's standard source tests).
+# and a pinned airbyte-cdk for Airbyte's standard source tests), then the Python package's
+# tests (scripts/python-tests.sh, in target/python-venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target add wasm32-wasip2 >/dev/null
 cargo test --workspace "$@"
+scripts/python-tests.sh

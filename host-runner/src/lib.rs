@@ -245,6 +245,14 @@ impl Connector {
         })
     }
 
+    /// Compiles (or loads from the cache) a component given as bytes; `name` is how messages
+    /// call it.
+    pub fn from_bytes(bytes: &[u8], name: &str, cache: &CompileCache) -> anyhow::Result<Self> {
+        Ok(Self {
+            runtime: Arc::new(runtime::Runtime::from_bytes(bytes, name, cache)?),
+        })
+    }
+
     /// Runs `operation` in a fresh sandboxed instance, reporting to `sink`.
     pub fn run(
         &self,

@@ -50,8 +50,15 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// Compiles (or loads from the cache) the component and links it.
+    /// Compiles (or loads from the cache) the component file and links it.
     pub fn load(component: &Path, cache: &CompileCache) -> Result<Self> {
+        let bytes = std::fs::read(component)
+            .with_context(|| format!("cannot read component {}", component.display()))?;
+        Self::from_bytes(&bytes, &component.display().to_string(), cache)
+    }
+
+    /// Compiles (or loads from the cache) the component `bytes` (`name` for messages).
+    pub fn from_bytes(bytes: &[u8], name: &str, cache: &CompileCache) -> Result<Self> {
         let mut config = Config::new();
         match cache_config(cache) {
             Ok(cache) => {
@@ -62,16 +69,9 @@ impl Runtime {
         let engine = Engine::new(&config)
             .map_err(anyhow::Error::from)
             .context("cannot create the wasmtime engine")?;
-        let bytes = std::fs::read(component)
-            .with_context(|| format!("cannot read component {}", component.display()))?;
-        let component = Component::new(&engine, &bytes)
+        let component = Component::new(&engine, bytes)
             .map_err(anyhow::Error::from)
-            .with_context(|| {
-                format!(
-                    "{} is not a valid WebAssembly component",
-                    component.display()
-                )
-            })?;
+            .with_context(|| format!("{name} is not a valid WebAssembly component"))?;
         let mut linker: Linker<StoreData> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)?;

@@ -303,6 +303,7 @@ fn router(state: AppState) -> Router {
         )
         .route("/open-apis/wiki/v2/spaces/get_node", get(wiki_node))
         .route("/__mock/stats", get(stats))
+        .route("/__mock/modify", post(modify))
         .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found") })
         .with_state(state)
 }
@@ -340,6 +341,21 @@ async fn stats(State(state): State<AppState>) -> Response {
     let busy_ns = state.busy_nanos.load(Ordering::Relaxed);
     let searches = state.shared().searches;
     Json(json!({"busy_ns": busy_ns, "searches": searches})).into_response()
+}
+
+#[derive(Deserialize)]
+struct ModifyRequest {
+    indices: Vec<usize>,
+    at_ms: i64,
+}
+
+/// Test control: marks main-table records as modified at `at_ms` (as [`MockFeishu::modify`]).
+async fn modify(State(state): State<AppState>, Json(request): Json<ModifyRequest>) -> Response {
+    let mut shared = state.shared();
+    for &i in &request.indices {
+        shared.modified.insert(i, request.at_ms);
+    }
+    Json(json!({"modified": request.indices.len()})).into_response()
 }
 
 #[derive(Deserialize)]

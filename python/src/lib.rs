@@ -1,1 +1,369 @@
+//! `feishu_wasm._native`: the host runner library for Python. A [`Runner`] holds a compiled
+//! component and the sandbox settings; [`Runner::start`] runs an operation on a thread of its
+//! own and returns a [`Run`], an iterator over its messages fed through a bounded channel (the
+//! component waits while Python is behind: the table is never held in memory). The GIL is
+//! released while waiting; Ctrl-C stops the run. The Pythonic API (`feishu_wasm.Source`, the
+//! exceptions, the dlt source) is written in Python over this module.
 
+use host_runner::{
+    CompileCache, Connector, ErrorKind, HostPattern, Input, Limits, Message, Operation, Outcome,
+    Settings, Sink, Status, Stop, StopReason,
+};
+use pyo3::exceptions::{PyRuntimeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyList, PyTuple};
+use std::io;
+use std::sync::Mutex;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// The Feishu connector, built with this package.
+static FEISHU_WASM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/feishu.wasm"));
+
+/// Messages (pages count as one) buffered between the component and Python.
+const QUEUE_DEPTH: usize = 8;
+/// How often a waiting `__next__` looks for Ctrl-C.
+const SIGNAL_POLL: Duration = Duration::from_millis(100);
+
+/// A message of a run, owned so it can cross to the Python thread.
+enum Owned {
+    Spec(String),
+    ConnectionStatus(bool, Option<String>),
+    Catalog(String),
+    Records(String, Vec<Vec<u8>>, u64),
+    State(String, String, u64),
+    StreamStatus(String, Status),
+    Log(&'static str, String),
+    Error(Failure),
+}
+
+/// A TRACE ERROR, as Python sees it.
+#[derive(Clone)]
+struct Failure {
+    kind: &'static str,
+    message: String,
+    failure_type: &'static str,
+    stream: Option<String>,
+}
+
+fn kind_name(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::Input => "input",
+        ErrorKind::Config => "config",
+        ErrorKind::Auth => "auth",
+        ErrorKind::Permission => "permission",
+        ErrorKind::NotFound => "not_found",
+        ErrorKind::RateLimited => "rate_limited",
+        ErrorKind::Transient => "transient",
+        ErrorKind::BadResponse => "bad_response",
+        ErrorKind::Sandbox => "sandbox",
+        ErrorKind::Limit => "limit",
+        ErrorKind::Stopped => "stopped",
+        ErrorKind::Internal => "internal",
+    }
+}
+
+fn status_name(status: Status) -> &'static str {
+    match status {
+        Status::Started => "STARTED",
+        Status::Complete => "COMPLETE",
+        Status::Incomplete => "INCOMPLETE",
+    }
+}
+
+/// A sink that hands owned messages to the Python side; blocks when the queue is full.
+struct ChannelSink(SyncSender<Owned>);
+
+impl Sink for ChannelSink {
+    fn send(&mut self, message: Message<'_>) -> io::Result<()> {
+        let owned = match message {
+            Message::Spec(spec) => Owned::Spec(spec.get().to_string()),
+            Message::ConnectionStatus { succeeded, message } => {
+                Owned::ConnectionStatus(succeeded, message.map(str::to_string))
+            }
+            Message::Catalog(catalog) => Owned::Catalog(catalog.get().to_string()),
+            Message::Records {
+                stream,
+                records,
+                emitted_at,
+            } => Owned::Records(stream.to_string(), records.to_vec(), emitted_at),
+            Message::State {
+                stream,
+                state,
+                record_count,
+            } => Owned::State(stream.to_string(), state.get().to_string(), record_count),
+            Message::StreamStatus { stream, status } => {
+                Owned::StreamStatus(stream.to_string(), status)
+            }
+            Message::Log { level, message } => Owned::Log(level_name(level), message.to_string()),
+            Message::Error {
+                message,
+                failure_type,
+                kind,
+                stream,
+                ..
+            } => Owned::Error(Failure {
+                kind: kind_name(kind),
+                message: message.to_string(),
+                failure_type: failure_type_name(failure_type),
+                stream: stream.map(str::to_string),
+            }),
+        };
+        self.0
+            .send(owned)
+            .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the Python reader went away"))
+    }
+}
+
+fn level_name(level: host_runner::Level) -> &'static str {
+    match level {
+        host_runner::Level::Error => "ERROR",
+        host_runner::Level::Warn => "WARN",
+        host_runner::Level::Info => "INFO",
+        host_runner::Level::Debug => "DEBUG",
+        host_runner::Level::Trace => "TRACE",
+    }
+}
+
+fn failure_type_name(failure_type: host_runner::FailureType) -> &'static str {
+    match failure_type {
+        host_runner::FailureType::Config => "config_error",
+        host_runner::FailureType::Transient => "transient_error",
+        host_runner::FailureType::System => "system_error",
+    }
+}
+
+/// A compiled component with its sandbox settings.
+#[pyclass(module = "feishu_wasm._native", frozen)]
+struct Runner {
+    connector: Connector,
+    settings: Settings,
+}
+
+#[pymethods]
+impl Runner {
+    /// `component`: a path, or None for the bundled feishu.wasm. `allow_hosts`: extra
+    /// `scheme://host[:port]` patterns. `cache_dir`: where compiled components are kept
+    /// (wasmtime's default when None).
+    #[new]
+    #[pyo3(signature = (component=None, allow_hosts=Vec::new(), max_memory_mib=256, timeout_secs=None, request_timeout_secs=60, cache_dir=None))]
+    fn new(
+        py: Python<'_>,
+        component: Option<std::path::PathBuf>,
+        allow_hosts: Vec<String>,
+        max_memory_mib: u64,
+        timeout_secs: Option<u64>,
+        request_timeout_secs: u64,
+        cache_dir: Option<std::path::PathBuf>,
+    ) -> PyResult<Self> {
+        let allow_hosts = allow_hosts
+            .iter()
+            .map(|p| HostPattern::parse(p).map_err(|e| PyValueError::new_err(format!("{e:#}"))))
+            .collect::<PyResult<Vec<_>>>()?;
+        if !(1..=65536).contains(&max_memory_mib) {
+            return Err(PyValueError::new_err(
+                "max_memory_mib must be from 1 to 65536",
+            ));
+        }
+        let cache = cache_dir.map_or(CompileCache::Default, CompileCache::Dir);
+        let connector = py
+            .detach(|| match &component {
+                Some(path) => Connector::load(path, &cache),
+                None => Connector::from_bytes(FEISHU_WASM, "the bundled feishu.wasm", &cache),
+            })
+            .map_err(|e| PyValueError::new_err(format!("{e:#}")))?;
+        let defaults = Settings::default();
+        let settings = Settings {
+            allow_hosts,
+            limits: Limits {
+                max_memory_bytes: (max_memory_mib as usize) << 20,
+                request_timeout: Duration::from_secs(request_timeout_secs.max(1)),
+            },
+            timeout: timeout_secs.map_or(defaults.timeout, Duration::from_secs),
+            ..defaults
+        };
+        Ok(Self {
+            connector,
+            settings,
+        })
+    }
+
+    /// Starts `operation` ("spec", "check", "discover" or "read") with JSON texts.
+    #[pyo3(signature = (operation, config=None, catalog=None, state=None))]
+    fn start(
+        &self,
+        operation: &str,
+        config: Option<String>,
+        catalog: Option<String>,
+        state: Option<String>,
+    ) -> PyResult<Run> {
+        let config = || {
+            config
+                .clone()
+                .map(Input::Text)
+                .ok_or_else(|| PyValueError::new_err(format!("{operation} needs a config")))
+        };
+        let operation = match operation {
+            "spec" => Operation::Spec,
+            "check" => Operation::Check { config: config()? },
+            "discover" => Operation::Discover { config: config()? },
+            "read" => Operation::Read {
+                config: config()?,
+                catalog: catalog.map(Input::Text),
+                state: state.map(Input::Text),
+            },
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "unknown operation {other:?}"
+                )));
+            }
+        };
+        let (sender, receiver) = sync_channel(QUEUE_DEPTH);
+        let stop = Stop::new();
+        let (connector, settings, worker_stop) =
+            (self.connector.clone(), self.settings.clone(), stop.clone());
+        let worker = std::thread::spawn(move || {
+            connector.run(
+                operation,
+                &settings,
+                Box::new(ChannelSink(sender)),
+                &worker_stop,
+            )
+        });
+        Ok(Run {
+            receiver: Some(Mutex::new(receiver)),
+            worker: Some(worker),
+            stop,
+            outcome: None,
+        })
+    }
+}
+
+/// A run under way: iterate for its messages as tuples, then ask `outcome()`.
+#[pyclass(module = "feishu_wasm._native")]
+struct Run {
+    receiver: Option<Mutex<Receiver<Owned>>>,
+    worker: Option<JoinHandle<Outcome>>,
+    stop: Stop,
+    outcome: Option<Outcome>,
+}
+
+#[pymethods]
+impl Run {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    /// The next message as a tuple whose first item names its type; None at the end.
+    fn __next__(&mut self, py: Python<'_>) -> PyResult<Option<Py<PyTuple>>> {
+        loop {
+            let Some(receiver) = &self.receiver else {
+                return Ok(None);
+            };
+            let next = py.detach(|| {
+                let receiver = receiver.lock().unwrap_or_else(|p| p.into_inner());
+                receiver.recv_timeout(SIGNAL_POLL)
+            });
+            match next {
+                Ok(message) => return to_tuple(py, message).map(Some),
+                Err(RecvTimeoutError::Timeout) => {
+                    if let Err(interrupt) = py.check_signals() {
+                        self.cancel();
+                        return Err(interrupt);
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.finish(py);
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    /// Stops the run: the component gets no more output and ends at its next host call.
+    fn cancel(&mut self) {
+        self.stop.request(StopReason::Cancelled);
+        self.receiver = None;
+    }
+
+    /// How the run ended, once the iterator is exhausted: ("succeeded" | "check_failed" |
+    /// "failed" | "stopped" | "output_failed", detail).
+    fn outcome(&mut self, py: Python<'_>) -> PyResult<(String, Option<(String, String)>)> {
+        if self.receiver.is_some() {
+            return Err(PyRuntimeError::new_err(
+                "the run has not finished: exhaust the iterator first",
+            ));
+        }
+        self.finish(py);
+        Ok(match &self.outcome {
+            Some(Outcome::Succeeded) => ("succeeded".into(), None),
+            Some(Outcome::CheckFailed { kind, message }) => (
+                "check_failed".into(),
+                Some((kind_name(*kind).into(), message.clone())),
+            ),
+            Some(Outcome::Failed) => ("failed".into(), None),
+            Some(Outcome::Stopped(reason)) => (
+                "stopped".into(),
+                Some(("stopped".into(), reason.to_string())),
+            ),
+            Some(Outcome::OutputFailed(e)) => (
+                "output_failed".into(),
+                Some(("internal".into(), e.to_string())),
+            ),
+            None => ("failed".into(), None),
+        })
+    }
+}
+
+impl Run {
+    /// Waits for the worker (the channel is closed, so it is ending) and keeps its outcome.
+    fn finish(&mut self, py: Python<'_>) {
+        self.receiver = None;
+        if let Some(worker) = self.worker.take() {
+            self.outcome = py.detach(|| worker.join().ok());
+        }
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        // An iterator abandoned early: stop the component; the worker ends on its own.
+        if self.worker.is_some() {
+            self.stop.request(StopReason::Cancelled);
+        }
+    }
+}
+
+fn to_tuple(py: Python<'_>, message: Owned) -> PyResult<Py<PyTuple>> {
+    let tuple = match message {
+        Owned::Spec(spec) => ("SPEC", spec).into_pyobject(py)?,
+        Owned::ConnectionStatus(ok, message) => {
+            ("CONNECTION_STATUS", ok, message).into_pyobject(py)?
+        }
+        Owned::Catalog(catalog) => ("CATALOG", catalog).into_pyobject(py)?,
+        Owned::Records(stream, records, emitted_at) => {
+            let list = PyList::empty(py);
+            for record in &records {
+                list.append(PyBytes::new(py, record))?;
+            }
+            ("RECORDS", stream, list, emitted_at).into_pyobject(py)?
+        }
+        Owned::State(stream, state, count) => ("STATE", stream, state, count).into_pyobject(py)?,
+        Owned::StreamStatus(stream, status) => {
+            ("STREAM_STATUS", stream, status_name(status)).into_pyobject(py)?
+        }
+        Owned::Log(level, message) => ("LOG", level, message).into_pyobject(py)?,
+        Owned::Error(f) => {
+            ("ERROR", f.kind, f.message, f.failure_type, f.stream).into_pyobject(py)?
+        }
+    };
+    Ok(tuple.unbind())
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<Runner>()?;
+    m.add_class::<Run>()?;
+    Ok(())
+}

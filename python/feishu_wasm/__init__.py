@@ -1,0 +1,363 @@
+"""The Feishu / Lark Bitable source, run in process in a wasmtime sandbox.
+
+    src = feishu_wasm.Source(config)            # the bundled feishu.wasm
+    src.check()                                 # None, or raises a ConnectorError subclass
+    catalog = src.discover()
+    for record in src.records():                # each record's data, a page at a time
+        ...
+
+The component runs on a thread of its own and hands over one page at a time through a bounded
+queue: the table is never held in memory, the GIL is released while Python waits, and Ctrl-C
+(or leaving a loop early) stops the component. Outgoing HTTP reaches only the hosts the config
+names (`lark_host`) and `allow_hosts`; a default the component proposes is never granted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
+
+from . import _native
+
+__all__ = [
+    "Source",
+    "ConnectorError",
+    "InputError",
+    "ConfigError",
+    "AuthError",
+    "PermissionError",
+    "NotFoundError",
+    "RateLimitError",
+    "TransientError",
+    "BadResponseError",
+    "SandboxError",
+    "LimitError",
+    "StoppedError",
+    "InternalError",
+    "dlt_source",
+]
+
+
+class ConnectorError(Exception):
+    """A run failed. `kind` names the failure; `code` and `log_id` are Feishu's, when the
+    failure came from a Feishu answer; `stream` is the stream that failed, if it was one."""
+
+    kind = "internal"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        failure_type: Optional[str] = None,
+        stream: Optional[str] = None,
+        errors: Sequence["ConnectorError"] = (),
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.failure_type = failure_type
+        self.stream = stream
+        self.errors = list(errors)
+        code = re.search(r"\bcode (\d+)", message)
+        log_id = re.search(r"\blog_id ([^\s:,;]+)", message)
+        self.code: Optional[int] = int(code.group(1)) if code else None
+        self.log_id: Optional[str] = log_id.group(1) if log_id else None
+
+
+class InputError(ConnectorError):
+    """The config, catalog or state given is not usable (not JSON, unreadable)."""
+
+    kind = "input"
+
+
+class ConfigError(ConnectorError):
+    """The connector's config is wrong: a field, an id."""
+
+    kind = "config"
+
+
+class AuthError(ConnectorError):
+    """Feishu rejected app_id / app_secret."""
+
+    kind = "auth"
+
+
+class PermissionError(ConnectorError):  # noqa: A001 - the connector's own permission error
+    """The app lacks access to the Base or table."""
+
+    kind = "permission"
+
+
+class NotFoundError(ConnectorError):
+    """The Base, table or view does not exist."""
+
+    kind = "not_found"
+
+
+class RateLimitError(ConnectorError):
+    """Feishu kept rate-limiting past the retries."""
+
+    kind = "rate_limited"
+
+
+class TransientError(ConnectorError):
+    """A failure that may pass if tried later (timeouts, 5xx, dropped connections)."""
+
+    kind = "transient"
+
+
+class BadResponseError(ConnectorError):
+    """Feishu answered something the connector cannot understand."""
+
+    kind = "bad_response"
+
+
+class SandboxError(ConnectorError):
+    """The sandbox refused a request: the host is not granted (set it in the config or pass it
+    in `allow_hosts`), or it resolves to an address the sandbox never dials."""
+
+    kind = "sandbox"
+
+
+class LimitError(ConnectorError):
+    """The component hit the memory cap or the time cap."""
+
+    kind = "limit"
+
+
+class StoppedError(ConnectorError):
+    """The run was stopped (Ctrl-C)."""
+
+    kind = "stopped"
+
+
+class InternalError(ConnectorError):
+    """A fault in the component or the runner."""
+
+    kind = "internal"
+
+
+_BY_KIND = {
+    cls.kind: cls
+    for cls in (
+        InputError,
+        ConfigError,
+        AuthError,
+        PermissionError,
+        NotFoundError,
+        RateLimitError,
+        TransientError,
+        BadResponseError,
+        SandboxError,
+        LimitError,
+        StoppedError,
+        InternalError,
+    )
+}
+
+
+def _error(kind: str, message: str, **details: Any) -> ConnectorError:
+    return _BY_KIND.get(kind, InternalError)(message, **details)
+
+
+def _as_json(value: Union[None, str, Mapping[str, Any], Sequence[Any]]) -> Optional[str]:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+class Source:
+    """A Feishu / Lark Bitable source with `config` (the fields of the connector's spec:
+    app_id, app_secret, app_token or base_url, table_id, lark_host, page_size...).
+
+    `component`: the path of another `source`-world component (default: the bundled
+    feishu.wasm). `allow_hosts`: more hosts the component may reach
+    (`scheme://host[:port]`, `*` wildcards). `max_memory_mib`: cap on the component's memory.
+    `timeout_secs`: wall-clock cap on each operation.
+    """
+
+    def __init__(
+        self,
+        config: Mapping[str, Any],
+        *,
+        component: Optional[str] = None,
+        allow_hosts: Iterable[str] = (),
+        max_memory_mib: int = 256,
+        timeout_secs: Optional[int] = None,
+        cache_dir: Optional[str] = None,
+    ) -> None:
+        self._config = json.dumps(dict(config))
+        self._runner = _native.Runner(
+            component=component,
+            allow_hosts=list(allow_hosts),
+            max_memory_mib=max_memory_mib,
+            timeout_secs=timeout_secs,
+            cache_dir=cache_dir,
+        )
+
+    def spec(self) -> Dict[str, Any]:
+        """The connector's specification."""
+        return json.loads(self._single("spec", "SPEC")[1])
+
+    def check(self) -> None:
+        """Checks the config and the connection; raises a ConnectorError subclass if it fails."""
+        run = self._runner.start("check", self._config)
+        errors = [_from_error_tuple(m) for m in run if m[0] == "ERROR"]
+        status, detail = run.outcome()
+        if status == "check_failed" and detail is not None:
+            raise _error(detail[0], detail[1])
+        self._raise_unless_succeeded(status, detail, errors)
+
+    def discover(self) -> Dict[str, Any]:
+        """The catalog: the streams the config gives access to."""
+        return json.loads(self._single("discover", "CATALOG")[1])
+
+    def read(
+        self,
+        catalog: Union[None, str, Mapping[str, Any]] = None,
+        state: Union[None, str, Sequence[Any], Mapping[str, Any]] = None,
+    ) -> Iterator[Dict[str, Any]]:
+        """Reads the streams `catalog` selects (every stream when None), resuming from `state`;
+        yields Airbyte messages as dicts (RECORD, STATE, TRACE, LOG), then raises a
+        ConnectorError subclass if any stream failed."""
+        return self._messages(_as_json(catalog), _as_json(state), records_only=False)
+
+    def records(self, streams: Optional[Iterable[str]] = None) -> Iterator[Dict[str, Any]]:
+        """Yields the data of every record of `streams` (every stream when None), read in full;
+        raises a ConnectorError subclass at the end if a stream failed."""
+        catalog = None
+        if streams is not None:
+            catalog = json.dumps(
+                {
+                    "streams": [
+                        {"stream": {"name": name}, "sync_mode": "full_refresh"}
+                        for name in streams
+                    ]
+                }
+            )
+        for message in self._messages(catalog, None, records_only=True):
+            yield message
+
+    # -- internals --
+
+    def _single(self, operation: str, kind: str) -> tuple:
+        run = self._runner.start(operation, self._config)
+        found = None
+        errors: List[ConnectorError] = []
+        for message in run:
+            if message[0] == kind:
+                found = message
+            elif message[0] == "ERROR":
+                errors.append(_from_error_tuple(message))
+        status, detail = run.outcome()
+        self._raise_unless_succeeded(status, detail, errors)
+        if found is None:
+            raise InternalError(f"{operation} gave no {kind} message")
+        return found
+
+    def _messages(
+        self, catalog: Optional[str], state: Optional[str], *, records_only: bool
+    ) -> Iterator[Dict[str, Any]]:
+        run = self._runner.start("read", self._config, catalog, state)
+        errors: List[ConnectorError] = []
+        loads = json.loads
+        try:
+            for message in run:
+                kind = message[0]
+                if kind == "RECORDS":
+                    _, stream, records, emitted_at = message
+                    if records_only:
+                        for record in records:
+                            yield loads(record)
+                    else:
+                        for record in records:
+                            yield {
+                                "type": "RECORD",
+                                "record": {
+                                    "stream": stream,
+                                    "data": loads(record),
+                                    "emitted_at": emitted_at,
+                                },
+                            }
+                    continue
+                if kind == "ERROR":
+                    errors.append(_from_error_tuple(message))
+                if not records_only:
+                    yield _as_message(message)
+        finally:
+            # Leaving the loop early (break, an exception, a garbage-collected generator)
+            # stops the component.
+            run.cancel()
+        status, detail = run.outcome()
+        self._raise_unless_succeeded(status, detail, errors)
+
+    @staticmethod
+    def _raise_unless_succeeded(
+        status: str, detail: Optional[tuple], errors: List[ConnectorError]
+    ) -> None:
+        if status in ("succeeded", "check_failed"):
+            return
+        if errors:
+            first = errors[0]
+            if len(errors) > 1:
+                first.errors = errors
+            raise first
+        if detail is not None:
+            raise _error(detail[0], detail[1])
+        raise InternalError(f"the run ended as {status}")
+
+
+def _from_error_tuple(message: tuple) -> ConnectorError:
+    _, kind, text, failure_type, stream = message
+    return _error(kind, text, failure_type=failure_type, stream=stream)
+
+
+def _as_message(message: tuple) -> Dict[str, Any]:
+    """An Airbyte message dict from the native tuple."""
+    kind = message[0]
+    if kind == "STATE":
+        _, stream, state, count = message
+        return {
+            "type": "STATE",
+            "state": {
+                "type": "STREAM",
+                "stream": {"stream_descriptor": {"name": stream}, "stream_state": json.loads(state)},
+                "sourceStats": {"recordCount": float(count)},
+            },
+        }
+    if kind == "STREAM_STATUS":
+        _, stream, status = message
+        return {
+            "type": "TRACE",
+            "trace": {
+                "type": "STREAM_STATUS",
+                "stream_status": {"stream_descriptor": {"name": stream}, "status": status},
+            },
+        }
+    if kind == "LOG":
+        _, level, text = message
+        return {"type": "LOG", "log": {"level": level, "message": text}}
+    if kind == "ERROR":
+        _, error_kind, text, failure_type, stream = message
+        error: Dict[str, Any] = {"message": text, "failure_type": failure_type, "kind": error_kind}
+        if stream is not None:
+            error["stream_descriptor"] = {"name": stream}
+        return {"type": "TRACE", "trace": {"type": "ERROR", "error": error}}
+    if kind == "CONNECTION_STATUS":
+        _, ok, text = message
+        status: Dict[str, Any] = {"status": "SUCCEEDED" if ok else "FAILED"}
+        if text is not None:
+            status["message"] = text
+        return {"type": "CONNECTION_STATUS", "connectionStatus": status}
+    if kind == "SPEC":
+        return {"type": "SPEC", "spec": json.loads(message[1])}
+    if kind == "CATALOG":
+        return {"type": "CATALOG", "catalog": json.loads(message[1])}
+    raise InternalError(f"unknown message {kind}")
+
+
+def dlt_source(config: Mapping[str, Any], **kwargs: Any) -> Any:
+    """A dlt source over this connector (needs the `dlt` extra); see `feishu_wasm.dlt`."""
+    from .dlt import dlt_source as make
+
+    return make(config, **kwargs)

@@ -1,0 +1,31 @@
+"""Typed surface of the native module (the Rust host runner)."""
+
+from typing import Iterator, List, Optional, Tuple
+
+class Run(Iterator[tuple]):
+    """A run under way; iterate for message tuples, then call outcome()."""
+
+    def __iter__(self) -> "Run": ...
+    def __next__(self) -> tuple: ...
+    def cancel(self) -> None: ...
+    def outcome(self) -> Tuple[str, Optional[Tuple[str, str]]]: ...
+
+class Runner:
+    """A compiled component with its sandbox settings."""
+
+    def __init__(
+        self,
+        component: Optional[str] = None,
+        allow_hosts: List[str] = ...,
+        max_memory_mib: int = 256,
+        timeout_secs: Optional[int] = None,
+        request_timeout_secs: int = 60,
+        cache_dir: Optional[str] = None,
+    ) -> None: ...
+    def start(
+        self,
+        operation: str,
+        config: Optional[str] = None,
+        catalog: Optional[str] = None,
+        state: Optional[str] = None,
+    ) -> Run: ...

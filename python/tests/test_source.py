@@ -1,0 +1,116 @@
+"""feishu_wasm.Source against the mock: the same records as the CLI, errors by kind, the
+sandbox, early exits, and flat memory."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import time
+
+import pytest
+
+import feishu_wasm
+from conftest import source
+
+
+def cli_records(config: dict, tmp_path) -> list:
+    """(stream, data) of every RECORD host-runner prints for `config`."""
+    path = tmp_path / "cli-config.json"
+    path.write_text(json.dumps(config))
+    done = subprocess.run(
+        [
+            os.environ["FEISHU_HOST_RUNNER"],
+            os.environ["FEISHU_WASM_COMPONENT"],
+            "read",
+            "--config",
+            str(path),
+            "--cache-dir",
+            os.environ["FEISHU_WASM_CACHE"],
+        ],
+        capture_output=True,
+        check=True,
+    )
+    lines = [json.loads(line) for line in done.stdout.decode().split("\n") if line]
+    return [
+        (m["record"]["stream"], m["record"]["data"]) for m in lines if m["type"] == "RECORD"
+    ]
+
+
+def test_spec_names_the_config_fields(mock):
+    spec = source(mock.config).spec()
+    properties = spec["connectionSpecification"]["properties"]
+    assert {"app_id", "app_secret", "app_token", "lark_host", "page_size"} <= set(properties)
+
+
+def test_check_and_discover(mock):
+    src = source(mock.base_config())
+    assert src.check() is None
+    names = [stream["name"] for stream in src.discover()["streams"]]
+    assert "项目任务_Tasks_tblMockTable0001" in names
+
+
+def test_read_gives_every_table_as_the_cli_does(mock, tmp_path):
+    config = mock.base_config()
+    messages = list(source(config).read())
+    records = [(m["record"]["stream"], m["record"]["data"]) for m in messages if m["type"] == "RECORD"]
+    assert records == cli_records(config, tmp_path)
+    assert len(records) > 250
+    statuses = [m["trace"]["stream_status"]["status"] for m in messages if m["type"] == "TRACE"]
+    assert statuses.count("STARTED") == statuses.count("COMPLETE") > 1
+    assert any(m["type"] == "STATE" for m in messages)
+
+
+def test_records_of_chosen_streams(mock):
+    data = list(source(mock.base_config()).records(["项目任务_Tasks_tblMockTable0001"]))
+    assert len(data) == 250
+    assert data[0]["record_id"] and "fields" in data[0]
+
+
+def test_a_bad_secret_raises_auth_error_with_the_code(mock):
+    config = dict(mock.config, app_secret="wrong")
+    with pytest.raises(feishu_wasm.AuthError) as raised:
+        source(config).check()
+    assert raised.value.code == 10014
+    assert raised.value.log_id == "mocklog10014"
+    with pytest.raises(feishu_wasm.AuthError):
+        list(source(config).records())
+
+
+def test_a_host_the_operator_did_not_grant_raises_sandbox_error(mock):
+    config = dict(mock.config)
+    del config["lark_host"]
+    with pytest.raises(feishu_wasm.SandboxError) as raised:
+        source(config).check()
+    assert "https://open.feishu.cn" in str(raised.value)
+    assert "--allow-host" in str(raised.value)
+
+
+def test_a_config_error_names_the_field(mock):
+    with pytest.raises(feishu_wasm.ConfigError) as raised:
+        source(dict(mock.config, page_size=9000)).check()
+    assert "page_size" in str(raised.value)
+
+
+def test_leaving_a_loop_early_stops_the_component(big_mock):
+    src = source(big_mock.config)
+    taken = 0
+    for _ in src.records():
+        taken += 1
+        if taken == 10:
+            break
+    time.sleep(1.0)
+    searched = big_mock.searches()
+    time.sleep(1.0)
+    assert big_mock.searches() == searched, "the component went on reading"
+    assert searched < 20, f"{searched} pages were asked for after the loop ended"
+
+
+def test_memory_stays_flat_over_100k_records(big_mock):
+    src = source(big_mock.config)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    count = sum(1 for _ in src.records())
+    grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    assert count == 100_000
+    assert grown_mib < 100, f"peak memory grew by {grown_mib:.0f} MiB"
