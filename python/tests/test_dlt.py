@@ -1,0 +1,74 @@
+"""feishu_wasm.dlt_source into DuckDB: every record, every field in its own column or child
+table (Chinese names kept), then a second run that loads exactly the changed records."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import dlt
+import duckdb
+import pytest
+
+import feishu_wasm
+
+MAIN = "项目任务_Tasks_tblMockTable0001"
+# The mock's main table fields that are lists (loaded as child tables) and scalars or objects
+# (loaded as columns, objects flattened with `__`).
+LIST_FIELDS = ["任务名称", "标签", "负责人", "附件"]
+COLUMN_FIELDS = ["数量", "进度", "状态", "截止日期", "电话", "网址__link", "网址__text", "编号", "修改时间"]
+
+
+def pipeline(tmp_path):
+    return dlt.pipeline(
+        pipeline_name="feishu_test",
+        destination=dlt.destinations.duckdb(str(tmp_path / "load.duckdb")),
+        dataset_name="feishu",
+        pipelines_dir=str(tmp_path / "pipelines"),
+    )
+
+
+def dlt_source(mock):
+    return feishu_wasm.dlt_source(mock.base_config(), cache_dir=os.environ.get("FEISHU_WASM_CACHE"))
+
+
+def test_a_base_loads_with_every_field_in_its_own_column(mock, tmp_path):
+    p = pipeline(tmp_path)
+    p.run(dlt_source(mock))
+    db = duckdb.connect(str(tmp_path / "load.duckdb"))
+    tables = {row[0] for row in db.execute(
+        "select table_name from information_schema.tables where table_schema = 'feishu'"
+    ).fetchall()}
+    assert MAIN in tables, tables
+    assert db.execute(f'select count(*) from feishu."{MAIN}"').fetchone()[0] == 250
+    columns = {row[0] for row in db.execute(
+        "select column_name from information_schema.columns "
+        f"where table_schema = 'feishu' and table_name = '{MAIN}'"
+    ).fetchall()}
+    for field in COLUMN_FIELDS:
+        assert f"fields__{field}" in columns, (field, sorted(columns))
+    for field in LIST_FIELDS:
+        assert f"{MAIN}__fields__{field}" in tables, (field, sorted(tables))
+    people = db.execute(f'select count(*) from feishu."{MAIN}__fields__负责人"').fetchone()[0]
+    files = db.execute(f'select count(*) from feishu."{MAIN}__fields__附件"').fetchone()[0]
+    assert people == 250 and files == 250, "people and attachments stay apart"
+    assert not any(c.startswith("fields__x") for c in columns), sorted(columns)
+
+
+def test_a_second_run_loads_exactly_the_changes(mock, tmp_path):
+    p = pipeline(tmp_path)
+    p.run(dlt_source(mock))
+    changed_at = int(time.time() * 1000) - 60_000
+    mock.modify([3, 7, 11], changed_at)
+    info = p.run(dlt_source(mock))
+    counts = p.last_trace.last_normalize_info.row_counts
+    assert counts.get(MAIN) == 3, counts
+    others = {t: n for t, n in counts.items() if not t.startswith(MAIN) and not t.startswith("_dlt")}
+    assert not others, f"unchanged tables were loaded again: {others}"
+    db = duckdb.connect(str(tmp_path / "load.duckdb"))
+    assert db.execute(f'select count(*) from feishu."{MAIN}"').fetchone()[0] == 250
+    modified = db.execute(
+        f'select count(*) from feishu."{MAIN}" where last_modified_time = {changed_at}'
+    ).fetchone()[0]
+    assert modified == 3
+    assert info is not None
