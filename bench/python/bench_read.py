@@ -1,0 +1,52 @@
+"""Records/s of reading a mock table in Python: the CLI's stdout parsed line by line, against
+feishu_wasm in process (`Source.read()` and `Source.records()`). Prints a Markdown table.
+
+Usage: bench_read.py CONFIG HOST_RUNNER COMPONENT RECORDS
+"""
+
+import json
+import subprocess
+import sys
+import time
+
+import feishu_wasm
+
+
+def timed(label, count_records):
+    started = time.perf_counter()
+    count = count_records()
+    seconds = time.perf_counter() - started
+    return label, count, seconds
+
+
+def cli(config_path, runner, component):
+    process = subprocess.Popen(
+        [runner, component, "read", "--config", config_path], stdout=subprocess.PIPE
+    )
+    count = 0
+    for line in process.stdout:
+        message = json.loads(line)
+        if message["type"] == "RECORD":
+            count += 1
+    process.wait()
+    return count
+
+
+def main():
+    config_path, runner, component, expected = sys.argv[1:5]
+    config = json.load(open(config_path))
+    source = feishu_wasm.Source(config)
+    source.spec()  # compile (or load from the cache) before timing
+    rows = [
+        timed("CLI stdout, parsed in Python", lambda: cli(config_path, runner, component)),
+        timed("in process: Source.read()", lambda: sum(1 for m in source.read() if m["type"] == "RECORD")),
+        timed("in process: Source.records()", lambda: sum(1 for _ in source.records())),
+    ]
+    print("| Python read of the mock table | records | wall s | records/s |")
+    print("|---|---|---|---|")
+    for label, count, seconds in rows:
+        assert count == int(expected), (label, count)
+        print(f"| {label} | {count} | {seconds:.2f} | {count / seconds:,.0f} |")
+
+
+main()

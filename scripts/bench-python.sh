@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Python read speed: builds the release runner, mock and extension (target/bench-venv), starts
+# the mock with 100,000 records, and prints records/s of the CLI's stdout parsed in Python
+# beside feishu_wasm in process.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+records=${RECORDS:-100000}
+rustup target add wasm32-wasip2 >/dev/null
+cargo build --quiet -p connector --target wasm32-wasip2 --profile guest
+cargo build --quiet --release -p host-runner -p mock-feishu
+venv=target/bench-venv
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+"$venv/bin/pip" install --quiet "maturin==1.16.0"
+MATURIN_PEP517_ARGS="--profile release" "$venv/bin/pip" install --quiet --force-reinstall ./python
+workdir=$(mktemp -d)
+target/release/mock-feishu --records "$records" --page-size 500 --prerender \
+  --write-config "$workdir/config.json" >/dev/null &
+mock=$!
+trap 'kill $mock 2>/dev/null; rm -rf "$workdir"' EXIT
+for _ in $(seq 600); do [ -s "$workdir/config.json" ] && break; sleep 0.1; done
+"$venv/bin/python" bench/python/bench_read.py "$workdir/config.json" target/release/host-runner \
+  target/wasm32-wasip2/guest/feishu.wasm "$records"
