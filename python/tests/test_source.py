@@ -114,3 +114,20 @@ def test_memory_stays_flat_over_100k_records(big_mock):
     grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
     assert count == 100_000
     assert grown_mib < 100, f"peak memory grew by {grown_mib:.0f} MiB"
+
+
+def test_ctrl_c_stops_the_read(big_mock):
+    import _thread
+    import threading
+
+    src = source(big_mock.config)
+    threading.Timer(0.5, _thread.interrupt_main).start()
+    taken = 0
+    with pytest.raises(KeyboardInterrupt):
+        for _ in src.records():
+            taken += 1
+    assert 0 < taken < 100_000
+    time.sleep(1.0)
+    searched = big_mock.searches()
+    time.sleep(1.0)
+    assert big_mock.searches() == searched, "the component went on reading"
