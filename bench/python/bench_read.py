@@ -21,7 +21,8 @@ def timed(label, count_records):
 
 def cli(config_path, runner, component):
     process = subprocess.Popen(
-        [runner, component, "read", "--config", config_path], stdout=subprocess.PIPE
+        [runner, component, "read", "--config", config_path, "--max-rps", "0"],
+        stdout=subprocess.PIPE,
     )
     count = 0
     for line in process.stdout:
@@ -35,7 +36,7 @@ def cli(config_path, runner, component):
 def main():
     config_path, runner, component, expected = sys.argv[1:5]
     config = json.load(open(config_path))
-    source = feishu_wasm.Source(config)
+    source = feishu_wasm.Source(config, max_rps=0)  # loopback: no quota to respect
     source.spec()  # compile (or load from the cache) before timing
     rows = [
         timed("CLI stdout, parsed in Python", lambda: cli(config_path, runner, component)),

@@ -38,6 +38,15 @@ struct Args {
     /// `{config}` is replaced by the path of a config file in Airbyte's Feishu source format.
     #[arg(long)]
     peer: Option<String>,
+    /// WAN section: latency of every mock answer, in ms (0 skips the section).
+    #[arg(long, default_value_t = 150)]
+    wan_latency_ms: u64,
+    /// WAN section: the mock's quota (Bitable requests per sliding second).
+    #[arg(long, default_value_t = 20)]
+    wan_qps: usize,
+    /// WAN section: records of each of the Base's four big tables.
+    #[arg(long, default_value_t = 25_000)]
+    wan_records: usize,
 }
 
 /// What one process run cost.
@@ -85,6 +94,8 @@ impl Bench {
             c.arg("--no-cache");
         }
         c.stderr(Stdio::null());
+        // Loopback: no quota to respect (the WAN section sets its own).
+        c.args(["--max-rps", "0"]);
         c
     }
 
@@ -150,7 +161,12 @@ struct Table {
 
 impl Table {
     fn start(mock: &Path, records: usize, dir: &Path) -> Result<Self> {
-        let config_path = dir.join(format!("mock-{records}.json"));
+        Self::start_with(mock, records, dir, &[])
+    }
+
+    /// A mock with more flags (WAN mode, copies of the table).
+    fn start_with(mock: &Path, records: usize, dir: &Path, extra: &[String]) -> Result<Self> {
+        let config_path = dir.join(format!("mock-{records}-{}.json", extra.join("")));
         let mut child = Command::new(mock)
             .args([
                 "--prerender",
@@ -159,6 +175,7 @@ impl Table {
                 "--write-config",
             ])
             .arg(&config_path)
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -183,6 +200,17 @@ impl Table {
 
     /// Time the mock spent building answers so far.
     fn busy(&self) -> Result<Duration> {
+        Ok(Duration::from_nanos(
+            self.stats()?["busy_ns"].as_u64().unwrap_or(0),
+        ))
+    }
+
+    /// Requests the mock answered 429 for exceeding its quota so far.
+    fn violations(&self) -> Result<u64> {
+        Ok(self.stats()?["violations"].as_u64().unwrap_or(0))
+    }
+
+    fn stats(&self) -> Result<Value> {
         let mut stream = TcpStream::connect(self.host())?;
         write!(
             stream,
@@ -192,8 +220,7 @@ impl Table {
         let mut response = String::new();
         stream.read_to_string(&mut response)?;
         let body = response.split("\r\n\r\n").nth(1).context("stats body")?;
-        let stats: Value = serde_json::from_str(body)?;
-        Ok(Duration::from_nanos(stats["busy_ns"].as_u64().unwrap_or(0)))
+        Ok(serde_json::from_str(body)?)
     }
 }
 
@@ -312,6 +339,10 @@ fn main() -> Result<()> {
         size as f64 / 1024.0
     );
 
+    if bench.args.wan_latency_ms > 0 {
+        wan(&bench)?;
+    }
+
     if let Some(peer) = &bench.args.peer {
         let config = bench.config(&table, 500)?;
         let mut c = Command::new("sh");
@@ -339,4 +370,103 @@ fn main() -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The WAN section: a Base of four big tables and one table of 100k records behind a mock
+/// with latency and Feishu's quota, read concurrently and one stream at a time.
+fn wan(bench: &Bench) -> Result<()> {
+    let a = &bench.args;
+    let wan_flags = |copies: usize| {
+        vec![
+            "--latency-ms".to_string(),
+            a.wan_latency_ms.to_string(),
+            "--qps".into(),
+            a.wan_qps.to_string(),
+            "--copies".into(),
+            copies.to_string(),
+        ]
+    };
+    println!();
+    println!(
+        "| WAN read ({} ms latency, {} req/s quota, page_size 500) | records | wall s | quota floor s | × floor | 429s |",
+        a.wan_latency_ms, a.wan_qps
+    );
+    println!("|---|---|---|---|---|---|");
+    let mut base = Table::start_with(&a.mock, a.wan_records, bench.dir.path(), &wan_flags(3))?;
+    let tables = [
+        "tblMockTable0001",
+        "tblMockCopy00001",
+        "tblMockCopy00002",
+        "tblMockCopy00003",
+    ];
+    let catalog = bench.dir.path().join("wan-catalog.json");
+    let streams: Vec<Value> = tables
+        .iter()
+        .map(|t| serde_json::json!({"stream": {"name": format!("t_{t}")}, "sync_mode": "full_refresh"}))
+        .collect();
+    std::fs::write(
+        &catalog,
+        serde_json::json!({ "streams": streams }).to_string(),
+    )?;
+    base.config.as_object_mut().map(|o| o.remove("table_id"));
+    let records = 4 * a.wan_records;
+    let pages = 4 * a.wan_records.div_ceil(500);
+    for concurrency in ["4", "1"] {
+        let before = base.violations()?;
+        let m = wan_read(
+            bench,
+            &base,
+            &[
+                "--catalog".into(),
+                catalog.to_string_lossy().into_owned(),
+                "--concurrency".into(),
+                concurrency.into(),
+            ],
+        )?;
+        wan_row(
+            &format!("4 tables, --concurrency {concurrency}"),
+            records,
+            pages,
+            a.wan_qps,
+            &m,
+            base.violations()? - before,
+        );
+    }
+    drop(base);
+    let single = Table::start_with(&a.mock, 100_000, bench.dir.path(), &wan_flags(0))?;
+    let before = single.violations()?;
+    let m = wan_read(bench, &single, &[])?;
+    wan_row(
+        "1 table",
+        100_000,
+        200,
+        a.wan_qps,
+        &m,
+        single.violations()? - before,
+    );
+    Ok(())
+}
+
+/// A read against a WAN mock with the default rate limit.
+fn wan_read(bench: &Bench, table: &Table, extra: &[String]) -> Result<Measured> {
+    let mut c = Command::new(&bench.args.runner);
+    c.arg(&bench.args.component)
+        .arg("--cache-dir")
+        .arg(&bench.cache)
+        .arg("read")
+        .arg("--config")
+        .arg(bench.config(table, 500)?)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    measure(c)
+}
+
+fn wan_row(label: &str, records: usize, pages: usize, qps: usize, m: &Measured, violations: u64) {
+    let floor = pages as f64 / qps as f64;
+    let secs = m.wall.as_secs_f64();
+    println!(
+        "| {label} | {records} | {secs:.1} | {floor:.1} | {:.2} | {violations} |",
+        secs / floor
+    );
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 /// Runs a source connector component in a wasmtime sandbox and prints Airbyte protocol
 /// messages on stdout (one JSON object per line); logs go to stderr.
 #[derive(Parser, Debug)]
-#[command(name = "host-runner", version)]
+#[command(name = "host-runner", version, args_override_self = true)]
 pub struct Cli {
     /// The connector: a WebAssembly component implementing the `source` world (e.g. feishu.wasm).
     pub component: PathBuf,
@@ -81,6 +81,15 @@ pub struct SandboxArgs {
     /// Compile the component on every run instead of caching it.
     #[arg(long, global = true, conflicts_with = "cache_dir")]
     pub no_cache: bool,
+    /// Streams read at once, each in a sandboxed instance of its own (1: one after another).
+    /// Records of different streams may interleave; each stream's messages stay in order.
+    #[arg(long, value_name = "N", default_value_t = 4, global = true,
+          value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub concurrency: u64,
+    /// Requests per second to each host, shared by every instance of the run (Feishu allows
+    /// 20 Bitable reads per second per app; 0 = no limit).
+    #[arg(long, value_name = "N", default_value_t = 20, global = true)]
+    pub max_rps: u64,
     /// Also show debug logs on stderr.
     #[arg(short, long, global = true)]
     pub verbose: bool,
@@ -142,6 +151,8 @@ impl Cli {
                 timeout: Duration::from_secs(s.timeout_secs),
                 verbose: s.verbose,
                 echo_stderr: true,
+                concurrency: s.concurrency as usize,
+                max_rps: s.max_rps as usize,
             },
             cache,
         })

@@ -6,6 +6,7 @@
 //! fails on a connection before any byte of its answer arrived (a pooled connection the server
 //! had just closed) is sent once more on a fresh connection, so the guest never sees it.
 
+use crate::limiter::RateLimiter;
 use crate::sandbox::{AllowList, Origin, check_address};
 use bytes::Bytes;
 use http::{Request, Response, Uri};
@@ -139,6 +140,7 @@ pub type DenialReport = Arc<dyn Fn(&str) + Send + Sync>;
 pub struct HttpClient {
     client: Client<Connector, Full<Bytes>>,
     on_denied: DenialReport,
+    limiter: Arc<RateLimiter>,
 }
 
 /// The answer: the response and the connection's I/O future the hook hands back.
@@ -146,11 +148,12 @@ type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
 
 impl HttpClient {
     /// A client that may reach what `allowed` grants; `connect_timeout` caps each dial.
-    /// `on_denied` hears every dial-time refusal.
+    /// `on_denied` hears every dial-time refusal; `limiter` spaces requests (shared by the run).
     pub fn new(
         allowed: Arc<AllowList>,
         connect_timeout: Duration,
         on_denied: DenialReport,
+        limiter: Arc<RateLimiter>,
     ) -> Self {
         let roots = rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.into(),
@@ -175,7 +178,11 @@ impl HttpClient {
             .pool_idle_timeout(IDLE_TIMEOUT)
             .pool_max_idle_per_host(MAX_IDLE_PER_ORIGIN)
             .build(connector);
-        Self { client, on_denied }
+        Self {
+            client,
+            on_denied,
+            limiter,
+        }
     }
 
     /// Sends `request`, re-sending it once on a fresh connection if its connection failed
@@ -195,8 +202,13 @@ impl HttpClient {
             })?
             .to_bytes();
         let wait = timeouts.connect + timeouts.first_byte;
+        let destination = Origin::of(&parts.uri).map_or_else(String::new, |o| o.to_string());
         let mut resent = false;
         let response = loop {
+            let slot = self
+                .limiter
+                .reserve(&destination, std::time::Instant::now());
+            tokio::time::sleep_until(slot.into()).await;
             let request = Request::from_parts(parts.clone(), Full::new(body.clone()));
             let attempt = tokio::time::timeout(wait, self.client.request(request)).await;
             match attempt {
@@ -211,9 +223,28 @@ impl HttpClient {
                 Err(_) => return Err(Error::ConnectionReadTimeout),
             }
         };
+        if let Some(reset) = rate_limit_reset(&response) {
+            self.limiter
+                .pause(&destination, reset, std::time::Instant::now());
+        }
         let response = response
             .map(|incoming| BetweenBytes::new(incoming, timeouts.between_bytes).boxed_unsync());
         Ok((response, Box::new(async { Ok(()) })))
+    }
+}
+
+/// How long a rate-limit answer (HTTP 429, or Feishu's 400 with a reset header) asks every
+/// request to wait: `x-ogw-ratelimit-reset` seconds, or one second when it does not say.
+fn rate_limit_reset<B>(response: &Response<B>) -> Option<Duration> {
+    let reset = response
+        .headers()
+        .get("x-ogw-ratelimit-reset")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match (response.status().as_u16(), reset) {
+        (429, reset) => Some(Duration::from_secs(reset.unwrap_or(1).min(3600))),
+        (400, Some(reset)) => Some(Duration::from_secs(reset.min(3600))),
+        _ => None,
     }
 }
 

@@ -27,6 +27,7 @@
 
 mod dial;
 mod grants;
+mod limiter;
 mod output;
 mod protocol;
 mod run;
@@ -98,6 +99,11 @@ pub struct Settings {
     pub verbose: bool,
     /// Also write human-readable log lines on stderr (the CLI does).
     pub echo_stderr: bool,
+    /// Streams read at once, each in an instance of its own (1: one after another).
+    pub concurrency: usize,
+    /// Requests per second to each destination, shared by every instance of a run (0: no
+    /// limit). Feishu allows 20 Bitable reads per second per app.
+    pub max_rps: usize,
 }
 
 impl Default for Settings {
@@ -112,6 +118,8 @@ impl Default for Settings {
             timeout: Duration::from_secs(6 * 3600),
             verbose: false,
             echo_stderr: false,
+            concurrency: 4,
+            max_rps: 20,
         }
     }
 }

@@ -3,17 +3,19 @@
 //! [`Stop`] requests.
 
 use crate::grants::{allow_list, log_grants};
+use crate::limiter::RateLimiter;
 use crate::output::{Output, Report, SharedOutput, lock};
 use crate::protocol::{FailureType, Level};
 use crate::runtime::{
     ErrorCategory, Runtime, StoreData, error_kind, explain_trap, failure_type, hit_limit,
     with_refusal,
 };
+use crate::sandbox::{AllowList, Origin};
 use crate::sink::Sink;
 use crate::{ErrorKind, Input, Operation, Outcome, Settings, Stop, StopReason};
 use anyhow::{Context, Result, bail};
-use serde_json::Value;
 use serde_json::value::RawValue;
+use serde_json::{Value, json};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -240,7 +242,6 @@ fn execute(
     running: impl FnOnce(),
 ) -> Result<(), Failure> {
     let inputs = Inputs::read(operation)?;
-    let internal = |e| Failure::Host(e, ErrorKind::Internal);
     let runtime = load().map_err(internal)?;
     let (mut store, source) = runtime
         .instantiate(output.clone(), settings.limits)
@@ -252,10 +253,17 @@ fn execute(
             "the connector's spec is not valid JSON: {e}"
         ))
     })?;
+    let mut grants = None;
     if let Some(config_json) = &inputs.config {
         let (allowed, proposed) = allow_list(settings, &spec, config_json);
         log_grants(output, &allowed);
-        store.data_mut().hooks.grant(allowed, proposed);
+        let granted = Grants {
+            allowed,
+            proposed,
+            limiter: RateLimiter::new(settings.max_rps),
+        };
+        granted.apply(&mut store);
+        grants = Some(granted);
     }
     let config_text = inputs.config_text.as_deref().unwrap_or_default();
     match operation {
@@ -274,6 +282,22 @@ fn execute(
             lock(output).catalog(&raw);
         }
         Operation::Read { .. } => {
+            let entries = match (&grants, settings.concurrency > 1) {
+                (Some(_), true) => stream_entries(inputs.catalog.as_deref()),
+                _ => None,
+            };
+            if let (Some(entries), Some(grants)) = (entries, &grants) {
+                let shared = Shared {
+                    runtime: &runtime,
+                    settings,
+                    output,
+                    grants,
+                    config: config_text,
+                    state: inputs.state.as_deref(),
+                };
+                read_concurrently(&shared, entries);
+                return Ok(());
+            }
             let call = source.call_read(
                 &mut store,
                 config_text,
@@ -284,6 +308,93 @@ fn execute(
         }
     }
     Ok(())
+}
+
+fn internal(error: anyhow::Error) -> Failure {
+    Failure::Host(error, ErrorKind::Internal)
+}
+
+/// The hosts a run grants, and its one rate limiter: given to every instance of the run.
+struct Grants {
+    allowed: AllowList,
+    proposed: Vec<(String, Origin)>,
+    limiter: Arc<RateLimiter>,
+}
+
+impl Grants {
+    fn apply(&self, store: &mut Store<StoreData>) {
+        store.data_mut().hooks.grant(
+            self.allowed.clone(),
+            self.proposed.clone(),
+            self.limiter.clone(),
+        );
+    }
+}
+
+/// The entries of a configured catalog worth splitting over several instances. None without
+/// a catalog (the connector then reads every stream it offers in one instance), with one
+/// stream or fewer, or when the catalog is not one the connector would take as it is (the
+/// sequential read then reports why).
+fn stream_entries(catalog: Option<&str>) -> Option<Vec<Value>> {
+    let catalog: Value = serde_json::from_str(catalog?).ok()?;
+    let entries = catalog.get("streams")?.as_array()?.clone();
+    let mut names = std::collections::HashSet::new();
+    let distinct = entries.iter().all(|e| {
+        e.pointer("/stream/name")
+            .and_then(Value::as_str)
+            .is_some_and(|name| names.insert(name.to_string()))
+    });
+    (distinct && entries.len() > 1).then_some(entries)
+}
+
+/// What every instance of a concurrent read shares.
+struct Shared<'a> {
+    runtime: &'a Runtime,
+    settings: &'a Settings,
+    output: &'a SharedOutput,
+    grants: &'a Grants,
+    config: &'a str,
+    state: Option<&'a str>,
+}
+
+/// Reads each catalog entry in an instance of its own, `settings.concurrency` at a time. A
+/// stream whose instance fails is that stream's failure; the others go on.
+fn read_concurrently(shared: &Shared<'_>, entries: Vec<Value>) {
+    let workers = shared.settings.concurrency.min(entries.len()).max(1);
+    let queue = Mutex::new(
+        entries
+            .into_iter()
+            .collect::<std::collections::VecDeque<_>>(),
+    );
+    let next = || queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                while let Some(entry) = next() {
+                    let name = entry
+                        .pointer("/stream/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string();
+                    if let Err(failure) = read_one(shared, entry) {
+                        lock(shared.output).fail_stream(&name, &describe(&failure));
+                    }
+                }
+            });
+        }
+    });
+}
+
+/// One stream's read in a fresh instance.
+fn read_one(shared: &Shared<'_>, entry: Value) -> Result<(), Failure> {
+    let (mut store, source) = shared
+        .runtime
+        .instantiate(shared.output.clone(), shared.settings.limits)
+        .map_err(internal)?;
+    shared.grants.apply(&mut store);
+    let catalog = json!({ "streams": [entry] }).to_string();
+    let call = source.call_read(&mut store, shared.config, Some(&catalog), shared.state);
+    connector_result(call, &store)
 }
 
 fn trap(error: wasmtime::Error, store: &Store<StoreData>) -> Failure {

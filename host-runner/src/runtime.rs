@@ -3,6 +3,7 @@
 
 use crate::ErrorKind;
 use crate::dial::{HttpClient, Timeouts};
+use crate::limiter::RateLimiter;
 use crate::output::{GuestStderr, Report, SharedOutput, lock};
 use crate::protocol::{FailureType, Level, Status};
 use crate::sandbox::{AllowList, HostPattern, Origin};
@@ -318,7 +319,12 @@ type SendResult = Result<
 
 impl SandboxHooks {
     /// Grants `allowed`; `proposed` are the spec's host defaults the config left out.
-    pub fn grant(&mut self, allowed: AllowList, proposed: Vec<(String, Origin)>) {
+    pub fn grant(
+        &mut self,
+        allowed: AllowList,
+        proposed: Vec<(String, Origin)>,
+        limiter: Arc<RateLimiter>,
+    ) {
         let allowed = Arc::new(allowed);
         let output = self.output.clone();
         let refusal = self.refusal.clone();
@@ -331,6 +337,7 @@ impl SandboxHooks {
             allowed.clone(),
             self.request_timeout,
             on_denied,
+            limiter,
         ));
         self.allowed = allowed;
         self.proposed = proposed;

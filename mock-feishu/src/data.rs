@@ -22,6 +22,23 @@ pub const WIKI_NODE: &str = "wikcnMockNode001";
 pub const WIKI_DOC_NODE: &str = "wikcnMockDoc0001";
 /// A view of the main table: its odd-numbered records, newest first.
 pub const ODD_DESC_VIEW: &str = "vewOddDesc000001";
+/// Copies of the main table a mock may add (same records), for multi-table benchmarks.
+pub const COPY_TABLE_IDS: [&str; 8] = [
+    "tblMockCopy00001",
+    "tblMockCopy00002",
+    "tblMockCopy00003",
+    "tblMockCopy00004",
+    "tblMockCopy00005",
+    "tblMockCopy00006",
+    "tblMockCopy00007",
+    "tblMockCopy00008",
+];
+
+/// Whether `table_id` is the main table or one of its copies.
+pub fn is_main_like(table_id: &str) -> bool {
+    table_id == TABLE_ID || COPY_TABLE_IDS.contains(&table_id)
+}
+
 /// Records in the all-types table.
 pub const ALL_TYPES_RECORDS: usize = 4;
 
@@ -69,6 +86,22 @@ pub fn tables(main_records: usize) -> Vec<MockTable> {
     ]
 }
 
+/// The tables list with `copies` copies of the main table appended (at most 8).
+pub fn tables_with_copies(main_records: usize, copies: usize) -> Vec<MockTable> {
+    let mut all = tables(main_records);
+    all.extend(
+        COPY_TABLE_IDS
+            .iter()
+            .take(copies)
+            .map(|&table_id| MockTable {
+                table_id,
+                name: "副本 Copy",
+                records: main_records,
+            }),
+    );
+    all
+}
+
 /// Record `index` of any table.
 pub fn table_record(table_id: &str, index: usize, automatic: bool) -> Value {
     if table_id == TABLE_ID {
@@ -92,7 +125,7 @@ pub fn table_record(table_id: &str, index: usize, automatic: bool) -> Value {
 /// Fields list of any table.
 pub fn table_fields(table_id: &str) -> Vec<Value> {
     match table_id {
-        TABLE_ID => field_list(),
+        t if is_main_like(t) => field_list(),
         ALL_TYPES_TABLE_ID => all_types_field_list(),
         _ => vec![field(1, "名称", 1, "Text")],
     }

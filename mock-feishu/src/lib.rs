@@ -68,6 +68,13 @@ pub struct MockConfig {
     pub token_ttl_secs: u64,
     /// Faults by records-search request number (1-based, counting retries).
     pub faults: HashMap<usize, Fault>,
+    /// Copies of the main table in the Base (same records), at most 8.
+    pub copies: usize,
+    /// Delay before every Open API answer, as over a real network.
+    pub latency: std::time::Duration,
+    /// Bitable requests allowed per sliding second (as Feishu's per-app quota); over it the
+    /// mock answers HTTP 429, code 99991400, and counts a violation.
+    pub qps: Option<usize>,
 }
 
 impl Default for MockConfig {
@@ -76,6 +83,9 @@ impl Default for MockConfig {
             records: 10,
             token_ttl_secs: 7200,
             faults: HashMap::new(),
+            copies: 0,
+            latency: std::time::Duration::ZERO,
+            qps: None,
         }
     }
 }
@@ -105,6 +115,8 @@ pub struct SeenRequest {
     pub body: String,
     /// The client's port: one per TCP connection.
     pub peer_port: u16,
+    /// When the request arrived.
+    pub at: Instant,
 }
 
 #[derive(Default)]
@@ -117,6 +129,10 @@ struct Shared {
     modified: HashMap<usize, i64>,
     /// Main-table records added since start.
     added: usize,
+    /// When the Bitable requests of the last second arrived (for the quota).
+    recent: std::collections::VecDeque<Instant>,
+    /// Requests answered 429 because the quota was exceeded.
+    violations: usize,
 }
 
 /// When main-table record `index` was last modified: as changed since start, or as generated.
@@ -305,6 +321,7 @@ fn router(state: AppState) -> Router {
         .route("/__mock/stats", get(stats))
         .route("/__mock/modify", post(modify))
         .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found") })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), wan))
         .with_state(state)
 }
 
@@ -333,14 +350,61 @@ fn record_request(
         authorization,
         body: body.into(),
         peer_port: peer.port(),
+        at: Instant::now(),
     });
 }
 
 /// Counters for benchmarks: time spent building search answers, and requests served.
 async fn stats(State(state): State<AppState>) -> Response {
     let busy_ns = state.busy_nanos.load(Ordering::Relaxed);
-    let searches = state.shared().searches;
-    Json(json!({"busy_ns": busy_ns, "searches": searches})).into_response()
+    let (searches, violations) = {
+        let shared = state.shared();
+        (shared.searches, shared.violations)
+    };
+    Json(json!({"busy_ns": busy_ns, "searches": searches, "violations": violations}))
+        .into_response()
+}
+
+/// WAN mode: every Open API answer waits `latency`; Bitable requests over `qps` in the last
+/// second are answered 429 (code 99991400, reset in 1 s) and counted as violations.
+async fn wan(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let bitable = request.uri().path().starts_with("/open-apis/bitable/");
+    let open_api = request.uri().path().starts_with("/open-apis/");
+    if open_api && !state.config.latency.is_zero() {
+        tokio::time::sleep(state.config.latency).await;
+    }
+    if let (true, Some(qps)) = (bitable, state.config.qps) {
+        let now = Instant::now();
+        let mut shared = state.shared();
+        while shared
+            .recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= std::time::Duration::from_secs(1))
+        {
+            shared.recent.pop_front();
+        }
+        if shared.recent.len() >= qps {
+            shared.violations += 1;
+            drop(shared);
+            return fault_response(&Fault::RateLimited { reset_secs: 1 });
+        }
+        shared.recent.push_back(now);
+    }
+    next.run(request).await
+}
+
+impl MockFeishu {
+    /// Requests answered 429 for exceeding the quota (WAN mode).
+    pub fn violations(&self) -> usize {
+        self.shared
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .violations
+    }
 }
 
 #[derive(Deserialize)]
@@ -430,7 +494,12 @@ fn check_ids(app: &str, table: Option<&str>) -> Option<Response> {
     if app != data::APP_TOKEN {
         return Some(feishu_error(StatusCode::OK, 1254040, "BaseTokenNotFound"));
     }
-    let known = |t: &str| !t.starts_with("ldx") && data::tables(0).iter().any(|m| m.table_id == t);
+    let known = |t: &str| {
+        !t.starts_with("ldx")
+            && data::tables_with_copies(0, 8)
+                .iter()
+                .any(|m| m.table_id == t)
+    };
     table
         .filter(|t| !known(t))
         .map(|_| feishu_error(StatusCode::OK, 1254041, "TableIdNotFound"))
@@ -456,7 +525,7 @@ async fn tables(
     {
         return r;
     }
-    let all = data::tables(state.config.records);
+    let all = data::tables_with_copies(state.config.records, state.config.copies);
     let offset = match q.get("page_token").map(|t| parse_page_token(t)) {
         None => 0,
         Some(Some(o)) => o,
@@ -611,7 +680,7 @@ async fn search_page(
     let request: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
     let automatic = request.get("automatic_fields").and_then(Value::as_bool) == Some(true);
     let view = request.get("view_id").and_then(Value::as_str);
-    let main = table == data::TABLE_ID;
+    let main = data::is_main_like(&table);
     let (modified, added) = {
         let shared = state.shared();
         (shared.modified.clone(), shared.added)

@@ -22,11 +22,27 @@ struct Args {
     /// Render every record before serving (for benchmarks).
     #[arg(long)]
     prerender: bool,
+    /// Copies of the main table in the Base (0 to 8), same records.
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u64).range(0..=8))]
+    copies: u64,
+    /// WAN mode: delay every Open API answer by this many milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// WAN mode: Bitable requests allowed per sliding second (Feishu's quota is 20); over it
+    /// the mock answers 429 with code 99991400 and counts a violation.
+    #[arg(long)]
+    qps: Option<usize>,
 }
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let mock = MockFeishu::start_on(args.listen, MockConfig::with_records(args.records))?;
+    let config = MockConfig {
+        copies: args.copies as usize,
+        latency: std::time::Duration::from_millis(args.latency_ms),
+        qps: args.qps,
+        ..MockConfig::with_records(args.records)
+    };
+    let mock = MockFeishu::start_on(args.listen, config)?;
     if args.prerender {
         mock.prerender();
     }

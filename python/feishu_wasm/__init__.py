@@ -173,7 +173,9 @@ class Source:
     `component`: the path of another `source`-world component (default: the bundled
     feishu.wasm). `allow_hosts`: more hosts the component may reach
     (`scheme://host[:port]`, `*` wildcards). `max_memory_mib`: cap on the component's memory.
-    `timeout_secs`: wall-clock cap on each operation.
+    `timeout_secs`: wall-clock cap on each operation. `concurrency`: streams read at once
+    (each in a sandboxed instance of its own). `max_rps`: requests per second to Feishu,
+    shared by those instances (Feishu allows 20 per app; 0 = no limit).
     """
 
     def __init__(
@@ -185,6 +187,8 @@ class Source:
         max_memory_mib: int = 256,
         timeout_secs: Optional[int] = None,
         cache_dir: Optional[str] = None,
+        concurrency: int = 4,
+        max_rps: int = 20,
     ) -> None:
         self._config = json.dumps(dict(config))
         self._runner = _native.Runner(
@@ -193,6 +197,8 @@ class Source:
             max_memory_mib=max_memory_mib,
             timeout_secs=timeout_secs,
             cache_dir=cache_dir,
+            concurrency=concurrency,
+            max_rps=max_rps,
         )
 
     def spec(self) -> Dict[str, Any]:

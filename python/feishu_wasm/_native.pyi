@@ -21,6 +21,8 @@ class Runner:
         timeout_secs: Optional[int] = None,
         request_timeout_secs: int = 60,
         cache_dir: Optional[str] = None,
+        concurrency: int = 4,
+        max_rps: int = 20,
     ) -> None: ...
     def start(
         self,

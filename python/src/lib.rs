@@ -147,7 +147,8 @@ impl Runner {
     /// `scheme://host[:port]` patterns. `cache_dir`: where compiled components are kept
     /// (wasmtime's default when None).
     #[new]
-    #[pyo3(signature = (component=None, allow_hosts=Vec::new(), max_memory_mib=256, timeout_secs=None, request_timeout_secs=60, cache_dir=None))]
+    #[pyo3(signature = (component=None, allow_hosts=Vec::new(), max_memory_mib=256, timeout_secs=None, request_timeout_secs=60, cache_dir=None, concurrency=4, max_rps=20))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         component: Option<std::path::PathBuf>,
@@ -156,6 +157,8 @@ impl Runner {
         timeout_secs: Option<u64>,
         request_timeout_secs: u64,
         cache_dir: Option<std::path::PathBuf>,
+        concurrency: usize,
+        max_rps: usize,
     ) -> PyResult<Self> {
         let allow_hosts = allow_hosts
             .iter()
@@ -181,6 +184,8 @@ impl Runner {
                 request_timeout: Duration::from_secs(request_timeout_secs.max(1)),
             },
             timeout: timeout_secs.map_or(defaults.timeout, Duration::from_secs),
+            concurrency: concurrency.clamp(1, 64),
+            max_rps,
             ..defaults
         };
         Ok(Self {

@@ -29,7 +29,9 @@ def pipeline(tmp_path):
 
 
 def dlt_source(mock):
-    return feishu_wasm.dlt_source(mock.base_config(), cache_dir=os.environ.get("FEISHU_WASM_CACHE"))
+    return feishu_wasm.dlt_source(
+        mock.base_config(), cache_dir=os.environ.get("FEISHU_WASM_CACHE"), max_rps=0
+    )
 
 
 def test_a_base_loads_with_every_field_in_its_own_column(mock, tmp_path):

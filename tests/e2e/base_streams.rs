@@ -30,6 +30,7 @@ fn with_config(config: &Value, args: &[&str]) -> Run {
         catalog = files.text("catalog.json", cat);
         all.extend(["--catalog", &catalog]);
     }
+    all.extend(args.iter().skip(2));
     run(&all)
 }
 
@@ -175,7 +176,7 @@ fn the_catalog_selects_streams_and_survives_renames() {
     let renamed = "旧名字_tblDupName000001";
     let run = with_config(
         &base_config(&mock),
-        &["read", &catalog_of(&[DUP_B, renamed])],
+        &["read", &catalog_of(&[DUP_B, renamed]), "--concurrency", "1"],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
@@ -207,7 +208,12 @@ fn a_stream_whose_table_is_gone_fails_alone() {
     let mock = mock(MockConfig::with_records(7));
     let run = with_config(
         &base_config(&mock),
-        &["read", &catalog_of(&["gone_tblNoSuchTable1", MAIN])],
+        &[
+            "read",
+            &catalog_of(&["gone_tblNoSuchTable1", MAIN]),
+            "--concurrency",
+            "1",
+        ],
     );
     run.assert_failed(
         "config_error",
@@ -323,7 +329,12 @@ fn a_stream_refused_by_feishu_does_not_lose_the_others() {
     let mock = mock(MockConfig::with_records(7).fault(1, forbidden));
     let run = with_config(
         &base_config(&mock),
-        &["read", &catalog_of(&[MAIN, ALL_TYPES, DUP_B])],
+        &[
+            "read",
+            &catalog_of(&[MAIN, ALL_TYPES, DUP_B]),
+            "--concurrency",
+            "1",
+        ],
     );
     run.assert_failed("config_error", "91403");
     assert_eq!(run.trace_error()["stream_descriptor"]["name"], MAIN);

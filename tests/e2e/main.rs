@@ -7,6 +7,7 @@ mod bad_config;
 mod base_streams;
 mod check;
 mod compile_cache;
+mod concurrency;
 mod discover;
 mod faults;
 mod incremental;

@@ -1,0 +1,119 @@
+//! One rate limiter for a whole run, shared by every instance: requests to each destination
+//! are spaced so that no sliding second holds more than `max_rps` of them, and an answer that
+//! says "too many requests, wait N s" pauses every request to that destination until then.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Slack added to the one-second window: requests do not reach the server after the same
+/// delay, so a window measured at the server may start later than ours.
+const MARGIN: Duration = Duration::from_millis(50);
+const WINDOW: Duration = Duration::from_secs(1);
+
+/// Send slots per destination (`scheme://host:port`).
+#[derive(Debug)]
+pub struct RateLimiter {
+    /// 0: no limit (pauses still apply).
+    max_rps: usize,
+    destinations: Mutex<HashMap<String, Destination>>,
+}
+
+#[derive(Debug, Default)]
+struct Destination {
+    /// Send times reserved within the last second (and ahead), in order.
+    slots: VecDeque<Instant>,
+    /// No request goes out before this (a rate-limit answer's reset).
+    paused_until: Option<Instant>,
+}
+
+impl RateLimiter {
+    /// A limiter allowing `max_rps` requests per second to each destination (0: unlimited).
+    pub fn new(max_rps: usize) -> Arc<Self> {
+        Arc::new(Self {
+            max_rps,
+            destinations: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Reserves the earliest moment a request to `destination` may go out, from `now`.
+    pub fn reserve(&self, destination: &str, now: Instant) -> Instant {
+        let mut all = self.destinations.lock().unwrap_or_else(|p| p.into_inner());
+        let d = all.entry(destination.to_string()).or_default();
+        while d
+            .slots
+            .front()
+            .is_some_and(|&t| now.saturating_duration_since(t) >= WINDOW)
+        {
+            d.slots.pop_front();
+        }
+        let mut at = now.max(d.paused_until.unwrap_or(now));
+        if self.max_rps == 0 {
+            return at;
+        }
+        if d.slots.len() >= self.max_rps {
+            at = at.max(d.slots[d.slots.len() - self.max_rps] + WINDOW + MARGIN);
+        }
+        if let Some(&last) = d.slots.back() {
+            at = at.max(last);
+        }
+        d.slots.push_back(at);
+        at
+    }
+
+    /// An answer asked to wait `reset`: holds every request to `destination` until then.
+    pub fn pause(&self, destination: &str, reset: Duration, now: Instant) {
+        let mut all = self.destinations.lock().unwrap_or_else(|p| p.into_inner());
+        let d = all.entry(destination.to_string()).or_default();
+        let until = now + reset;
+        d.paused_until = Some(d.paused_until.map_or(until, |p| p.max(until)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The most slots any one-second window holds.
+    fn busiest_second(slots: &[Instant]) -> usize {
+        slots
+            .iter()
+            .map(|&start| {
+                slots
+                    .iter()
+                    .filter(|&&t| t >= start && t < start + WINDOW)
+                    .count()
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn no_second_holds_more_than_the_quota() {
+        let limiter = RateLimiter::new(20);
+        let now = Instant::now();
+        let slots: Vec<Instant> = (0..100).map(|_| limiter.reserve("h", now)).collect();
+        assert_eq!(busiest_second(&slots), 20);
+        assert_eq!(slots[19], now, "a burst up to the quota goes at once");
+        assert!(slots[20] >= now + WINDOW);
+        assert!(
+            slots[99] < now + Duration::from_secs(5),
+            "and no slower than the quota"
+        );
+        let other = limiter.reserve("other", now);
+        assert_eq!(other, now, "destinations are counted apart");
+    }
+
+    #[test]
+    fn a_pause_holds_every_request_until_the_reset() {
+        let limiter = RateLimiter::new(0);
+        let now = Instant::now();
+        assert_eq!(limiter.reserve("h", now), now);
+        limiter.pause("h", Duration::from_secs(3), now);
+        assert_eq!(limiter.reserve("h", now), now + Duration::from_secs(3));
+        assert_eq!(
+            limiter.reserve("h", now + Duration::from_secs(4)),
+            now + Duration::from_secs(4)
+        );
+    }
+}
