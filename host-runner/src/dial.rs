@@ -205,10 +205,12 @@ impl HttpClient {
         let destination = Origin::of(&parts.uri).map_or_else(String::new, |o| o.to_string());
         let mut resent = false;
         let response = loop {
-            let slot = self
-                .limiter
-                .reserve(&destination, std::time::Instant::now());
-            tokio::time::sleep_until(slot.into()).await;
+            let now = std::time::Instant::now();
+            let slot = self.limiter.reserve(&destination, now);
+            if slot > now {
+                // (A timer, even one already due, costs a tick of the timer wheel: ~1 ms.)
+                tokio::time::sleep_until(slot.into()).await;
+            }
             let request = Request::from_parts(parts.clone(), Full::new(body.clone()));
             let attempt = tokio::time::timeout(wait, self.client.request(request)).await;
             match attempt {
