@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use host_runner::{CompileCache, HostPattern, Input, Limits, Operation, Settings};
+use host_runner::{CompileCache, HostPattern, Input, Level, Limits, Operation, Settings};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -90,9 +90,16 @@ pub struct SandboxArgs {
     /// 20 Bitable reads per second per app; 0 = no limit).
     #[arg(long, value_name = "N", default_value_t = 20, global = true)]
     pub max_rps: u64,
-    /// Also show debug logs on stderr.
+    /// Also show debug logs on stderr (the same as --log-level debug).
     #[arg(short, long, global = true)]
     pub verbose: bool,
+    /// Least severe log level shown (LOG messages on stdout and lines on stderr).
+    #[arg(long, value_enum, value_name = "LEVEL", default_value_t = LogLevel::Info, global = true)]
+    pub log_level: LogLevel,
+    /// Write the protocol stream to FILE instead of stdout: to a temporary file beside it,
+    /// renamed to FILE only when the run succeeds (a failed run leaves no FILE).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub output: Option<PathBuf>,
 }
 
 /// A validated run configuration.
@@ -102,6 +109,17 @@ pub struct RunConfig {
     pub operation: Operation,
     pub settings: Settings,
     pub cache: CompileCache,
+    /// Write the protocol stream here (atomically) instead of stdout.
+    pub output: Option<PathBuf>,
+}
+
+/// How much the component and the runner log.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
 }
 
 impl Cli {
@@ -149,12 +167,19 @@ impl Cli {
                     request_timeout: Duration::from_secs(s.request_timeout_secs),
                 },
                 timeout: Duration::from_secs(s.timeout_secs),
-                verbose: s.verbose,
+                verbose: s.verbose || s.log_level == LogLevel::Debug,
+                min_level: match (s.verbose, s.log_level) {
+                    (true, _) | (_, LogLevel::Debug) => Level::Debug,
+                    (_, LogLevel::Info) => Level::Info,
+                    (_, LogLevel::Warn) => Level::Warn,
+                    (_, LogLevel::Error) => Level::Error,
+                },
                 echo_stderr: true,
                 concurrency: s.concurrency as usize,
                 max_rps: s.max_rps as usize,
             },
             cache,
+            output: s.output,
         })
     }
 }

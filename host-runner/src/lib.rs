@@ -97,6 +97,8 @@ pub struct Settings {
     pub timeout: Duration,
     /// Let debug logs through.
     pub verbose: bool,
+    /// Least severe level of the log messages passed on (to the sink and stderr).
+    pub min_level: Level,
     /// Also write human-readable log lines on stderr (the CLI does).
     pub echo_stderr: bool,
     /// Streams read at once, each in an instance of its own (1: one after another).
@@ -117,6 +119,7 @@ impl Default for Settings {
             },
             timeout: Duration::from_secs(6 * 3600),
             verbose: false,
+            min_level: Level::Info,
             echo_stderr: false,
             concurrency: 4,
             max_rps: 20,

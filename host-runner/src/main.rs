@@ -31,16 +31,82 @@ fn main() -> ExitCode {
     };
     let stop = Stop::new();
     stop_on_signals(&stop);
-    let stdout = BufWriter::with_capacity(1 << 16, std::io::stdout());
+    let Some(path) = config.output.clone() else {
+        let stdout = BufWriter::with_capacity(1 << 16, std::io::stdout());
+        return run(config, Box::new(ProtocolLines::new(stdout)), &stop);
+    };
+    let file = match OutputFile::create(&path) {
+        Ok(file) => file,
+        Err(e) => {
+            eprintln!("error: cannot write --output {}: {e:#}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    let sink = match file.writer() {
+        Ok(writer) => ProtocolLines::new(writer),
+        Err(e) => {
+            eprintln!("error: cannot write --output {}: {e:#}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    let code = run(config, Box::new(sink), &stop);
+    if code == ExitCode::SUCCESS {
+        if let Err(e) = file.commit() {
+            eprintln!("ERROR cannot write --output {}: {e:#}", path.display());
+            return ExitCode::from(EXIT_OUTPUT_FAILED);
+        }
+    } else {
+        eprintln!(
+            "ERROR the run failed: {} was not written (its messages went to a temporary file, now removed)",
+            path.display()
+        );
+    }
+    code
+}
+
+fn run(config: cli::RunConfig, sink: Box<dyn host_runner::Sink>, stop: &Stop) -> ExitCode {
     let outcome = host_runner::run_component(
         &config.component,
         &config.cache,
         config.operation,
         &config.settings,
-        Box::new(ProtocolLines::new(stdout)),
-        &stop,
+        sink,
+        stop,
     );
     exit_code(outcome)
+}
+
+/// `--output FILE`: a temporary file beside FILE, renamed over it only on success.
+struct OutputFile {
+    temp: tempfile::NamedTempFile,
+    path: std::path::PathBuf,
+}
+
+impl OutputFile {
+    fn create(path: &std::path::Path) -> std::io::Result<Self> {
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir,
+            _ => std::path::Path::new("."),
+        };
+        let temp = tempfile::Builder::new()
+            .prefix(".host-runner-output-")
+            .tempfile_in(dir)?;
+        Ok(Self {
+            temp,
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn writer(&self) -> std::io::Result<BufWriter<std::fs::File>> {
+        Ok(BufWriter::with_capacity(1 << 16, self.temp.reopen()?))
+    }
+
+    /// Makes the file durable and moves it to its name.
+    fn commit(self) -> std::io::Result<()> {
+        self.temp.as_file().sync_all()?;
+        self.temp.persist(&self.path).map_err(|e| e.error)?;
+        Ok(())
+    }
 }
 
 fn exit_code(outcome: Outcome) -> ExitCode {

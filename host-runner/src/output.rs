@@ -53,6 +53,8 @@ pub struct Output {
     verbose: bool,
     /// Also write human-readable lines on stderr.
     echo: bool,
+    /// Logs less severe than this are dropped.
+    min_level: Level,
 }
 
 /// An `Output` shared between the store (connector calls) and the watchdog.
@@ -66,8 +68,10 @@ pub fn lock(output: &SharedOutput) -> MutexGuard<'_, Output> {
 }
 
 impl Output {
-    /// Output to `sink`; `verbose` lets debug logs through, `echo` writes lines on stderr.
-    pub fn new(sink: Box<dyn Sink>, verbose: bool, echo: bool) -> Self {
+    /// Output to `sink`, passing on logs at `min_level` or more severe; `echo` also writes
+    /// human-readable lines on stderr.
+    pub fn new(sink: Box<dyn Sink>, min_level: Level, echo: bool) -> Self {
+        let verbose = severity(min_level) >= severity(Level::Debug);
         Self {
             sink,
             streams: BTreeMap::new(),
@@ -76,6 +80,7 @@ impl Output {
             failed: Vec::new(),
             verbose,
             echo,
+            min_level,
         }
     }
 
@@ -212,6 +217,9 @@ impl Output {
 
     /// A connector log line: a LOG message on stdout and a line on stderr.
     pub fn log(&mut self, level: Level, message: &str) {
+        if severity(level) < severity(self.min_level) && level != Level::Error {
+            return;
+        }
         if level == Level::Debug || level == Level::Trace {
             if self.verbose {
                 self.log_stderr(level, message);
@@ -224,7 +232,8 @@ impl Output {
 
     /// A host-side line on stderr only, control characters escaped.
     pub fn log_stderr(&self, level: Level, message: &str) {
-        if self.echo && (level != Level::Debug || self.verbose) {
+        let shown = severity(level) >= severity(self.min_level) || level == Level::Error;
+        if self.echo && shown && (level != Level::Debug || self.verbose) {
             stderr_line(level, message);
         }
     }
@@ -261,6 +270,17 @@ impl Output {
             self.closed = true;
             self.write_error = Some(e);
         }
+    }
+}
+
+/// How severe a level is (higher is more severe).
+fn severity(level: Level) -> u8 {
+    match level {
+        Level::Trace => 0,
+        Level::Debug => 1,
+        Level::Info => 2,
+        Level::Warn => 3,
+        Level::Error => 4,
     }
 }
 
@@ -425,7 +445,11 @@ mod tests {
     }
 
     fn output(buf: &Buffer) -> Output {
-        Output::new(Box::new(ProtocolLines::new(buf.clone())), false, false)
+        Output::new(
+            Box::new(ProtocolLines::new(buf.clone())),
+            Level::Info,
+            false,
+        )
     }
 
     fn lines(buf: &Buffer) -> Vec<Value> {

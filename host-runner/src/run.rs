@@ -56,9 +56,14 @@ pub fn run(
     sink: Box<dyn Sink>,
     stop: &Stop,
 ) -> Outcome {
+    let min_level = if settings.verbose {
+        crate::Level::Debug
+    } else {
+        settings.min_level
+    };
     let output: SharedOutput = Arc::new(Mutex::new(Output::new(
         sink,
-        settings.verbose,
+        min_level,
         settings.echo_stderr,
     )));
     let (events, progress) = mpsc::channel();

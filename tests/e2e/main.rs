@@ -11,6 +11,7 @@ mod concurrency;
 mod discover;
 mod faults;
 mod incremental;
+mod operator;
 mod output_and_signals;
 mod protocol_schema;
 mod read_catalog_and_state;

@@ -1,0 +1,99 @@
+//! Operating the runner by hand: `--output FILE` written atomically, and `--log-level`.
+
+use crate::harness::{Files, expected_records, mock, read, run};
+use mock_feishu::{Fault, MockConfig};
+use serde_json::Value;
+
+fn entries(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn output_is_written_to_a_file_only_when_the_read_succeeds() {
+    let mock = mock(MockConfig::with_records(1200));
+    let files = Files::new();
+    let config = files.json("config.json", &mock.connector_config(500));
+    let out_dir = tempfile::tempdir().expect("temp dir");
+    let out = out_dir.path().join("out.jsonl");
+    let out_arg = out.to_string_lossy().into_owned();
+    let ok = run(&["read", "--config", &config, "--output", &out_arg]);
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert!(ok.stdout.is_empty(), "stdout stays empty: {}", ok.stdout);
+    let written: Vec<Value> = std::fs::read_to_string(&out)
+        .expect("the output file")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON line"))
+        .filter(|m: &Value| m["type"] == "RECORD")
+        .map(|m| m["record"]["data"].clone())
+        .collect();
+    assert_eq!(written, expected_records(1200));
+    assert_eq!(
+        entries(out_dir.path()),
+        ["out.jsonl"],
+        "no temporary file left"
+    );
+
+    let broken = mock_feishu::MockFeishu::start(
+        MockConfig::with_records(1200).fault(2, Fault::BrokenRecord),
+    )
+    .expect("mock");
+    let config = files.json("broken.json", &broken.connector_config(500));
+    let failed_out = out_dir.path().join("failed.jsonl");
+    let failed_arg = failed_out.to_string_lossy().into_owned();
+    let failed = run(&["read", "--config", &config, "--output", &failed_arg]);
+    assert_eq!(failed.code, 1, "{}", failed.stderr);
+    assert!(
+        !failed_out.exists(),
+        "a failed read leaves no file that looks complete"
+    );
+    assert_eq!(
+        entries(out_dir.path()),
+        ["out.jsonl"],
+        "no temporary file left"
+    );
+    assert!(
+        failed.stderr.contains("was not written"),
+        "{}",
+        failed.stderr
+    );
+}
+
+#[test]
+fn log_level_filters_logs_but_never_errors() {
+    let mock = mock(MockConfig::with_records(1200).fault(2, Fault::GatewayTimeout));
+    let info = read(&mock, 500, &[]);
+    assert!(
+        info.logs().iter().any(|l| l.contains("retrying")),
+        "{:?}",
+        info.logs()
+    );
+    assert!(info.logs().iter().any(|l| l.contains("read 1200 records")));
+    assert!(info.stderr.contains("INFO "));
+
+    // A fresh mock: the fault is on the second search it sees.
+    let fresh =
+        crate::harness::mock(MockConfig::with_records(1200).fault(2, Fault::GatewayTimeout));
+    let warn = read(&fresh, 500, &["--log-level", "warn"]);
+    assert_eq!(warn.code, 0, "{}", warn.stderr);
+    assert!(
+        warn.logs().iter().any(|l| l.contains("retrying")),
+        "{:?}",
+        warn.logs()
+    );
+    assert!(!warn.logs().iter().any(|l| l.contains("read 1200 records")));
+    assert!(!warn.stderr.contains("INFO "), "{}", warn.stderr);
+
+    let broken =
+        mock_feishu::MockFeishu::start(MockConfig::with_records(600).fault(1, Fault::BrokenRecord))
+            .expect("mock");
+    let error = read(&broken, 500, &["--log-level", "error"]);
+    assert_eq!(error.code, 1);
+    assert!(error.logs().is_empty(), "{:?}", error.logs());
+    assert!(error.stderr.contains("ERROR "), "{}", error.stderr);
+    error.trace_error();
+}
