@@ -1,7 +1,7 @@
 //! The connector's config: parsed from JSON and validated before any request is made.
 
 use crate::error::ConnectorError;
-use crate::link::{self, BaseRef, LINK_FORMS};
+use crate::link::{self, BaseRef, Brand, LINK_FORMS};
 use crate::url::HttpUrl;
 use serde_json::{Map, Value};
 use std::fmt;
@@ -57,14 +57,18 @@ impl Config {
         let Value::Object(fields) = value else {
             return Err(ConnectorError::config("config must be a JSON object"));
         };
-        let (base, table_id, view_id) = base_and_table(&fields)?;
+        let (base, table_id, view_id, brand) = base_and_table(&fields)?;
+        let lark_host = lark_host(&fields)?;
+        if let Some(brand) = brand {
+            same_brand(brand, &lark_host, fields.contains_key("lark_host"))?;
+        }
         Ok(Self {
             app_id: required_string(&fields, "app_id")?,
             app_secret: Secret::new(required_string(&fields, "app_secret")?),
             base,
             table_id,
             view_id,
-            lark_host: lark_host(&fields)?,
+            lark_host,
             page_size: page_size(&fields)?,
         })
     }
@@ -72,9 +76,27 @@ impl Config {
 
 /// The Base, table and view, from ids and/or a link (`base_url`, or a link pasted into
 /// `app_token`); ids given beside a link must agree with it.
-fn base_and_table(
-    fields: &Map<String, Value>,
-) -> Result<(BaseRef, Option<String>, Option<String>), ConnectorError> {
+/// Why a Base link of `brand` cannot be read through `lark_host`, if it cannot: a Lark Base
+/// is served by the Lark host, a Feishu one by the Feishu host (custom hosts are not judged).
+fn same_brand(brand: Brand, lark_host: &str, given: bool) -> Result<(), ConnectorError> {
+    let host_brand = HttpUrl::parse(lark_host).and_then(|u| Brand::of_host(&u.host()));
+    match host_brand {
+        Some(host_brand) if host_brand != brand => Err(ConnectorError::config(format!(
+            "config field `base_url` is a {} link, but `lark_host` is {lark_host}{}, a {} host: \
+             set `lark_host` to {}",
+            brand.name(),
+            if given { "" } else { " (the default)" },
+            host_brand.name(),
+            brand.open_api()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// The Base, table and view, and the brand of the link they came from (if one did).
+type BaseAndTable = (BaseRef, Option<String>, Option<String>, Option<Brand>);
+
+fn base_and_table(fields: &Map<String, Value>) -> Result<BaseAndTable, ConnectorError> {
     let non_empty = |name| -> Result<Option<String>, ConnectorError> {
         Ok(optional_string(fields, name)?
             .filter(|s| !s.is_empty())
@@ -94,6 +116,7 @@ fn base_and_table(
     }
     let mut table_id = non_empty("table_id")?;
     let mut view_id = non_empty("view_id")?;
+    let mut brand = None;
     let base = match link_text {
         None => BaseRef::App(app_token.ok_or_else(|| {
             ConnectorError::config(
@@ -109,6 +132,7 @@ fn base_and_table(
             }
             merge(&mut table_id, parsed.table_id, "table_id")?;
             merge(&mut view_id, parsed.view_id, "view_id")?;
+            brand = Some(parsed.brand);
             parsed.base
         }
     };
@@ -117,7 +141,7 @@ fn base_and_table(
             "config field `view_id` needs `table_id` (a view belongs to one table)",
         ));
     }
-    Ok((base, table_id, view_id))
+    Ok((base, table_id, view_id, brand))
 }
 
 fn agree(name: &str, given: &str, linked: &str) -> Result<(), ConnectorError> {
@@ -370,6 +394,46 @@ mod tests {
                 .unwrap_err()
                 .message
                 .starts_with("config is not valid JSON")
+        );
+    }
+
+    #[test]
+    fn a_link_of_one_brand_with_the_other_brands_host_is_named() {
+        let with = |base_url: &str, host: Option<&str>| {
+            let mut v =
+                serde_json::json!({"app_id": "cli_1", "app_secret": "s", "base_url": base_url});
+            if let Some(host) = host {
+                v["lark_host"] = host.into();
+            }
+            Config::parse(&v.to_string())
+        };
+        let lark = "https://acme.sg.larksuite.com/base/bascnAbc?table=tbl1";
+        let e = with(lark, None).unwrap_err();
+        assert!(
+            e.message
+                .contains("a Lark link, but `lark_host` is https://open.feishu.cn (the default)")
+                && e.message
+                    .contains("set `lark_host` to https://open.larksuite.com"),
+            "{}",
+            e.message
+        );
+        let e = with(
+            "https://acme.feishu.cn/base/bascnAbc",
+            Some("https://open.larksuite.com"),
+        )
+        .unwrap_err();
+        assert!(
+            e.message.contains(
+                "a Feishu link, but `lark_host` is https://open.larksuite.com, a Lark host"
+            ),
+            "{}",
+            e.message
+        );
+        assert!(with(lark, Some("https://open.larksuite.com")).is_ok());
+        assert!(with("https://x.larkoffice.com/base/bascnAbc", None).is_ok());
+        assert!(
+            with(lark, Some("http://127.0.0.1:8080")).is_ok(),
+            "custom hosts are not judged"
         );
     }
 }

@@ -19,6 +19,44 @@ pub struct BaseLink {
     pub base: BaseRef,
     pub table_id: Option<String>,
     pub view_id: Option<String>,
+    /// Which brand's site the link is on.
+    pub brand: Brand,
+}
+
+/// Feishu (China) or Lark (international): their Open API hosts differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Brand {
+    Feishu,
+    Lark,
+}
+
+impl Brand {
+    /// The brand of a host name, when it is one of theirs.
+    pub fn of_host(host: &str) -> Option<Self> {
+        let under = |domain: &str| host == domain || host.ends_with(&format!(".{domain}"));
+        if under("larksuite.com") {
+            Some(Self::Lark)
+        } else if under("feishu.cn") || under("larkoffice.com") || under("feishu-pre.cn") {
+            Some(Self::Feishu)
+        } else {
+            None
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Feishu => "Feishu",
+            Self::Lark => "Lark",
+        }
+    }
+
+    /// The brand's Open API host.
+    pub fn open_api(self) -> &'static str {
+        match self {
+            Self::Feishu => "https://open.feishu.cn",
+            Self::Lark => "https://open.larksuite.com",
+        }
+    }
 }
 
 /// What a good link looks like, for error messages.
@@ -77,6 +115,7 @@ pub fn parse(link: &str) -> Result<BaseLink, String> {
         base,
         table_id: param("table"),
         view_id: param("view"),
+        brand: Brand::of_host(&host).unwrap_or(Brand::Feishu),
     })
 }
 
@@ -99,10 +138,12 @@ mod tests {
             BaseLink {
                 base: BaseRef::App("bascnAbC123".into()),
                 table_id: Some("tblX1".into()),
-                view_id: Some("vewY2".into())
+                view_id: Some("vewY2".into()),
+                brand: Brand::Feishu,
             }
         );
         let l = parse("https://acme.sg.larksuite.com/base/Abc?from=share#anchor").unwrap();
+        assert_eq!(l.brand, Brand::Lark);
         assert_eq!(
             (l.base, l.table_id, l.view_id),
             (BaseRef::App("Abc".into()), None, None)

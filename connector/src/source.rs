@@ -260,11 +260,25 @@ fn read_stream<H: Transport, O: Output>(
                 LogLevel::Info,
                 &format!("stream `{name}`: read {count} records"),
             );
+            if count == 0 && tracker.since.is_none() {
+                out.log(LogLevel::Warn, &empty_table_warning(name));
+            }
             out.stream_status(name, StreamStatus::Complete);
             Ok(())
         }
         Err(error) => Err(error.context(format!("reading stream `{name}`"))),
     }
+}
+
+/// Why a table may read empty when it is not: Feishu answers a search of a Base with advanced
+/// permissions with success and no records unless the app may manage the Base.
+fn empty_table_warning(stream: &str) -> String {
+    format!(
+        "stream `{stream}`: the table read no records. If the Base has advanced permissions on, \
+         Feishu hides its records from apps without manage rights: in the Base's advanced \
+         permissions, give the app (or a group holding it) \"can manage\"; otherwise the table \
+         (or its view) is empty"
+    )
 }
 
 /// Pages through a stream's records, emitting each page's records (those at or after the

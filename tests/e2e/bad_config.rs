@@ -74,6 +74,24 @@ fn each_bad_field_is_named() {
 }
 
 #[test]
+fn a_lark_link_with_the_feishu_host_is_named_before_any_request() {
+    let mock = mock(MockConfig::with_records(3));
+    let mut config = mock.connector_config(100);
+    let object = config.as_object_mut().expect("object");
+    object.remove("app_token");
+    object.remove("lark_host");
+    config["base_url"] =
+        json!("https://acme.sg.larksuite.com/base/bascnMockBase0001?table=tblMockTable0001");
+    let files = Files::new();
+    let path = files.json("config.json", &config);
+    assert_rejected(
+        &["read", "--config", &path],
+        "config field `base_url` is a Lark link, but `lark_host` is https://open.feishu.cn (the default), a Feishu host: set `lark_host` to https://open.larksuite.com",
+    );
+    assert!(mock.requests().is_empty());
+}
+
+#[test]
 fn unreadable_or_invalid_files_are_named() {
     let files = Files::new();
     let not_json = files.text("config.json", "{ app_id: nope");

@@ -125,6 +125,22 @@ fn read_without_catalog_reads_every_table() {
     assert_eq!(main, expected_records(7));
     assert_eq!(records_of(&run, ALL_TYPES).len(), data::ALL_TYPES_RECORDS);
     assert_eq!(records_of(&run, EMPTY_TABLE_ID).len(), 0);
+    let empty = format!(
+        "stream `{EMPTY_TABLE_ID}`: the table read no records. If the Base has advanced permissions on"
+    );
+    assert!(
+        run.logs().iter().any(|l| l.starts_with(&empty)),
+        "{:?}",
+        run.logs()
+    );
+    assert_eq!(
+        run.logs()
+            .iter()
+            .filter(|l| l.contains("read no records"))
+            .count(),
+        1,
+        "only the empty table"
+    );
     assert_eq!(records_of(&run, DUP_A).len(), 1);
     assert_eq!(records_of(&run, DUP_B).len(), 2);
     let statuses = run.statuses();
