@@ -226,8 +226,8 @@ pub enum Outcome {
         /// Why, for people.
         message: String,
     },
-    /// The run failed (the sink got the TRACE ERRORs).
-    Failed,
+    /// The run failed (the sink got the TRACE ERRORs); the kind of the first failure.
+    Failed(ErrorKind),
     /// The run was stopped from outside.
     Stopped(StopReason),
     /// The sink failed: what it holds is incomplete.

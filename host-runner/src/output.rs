@@ -49,7 +49,7 @@ pub struct Output {
     /// The first failure to write stdout: the output is incomplete.
     write_error: Option<io::Error>,
     /// Streams the connector reported as failed, in order.
-    failed: Vec<String>,
+    failed: Vec<(String, ErrorKind)>,
     verbose: bool,
     /// Also write human-readable lines on stderr.
     echo: bool,
@@ -193,12 +193,12 @@ impl Output {
     pub fn fail_stream(&mut self, stream: &str, report: &Report) {
         self.status(stream, Status::Incomplete);
         self.error(report, Some(stream));
-        self.failed.push(stream.to_string());
+        self.failed.push((stream.to_string(), report.kind));
     }
 
-    /// Streams reported as failed.
-    pub fn failed_streams(&self) -> &[String] {
-        &self.failed
+    /// The kind of the first stream failure, if a stream failed.
+    pub fn first_failure(&self) -> Option<ErrorKind> {
+        self.failed.first().map(|(_, kind)| *kind)
     }
 
     /// Marks every stream that started but did not finish as INCOMPLETE; returns their names.

@@ -157,12 +157,14 @@ fn lock_within(output: &SharedOutput, wait: Duration) -> Option<std::sync::Mutex
 fn finish(out: &mut Output, is_check: bool, result: Result<(), Failure>) -> Outcome {
     if out.write_error().is_some() {
         // The sink failed: nothing more can be written (the caller says so).
-        return Outcome::Failed;
+        return Outcome::Failed(ErrorKind::Internal);
     }
     let open = out.close_open_streams();
     let failure = match (result, open.first()) {
         // Each failed stream has its INCOMPLETE and TRACE ERROR already; the run failed.
-        (Ok(()), None) if !out.failed_streams().is_empty() => return Outcome::Failed,
+        (Ok(()), None) if out.first_failure().is_some() => {
+            return Outcome::Failed(out.first_failure().unwrap_or(ErrorKind::Internal));
+        }
         (Ok(()), None) => return Outcome::Succeeded,
         (Ok(()), Some(stream)) => Failure::Host(
             anyhow::anyhow!("the connector returned without finishing stream `{stream}`"),
@@ -173,7 +175,7 @@ fn finish(out: &mut Output, is_check: bool, result: Result<(), Failure>) -> Outc
     let report = describe(&failure);
     let outcome = match failure {
         Failure::Stopped(reason) => Outcome::Stopped(reason),
-        _ => Outcome::Failed,
+        _ => Outcome::Failed(out.first_failure().unwrap_or(report.kind)),
     };
     if is_check {
         out.connection_status(false, Some(&report.message));

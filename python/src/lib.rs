@@ -307,7 +307,7 @@ impl Run {
                 "check_failed".into(),
                 Some((kind_name(*kind).into(), message.clone())),
             ),
-            Some(Outcome::Failed) => ("failed".into(), None),
+            Some(Outcome::Failed(_)) => ("failed".into(), None),
             Some(Outcome::Stopped(reason)) => (
                 "stopped".into(),
                 Some(("stopped".into(), reason.to_string())),

@@ -321,7 +321,7 @@ fn bad_links_say_what_was_expected() {
         config["base_url"] = json!(link);
         config.as_object_mut().map(|o| o.remove("app_token"));
         let run = with_config(&config, &["read"]);
-        assert_eq!(run.code, 1, "{link}");
+        assert_eq!(run.code, 4, "{link}");
         let message = run.trace_error()["message"]
             .as_str()
             .unwrap_or_default()

@@ -50,7 +50,7 @@ fn discover_with_bad_credentials_fails() {
     config["app_secret"] = json!("wrong");
     let path = files.json("config.json", &config);
     let run = run(&["discover", "--config", &path]);
-    assert_eq!(run.code, 1);
+    assert_eq!(run.code, 5, "an auth failure");
     assert_eq!(run.trace_error()["failure_type"], "config_error");
     assert!(run.of_type("CATALOG").is_empty());
 }

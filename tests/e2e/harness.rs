@@ -79,10 +79,21 @@ impl Run {
             .collect()
     }
 
-    /// Asserts the run failed (exit 1) with one TRACE ERROR of `failure_type` whose message
-    /// contains `needle`.
+    /// Asserts the run failed with one TRACE ERROR of `failure_type` whose message contains
+    /// `needle`, and an exit code of that class (README: 4 config, 5 auth or permission and
+    /// 7 sandbox are config errors; 6 transient; 1 the rest).
     pub fn assert_failed(&self, failure_type: &str, needle: &str) {
-        assert_eq!(self.code, 1, "exit code; stdout:\n{}", self.stdout);
+        let codes: &[i32] = match failure_type {
+            "config_error" => &[4, 5, 7],
+            "transient_error" => &[6],
+            _ => &[1],
+        };
+        assert!(
+            codes.contains(&self.code),
+            "exit code {} for a {failure_type}; stdout:\n{}",
+            self.code,
+            self.stdout
+        );
         let error = self.trace_error();
         assert_eq!(error["failure_type"], failure_type, "{error}");
         let message = error["message"].as_str().unwrap_or_default();

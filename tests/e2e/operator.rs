@@ -97,3 +97,39 @@ fn log_level_filters_logs_but_never_errors() {
     assert!(error.stderr.contains("ERROR "), "{}", error.stderr);
     error.trace_error();
 }
+
+#[test]
+fn exit_codes_tell_failures_apart() {
+    let files = Files::new();
+    let code_of = |config: &Value, extra: &[&str]| {
+        let path = files.json("config.json", config);
+        let mut args = vec!["read", "--config", path.as_str()];
+        args.extend_from_slice(extra);
+        run(&args).code
+    };
+    let fine = mock(MockConfig::with_records(3));
+    let good = fine.connector_config(100);
+    assert_eq!(code_of(&good, &[]), 0);
+    let mut bad_page = good.clone();
+    bad_page["page_size"] = 0.into();
+    assert_eq!(code_of(&bad_page, &[]), 4, "config error");
+    let mut bad_secret = good.clone();
+    bad_secret["app_secret"] = "wrong".into();
+    assert_eq!(code_of(&bad_secret, &[]), 5, "auth error");
+    assert_eq!(code_of(&good, &["--no-config-hosts"]), 7, "sandbox refusal");
+    let down = mock(MockConfig {
+        faults: (1..=10).map(|n| (n, Fault::GatewayTimeout)).collect(),
+        ..MockConfig::with_records(3)
+    });
+    assert_eq!(
+        code_of(&down.connector_config(100), &[]),
+        6,
+        "transient, retries exhausted"
+    );
+    let broken = mock(MockConfig::with_records(3).fault(1, Fault::BrokenRecord));
+    assert_eq!(
+        code_of(&broken.connector_config(100), &[]),
+        1,
+        "a bad answer"
+    );
+}

@@ -88,6 +88,6 @@ fn state_printed_by_an_earlier_read_is_accepted() {
     assert_exact_records(&second, 4);
     let bad = files.text("bad.json", "42");
     let third = run(&["read", "--config", &config, "--state", &bad]);
-    assert_eq!(third.code, 1);
+    assert_eq!(third.code, 4, "a config error");
     assert_eq!(third.trace_error()["failure_type"], "config_error");
 }

@@ -273,7 +273,7 @@ fn server_text_reaches_the_terminal_escaped() {
         },
     ));
     let run = read(&mock, 100, &[]);
-    assert_eq!(run.code, 1);
+    assert_eq!(run.code, 4, "not found: a config error");
     assert!(!run.stderr.contains('\u{1b}'), "{:?}", run.stderr);
     assert!(
         !run.stderr.lines().any(|l| l.starts_with("INFO  forged")),
