@@ -8,6 +8,7 @@
 
 use crate::limiter::RateLimiter;
 use crate::sandbox::{AllowList, Origin, check_address};
+use crate::stats::RunStats;
 use bytes::Bytes;
 use http::{Request, Response, Uri};
 use http_body::{Body, Frame, SizeHint};
@@ -141,6 +142,7 @@ pub struct HttpClient {
     client: Client<Connector, Full<Bytes>>,
     on_denied: DenialReport,
     limiter: Arc<RateLimiter>,
+    stats: Arc<RunStats>,
 }
 
 /// The answer: the response and the connection's I/O future the hook hands back.
@@ -154,6 +156,7 @@ impl HttpClient {
         connect_timeout: Duration,
         on_denied: DenialReport,
         limiter: Arc<RateLimiter>,
+        stats: Arc<RunStats>,
     ) -> Self {
         let roots = rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.into(),
@@ -182,6 +185,7 @@ impl HttpClient {
             client,
             on_denied,
             limiter,
+            stats,
         }
     }
 
@@ -209,8 +213,10 @@ impl HttpClient {
             let slot = self.limiter.reserve(&destination, now);
             if slot > now {
                 // (A timer, even one already due, costs a tick of the timer wheel: ~1 ms.)
+                self.stats.waited(slot - now);
                 tokio::time::sleep_until(slot.into()).await;
             }
+            self.stats.request(parts.uri.path());
             let request = Request::from_parts(parts.clone(), Full::new(body.clone()));
             let attempt = tokio::time::timeout(wait, self.client.request(request)).await;
             match attempt {
@@ -225,6 +231,7 @@ impl HttpClient {
                 Err(_) => return Err(Error::ConnectionReadTimeout),
             }
         };
+        self.stats.answer(response.status().as_u16());
         if let Some(reset) = rate_limit_reset(&response) {
             self.limiter
                 .pause(&destination, reset, std::time::Instant::now());

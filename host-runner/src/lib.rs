@@ -35,6 +35,7 @@ mod runtime;
 mod sandbox;
 mod sink;
 mod state_input;
+mod stats;
 
 pub use protocol::{FailureType, Level, Status};
 pub use runtime::{CompileCache, Limits};

@@ -5,6 +5,7 @@
 use crate::ErrorKind;
 use crate::protocol::{FailureType, Level, Status, now_ms};
 use crate::sink::{Message, Sink};
+use crate::stats::Totals;
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
@@ -38,6 +39,9 @@ pub struct StreamProgress {
     pub since_state: u64,
     pub total: u64,
     pub status: Option<Status>,
+    /// When the stream started, and how long it took once it ended.
+    pub started: Option<std::time::Instant>,
+    pub took: Option<std::time::Duration>,
 }
 
 /// The run's output: messages to the sink, human-readable logs on stderr (when `echo`).
@@ -165,7 +169,12 @@ impl Output {
 
     /// Writes a STREAM_STATUS trace and remembers it.
     pub fn status(&mut self, stream: &str, status: Status) {
-        self.streams.entry(stream.to_string()).or_default().status = Some(status);
+        let progress = self.streams.entry(stream.to_string()).or_default();
+        progress.status = Some(status);
+        match status {
+            Status::Started => progress.started = Some(std::time::Instant::now()),
+            _ => progress.took = progress.started.map(|t| t.elapsed()),
+        }
         let _ = self.deliver(Message::StreamStatus { stream, status });
         if status != Status::Started {
             let total = self.streams.get(stream).map_or(0, |p| p.total);
@@ -235,6 +244,48 @@ impl Output {
         let shown = severity(level) >= severity(self.min_level) || level == Level::Error;
         if self.echo && shown && (level != Level::Debug || self.verbose) {
             stderr_line(level, message);
+        }
+    }
+
+    /// The end-of-read summary: a line per stream and a total on stderr, and the same figures
+    /// as one LOG message.
+    pub fn summary(&mut self, totals: &Totals, took: std::time::Duration) {
+        let records: u64 = self.streams.values().map(|p| p.total).sum();
+        let lines: Vec<String> = self
+            .streams
+            .iter()
+            .map(|(name, p)| {
+                let status = p.status.map_or("NOT STARTED".to_string(), |s| {
+                    format!("{s:?}").to_uppercase()
+                });
+                let secs = p.took.map_or(0.0, |d| d.as_secs_f64());
+                format!(
+                    "stream `{name}`: {} records in {secs:.1} s, {status}",
+                    p.total
+                )
+            })
+            .collect();
+        let total = format!(
+            "read {records} records of {} streams in {:.1} s: {} requests, {} answers retried \
+             (429 or 5xx), {} requests held by the rate limiter ({:.1} s), {} token requests",
+            self.streams.len(),
+            took.as_secs_f64(),
+            totals.requests,
+            totals.retried_answers,
+            totals.waits,
+            totals.waited.as_secs_f64(),
+            totals.token_requests
+        );
+        for line in &lines {
+            self.log_stderr(Level::Info, &format!("summary: {line}"));
+        }
+        self.log_stderr(Level::Info, &format!("summary: {total}"));
+        if severity(Level::Info) >= severity(self.min_level) {
+            let message = format!("summary: {total}; {}", lines.join("; "));
+            let _ = self.deliver(Message::Log {
+                level: Level::Info,
+                message: &message,
+            });
         }
     }
 

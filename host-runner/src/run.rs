@@ -12,6 +12,7 @@ use crate::runtime::{
 };
 use crate::sandbox::{AllowList, Origin};
 use crate::sink::Sink;
+use crate::stats::RunStats;
 use crate::{ErrorKind, Input, Operation, Outcome, Settings, Stop, StopReason};
 use anyhow::{Context, Result, bail};
 use serde_json::value::RawValue;
@@ -70,6 +71,10 @@ pub fn run(
     let worker_output = output.clone();
     let worker_settings = settings.clone();
     let is_check = matches!(operation, Operation::Check { .. });
+    let is_read = matches!(operation, Operation::Read { .. });
+    let stats = Arc::new(RunStats::default());
+    let worker_stats = stats.clone();
+    let started_at = Instant::now();
     std::thread::spawn(move || {
         let started = events.clone();
         let result = execute(
@@ -77,6 +82,7 @@ pub fn run(
             &operation,
             &worker_settings,
             &worker_output,
+            &worker_stats,
             move || {
                 let _ = started.send(Progress::Running);
             },
@@ -91,6 +97,9 @@ pub fn run(
         ));
     };
     let outcome = finish(&mut out, is_check, result);
+    if is_read {
+        out.summary(&stats.totals(), started_at.elapsed());
+    }
     out.flush();
     out.seal();
     match out.take_write_error() {
@@ -246,6 +255,7 @@ fn execute(
     operation: &Operation,
     settings: &Settings,
     output: &SharedOutput,
+    stats: &Arc<RunStats>,
     running: impl FnOnce(),
 ) -> Result<(), Failure> {
     let inputs = Inputs::read(operation)?;
@@ -268,6 +278,7 @@ fn execute(
             allowed,
             proposed,
             limiter: RateLimiter::new(settings.max_rps),
+            stats: stats.clone(),
         };
         granted.apply(&mut store);
         grants = Some(granted);
@@ -326,6 +337,7 @@ struct Grants {
     allowed: AllowList,
     proposed: Vec<(String, Origin)>,
     limiter: Arc<RateLimiter>,
+    stats: Arc<RunStats>,
 }
 
 impl Grants {
@@ -334,6 +346,7 @@ impl Grants {
             self.allowed.clone(),
             self.proposed.clone(),
             self.limiter.clone(),
+            self.stats.clone(),
         );
     }
 }

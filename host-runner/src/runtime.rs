@@ -7,6 +7,7 @@ use crate::limiter::RateLimiter;
 use crate::output::{GuestStderr, Report, SharedOutput, lock};
 use crate::protocol::{FailureType, Level, Status};
 use crate::sandbox::{AllowList, HostPattern, Origin};
+use crate::stats::RunStats;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -324,6 +325,7 @@ impl SandboxHooks {
         allowed: AllowList,
         proposed: Vec<(String, Origin)>,
         limiter: Arc<RateLimiter>,
+        stats: Arc<RunStats>,
     ) {
         let allowed = Arc::new(allowed);
         let output = self.output.clone();
@@ -338,6 +340,7 @@ impl SandboxHooks {
             self.request_timeout,
             on_denied,
             limiter,
+            stats,
         ));
         self.allowed = allowed;
         self.proposed = proposed;

@@ -133,3 +133,59 @@ fn exit_codes_tell_failures_apart() {
         "a bad answer"
     );
 }
+
+/// The number before `what` in `text` ("12 requests" → 12).
+fn figure(text: &str, what: &str) -> u64 {
+    let at = text
+        .find(what)
+        .unwrap_or_else(|| panic!("{what:?} not in {text}"));
+    text[..at]
+        .trim_end()
+        .rsplit(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no figure before {what:?} in {text}"))
+}
+
+#[test]
+fn the_summary_matches_what_the_server_saw() {
+    let mock = mock(
+        MockConfig::with_records(1200)
+            .fault(2, Fault::RateLimited { reset_secs: 1 })
+            .fault(3, Fault::ExpireTokens),
+    );
+    let run = read(&mock, 500, &["--max-rps", "20"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let summary = run
+        .logs()
+        .into_iter()
+        .find(|l| l.starts_with("summary: read 1200 records of 1 streams"))
+        .unwrap_or_else(|| panic!("no summary in {:?}", run.logs()))
+        .to_string();
+    let seen = mock.requests();
+    assert_eq!(
+        figure(&summary, " requests,"),
+        seen.len() as u64,
+        "{summary}"
+    );
+    assert_eq!(
+        figure(&summary, " token requests"),
+        crate::harness::token_requests(&mock) as u64
+    );
+    assert_eq!(figure(&summary, " answers retried"), 1, "the 429");
+    // The refused instance waits for the reset itself; the limiter holds only the others.
+    assert_eq!(
+        figure(&summary, " requests held by the rate limiter"),
+        0,
+        "{summary}"
+    );
+    assert!(
+        summary.contains("stream `records`: 1200 records in"),
+        "{summary}"
+    );
+    assert!(
+        run.stderr.contains("INFO  summary: read 1200 records"),
+        "{}",
+        run.stderr
+    );
+}

@@ -103,7 +103,17 @@ fn sigterm_ends_a_read_incomplete_with_a_trace() {
         .collect();
     let records = messages.iter().filter(|m| m["type"] == "RECORD").count();
     assert_eq!(records, 500, "the first page was written whole");
-    let last_two: Vec<&Value> = messages.iter().rev().take(2).collect();
+    // The end: INCOMPLETE, the TRACE ERROR, then the run's summary.
+    let last_two: Vec<&Value> = messages
+        .iter()
+        .rev()
+        .filter(|m| m["type"] == "TRACE")
+        .take(2)
+        .collect();
+    assert_eq!(
+        messages.last().map(|m| m["type"].clone()),
+        Some("LOG".into())
+    );
     let error = &last_two[0]["trace"]["error"];
     assert!(
         error["message"]
