@@ -22,6 +22,16 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Review a component before running it: what it imports and exports, the hosts its spec
+    /// asks for, and what a run with this config and these flags would grant it.
+    Inspect {
+        /// Config JSON file (to see the grants it gives).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print the connector's specification (a SPEC message).
     Spec,
     /// Validate a config and try to connect with it (one CONNECTION_STATUS message; exit 0
@@ -106,11 +116,20 @@ pub struct SandboxArgs {
 #[derive(Debug, Clone)]
 pub struct RunConfig {
     pub component: PathBuf,
-    pub operation: Operation,
+    pub action: Action,
     pub settings: Settings,
     pub cache: CompileCache,
     /// Write the protocol stream here (atomically) instead of stdout.
     pub output: Option<PathBuf>,
+}
+
+/// What the command does.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// Run an operation of the component.
+    Run(Operation),
+    /// Describe the component and its grants.
+    Inspect { config: Option<PathBuf>, json: bool },
 }
 
 /// How much the component and the runner log.
@@ -130,23 +149,24 @@ impl Cli {
             .iter()
             .map(|p| HostPattern::parse(p).with_context(|| format!("invalid --allow-host {p:?}")))
             .collect::<Result<Vec<_>>>()?;
-        let operation = match self.command {
-            Command::Spec => Operation::Spec,
-            Command::Check { config } => Operation::Check {
+        let action = match self.command {
+            Command::Inspect { config, json } => Action::Inspect { config, json },
+            Command::Spec => Action::Run(Operation::Spec),
+            Command::Check { config } => Action::Run(Operation::Check {
                 config: Input::File(config),
-            },
-            Command::Discover { config } => Operation::Discover {
+            }),
+            Command::Discover { config } => Action::Run(Operation::Discover {
                 config: Input::File(config),
-            },
+            }),
             Command::Read {
                 config,
                 catalog,
                 state,
-            } => Operation::Read {
+            } => Action::Run(Operation::Read {
                 config: Input::File(config),
                 catalog: catalog.map(Input::File),
                 state: state.map(Input::File),
-            },
+            }),
         };
         let cache = match (s.no_cache, s.cache_dir) {
             (true, _) => CompileCache::Off,
@@ -158,7 +178,7 @@ impl Cli {
         };
         Ok(RunConfig {
             component: self.component,
-            operation,
+            action,
             settings: Settings {
                 allow_hosts: extra_hosts,
                 allow_config_hosts: !s.no_config_hosts,

@@ -35,7 +35,7 @@ pub fn allow_list(
 }
 
 /// The spec's properties marked `x-outbound-host`, with their defaults.
-fn host_fields(spec: &Value) -> Vec<(String, Option<String>)> {
+pub fn host_fields(spec: &Value) -> Vec<(String, Option<String>)> {
     let Some(properties) = spec
         .pointer("/connectionSpecification/properties")
         .and_then(Value::as_object)

@@ -27,6 +27,7 @@
 
 mod dial;
 mod grants;
+mod inspect;
 mod limiter;
 mod output;
 mod protocol;
@@ -37,6 +38,7 @@ mod sink;
 mod state_input;
 mod stats;
 
+pub use inspect::{GrantView, HostField, Inspection};
 pub use protocol::{FailureType, Level, Status};
 pub use runtime::{CompileCache, Limits};
 pub use sandbox::HostPattern;
@@ -263,6 +265,16 @@ impl Connector {
         Ok(Self {
             runtime: Arc::new(runtime::Runtime::from_bytes(bytes, name, cache)?),
         })
+    }
+
+    /// What the component imports and exports, the hosts its spec asks for, and what a run
+    /// with `config` (if given) and `settings` would grant it; nothing is sent anywhere.
+    pub fn inspect(
+        &self,
+        config: Option<&Input>,
+        settings: &Settings,
+    ) -> anyhow::Result<Inspection> {
+        inspect::inspect(&self.runtime, config, settings)
     }
 
     /// Runs `operation` in a fresh sandboxed instance, reporting to `sink`.

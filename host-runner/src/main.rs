@@ -48,11 +48,20 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let operation = match config.action.clone() {
+        cli::Action::Run(operation) => operation,
+        cli::Action::Inspect { config: file, json } => return inspect(&config, file, json),
+    };
     let stop = Stop::new();
     stop_on_signals(&stop);
     let Some(path) = config.output.clone() else {
         let stdout = BufWriter::with_capacity(1 << 16, std::io::stdout());
-        return run(config, Box::new(ProtocolLines::new(stdout)), &stop);
+        return run(
+            config,
+            operation,
+            Box::new(ProtocolLines::new(stdout)),
+            &stop,
+        );
     };
     let file = match OutputFile::create(&path) {
         Ok(file) => file,
@@ -68,7 +77,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let code = run(config, Box::new(sink), &stop);
+    let code = run(config, operation, Box::new(sink), &stop);
     if code == ExitCode::SUCCESS {
         if let Err(e) = file.commit() {
             eprintln!("ERROR cannot write --output {}: {e:#}", path.display());
@@ -83,16 +92,91 @@ fn main() -> ExitCode {
     code
 }
 
-fn run(config: cli::RunConfig, sink: Box<dyn host_runner::Sink>, stop: &Stop) -> ExitCode {
+fn run(
+    config: cli::RunConfig,
+    operation: host_runner::Operation,
+    sink: Box<dyn host_runner::Sink>,
+    stop: &Stop,
+) -> ExitCode {
     let outcome = host_runner::run_component(
         &config.component,
         &config.cache,
-        config.operation,
+        operation,
         &config.settings,
         sink,
         stop,
     );
     exit_code(outcome)
+}
+
+/// `inspect`: prints the component's interface and what the run would grant it.
+fn inspect(config: &cli::RunConfig, file: Option<std::path::PathBuf>, json: bool) -> ExitCode {
+    let inspection = host_runner::Connector::load(&config.component, &config.cache).and_then(|c| {
+        c.inspect(
+            file.map(host_runner::Input::File).as_ref(),
+            &config.settings,
+        )
+    });
+    let inspection = match inspection {
+        Ok(inspection) => inspection,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if json {
+        match serde_json::to_string_pretty(&inspection) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(EXIT_INTERNAL);
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
+    print!("{}", describe(&inspection, &config.component));
+    ExitCode::SUCCESS
+}
+
+/// `inspect`'s text.
+fn describe(i: &host_runner::Inspection, component: &std::path::Path) -> String {
+    let mut text = format!("component {}\n\nexports:\n", component.display());
+    for export in &i.exports {
+        text.push_str(&format!("  {export}\n"));
+    }
+    text.push_str("imports (all it can ask the host for):\n");
+    for import in &i.imports {
+        text.push_str(&format!("  {import}\n"));
+    }
+    text.push_str("\nhosts its spec asks for (config fields marked x-outbound-host):\n");
+    for field in &i.host_fields {
+        let default = field.value.as_deref().unwrap_or("no default");
+        text.push_str(&format!("  {} (default {default})\n", field.field));
+    }
+    text.push_str("\nwould grant:\n");
+    if i.grants.is_empty() {
+        text.push_str("  nothing: set the host fields in the config, or pass --allow-host\n");
+    }
+    for grant in &i.grants {
+        text.push_str(&format!("  {} (from {})\n", grant.pattern, grant.source));
+    }
+    for refused in &i.refused_defaults {
+        let value = refused.value.as_deref().unwrap_or_default();
+        text.push_str(&format!(
+            "  not {value}: the default of `{}`, which the config leaves out\n",
+            refused.field
+        ));
+    }
+    text.push_str(&format!(
+        "\nlimits: memory {} MiB in all, run {} s, each request {} s, {} requests/s per host{}, {} streams at once\n",
+        i.max_memory_mib,
+        i.timeout_secs,
+        i.request_timeout_secs,
+        i.max_rps,
+        if i.max_rps == 0 { " (no limit)" } else { "" },
+        i.concurrency
+    ));
+    text
 }
 
 /// `--output FILE`: a temporary file beside FILE, renamed over it only on success.

@@ -88,6 +88,21 @@ impl Runtime {
         })
     }
 
+    /// The component's imports and exports, by name.
+    pub fn interface(&self) -> (Vec<String>, Vec<String>) {
+        let component = self.pre.instance_pre().component();
+        let ty = component.component_type();
+        let imports = ty
+            .imports(&self.engine)
+            .map(|(name, _)| name.to_string())
+            .collect();
+        let exports = ty
+            .exports(&self.engine)
+            .map(|(name, _)| name.to_string())
+            .collect();
+        (imports, exports)
+    }
+
     /// A fresh store (with its limits and an empty allowlist) and instance.
     pub fn instantiate(
         &self,

@@ -11,6 +11,7 @@ mod concurrency;
 mod discover;
 mod faults;
 mod incremental;
+mod inspect;
 mod operator;
 mod output_and_signals;
 mod protocol_schema;

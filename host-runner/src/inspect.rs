@@ -1,0 +1,128 @@
+//! What a component is and what a run would let it do, without running it against anything:
+//! its imports and exports, the hosts its spec asks for, and the grants a config and the
+//! settings would give (with where each comes from).
+
+use crate::grants::allow_list;
+use crate::output::Output;
+use crate::protocol::Level;
+use crate::runtime::Runtime;
+use crate::sink::{Message, Sink};
+use crate::{Input, Settings};
+use anyhow::{Context, Result};
+use serde::Serialize;
+use serde_json::Value;
+use std::sync::{Arc, Mutex};
+
+/// A component and what a run with given settings (and config) would allow it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Inspection {
+    /// The interfaces and functions it imports (what it can ask the host for).
+    pub imports: Vec<String>,
+    /// What it exports.
+    pub exports: Vec<String>,
+    /// Config fields its spec marks as hosts (`x-outbound-host`), with the default it proposes.
+    pub host_fields: Vec<HostField>,
+    /// What a run would grant, each with its source; empty without a config and flags.
+    pub grants: Vec<GrantView>,
+    /// Defaults of host fields the config leaves out: asked for, never granted.
+    pub refused_defaults: Vec<HostField>,
+    /// Memory cap for all its memories together, in MiB.
+    pub max_memory_mib: usize,
+    /// Wall-clock cap of a run, in seconds.
+    pub timeout_secs: u64,
+    /// Cap on each request's waits, in seconds.
+    pub request_timeout_secs: u64,
+    /// Requests per second to each host (0: no limit).
+    pub max_rps: usize,
+    /// Streams read at once.
+    pub concurrency: usize,
+}
+
+/// A config field that names a host.
+#[derive(Debug, Clone, Serialize)]
+pub struct HostField {
+    /// The field's name.
+    pub field: String,
+    /// The value: the spec's default, or the config's.
+    pub value: Option<String>,
+}
+
+/// One grant: a host pattern and where it came from.
+#[derive(Debug, Clone, Serialize)]
+pub struct GrantView {
+    /// `scheme://host[:port]`, with `*` wildcards.
+    pub pattern: String,
+    /// `config field lark_host` or `--allow-host`.
+    pub source: String,
+}
+
+/// A sink that drops everything (the spec call logs nothing worth keeping here).
+struct Discard;
+
+impl Sink for Discard {
+    fn send(&mut self, _message: Message<'_>) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Inspects the component of `runtime` for `config` (if any) and `settings`.
+pub fn inspect(
+    runtime: &Runtime,
+    config: Option<&Input>,
+    settings: &Settings,
+) -> Result<Inspection> {
+    let (imports, exports) = runtime.interface();
+    let output = Arc::new(Mutex::new(Output::new(
+        Box::new(Discard),
+        Level::Error,
+        false,
+    )));
+    let (mut store, source) = runtime.instantiate(output, settings.limits)?;
+    let spec_text = source
+        .call_spec(&mut store)
+        .map_err(anyhow::Error::from)
+        .context("the connector's spec export failed")?;
+    let spec: Value =
+        serde_json::from_str(&spec_text).context("the connector's spec is not valid JSON")?;
+    let host_fields = crate::grants::host_fields(&spec)
+        .into_iter()
+        .map(|(field, value)| HostField { field, value })
+        .collect();
+    let config_json: Value = match config {
+        Some(Input::Text(text)) => {
+            serde_json::from_str(text).context("the config is not valid JSON")?
+        }
+        Some(Input::File(path)) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read --config file {}", path.display()))?;
+            serde_json::from_str(&text).context("--config is not valid JSON")?
+        }
+        None => Value::Object(Default::default()),
+    };
+    let (allowed, proposed) = allow_list(settings, &spec, &config_json);
+    Ok(Inspection {
+        imports,
+        exports,
+        host_fields,
+        grants: allowed
+            .grants()
+            .iter()
+            .map(|g| GrantView {
+                pattern: g.pattern.to_string(),
+                source: g.source.to_string(),
+            })
+            .collect(),
+        refused_defaults: proposed
+            .into_iter()
+            .map(|(field, origin)| HostField {
+                field,
+                value: Some(origin.to_string()),
+            })
+            .collect(),
+        max_memory_mib: settings.limits.max_memory_bytes >> 20,
+        timeout_secs: settings.timeout.as_secs(),
+        request_timeout_secs: settings.limits.request_timeout.as_secs(),
+        max_rps: settings.max_rps,
+        concurrency: settings.concurrency,
+    })
+}

@@ -1,0 +1,76 @@
+//! `host-runner COMPONENT inspect`: what a component imports and exports, the hosts its spec
+//! asks for, and what a run would grant it, before running it.
+
+use crate::harness::{Files, component, mock, runner, workspace};
+use mock_feishu::MockConfig;
+use serde_json::Value;
+
+fn inspect(args: &[&str]) -> (i32, String) {
+    let out = runner(component(), &workspace().join("target/e2e-wasm-cache"))
+        .arg("inspect")
+        .args(args)
+        .output()
+        .expect("run host-runner");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).expect("utf-8"),
+    )
+}
+
+#[test]
+fn inspect_shows_the_interface_and_the_grants() {
+    let mock = mock(MockConfig::with_records(1));
+    let files = Files::new();
+    let config = files.json("config.json", &mock.connector_config(100));
+    let (code, text) = inspect(&["--config", &config, "--json"]);
+    assert_eq!(code, 0, "{text}");
+    let view: Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(
+        view["exports"],
+        serde_json::json!(["spec", "check", "discover", "read"])
+    );
+    let imports: Vec<&str> = view["imports"]
+        .as_array()
+        .expect("imports")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        imports
+            .iter()
+            .any(|i| i.starts_with("wasi:http/outgoing-handler"))
+    );
+    assert!(
+        !imports
+            .iter()
+            .any(|i| i.starts_with("wasi:filesystem") || i.starts_with("wasi:sockets")),
+        "{imports:?}"
+    );
+    assert_eq!(view["host_fields"][0]["field"], "lark_host");
+    assert_eq!(view["host_fields"][0]["value"], "https://open.feishu.cn");
+    assert_eq!(view["grants"][0]["pattern"], mock.url().as_str());
+    assert_eq!(view["grants"][0]["source"], "config field lark_host");
+    assert_eq!(view["max_memory_mib"], 256);
+    assert!(mock.requests().is_empty(), "inspect sends nothing");
+
+    let mut no_host = mock.connector_config(100);
+    no_host.as_object_mut().map(|o| o.remove("lark_host"));
+    let config = files.json("no-host.json", &no_host);
+    let (code, text) = inspect(&[
+        "--config",
+        &config,
+        "--allow-host",
+        "https://*.larksuite.com",
+    ]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("https://*.larksuite.com (from --allow-host)"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "not https://open.feishu.cn: the default of `lark_host`, which the config leaves out"
+        ),
+        "{text}"
+    );
+}
