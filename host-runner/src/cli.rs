@@ -106,6 +106,9 @@ pub struct SandboxArgs {
     /// Least severe log level shown (LOG messages on stdout and lines on stderr).
     #[arg(long, value_enum, value_name = "LEVEL", default_value_t = LogLevel::Info, global = true)]
     pub log_level: LogLevel,
+    /// Draw no live progress on stderr (it is drawn only when stderr is a terminal).
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
     /// Write the protocol stream to FILE instead of stdout: to a temporary file beside it,
     /// renamed to FILE only when the run succeeds (a failed run leaves no FILE).
     #[arg(long, value_name = "FILE", global = true)]
@@ -195,6 +198,7 @@ impl Cli {
                     (_, LogLevel::Error) => Level::Error,
                 },
                 echo_stderr: true,
+                progress: !s.quiet,
                 concurrency: s.concurrency as usize,
                 max_rps: s.max_rps as usize,
             },

@@ -30,6 +30,7 @@ mod grants;
 mod inspect;
 mod limiter;
 mod output;
+mod progress;
 mod protocol;
 mod run;
 mod runtime;
@@ -104,6 +105,8 @@ pub struct Settings {
     pub min_level: Level,
     /// Also write human-readable log lines on stderr (the CLI does).
     pub echo_stderr: bool,
+    /// Draw live progress on stderr when it is a terminal (needs `echo_stderr`).
+    pub progress: bool,
     /// Streams read at once, each in an instance of its own (1: one after another).
     pub concurrency: usize,
     /// Requests per second to each destination, shared by every instance of a run (0: no
@@ -124,6 +127,7 @@ impl Default for Settings {
             verbose: false,
             min_level: Level::Info,
             echo_stderr: false,
+            progress: false,
             concurrency: 4,
             max_rps: 20,
         }

@@ -3,6 +3,7 @@
 //! left open), failures and logs; human-readable lines on stderr when asked.
 
 use crate::ErrorKind;
+use crate::progress::Progress;
 use crate::protocol::{FailureType, Level, Status, now_ms};
 use crate::sink::{Message, Sink};
 use crate::stats::Totals;
@@ -59,6 +60,8 @@ pub struct Output {
     echo: bool,
     /// Logs less severe than this are dropped.
     min_level: Level,
+    /// Live progress on a terminal.
+    progress: Option<Progress>,
 }
 
 /// An `Output` shared between the store (connector calls) and the watchdog.
@@ -85,7 +88,13 @@ impl Output {
             verbose,
             echo,
             min_level,
+            progress: None,
         }
+    }
+
+    /// Draws live progress on stderr, if it is a terminal.
+    pub fn show_progress(&mut self) {
+        self.progress = Progress::on_terminal();
     }
 
     /// Why the sink failed, if it did.
@@ -145,6 +154,9 @@ impl Output {
         let progress = self.streams.entry(stream.to_string()).or_default();
         progress.since_state += records.len() as u64;
         progress.total += records.len() as u64;
+        if let Some(bar) = &mut self.progress {
+            bar.page(stream, records.len() as u64);
+        }
         Ok(())
     }
 
@@ -177,6 +189,9 @@ impl Output {
         }
         let _ = self.deliver(Message::StreamStatus { stream, status });
         if status != Status::Started {
+            if let Some(bar) = &mut self.progress {
+                bar.finish(stream, &format!("{status:?}").to_uppercase());
+            }
             let total = self.streams.get(stream).map_or(0, |p| p.total);
             self.log_stderr(
                 Level::Info,
@@ -243,7 +258,10 @@ impl Output {
     pub fn log_stderr(&self, level: Level, message: &str) {
         let shown = severity(level) >= severity(self.min_level) || level == Level::Error;
         if self.echo && shown && (level != Level::Debug || self.verbose) {
-            stderr_line(level, message);
+            match &self.progress {
+                Some(bar) => bar.println(&format_line(level, message)),
+                None => stderr_line(level, message),
+            }
         }
     }
 
@@ -352,8 +370,13 @@ fn invalid_object(text: &[u8]) -> Option<String> {
 /// Writes one log line on stderr: the level, then `message` with its control characters
 /// escaped, so neither a component nor a server can forge lines or drive the terminal.
 pub fn stderr_line(level: Level, message: &str) {
+    eprintln!("{}", format_line(level, message));
+}
+
+/// A log line as stderr shows it.
+fn format_line(level: Level, message: &str) -> String {
     let level = format!("{level:?}").to_uppercase();
-    eprintln!("{level:<5} {}", escape_controls(message));
+    format!("{level:<5} {}", escape_controls(message))
 }
 
 /// `text` with control characters (C0, DEL, C1), line and paragraph separators and bidi

@@ -62,11 +62,11 @@ pub fn run(
     } else {
         settings.min_level
     };
-    let output: SharedOutput = Arc::new(Mutex::new(Output::new(
-        sink,
-        min_level,
-        settings.echo_stderr,
-    )));
+    let mut out = Output::new(sink, min_level, settings.echo_stderr);
+    if settings.progress && settings.echo_stderr && matches!(operation, Operation::Read { .. }) {
+        out.show_progress();
+    }
+    let output: SharedOutput = Arc::new(Mutex::new(out));
     let (events, progress) = mpsc::channel();
     let worker_output = output.clone();
     let worker_settings = settings.clone();

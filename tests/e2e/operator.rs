@@ -189,3 +189,62 @@ fn the_summary_matches_what_the_server_saw() {
         run.stderr
     );
 }
+
+/// Runs host-runner under a pseudo-terminal (util-linux `script`), stdout to a file; returns
+/// what the terminal showed and what stdout held.
+fn under_a_terminal(args: &[&str]) -> (String, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let stdout = dir.path().join("stdout.jsonl");
+    let typescript = dir.path().join("typescript");
+    let command = format!(
+        "{} {} --cache-dir {} {} > {}",
+        env!("CARGO_BIN_EXE_host-runner"),
+        crate::harness::component().display(),
+        crate::harness::workspace()
+            .join("target/e2e-wasm-cache")
+            .display(),
+        args.join(" "),
+        stdout.display()
+    );
+    let status = std::process::Command::new("script")
+        .args(["-qfec", &command])
+        .arg(&typescript)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("run `script` (util-linux) for a pseudo-terminal");
+    assert!(status.success(), "{command}");
+    (
+        String::from_utf8_lossy(&std::fs::read(&typescript).expect("typescript")).into_owned(),
+        std::fs::read_to_string(&stdout).expect("stdout file"),
+    )
+}
+
+#[test]
+fn progress_is_drawn_on_a_terminal_only() {
+    let mock = mock(MockConfig::with_records(3000));
+    let files = Files::new();
+    let config = files.json("config.json", &mock.connector_config(500));
+    let (terminal, stdout) = under_a_terminal(&["read", "--config", &config, "--max-rps", "0"]);
+    assert!(terminal.contains("records/s"), "{terminal}");
+    assert!(
+        terminal.contains("\r\x1b[2K"),
+        "redrawn in place: {terminal:?}"
+    );
+    assert!(
+        terminal.contains("records: 3000 records, 6 pages, COMPLETE"),
+        "{terminal}"
+    );
+    assert!(!stdout.contains("records/s"));
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.contains("\"type\":\"RECORD\""))
+            .count(),
+        3000
+    );
+
+    let (quiet, _) = under_a_terminal(&["read", "--config", &config, "--max-rps", "0", "--quiet"]);
+    assert!(!quiet.contains("records/s"), "{quiet}");
+    let piped = read(&mock, 500, &[]);
+    assert!(!piped.stderr.contains("records/s"), "{}", piped.stderr);
+}
