@@ -128,15 +128,9 @@ fn classify_code(code: i64, envelope: &Envelope, response: &HttpResponse, what: 
     } else if RETRYABLE.contains(&code) || response.status >= 500 && !is_known_final(code) {
         Verdict::Retry { reason: described }
     } else if BAD_CREDENTIALS.contains(&code) {
-        fail(
-            Category::Auth,
-            "check `app_id` and `app_secret` (and that the app is enabled)",
-        )
+        fail(Category::Auth, credentials_hint(code))
     } else if NO_PERMISSION.contains(&code) {
-        fail(
-            Category::Permission,
-            "grant the app the bitable:app:readonly scope and add it to the Base as a collaborator",
-        )
+        fail(Category::Permission, permission_hint(code))
     } else if code == 91402
         || (1254003..=1254006).contains(&code)
         || (1254040..=1254045).contains(&code)
@@ -159,6 +153,40 @@ fn classify_code(code: i64, envelope: &Envelope, response: &HttpResponse, what: 
         )
     } else {
         fail(Category::BadResponse, "unexpected Feishu error")
+    }
+}
+
+/// What to do about rejected credentials.
+fn credentials_hint(code: i64) -> &'static str {
+    match code {
+        10003 | 99991543 => {
+            "Feishu does not know this `app_id`: check it, and if the app was made in Lark's \
+             developer console (open.larksuite.com) set `lark_host` to \
+             https://open.larksuite.com (or the reverse for a Feishu app)"
+        }
+        10014 | 10015 => {
+            "the `app_secret` does not match the `app_id`: copy it again from the app's \
+             credentials page (it changes when reset)"
+        }
+        99991661 | 99991662 | 99991673 => {
+            "the app is disabled or not yet published: enable it and publish a version in the \
+             developer console"
+        }
+        _ => "check `app_id` and `app_secret` (and that the app is enabled)",
+    }
+}
+
+/// What to do about a permission refusal.
+fn permission_hint(code: i64) -> &'static str {
+    match code {
+        99991672 | 99991676 => {
+            "the app lacks the bitable:app:readonly scope: add it under Permissions & Scopes in \
+             the developer console and publish a new version"
+        }
+        _ => {
+            "the app has no access to this Base: open the Base, \"...\" → \"Add document app\" \
+             (or share the Base with the app); with advanced permissions on, give it manage rights"
+        }
     }
 }
 
@@ -380,5 +408,48 @@ mod tests {
             ),
             Verdict::Retry { .. }
         ));
+    }
+
+    #[test]
+    fn common_failures_say_what_to_do() {
+        let message = |status, body: &str| match classify(&resp(status, body, &[]), "x") {
+            Verdict::Fail(e) => e.message,
+            other => panic!("{other:?}"),
+        };
+        for (status, body, fix) in [
+            (
+                200,
+                r#"{"code":10003,"msg":"invalid param"}"#,
+                "set `lark_host` to https://open.larksuite.com",
+            ),
+            (
+                400,
+                r#"{"code":10014,"msg":"app secret invalid"}"#,
+                "copy it again",
+            ),
+            (
+                200,
+                r#"{"code":99991672,"msg":"Access denied"}"#,
+                "add it under Permissions & Scopes",
+            ),
+            (
+                403,
+                r#"{"code":91403,"msg":"Forbidden"}"#,
+                "\"Add document app\"",
+            ),
+            (
+                200,
+                r#"{"code":1254041,"msg":"TableIdNotFound"}"#,
+                "check `app_token` and `table_id`",
+            ),
+            (
+                200,
+                r#"{"code":99991403,"msg":"quota"}"#,
+                "monthly API quota is used up",
+            ),
+        ] {
+            let text = message(status, body);
+            assert!(text.contains(fix), "{body}: {text}");
+        }
     }
 }
