@@ -143,7 +143,11 @@ pub struct HttpClient {
     on_denied: DenialReport,
     limiter: Arc<RateLimiter>,
     stats: Arc<RunStats>,
+    on_exchange: ExchangeReport,
 }
+
+/// Hears a debug line per request: method, path (no query), status, size and time.
+pub type ExchangeReport = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// The answer: the response and the connection's I/O future the hook hands back.
 type IoFuture = Box<dyn Future<Output = Result<(), Error>> + Send>;
@@ -157,6 +161,7 @@ impl HttpClient {
         on_denied: DenialReport,
         limiter: Arc<RateLimiter>,
         stats: Arc<RunStats>,
+        on_exchange: ExchangeReport,
     ) -> Self {
         let roots = rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.into(),
@@ -186,6 +191,7 @@ impl HttpClient {
             on_denied,
             limiter,
             stats,
+            on_exchange,
         }
     }
 
@@ -206,6 +212,7 @@ impl HttpClient {
             })?
             .to_bytes();
         let wait = timeouts.connect + timeouts.first_byte;
+        let mut sent_at;
         let destination = Origin::of(&parts.uri).map_or_else(String::new, |o| o.to_string());
         let mut resent = false;
         let response = loop {
@@ -217,6 +224,7 @@ impl HttpClient {
                 tokio::time::sleep_until(slot.into()).await;
             }
             self.stats.request(parts.uri.path());
+            sent_at = std::time::Instant::now();
             let request = Request::from_parts(parts.clone(), Full::new(body.clone()));
             let attempt = tokio::time::timeout(wait, self.client.request(request)).await;
             match attempt {
@@ -232,6 +240,19 @@ impl HttpClient {
             }
         };
         self.stats.answer(response.status().as_u16());
+        let size = response
+            .headers()
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .map_or("unknown size".to_string(), |n| format!("{n} bytes"));
+        (self.on_exchange)(&format!(
+            "{} {}{} → {}, {size}, first byte after {} ms",
+            parts.method,
+            destination,
+            parts.uri.path(),
+            response.status().as_u16(),
+            sent_at.elapsed().as_millis()
+        ));
         if let Some(reset) = rate_limit_reset(&response) {
             self.limiter
                 .pause(&destination, reset, std::time::Instant::now());

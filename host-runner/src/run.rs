@@ -7,10 +7,9 @@ use crate::limiter::RateLimiter;
 use crate::output::{Output, Report, SharedOutput, lock};
 use crate::protocol::{FailureType, Level};
 use crate::runtime::{
-    ErrorCategory, Runtime, StoreData, error_kind, explain_trap, failure_type, hit_limit,
+    Access, ErrorCategory, Runtime, StoreData, error_kind, explain_trap, failure_type, hit_limit,
     with_refusal,
 };
-use crate::sandbox::{AllowList, Origin};
 use crate::sink::Sink;
 use crate::stats::RunStats;
 use crate::{ErrorKind, Input, Operation, Outcome, Settings, Stop, StopReason};
@@ -274,12 +273,13 @@ fn execute(
     if let Some(config_json) = &inputs.config {
         let (allowed, proposed) = allow_list(settings, &spec, config_json);
         log_grants(output, &allowed);
-        let granted = Grants {
+        let granted = Grants(Access {
             allowed,
             proposed,
             limiter: RateLimiter::new(settings.max_rps),
             stats: stats.clone(),
-        };
+            secrets: Arc::new(secret_values(&spec, config_json)),
+        });
         granted.apply(&mut store);
         grants = Some(granted);
     }
@@ -333,22 +333,29 @@ fn internal(error: anyhow::Error) -> Failure {
 }
 
 /// The hosts a run grants, and its one rate limiter: given to every instance of the run.
-struct Grants {
-    allowed: AllowList,
-    proposed: Vec<(String, Origin)>,
-    limiter: Arc<RateLimiter>,
-    stats: Arc<RunStats>,
-}
+struct Grants(Access);
 
 impl Grants {
     fn apply(&self, store: &mut Store<StoreData>) {
-        store.data_mut().hooks.grant(
-            self.allowed.clone(),
-            self.proposed.clone(),
-            self.limiter.clone(),
-            self.stats.clone(),
-        );
+        store.data_mut().hooks.grant(&self.0);
     }
+}
+
+/// The config's values of fields the spec marks `airbyte_secret` (at least 4 characters).
+fn secret_values(spec: &Value, config: &Value) -> Vec<String> {
+    let Some(properties) = spec
+        .pointer("/connectionSpecification/properties")
+        .and_then(Value::as_object)
+    else {
+        return Vec::new();
+    };
+    properties
+        .iter()
+        .filter(|(_, schema)| schema.get("airbyte_secret") == Some(&Value::Bool(true)))
+        .filter_map(|(name, _)| config.get(name)?.as_str())
+        .filter(|value| value.len() >= 4)
+        .map(str::to_string)
+        .collect()
 }
 
 /// The entries of a configured catalog worth splitting over several instances. None without

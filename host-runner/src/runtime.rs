@@ -310,6 +310,16 @@ impl ResourceLimiter for StoreCap {
     }
 }
 
+/// What every instance of a run is given: the hosts granted, the defaults refused (named when
+/// refused), the run's rate limiter and counters, and the config's secrets (masked in logs).
+pub struct Access {
+    pub allowed: AllowList,
+    pub proposed: Vec<(String, Origin)>,
+    pub limiter: Arc<RateLimiter>,
+    pub stats: Arc<RunStats>,
+    pub secrets: Arc<Vec<String>>,
+}
+
 /// The sandbox for outgoing HTTP: the operator's grants, the address policy (in the dialer)
 /// and timeouts on every request. Nothing is allowed until [`SandboxHooks::grant`] is called.
 pub struct SandboxHooks {
@@ -335,14 +345,8 @@ type SendResult = Result<
 
 impl SandboxHooks {
     /// Grants `allowed`; `proposed` are the spec's host defaults the config left out.
-    pub fn grant(
-        &mut self,
-        allowed: AllowList,
-        proposed: Vec<(String, Origin)>,
-        limiter: Arc<RateLimiter>,
-        stats: Arc<RunStats>,
-    ) {
-        let allowed = Arc::new(allowed);
+    pub fn grant(&mut self, access: &Access) {
+        let allowed = Arc::new(access.allowed.clone());
         let output = self.output.clone();
         let refusal = self.refusal.clone();
         let on_denied = Arc::new(move |why: &str| {
@@ -350,15 +354,25 @@ impl SandboxHooks {
             lock(&output).log(Level::Warn, &message);
             *refusal.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
         });
+        let output = self.output.clone();
+        let secrets = access.secrets.clone();
+        let on_exchange = Arc::new(move |line: &str| {
+            let mut line = line.to_string();
+            for secret in secrets.iter() {
+                line = line.replace(secret.as_str(), "***");
+            }
+            lock(&output).log(Level::Debug, &line);
+        });
         self.client = Some(HttpClient::new(
             allowed.clone(),
             self.request_timeout,
             on_denied,
-            limiter,
-            stats,
+            access.limiter.clone(),
+            access.stats.clone(),
+            on_exchange,
         ));
         self.allowed = allowed;
-        self.proposed = proposed;
+        self.proposed = access.proposed.clone();
     }
 
     /// Why the sandbox refused a request since the last call, if it did.

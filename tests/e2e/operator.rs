@@ -248,3 +248,20 @@ fn progress_is_drawn_on_a_terminal_only() {
     let piped = read(&mock, 500, &[]);
     assert!(!piped.stderr.contains("records/s"), "{}", piped.stderr);
 }
+
+#[test]
+fn debug_logs_show_each_request_without_secrets() {
+    let mock = mock(MockConfig::with_records(1200));
+    let run = read(&mock, 500, &["--log-level", "debug"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let searches: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("DEBUG POST") && l.contains("/records/search"))
+        .collect();
+    assert_eq!(searches.len(), 3, "{}", run.stderr);
+    assert!(searches[0].contains("/apps/***/tables/"), "{}", searches[0]);
+    assert!(searches[0].contains("→ 200, ") && searches[0].contains(" bytes, first byte after "));
+    assert!(!run.stderr.contains("page_token="), "no query strings");
+    // (Every run is also checked for the app secret, the token and the app_token.)
+}
