@@ -74,3 +74,41 @@ fn inspect_shows_the_interface_and_the_grants() {
         "{text}"
     );
 }
+
+/// The interfaces feishu.wasm may import: ours, and the WASI pieces HTTP and Rust's std need.
+const ALLOWED_IMPORTS: [&str; 8] = [
+    "datasource:connector/",
+    "wasi:http/types@",
+    "wasi:http/outgoing-handler@",
+    "wasi:io/",
+    "wasi:clocks/",
+    "wasi:random/insecure-seed@",
+    "wasi:cli/",
+    "wasi:random/random@",
+];
+
+#[test]
+fn the_component_imports_only_the_expected_interfaces() {
+    let (code, text) = inspect(&["--json"]);
+    assert_eq!(code, 0, "{text}");
+    let view: Value = serde_json::from_str(&text).expect("JSON");
+    let imports: Vec<String> = view["imports"]
+        .as_array()
+        .expect("imports")
+        .iter()
+        .filter_map(|i| i.as_str().map(str::to_string))
+        .collect();
+    let unexpected: Vec<&String> = imports
+        .iter()
+        .filter(|i| !ALLOWED_IMPORTS.iter().any(|prefix| i.starts_with(prefix)))
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "imports outside the contract: {unexpected:?}"
+    );
+    assert!(
+        imports
+            .iter()
+            .any(|i| i.starts_with("datasource:connector/host@"))
+    );
+}
