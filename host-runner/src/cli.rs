@@ -190,7 +190,6 @@ impl Cli {
                     request_timeout: Duration::from_secs(s.request_timeout_secs),
                 },
                 timeout: Duration::from_secs(s.timeout_secs),
-                verbose: s.verbose || s.log_level == LogLevel::Debug,
                 min_level: match (s.verbose, s.log_level) {
                     (true, _) | (_, LogLevel::Debug) => Level::Debug,
                     (_, LogLevel::Info) => Level::Info,

@@ -99,8 +99,6 @@ pub struct Settings {
     pub limits: Limits,
     /// Wall-clock cap on the export call.
     pub timeout: Duration,
-    /// Let debug logs through.
-    pub verbose: bool,
     /// Least severe level of the log messages passed on (to the sink and stderr).
     pub min_level: Level,
     /// Also write human-readable log lines on stderr (the CLI does).
@@ -124,7 +122,6 @@ impl Default for Settings {
                 request_timeout: Duration::from_secs(60),
             },
             timeout: Duration::from_secs(6 * 3600),
-            verbose: false,
             min_level: Level::Info,
             echo_stderr: false,
             progress: false,

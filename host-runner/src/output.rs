@@ -55,7 +55,6 @@ pub struct Output {
     write_error: Option<io::Error>,
     /// Streams the connector reported as failed, in order.
     failed: Vec<(String, ErrorKind)>,
-    verbose: bool,
     /// Also write human-readable lines on stderr.
     echo: bool,
     /// Logs less severe than this are dropped.
@@ -78,14 +77,12 @@ impl Output {
     /// Output to `sink`, passing on logs at `min_level` or more severe; `echo` also writes
     /// human-readable lines on stderr.
     pub fn new(sink: Box<dyn Sink>, min_level: Level, echo: bool) -> Self {
-        let verbose = severity(min_level) >= severity(Level::Debug);
         Self {
             sink,
             streams: BTreeMap::new(),
             closed: false,
             write_error: None,
             failed: Vec::new(),
-            verbose,
             echo,
             min_level,
             progress: None,
@@ -245,9 +242,8 @@ impl Output {
             return;
         }
         if level == Level::Debug || level == Level::Trace {
-            if self.verbose {
-                self.log_stderr(level, message);
-            }
+            // Detail goes to stderr only, not into the protocol stream.
+            self.log_stderr(level, message);
             return;
         }
         let _ = self.deliver(Message::Log { level, message });
@@ -257,7 +253,7 @@ impl Output {
     /// A host-side line on stderr only, control characters escaped.
     pub fn log_stderr(&self, level: Level, message: &str) {
         let shown = severity(level) >= severity(self.min_level) || level == Level::Error;
-        if self.echo && shown && (level != Level::Debug || self.verbose) {
+        if self.echo && shown {
             match &self.progress {
                 Some(bar) => bar.println(&format_line(level, message)),
                 None => stderr_line(level, message),

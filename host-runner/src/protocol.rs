@@ -55,9 +55,9 @@ pub enum Level {
     Warn,
     /// Progress worth knowing.
     Info,
-    /// Detail for diagnosing (shown with `verbose`).
+    /// Detail for diagnosing (shown at `--log-level debug`).
     Debug,
-    /// Finer detail (shown with `verbose`).
+    /// Finer detail (never shown by the CLI).
     Trace,
 }
 

@@ -56,21 +56,16 @@ pub fn run(
     sink: Box<dyn Sink>,
     stop: &Stop,
 ) -> Outcome {
-    let min_level = if settings.verbose {
-        crate::Level::Debug
-    } else {
-        settings.min_level
-    };
-    let mut out = Output::new(sink, min_level, settings.echo_stderr);
-    if settings.progress && settings.echo_stderr && matches!(operation, Operation::Read { .. }) {
+    let is_check = matches!(operation, Operation::Check { .. });
+    let is_read = matches!(operation, Operation::Read { .. });
+    let mut out = Output::new(sink, settings.min_level, settings.echo_stderr);
+    if settings.progress && settings.echo_stderr && is_read {
         out.show_progress();
     }
     let output: SharedOutput = Arc::new(Mutex::new(out));
     let (events, progress) = mpsc::channel();
     let worker_output = output.clone();
     let worker_settings = settings.clone();
-    let is_check = matches!(operation, Operation::Check { .. });
-    let is_read = matches!(operation, Operation::Read { .. });
     let stats = Arc::new(RunStats::default());
     let worker_stats = stats.clone();
     let started_at = Instant::now();
