@@ -34,21 +34,32 @@ pub fn allow_list(
     (list, proposed)
 }
 
+/// The spec's config properties whose schema sets `marker` to true: name and schema.
+fn marked<'a>(spec: &'a Value, marker: &'a str) -> impl Iterator<Item = (&'a String, &'a Value)> {
+    spec.pointer("/connectionSpecification/properties")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter(move |(_, schema)| schema.get(marker) == Some(&Value::Bool(true)))
+}
+
 /// The spec's properties marked `x-outbound-host`, with their defaults.
 pub fn host_fields(spec: &Value) -> Vec<(String, Option<String>)> {
-    let Some(properties) = spec
-        .pointer("/connectionSpecification/properties")
-        .and_then(Value::as_object)
-    else {
-        return Vec::new();
-    };
-    properties
-        .iter()
-        .filter(|(_, schema)| schema.get("x-outbound-host") == Some(&Value::Bool(true)))
+    marked(spec, "x-outbound-host")
         .map(|(name, schema)| {
             let default = schema.get("default").and_then(Value::as_str);
             (name.clone(), default.map(str::to_string))
         })
+        .collect()
+}
+
+/// The config's values of fields the spec marks `airbyte_secret` (at least 4 characters),
+/// to be masked wherever the runner prints request details.
+pub fn secret_values(spec: &Value, config: &Value) -> Vec<String> {
+    marked(spec, "airbyte_secret")
+        .filter_map(|(name, _)| config.get(name)?.as_str())
+        .filter(|value| value.len() >= 4)
+        .map(str::to_string)
         .collect()
 }
 

@@ -2,14 +2,11 @@
 //! and its outcome as messages to the sink, under a wall-clock watchdog that also hears
 //! [`Stop`] requests.
 
-use crate::grants::{allow_list, log_grants};
+use crate::grants::{allow_list, log_grants, secret_values};
 use crate::limiter::RateLimiter;
 use crate::output::{Output, Report, SharedOutput, lock};
 use crate::protocol::{FailureType, Level};
-use crate::runtime::{
-    Access, ErrorCategory, Runtime, StoreData, error_kind, explain_trap, failure_type, hit_limit,
-    with_refusal,
-};
+use crate::runtime::{Access, Runtime, StoreData, explain_trap, hit_limit};
 use crate::sink::Sink;
 use crate::stats::RunStats;
 use crate::{ErrorKind, Input, Operation, Outcome, Settings, Stop, StopReason};
@@ -25,12 +22,8 @@ use wasmtime::Store;
 enum Failure {
     /// The caller's input is wrong (unreadable file, not JSON).
     Input(String),
-    /// The connector reported an error; `refused` when the sandbox refused a request.
-    Connector {
-        category: ErrorCategory,
-        message: String,
-        refused: bool,
-    },
+    /// The connector reported an error, as it is reported.
+    Connector(Report),
     /// The component could not run, trapped or misbehaved; `kind` is `Limit` when a cap
     /// stopped it.
     Host(anyhow::Error, ErrorKind),
@@ -165,10 +158,11 @@ fn finish(out: &mut Output, is_check: bool, result: Result<(), Failure>) -> Outc
     let open = out.close_open_streams();
     let failure = match (result, open.first()) {
         // Each failed stream has its INCOMPLETE and TRACE ERROR already; the run failed.
-        (Ok(()), None) if out.first_failure().is_some() => {
-            return Outcome::Failed(out.first_failure().unwrap_or(ErrorKind::Internal));
+        (Ok(()), None) => {
+            return out
+                .first_failure()
+                .map_or(Outcome::Succeeded, Outcome::Failed);
         }
-        (Ok(()), None) => return Outcome::Succeeded,
         (Ok(()), Some(stream)) => Failure::Host(
             anyhow::anyhow!("the connector returned without finishing stream `{stream}`"),
             ErrorKind::Internal,
@@ -215,16 +209,7 @@ fn describe(failure: &Failure) -> Report {
             FailureType::Config,
             ErrorKind::Input,
         ),
-        Failure::Connector {
-            category,
-            message,
-            refused,
-        } => report(
-            message.clone(),
-            format!("connector error category: {category:?}"),
-            failure_type(category),
-            error_kind(category, *refused),
-        ),
+        Failure::Connector(connector) => connector.clone(),
         Failure::Host(error, kind) => report(
             error.to_string(),
             format!("{error:#}"),
@@ -268,15 +253,15 @@ fn execute(
     if let Some(config_json) = &inputs.config {
         let (allowed, proposed) = allow_list(settings, &spec, config_json);
         log_grants(output, &allowed);
-        let granted = Grants(Access {
+        let access = Access {
             allowed,
             proposed,
             limiter: RateLimiter::new(settings.max_rps),
             stats: stats.clone(),
             secrets: Arc::new(secret_values(&spec, config_json)),
-        });
-        granted.apply(&mut store);
-        grants = Some(granted);
+        };
+        store.data_mut().hooks.grant(&access);
+        grants = Some(access);
     }
     let config_text = inputs.config_text.as_deref().unwrap_or_default();
     match operation {
@@ -327,32 +312,6 @@ fn internal(error: anyhow::Error) -> Failure {
     Failure::Host(error, ErrorKind::Internal)
 }
 
-/// The hosts a run grants, and its one rate limiter: given to every instance of the run.
-struct Grants(Access);
-
-impl Grants {
-    fn apply(&self, store: &mut Store<StoreData>) {
-        store.data_mut().hooks.grant(&self.0);
-    }
-}
-
-/// The config's values of fields the spec marks `airbyte_secret` (at least 4 characters).
-fn secret_values(spec: &Value, config: &Value) -> Vec<String> {
-    let Some(properties) = spec
-        .pointer("/connectionSpecification/properties")
-        .and_then(Value::as_object)
-    else {
-        return Vec::new();
-    };
-    properties
-        .iter()
-        .filter(|(_, schema)| schema.get("airbyte_secret") == Some(&Value::Bool(true)))
-        .filter_map(|(name, _)| config.get(name)?.as_str())
-        .filter(|value| value.len() >= 4)
-        .map(str::to_string)
-        .collect()
-}
-
 /// The entries of a configured catalog worth splitting over several instances. None without
 /// a catalog (the connector then reads every stream it offers in one instance), with one
 /// stream or fewer, or when the catalog is not one the connector would take as it is (the
@@ -374,7 +333,7 @@ struct Shared<'a> {
     runtime: &'a Runtime,
     settings: &'a Settings,
     output: &'a SharedOutput,
-    grants: &'a Grants,
+    grants: &'a Access,
     config: &'a str,
     state: Option<&'a str>,
 }
@@ -413,7 +372,7 @@ fn read_one(shared: &Shared<'_>, entry: Value) -> Result<(), Failure> {
         .runtime
         .instantiate(shared.output.clone(), shared.settings.limits)
         .map_err(internal)?;
-    shared.grants.apply(&mut store);
+    store.data_mut().hooks.grant(shared.grants);
     let catalog = json!({ "streams": [entry] }).to_string();
     let call = source.call_read(&mut store, shared.config, Some(&catalog), shared.state);
     connector_result(call, &store)
@@ -434,14 +393,7 @@ fn connector_result<T>(
 ) -> Result<T, Failure> {
     match call {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(e)) => {
-            let refusal = store.data().hooks.take_refusal();
-            Err(Failure::Connector {
-                category: e.category,
-                refused: refusal.is_some(),
-                message: with_refusal(e.message, refusal),
-            })
-        }
+        Ok(Err(e)) => Err(Failure::Connector(store.data().report(e))),
         Err(e) => Err(trap(e, store)),
     }
 }

@@ -437,8 +437,22 @@ impl WasiHttpHooks for SandboxHooks {
 
 impl datasource::connector::types::Host for StoreData {}
 
+impl StoreData {
+    /// A connector error as it is reported: its kind and failure type from its category, and
+    /// the sandbox's reason appended when the sandbox refused a request since the last report.
+    pub fn report(&self, error: ConnectorError) -> Report {
+        let refusal = self.hooks.take_refusal();
+        Report {
+            kind: error_kind(&error.category, refusal.is_some()),
+            internal: format!("connector error category: {:?}", error.category),
+            failure_type: failure_type(&error.category),
+            message: with_refusal(error.message, refusal),
+        }
+    }
+}
+
 /// A connector's error message, followed by the sandbox's reason when it refused a request.
-pub fn with_refusal(message: String, refusal: Option<String>) -> String {
+fn with_refusal(message: String, refusal: Option<String>) -> String {
     match refusal {
         Some(refusal) => format!("{message}. {refusal}"),
         None => message,
@@ -446,7 +460,7 @@ pub fn with_refusal(message: String, refusal: Option<String>) -> String {
 }
 
 /// The kind of a connector error; `refused` when the sandbox refused a request meanwhile.
-pub fn error_kind(category: &ErrorCategory, refused: bool) -> ErrorKind {
+fn error_kind(category: &ErrorCategory, refused: bool) -> ErrorKind {
     if refused {
         return ErrorKind::Sandbox;
     }
@@ -468,7 +482,7 @@ pub fn hit_limit(store: &Store<StoreData>) -> bool {
 }
 
 /// The protocol's failure class for a connector error category.
-pub fn failure_type(category: &ErrorCategory) -> FailureType {
+fn failure_type(category: &ErrorCategory) -> FailureType {
     match category {
         ErrorCategory::Config
         | ErrorCategory::Auth
@@ -512,13 +526,7 @@ impl datasource::connector::host::Host for StoreData {
     }
 
     fn fail_stream(&mut self, stream: String, error: ConnectorError) {
-        let refusal = self.hooks.take_refusal();
-        let report = Report {
-            kind: error_kind(&error.category, refusal.is_some()),
-            internal: format!("connector error category: {:?}", error.category),
-            failure_type: failure_type(&error.category),
-            message: with_refusal(error.message, refusal),
-        };
+        let report = self.report(error);
         lock(&self.output).fail_stream(&stream, &report);
     }
 
