@@ -143,10 +143,11 @@ pub struct HttpClient {
     on_denied: DenialReport,
     limiter: Arc<RateLimiter>,
     stats: Arc<RunStats>,
-    on_exchange: ExchangeReport,
+    on_exchange: Option<ExchangeReport>,
 }
 
-/// Hears a debug line per request: method, path (no query), status, size and time.
+/// Hears a debug line per request: method, path (no query), status, size and time (only
+/// when such lines are shown).
 pub type ExchangeReport = Arc<dyn Fn(&str) + Send + Sync>;
 
 /// The answer: the response and the connection's I/O future the hook hands back.
@@ -161,7 +162,7 @@ impl HttpClient {
         on_denied: DenialReport,
         limiter: Arc<RateLimiter>,
         stats: Arc<RunStats>,
-        on_exchange: ExchangeReport,
+        on_exchange: Option<ExchangeReport>,
     ) -> Self {
         let roots = rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.into(),
@@ -240,19 +241,21 @@ impl HttpClient {
             }
         };
         self.stats.answer(response.status().as_u16());
-        let size = response
-            .headers()
-            .get(http::header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .map_or("unknown size".to_string(), |n| format!("{n} bytes"));
-        (self.on_exchange)(&format!(
-            "{} {}{} → {}, {size}, first byte after {} ms",
-            parts.method,
-            destination,
-            parts.uri.path(),
-            response.status().as_u16(),
-            sent_at.elapsed().as_millis()
-        ));
+        if let Some(report) = &self.on_exchange {
+            let size = response
+                .headers()
+                .get(http::header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .map_or("unknown size".to_string(), |n| format!("{n} bytes"));
+            report(&format!(
+                "{} {}{} → {}, {size}, first byte after {} ms",
+                parts.method,
+                destination,
+                parts.uri.path(),
+                response.status().as_u16(),
+                sent_at.elapsed().as_millis()
+            ));
+        }
         if let Some(reset) = rate_limit_reset(&response) {
             self.limiter
                 .pause(&destination, reset, std::time::Instant::now());

@@ -258,7 +258,8 @@ fn execute(
             proposed,
             limiter: RateLimiter::new(settings.max_rps),
             stats: stats.clone(),
-            secrets: Arc::new(secret_values(&spec, config_json)),
+            request_log: matches!(settings.min_level, Level::Debug | Level::Trace)
+                .then(|| Arc::new(secret_values(&spec, config_json))),
         };
         store.data_mut().hooks.grant(&access);
         grants = Some(access);

@@ -2,7 +2,7 @@
 //! sandbox hook for outgoing HTTP, and the limits every store is created with.
 
 use crate::ErrorKind;
-use crate::dial::{HttpClient, Timeouts};
+use crate::dial::{ExchangeReport, HttpClient, Timeouts};
 use crate::limiter::RateLimiter;
 use crate::output::{GuestStderr, Report, SharedOutput, lock};
 use crate::protocol::{FailureType, Level, Status};
@@ -317,7 +317,9 @@ pub struct Access {
     pub proposed: Vec<(String, Origin)>,
     pub limiter: Arc<RateLimiter>,
     pub stats: Arc<RunStats>,
-    pub secrets: Arc<Vec<String>>,
+    /// The secrets to mask in the per-request debug lines; `None` when those lines are not
+    /// shown (then no line is formatted at all).
+    pub request_log: Option<Arc<Vec<String>>>,
 }
 
 /// The sandbox for outgoing HTTP: the operator's grants, the address policy (in the dialer)
@@ -355,13 +357,14 @@ impl SandboxHooks {
             *refusal.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
         });
         let output = self.output.clone();
-        let secrets = access.secrets.clone();
-        let on_exchange = Arc::new(move |line: &str| {
-            let mut line = line.to_string();
-            for secret in secrets.iter() {
-                line = line.replace(secret.as_str(), "***");
-            }
-            lock(&output).log(Level::Debug, &line);
+        let on_exchange = access.request_log.clone().map(|secrets| {
+            Arc::new(move |line: &str| {
+                let mut line = line.to_string();
+                for secret in secrets.iter() {
+                    line = line.replace(secret.as_str(), "***");
+                }
+                lock(&output).log(Level::Debug, &line);
+            }) as ExchangeReport
         });
         self.client = Some(HttpClient::new(
             allowed.clone(),
