@@ -89,14 +89,7 @@ pub fn inspect(
         .map(|(field, value)| HostField { field, value })
         .collect();
     let config_json: Value = match config {
-        Some(Input::Text(text)) => {
-            serde_json::from_str(text).context("the config is not valid JSON")?
-        }
-        Some(Input::File(path)) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read --config file {}", path.display()))?;
-            serde_json::from_str(&text).context("--config is not valid JSON")?
-        }
+        Some(input) => input.read_json("config").map_err(anyhow::Error::msg)?.1,
         None => Value::Object(Default::default()),
     };
     let (allowed, proposed) = allow_list(settings, &spec, &config_json);

@@ -430,24 +430,25 @@ impl Inputs {
                 state,
             } => (Some(config), catalog.as_ref(), state.as_ref()),
         };
-        let config_text = config.map(|c| c.text("config")).transpose()?;
-        let config = match (&config_text, config) {
-            (Some(text), Some(input)) => Some(serde_json::from_str(text).map_err(|e| {
-                Failure::Input(format!("{} is not valid JSON: {e}", input.name("config")))
-            })?),
-            _ => None,
+        let (config_text, config) = match config {
+            Some(input) => {
+                let (text, value) = input.read_json("config").map_err(Failure::Input)?;
+                (Some(text), Some(value))
+            }
+            None => (None, None),
         };
         let state = match state {
             Some(input) => Some(
-                crate::state_input::normalize(&input.text("state")?)
+                crate::state_input::normalize(&input.text("state").map_err(Failure::Input)?)
                     .map_err(|e| Failure::Input(format!("{}: {e}", input.source("state"))))?,
             ),
             None => None,
         };
+        let catalog = catalog.map(|c| c.text("catalog")).transpose();
         Ok(Self {
             config_text,
             config,
-            catalog: catalog.map(|c| c.text("catalog")).transpose()?,
+            catalog: catalog.map_err(Failure::Input)?,
             state,
         })
     }
@@ -470,12 +471,20 @@ impl Input {
         }
     }
 
-    fn text(&self, what: &str) -> Result<String, Failure> {
+    /// The input's text, or why it cannot be read.
+    fn text(&self, what: &str) -> Result<String, String> {
         match self {
             Input::Text(text) => Ok(text.clone()),
-            Input::File(path) => std::fs::read_to_string(path).map_err(|e| {
-                Failure::Input(format!("cannot read --{what} file {}: {e}", path.display()))
-            }),
+            Input::File(path) => std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read --{what} file {}: {e}", path.display())),
         }
+    }
+
+    /// The input's text and its JSON, or why there are none.
+    pub(crate) fn read_json(&self, what: &str) -> Result<(String, Value), String> {
+        let text = self.text(what)?;
+        let value = serde_json::from_str(&text)
+            .map_err(|e| format!("{} is not valid JSON: {e}", self.name(what)))?;
+        Ok((text, value))
     }
 }
