@@ -135,6 +135,15 @@ struct Shared {
     violations: usize,
 }
 
+impl Shared {
+    /// Marks main-table records as modified at `at_ms`.
+    fn mark_modified(&mut self, indices: &[usize], at_ms: i64) {
+        for &i in indices {
+            self.modified.insert(i, at_ms);
+        }
+    }
+}
+
 /// When main-table record `index` was last modified: as changed since start, or as generated.
 fn modified_at(changed: &HashMap<usize, i64>, index: usize) -> i64 {
     changed
@@ -262,9 +271,7 @@ impl MockFeishu {
     /// Marks main-table records as modified at `at_ms` (ms since the epoch).
     pub fn modify(&self, indices: &[usize], at_ms: i64) {
         let mut shared = self.shared.lock().unwrap_or_else(|p| p.into_inner());
-        for &i in indices {
-            shared.modified.insert(i, at_ms);
-        }
+        shared.mark_modified(indices, at_ms);
     }
 
     /// Appends `count` records to the main table, modified at `at_ms`; returns their indices.
@@ -415,10 +422,9 @@ struct ModifyRequest {
 
 /// Test control: marks main-table records as modified at `at_ms` (as [`MockFeishu::modify`]).
 async fn modify(State(state): State<AppState>, Json(request): Json<ModifyRequest>) -> Response {
-    let mut shared = state.shared();
-    for &i in &request.indices {
-        shared.modified.insert(i, request.at_ms);
-    }
+    state
+        .shared()
+        .mark_modified(&request.indices, request.at_ms);
     Json(json!({"modified": request.indices.len()})).into_response()
 }
 
