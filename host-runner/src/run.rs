@@ -267,8 +267,7 @@ fn execute(
     let config_text = inputs.config_text.as_deref().unwrap_or_default();
     match operation {
         Operation::Spec => {
-            let raw =
-                object_with(&spec_text, "connectionSpecification", "spec").map_err(internal)?;
+            let raw = object_with(&spec, "connectionSpecification", "spec").map_err(internal)?;
             lock(output).spec(&raw);
         }
         Operation::Check { .. } => {
@@ -277,6 +276,9 @@ fn execute(
         }
         Operation::Discover { .. } => {
             let catalog = connector_result(source.call_discover(&mut store, config_text), &store)?;
+            let catalog: Value = serde_json::from_str(&catalog)
+                .context("the connector's catalog is not valid JSON")
+                .map_err(internal)?;
             let raw = object_with(&catalog, "streams", "catalog").map_err(internal)?;
             lock(output).catalog(&raw);
         }
@@ -399,10 +401,8 @@ fn connector_result<T>(
     }
 }
 
-/// `text` as raw JSON, if it is an object with the key `key`.
-fn object_with(text: &str, key: &str, what: &str) -> Result<Box<RawValue>> {
-    let value: Value = serde_json::from_str(text)
-        .with_context(|| format!("the connector's {what} is not valid JSON"))?;
+/// `value` as compact raw JSON, if it is an object with the key `key`.
+fn object_with(value: &Value, key: &str, what: &str) -> Result<Box<RawValue>> {
     if value.get(key).is_none() {
         bail!("the connector's {what} has no `{key}`");
     }
