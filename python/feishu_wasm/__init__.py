@@ -203,20 +203,17 @@ class Source:
 
     def spec(self) -> Dict[str, Any]:
         """The connector's specification."""
-        return json.loads(self._single("spec", "SPEC")[1])
+        return json.loads(self._single("spec", "SPEC")[0][1])
 
     def check(self) -> None:
         """Checks the config and the connection; raises a ConnectorError subclass if it fails."""
-        run = self._runner.start("check", self._config)
-        errors = [_from_error_tuple(m) for m in run if m[0] == "ERROR"]
-        status, detail = run.outcome()
+        _, status, detail = self._single("check", "CONNECTION_STATUS")
         if status == "check_failed" and detail is not None:
             raise _error(detail[0], detail[1])
-        self._raise_unless_succeeded(status, detail, errors)
 
     def discover(self) -> Dict[str, Any]:
         """The catalog: the streams the config gives access to."""
-        return json.loads(self._single("discover", "CATALOG")[1])
+        return json.loads(self._single("discover", "CATALOG")[0][1])
 
     def read(
         self,
@@ -241,12 +238,13 @@ class Source:
                     ]
                 }
             )
-        for message in self._messages(catalog, None, records_only=True):
-            yield message
+        return self._messages(catalog, None, records_only=True)
 
     # -- internals --
 
     def _single(self, operation: str, kind: str) -> tuple:
+        """Runs `operation`; returns its one message of `kind`, and the run's status and
+        detail (a failed check is a status, not an exception); raises for any other failure."""
         run = self._runner.start(operation, self._config)
         found = None
         errors: List[ConnectorError] = []
@@ -259,7 +257,7 @@ class Source:
         self._raise_unless_succeeded(status, detail, errors)
         if found is None:
             raise InternalError(f"{operation} gave no {kind} message")
-        return found
+        return found, status, detail
 
     def _messages(
         self, catalog: Optional[str], state: Optional[str], *, records_only: bool
