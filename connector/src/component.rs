@@ -12,7 +12,32 @@ use std::time::{Duration, Instant};
 
 #[allow(clippy::too_many_arguments)]
 mod bindings {
-    wit_bindgen::generate!({ path: "../wit", world: "source" });
+    // The world's WASI imports are the `wasip2` crate's own bindings (same WASI 0.2.12).
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "source",
+        with: {
+            "wasi:cli/environment@0.2.12": wasip2::cli::environment,
+            "wasi:cli/exit@0.2.12": wasip2::cli::exit,
+            "wasi:cli/stdin@0.2.12": wasip2::cli::stdin,
+            "wasi:cli/stdout@0.2.12": wasip2::cli::stdout,
+            "wasi:cli/stderr@0.2.12": wasip2::cli::stderr,
+            "wasi:cli/terminal-input@0.2.12": wasip2::cli::terminal_input,
+            "wasi:cli/terminal-output@0.2.12": wasip2::cli::terminal_output,
+            "wasi:cli/terminal-stdin@0.2.12": wasip2::cli::terminal_stdin,
+            "wasi:cli/terminal-stdout@0.2.12": wasip2::cli::terminal_stdout,
+            "wasi:cli/terminal-stderr@0.2.12": wasip2::cli::terminal_stderr,
+            "wasi:clocks/monotonic-clock@0.2.12": wasip2::clocks::monotonic_clock,
+            "wasi:clocks/wall-clock@0.2.12": wasip2::clocks::wall_clock,
+            "wasi:io/error@0.2.12": wasip2::io::error,
+            "wasi:io/poll@0.2.12": wasip2::io::poll,
+            "wasi:io/streams@0.2.12": wasip2::io::streams,
+            "wasi:random/random@0.2.12": wasip2::random::random,
+            "wasi:random/insecure-seed@0.2.12": wasip2::random::insecure_seed,
+            "wasi:http/types@0.2.12": wasip2::http::types,
+            "wasi:http/outgoing-handler@0.2.12": wasip2::http::outgoing_handler,
+        },
+    });
 }
 
 use bindings::Guest;

@@ -19,7 +19,16 @@ use wasmtime_wasi_http::{
     RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView,
 };
 
-wasmtime::component::bindgen!({ path: "../wit", world: "source" });
+// The world includes WASI (HTTP, clocks, random, stdio); those come from wasmtime's own WASI
+// crates, so only our `host` interface is generated here.
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "source",
+    with: {
+        "wasi": wasmtime_wasi::p2::bindings::sync,
+        "wasi:http": wasmtime_wasi_http::p2::bindings::sync::http,
+    },
+});
 
 use crate::output::Refusal;
 pub use datasource::connector::types::ErrorCategory;
@@ -77,7 +86,7 @@ impl Runtime {
         let mut linker: Linker<StoreData> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)?;
-        Source::add_to_linker::<_, HasSelf<_>>(&mut linker, |data| data)?;
+        datasource::connector::host::add_to_linker::<_, HasSelf<_>>(&mut linker, |data| data)?;
         let pre = linker
             .instantiate_pre(&component)
             .map_err(anyhow::Error::from)

@@ -8,6 +8,7 @@ mod base_streams;
 mod check;
 mod compile_cache;
 mod concurrency;
+mod contract;
 mod discover;
 mod faults;
 mod incremental;
