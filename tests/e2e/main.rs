@@ -13,6 +13,7 @@ mod discover;
 mod faults;
 mod incremental;
 mod inspect;
+mod node_host;
 mod operator;
 mod output_and_signals;
 mod protocol_schema;

@@ -1,0 +1,389 @@
+// Runs a `source`-world connector component on Node.js through jco, the way host-runner does:
+// the component gets no environment, arguments or files, reaches only the hosts the operator
+// granted, and its output becomes Airbyte protocol lines identical to host-runner's.
+//
+// Flow: `Connector.load` transpiles the component once (cached by its hash), `run` instantiates
+// it with our `host` imports over a `Run` (per-stream bookkeeping and the protocol writer),
+// calls spec() to learn the host fields, grants, calls the operation, and ends the streams.
+
+import { isUtf8 } from 'node:buffer';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { transpile } from '@bytecodealliance/jco';
+import { WASIShim } from '@bytecodealliance/preview2-shim/instantiation';
+import { outgoingHandler } from '@bytecodealliance/preview2-shim/http';
+import * as line from './protocol.js';
+import { allowList, hostPattern, origin, patternText } from './sandbox.js';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const DEFAULT_CACHE = join(HERE, '..', '.cache');
+
+/** Exit codes, as host-runner's. */
+export const EXIT = { ok: 0, internal: 1, flags: 2, output: 3, config: 4, auth: 5, transient: 6, sandbox: 7 };
+
+const KIND_EXIT = {
+  input: EXIT.config, config: EXIT.config, not_found: EXIT.config,
+  auth: EXIT.auth, permission: EXIT.auth,
+  transient: EXIT.transient, rate_limited: EXIT.transient,
+  sandbox: EXIT.sandbox,
+  bad_response: EXIT.internal, internal: EXIT.internal,
+};
+
+const FAILURE_TYPE = {
+  config: 'config_error', auth: 'config_error', permission: 'config_error', 'not-found': 'config_error',
+  'rate-limited': 'transient_error', transient: 'transient_error',
+  'bad-response': 'system_error', internal: 'system_error',
+};
+
+const pascal = (tag) => tag.replace(/(^|-)(.)/g, (_, __, c) => c.toUpperCase());
+
+/** A stdout (or any fd) writer that retries when a non-blocking pipe is full. */
+export function fdWriter(fd) {
+  return (data) => {
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    let off = 0;
+    while (off < bytes.length) {
+      try {
+        off += writeSync(fd, bytes, off);
+      } catch (e) {
+        if (e.code !== 'EAGAIN') throw e;
+      }
+    }
+  };
+}
+
+/** A compiled component, ready to run. */
+export class Connector {
+  static async load(componentPath, { cacheDir = DEFAULT_CACHE } = {}) {
+    const bytes = readFileSync(componentPath);
+    const hash = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
+    const dir = join(cacheDir, hash);
+    if (!existsSync(join(dir, 'component.js'))) {
+      const { files } = await transpile(bytes, { name: 'component', instantiation: 'async', noTypescript: true });
+      const staging = `${dir}.${process.pid}`;
+      for (const [name, content] of Object.entries(files)) {
+        mkdirSync(dirname(join(staging, name)), { recursive: true });
+        writeFileSync(join(staging, name), content);
+      }
+      mkdirSync(cacheDir, { recursive: true });
+      try {
+        renameSync(staging, dir);
+      } catch (e) {
+        if (!existsSync(join(dir, 'component.js'))) throw e;
+      }
+    }
+    const module = await import(pathToFileURL(join(dir, 'component.js')).href);
+    return new Connector(dir, module);
+  }
+
+  constructor(dir, module) {
+    this.dir = dir;
+    this.module = module;
+  }
+
+  /**
+   * Runs `operation` ('spec' | 'check' | 'discover' | 'read') with `inputs` { config, catalog,
+   * state } (JSON texts), `allowHosts` (patterns), writing protocol lines with `write`. Returns
+   * the exit code.
+   */
+  async run(operation, inputs, { allowHosts = [], write = fdWriter(1), stderr = fdWriter(2), minLevel = 'INFO' } = {}) {
+    const run = new Run(write, stderr, minLevel);
+    let result;
+    try {
+      result = await this.#execute(run, operation, inputs, allowHosts.map(hostPattern).map(patternText));
+    } catch (failure) {
+      result = failure instanceof Failure ? failure : Failure.internal(failure);
+    }
+    return run.finish(operation, result ?? null);
+  }
+
+  async #execute(run, operation, inputs, allowHosts) {
+    const config = inputs.config === undefined ? undefined : parseInput(inputs.config, 'config');
+    const exports = await this.#instantiate(run);
+    const specText = guard(() => exports.spec(), run);
+    const spec = JSON.parse(specText);
+    if (config !== undefined) {
+      run.sandbox = allowList(spec, config, allowHosts);
+      run.logGrants();
+    }
+    const configText = inputs.config ?? '';
+    switch (operation) {
+      case 'spec':
+        run.emit(line.spec(JSON.stringify(spec)));
+        return null;
+      case 'check':
+        guard(() => exports.check(configText), run);
+        run.emit(line.connectionStatus(true));
+        return null;
+      case 'discover': {
+        const catalog = guard(() => exports.discover(configText), run);
+        run.emit(line.catalog(JSON.stringify(JSON.parse(catalog))));
+        return null;
+      }
+      case 'read':
+        guard(() => exports.read(configText, inputs.catalog, inputs.state), run);
+        return null;
+      default:
+        throw new Failure(`unknown operation ${operation}`, 'invalid input', 'config_error', 'input');
+    }
+  }
+
+  async #instantiate(run) {
+    const shim = new WASIShim({ sandbox: { env: {}, args: ['connector'], preopens: {} } });
+    const imports = shim.getImportObject();
+    imports['wasi:cli/environment'] = {
+      getEnvironment: () => [],
+      getArguments: () => ['connector'],
+      initialCwd: () => undefined,
+    };
+    imports['wasi:http/outgoing-handler'] = {
+      handle(request, options) {
+        const authority = request.authority() ?? '';
+        const scheme = request.scheme();
+        const name = scheme?.tag === 'HTTPS' ? 'https' : scheme?.tag === 'HTTP' ? 'http' : String(scheme?.val);
+        const url = `${name}://${authority}${request.pathWithQuery() ?? '/'}`;
+        run.requests += 1;
+        if (!run.sandbox?.allowsUrl(url)) {
+          run.refuse(url);
+          throw { tag: 'HTTP-request-denied' };
+        }
+        return outgoingHandler.handle(request, options);
+      },
+    };
+    imports['datasource:connector/types'] = {};
+    imports['datasource:connector/host'] = run.hostImports();
+    const getCoreModule = (path) => WebAssembly.compile(readFileSync(join(this.dir, path)));
+    return this.module.instantiate(getCoreModule, imports);
+  }
+}
+
+/** Why a run failed: the protocol's report and the kind (which sets the exit code). */
+class Failure {
+  constructor(message, internal, failureType, kind) {
+    Object.assign(this, { message, internal, failureType, kind });
+  }
+
+  /** A failure of the host or of the component's code (a trap), not a connector error. */
+  static internal(error, prefix = '') {
+    const message = `${prefix}${error instanceof Error ? error.message : String(error)}`;
+    const failure = new Failure(message, String(error?.stack ?? message), 'system_error', 'internal');
+    failure.host = true;
+    return failure;
+  }
+
+  /** A connector-error record from the component; `refusal` when the sandbox refused meanwhile. */
+  static connector(error, refusal) {
+    const tag = error.category.tag;
+    const detail = tag === 'rate-limited' ? `(${error.category.val === undefined ? 'None' : `Some(${error.category.val})`})` : '';
+    return new Failure(
+      refusal ? `${error.message}. ${refusal}` : error.message,
+      `connector error category: ErrorCategory::${pascal(tag)}${detail}`,
+      FAILURE_TYPE[tag] ?? 'system_error',
+      refusal ? 'sandbox' : tag.replace('-', '_'),
+    );
+  }
+}
+
+/** Calls into the component; its error becomes a Failure, a trap an internal one. */
+function guard(call, run) {
+  try {
+    return call();
+  } catch (e) {
+    if (e?.payload?.category) throw Failure.connector(e.payload, run.takeRefusal());
+    throw Failure.internal(e, 'the component failed: ');
+  }
+}
+
+function parseInput(text, what) {
+  try {
+    JSON.parse(text);
+  } catch (e) {
+    throw new Failure(`the ${what} is not valid JSON: ${e.message}`, 'invalid input', 'config_error', 'input');
+  }
+  return JSON.parse(text);
+}
+
+const SEVERITY = { TRACE: 0, DEBUG: 1, INFO: 2, WARN: 3, ERROR: 4 };
+
+/** One run's output: the protocol writer and each stream's progress. */
+class Run {
+  constructor(write, stderr, minLevel) {
+    Object.assign(this, { write, stderr, minLevel });
+    this.streams = new Map();
+    this.failed = [];
+    this.refusal = null;
+    this.sandbox = null;
+    this.requests = 0;
+    this.started = Date.now();
+  }
+
+  emit(text) {
+    this.write(Buffer.from(`${text}\n`));
+  }
+
+  note(level, message) {
+    if (SEVERITY[level] >= SEVERITY[this.minLevel] || level === 'ERROR') {
+      // Control characters escaped, as host-runner does on stderr.
+      this.stderr(`${level.padEnd(5)} ${JSON.stringify(message).slice(1, -1)}\n`);
+    }
+  }
+
+  log(level, message) {
+    if (SEVERITY[level] < SEVERITY[this.minLevel] && level !== 'ERROR') return;
+    if (level === 'DEBUG' || level === 'TRACE') return this.note(level, message);
+    this.emit(line.log(level, message));
+    this.note(level, message);
+  }
+
+  logGrants() {
+    const { grants } = this.sandbox;
+    if (grants.length === 0) {
+      this.note('INFO', 'outgoing HTTP allowed to: nothing (set the host in the config or pass --allow-host)');
+    }
+    for (const g of grants) this.note('INFO', `outgoing HTTP allowed to ${patternText(g.pattern)} (from ${g.source})`);
+    this.sandbox.allowsUrl = (url) => {
+      const o = origin(url);
+      return o !== null && this.sandbox.allows(o);
+    };
+  }
+
+  refuse(url) {
+    const message = this.sandbox ? this.sandbox.refusal(url) : `sandbox refused a request to ${url}: no config, no grants`;
+    this.log('WARN', message);
+    this.refusal = message;
+  }
+
+  takeRefusal() {
+    const r = this.refusal;
+    this.refusal = null;
+    return r;
+  }
+
+  stream(name) {
+    let s = this.streams.get(name);
+    if (!s) {
+      s = { status: null, sinceState: 0, total: 0, started: 0, took: 0 };
+      this.streams.set(name, s);
+    }
+    return s;
+  }
+
+  status(name, status) {
+    const s = this.stream(name);
+    s.status = status;
+    if (status === 'STARTED') s.started = Date.now();
+    else s.took = Date.now() - s.started;
+    this.emit(line.streamStatus(name, status));
+    if (status !== 'STARTED') {
+      const shown = status === 'COMPLETE' ? 'Complete' : 'Incomplete';
+      this.note('INFO', `stream \`${name}\` ${shown} after ${s.total} records`);
+    }
+  }
+
+  /** Our `datasource:connector/host` interface. */
+  hostImports() {
+    return {
+      emitRecords: (stream, records) => this.records(stream, records),
+      emitState: (stream, state) => this.state(stream, state),
+      setStreamStatus: (stream, status) => this.status(stream, status.toUpperCase()),
+      failStream: (stream, error) => {
+        const failure = Failure.connector(error, this.takeRefusal());
+        this.status(stream, 'INCOMPLETE');
+        this.error(failure, stream);
+        this.failed.push(failure.kind);
+      },
+      log: (level, message) => this.log(level.toUpperCase(), message),
+    };
+  }
+
+  records(stream, records) {
+    for (let i = 0; i < records.length; i++) {
+      const why = invalidObject(records[i]);
+      if (why) return { tag: 'err', val: { tag: 'invalid-record', val: { index: i, reason: why } } };
+    }
+    const s = this.stream(stream);
+    if (s.status === null) this.status(stream, 'STARTED');
+    else if (s.status !== 'STARTED') {
+      return { tag: 'err', val: { tag: 'closed', val: `stream \`${stream}\` is already ${s.status}; no more records are accepted` } };
+    }
+    this.write(line.records(stream, records));
+    s.sinceState += records.length;
+    s.total += records.length;
+    return undefined;
+  }
+
+  state(stream, state) {
+    try {
+      JSON.parse(state);
+    } catch (e) {
+      return { tag: 'err', val: { tag: 'invalid-record', val: { index: 0, reason: e.message } } };
+    }
+    const s = this.stream(stream);
+    this.emit(line.state(stream, state, s.sinceState));
+    s.sinceState = 0;
+    return undefined;
+  }
+
+  error(report, stream) {
+    this.note('ERROR', report.message);
+    this.emit(line.error(report, stream));
+  }
+
+  /** Ends the run as host-runner does; returns the exit code. */
+  finish(operation, failure) {
+    const open = [...this.streams].filter(([, s]) => s.status === 'STARTED').map(([name]) => name);
+    for (const name of open) this.status(name, 'INCOMPLETE');
+    if (!failure && open.length > 0) {
+      failure = Failure.internal(new Error(`the connector returned without finishing stream \`${open[0]}\``));
+    }
+    if (operation === 'check' && failure) {
+      this.emit(line.connectionStatus(false, failure.message));
+      if (failure.host) {
+        this.error(failure, undefined);
+        return EXIT.internal;
+      }
+      this.note('INFO', `check failed: ${failure.message}`);
+      return EXIT.ok;
+    }
+    if (failure) {
+      if (open.length === 0) this.error(failure, undefined);
+      for (const name of open) this.error(failure, name);
+    }
+    if (operation === 'read') this.summary();
+    const kind = this.failed[0] ?? failure?.kind;
+    return kind === undefined ? EXIT.ok : KIND_EXIT[kind] ?? EXIT.internal;
+  }
+
+  summary() {
+    let records = 0;
+    const parts = [];
+    for (const [name, s] of this.streams) {
+      records += s.total;
+      parts.push(`stream \`${name}\`: ${s.total} records in ${(s.took / 1000).toFixed(1)} s, ${s.status ?? 'NOT STARTED'}`);
+    }
+    const total = `read ${records} records of ${this.streams.size} streams in ${((Date.now() - this.started) / 1000).toFixed(1)} s: ${this.requests} requests`;
+    for (const p of parts) this.note('INFO', `summary: ${p}`);
+    this.note('INFO', `summary: ${total}`);
+    this.log('INFO', `summary: ${total}; ${parts.join('; ')}`);
+  }
+}
+
+/**
+ * Why `bytes` is not a JSON object in UTF-8, or null when it is. The cheap way: Node's native
+ * UTF-8 check, then JSON.parse of the bytes read as Latin-1 (a one-byte string, no decoding).
+ * That is exact: bytes of multi-byte characters are all >= 0x80, which JSON allows inside
+ * strings and nowhere else, the same as the characters they encode.
+ */
+function invalidObject(bytes) {
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (!isUtf8(buffer)) return 'not valid UTF-8';
+  let value;
+  try {
+    value = JSON.parse(buffer.latin1Slice(0, buffer.length));
+  } catch (e) {
+    return e.message;
+  }
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? null : 'not a JSON object';
+}

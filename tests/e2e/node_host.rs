@@ -1,0 +1,183 @@
+//! A second, independent host runs feishu.wasm unchanged: the Node.js host (hosts/node, jco)
+//! prints the same protocol lines as host-runner, apart from `emitted_at` and the end-of-read
+//! summary's figures, and ends with the same exit code.
+
+use crate::harness::{Files, Run, component, mock, run, run_command, workspace};
+use mock_feishu::{MockConfig, MockFeishu};
+use serde_json::{Value, json};
+use std::process::Command;
+
+/// `scripts/node-host.sh COMPONENT args...` (installs the pinned packages on first use).
+fn node_host(args: &[&str]) -> Run {
+    run_command(
+        Command::new(workspace().join("scripts/node-host.sh"))
+            .arg(component())
+            .args(args),
+    )
+}
+
+/// stdout with every `emitted_at` value and the summary's LOG line blanked; each host must
+/// print exactly one summary.
+fn comparable(run: &Run) -> Vec<String> {
+    let mut summaries = 0;
+    let lines = run
+        .stdout
+        .lines()
+        .filter_map(|line| {
+            if line.starts_with(r#"{"type":"LOG","log":{"level":"INFO","message":"summary: "#) {
+                summaries += 1;
+                return None;
+            }
+            Some(match line.find(r#""emitted_at":"#) {
+                Some(at) => {
+                    let start = at + r#""emitted_at":"#.len();
+                    let end = start
+                        + line[start..]
+                            .find(|c: char| !c.is_ascii_digit() && c != '.')
+                            .unwrap_or(0);
+                    format!("{}0{}", &line[..start], &line[end..])
+                }
+                None => line.to_string(),
+            })
+        })
+        .collect();
+    let is_read = run.stdout.contains(r#""STREAM_STATUS""#) || run.stdout.contains("summary: read");
+    assert_eq!(summaries, usize::from(is_read), "{}", run.stdout);
+    lines
+}
+
+/// Runs both hosts with `args` and checks they agree; returns host-runner's run.
+fn both_agree(args: &[&str]) -> Run {
+    let mut ours = vec![args[0], "--concurrency", "1"];
+    ours.extend(&args[1..]);
+    let reference = run(&ours);
+    let node = node_host(args);
+    assert_eq!(
+        node.code, reference.code,
+        "exit codes differ\nnode: {}",
+        node.stderr
+    );
+    let (a, b) = (comparable(&reference), comparable(&node));
+    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+        assert_eq!(x, y, "line {i} differs");
+    }
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "line counts differ:\n{}\n---\n{}",
+        reference.stdout,
+        node.stdout
+    );
+    reference
+}
+
+fn base_mock() -> MockFeishu {
+    mock(MockConfig {
+        records: 230,
+        copies: 2,
+        ..MockConfig::default()
+    })
+}
+
+fn base_config(mock: &MockFeishu, page_size: u32) -> Value {
+    let mut config = mock.connector_config(page_size);
+    config.as_object_mut().map(|c| c.remove("table_id"));
+    config
+}
+
+#[test]
+fn spec_check_and_discover_match_host_runner() {
+    let mock = base_mock();
+    let files = Files::new();
+    let config = files.json("config.json", &base_config(&mock, 100));
+    assert_eq!(both_agree(&["spec"]).code, 0);
+    assert_eq!(both_agree(&["check", "--config", &config]).code, 0);
+    let discover = both_agree(&["discover", "--config", &config]);
+    assert!(
+        discover.stdout.contains("tblMockCopy00002"),
+        "{}",
+        discover.stdout
+    );
+}
+
+#[test]
+fn a_multi_page_multi_table_read_matches_host_runner() {
+    let mock = base_mock();
+    let files = Files::new();
+    let config = files.json("config.json", &base_config(&mock, 50));
+    let reference = both_agree(&["read", "--config", &config]);
+    assert_eq!(reference.code, 0, "{}", reference.stderr);
+    // 3 tables of 230 records (5 pages each) and the mock's small tables.
+    assert!(
+        reference.records().len() > 690,
+        "{}",
+        reference.records().len()
+    );
+}
+
+#[test]
+fn an_incremental_read_with_state_matches_host_runner() {
+    let mock = base_mock();
+    let files = Files::new();
+    let config = files.json("config.json", &mock.connector_config(50));
+    let catalog = files.json(
+        "catalog.json",
+        &json!({"streams": [{"stream": {"name": "records", "json_schema": {}, "supported_sync_modes": ["full_refresh", "incremental"]},
+            "sync_mode": "incremental", "cursor_field": ["last_modified_time"], "destination_sync_mode": "append_dedup",
+            "primary_key": [["record_id"]]}]}),
+    );
+    let first = run(&["read", "--config", &config, "--catalog", &catalog]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let states: Vec<Value> = first
+        .of_type("STATE")
+        .iter()
+        .map(|m| m["state"].clone())
+        .collect();
+    let state = files.json("state.json", &Value::Array(states));
+    // Changed an hour ago: before either read starts, so both end on the same cursor.
+    let an_hour_ago = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+        - 3_600_000;
+    mock.modify(&[3, 140, 229], an_hour_ago);
+    let second = both_agree(&[
+        "read",
+        "--config",
+        &config,
+        "--catalog",
+        &catalog,
+        "--state",
+        &state,
+    ]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    assert_eq!(second.records().len(), 3, "{}", second.stdout);
+}
+
+#[test]
+fn a_bad_secret_fails_check_the_same_way() {
+    let mock = base_mock();
+    let files = Files::new();
+    let mut config = mock.connector_config(50);
+    config["app_secret"] = json!("not-the-secret-1234");
+    let config = files.json("config.json", &config);
+    let check = both_agree(&["check", "--config", &config]);
+    assert_eq!(
+        check.of_type("CONNECTION_STATUS")[0]["connectionStatus"]["status"],
+        "FAILED"
+    );
+    let read = both_agree(&["read", "--config", &config]);
+    assert_eq!(read.code, 5, "{}", read.stdout);
+}
+
+#[test]
+fn a_host_the_operator_did_not_grant_is_refused_the_same_way() {
+    let mock = base_mock();
+    let files = Files::new();
+    let mut config = mock.connector_config(50);
+    config.as_object_mut().map(|c| c.remove("lark_host"));
+    let config = files.json("config.json", &config);
+    let refused = both_agree(&["read", "--config", &config]);
+    assert_eq!(refused.code, 7, "{}", refused.stdout);
+    refused.assert_failed("config_error", "--allow-host https://open.feishu.cn");
+    assert_eq!(mock.requests().len(), 0, "the mock saw a request");
+}
