@@ -6,8 +6,5 @@
 # On first use it installs the pinned packages (hosts/node/package-lock.json); the component is
 # transpiled once and cached in hosts/node/.cache by its hash.
 set -euo pipefail
-node_host="$(cd "$(dirname "$0")/../hosts/node" && pwd)"
-if [ ! -d "$node_host/node_modules/@bytecodealliance/jco" ]; then
-  (cd "$node_host" && npm ci --no-audit --no-fund --loglevel=error >&2)
-fi
+source "$(dirname "$0")/node-packages.sh"
 exec node "$node_host/src/cli.js" "$@"

@@ -1,14 +1,11 @@
-//! The component glue: the WIT `source` exports call [`crate::source`]; [`WasiHost`]
-//! implements [`Transport`] with WASI HTTP ([`crate::wasi_http`]) and [`WasiOutput`]
-//! implements [`Output`] with the WIT host imports.
+//! The component glue of the `source` world: its exports call [`crate::source`] with
+//! [`WasiTransport`] (WASI HTTP) and [`WasiOutput`], which implements [`Output`] with the WIT
+//! `host` imports.
 
 use crate::error::{Category, ConnectorError};
-use crate::host::{
-    HttpRequest, HttpResponse, LogLevel, Output, StreamStatus, Transport, TransportFailure,
-};
+use crate::host::{LogLevel, Output, StreamStatus};
 use crate::source;
-use std::hash::{BuildHasher, RandomState};
-use std::time::{Duration, Instant};
+use crate::wasi_http::WasiTransport;
 
 #[allow(clippy::too_many_arguments)]
 mod bindings {
@@ -52,11 +49,11 @@ impl Guest for Component {
     }
 
     fn check(config: String) -> Result<(), wit::ConnectorError> {
-        source::check(WasiHost::new(), &config).map_err(to_wit)
+        source::check(WasiTransport::new(Box::new(log)), &config).map_err(to_wit)
     }
 
     fn discover(config: String) -> Result<String, wit::ConnectorError> {
-        source::discover(WasiHost::new(), &config).map_err(to_wit)
+        source::discover(WasiTransport::new(Box::new(log)), &config).map_err(to_wit)
     }
 
     fn read(
@@ -65,7 +62,7 @@ impl Guest for Component {
         state: Option<String>,
     ) -> Result<(), wit::ConnectorError> {
         source::read(
-            WasiHost::new(),
+            WasiTransport::new(Box::new(log)),
             &mut WasiOutput,
             &config,
             catalog.as_deref(),
@@ -97,56 +94,6 @@ fn to_wit_ref(error: &ConnectorError) -> wit::ConnectorError {
     wit::ConnectorError {
         category,
         message: error.message.clone(),
-    }
-}
-
-/// [`Transport`] over WASI HTTP and clocks.
-struct WasiHost {
-    started: Instant,
-    random: RandomState,
-    draws: u64,
-}
-
-impl WasiHost {
-    fn new() -> Self {
-        Self {
-            started: Instant::now(),
-            random: RandomState::new(),
-            draws: 0,
-        }
-    }
-}
-
-impl Transport for WasiHost {
-    type Pending = crate::wasi_http::Pending;
-    fn start(&mut self, request: &HttpRequest) -> Result<Self::Pending, TransportFailure> {
-        crate::wasi_http::start(request)
-    }
-    fn finish(&mut self, pending: Self::Pending) -> Result<HttpResponse, TransportFailure> {
-        crate::wasi_http::finish(pending)
-    }
-
-    fn now_ms(&self) -> u64 {
-        self.started.elapsed().as_millis() as u64
-    }
-
-    fn epoch_ms(&self) -> i64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64)
-    }
-
-    fn sleep(&mut self, duration: Duration) {
-        std::thread::sleep(duration);
-    }
-
-    fn random(&mut self) -> u64 {
-        self.draws += 1;
-        self.random.hash_one(self.draws)
-    }
-
-    fn log(&mut self, level: LogLevel, message: &str) {
-        log(level, message);
     }
 }
 

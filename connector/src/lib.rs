@@ -5,8 +5,11 @@
 //! classifier ([`classify`]); [`source`] pages through `records/search` ([`paginator`],
 //! [`records`]) and hands each page's records, verbatim, to the host a page at a time.
 //!
-//! Everything but `component` is plain Rust over the [`host::Transport`] and [`host::Output`]
-//! traits and tests natively; `component` (wasm only) binds them to WASI HTTP and the WIT imports.
+//! Everything but `component` and `wasi_http` is plain Rust over the [`host::Transport`] and
+//! [`host::Output`] traits and tests natively. On wasm, `wasi_http` is the transport and
+//! `component` (feature `component`, on by default) exports the `source` world over the WIT
+//! `host` imports; the edge build (`edge/`) turns the feature off and adapts the same code to
+//! `wasi:http/proxy`.
 
 pub mod base;
 pub mod catalog;
@@ -29,7 +32,7 @@ pub mod url;
 #[cfg(test)]
 mod fake;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "component"))]
 mod component;
 #[cfg(target_arch = "wasm32")]
-mod wasi_http;
+pub mod wasi_http;

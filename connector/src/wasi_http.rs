@@ -1,10 +1,12 @@
-//! Outgoing HTTP over WASI HTTP (`wasi:http/outgoing-handler`), wasm only.
+//! Outgoing HTTP over WASI HTTP (`wasi:http/outgoing-handler`), wasm only: [`WasiTransport`]
+//! is the connector's [`Transport`] in every wasm build (the `source` component and the edge).
 //!
 //! The request body is written after `handle`; if that write fails (the request was refused or
 //! the connection failed), the response future carries the real cause, which is what we report.
 
-use crate::host::{HttpRequest, HttpResponse, Method, TransportFailure};
-use std::time::Duration;
+use crate::host::{HttpRequest, HttpResponse, LogLevel, Method, Transport, TransportFailure};
+use std::hash::{BuildHasher, RandomState};
+use std::time::{Duration, Instant};
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
     self as http, ErrorCode, Fields, FutureIncomingResponse, IncomingBody, OutgoingBody,
@@ -167,4 +169,60 @@ fn split_url(url: &str) -> Option<(Scheme, &str, &str)> {
     let url = crate::url::HttpUrl::parse(url)?;
     let scheme = if url.tls { Scheme::Https } else { Scheme::Http };
     Some((scheme, url.authority, url.path_and_query()))
+}
+
+/// Where a [`WasiTransport`] sends its log lines.
+pub type Logger = Box<dyn FnMut(LogLevel, &str)>;
+
+/// [`Transport`] over WASI HTTP and clocks; its log lines go to a [`Logger`].
+pub struct WasiTransport {
+    started: Instant,
+    random: RandomState,
+    draws: u64,
+    logger: Logger,
+}
+
+impl WasiTransport {
+    /// A transport that logs through `logger`.
+    pub fn new(logger: Logger) -> Self {
+        Self {
+            started: Instant::now(),
+            random: RandomState::new(),
+            draws: 0,
+            logger,
+        }
+    }
+}
+
+impl Transport for WasiTransport {
+    type Pending = Pending;
+    fn start(&mut self, request: &HttpRequest) -> Result<Self::Pending, TransportFailure> {
+        start(request)
+    }
+    fn finish(&mut self, pending: Self::Pending) -> Result<HttpResponse, TransportFailure> {
+        finish(pending)
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64
+    }
+
+    fn epoch_ms(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64)
+    }
+
+    fn sleep(&mut self, duration: Duration) {
+        std::thread::sleep(duration);
+    }
+
+    fn random(&mut self) -> u64 {
+        self.draws += 1;
+        self.random.hash_one(self.draws)
+    }
+
+    fn log(&mut self, level: LogLevel, message: &str) {
+        (self.logger)(level, message);
+    }
 }

@@ -31,7 +31,7 @@ mod inspect;
 mod limiter;
 mod output;
 mod progress;
-mod protocol;
+use airbyte_protocol as protocol;
 mod run;
 mod runtime;
 mod sandbox;

@@ -10,6 +10,7 @@ mod compile_cache;
 mod concurrency;
 mod contract;
 mod discover;
+mod edge;
 mod faults;
 mod incremental;
 mod inspect;

@@ -1,5 +1,7 @@
 //! The Airbyte protocol on the wire: serialize-only message types, one JSON object per line.
 //! RECORD lines are spliced around the connector's raw JSON instead of re-serialised.
+//!
+//! Shared by host-runner (native) and the edge build (wasm), so both write the same bytes.
 
 use serde::Serialize;
 use serde_json::value::RawValue;
