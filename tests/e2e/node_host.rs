@@ -181,3 +181,23 @@ fn a_host_the_operator_did_not_grant_is_refused_the_same_way() {
     refused.assert_failed("config_error", "--allow-host https://open.feishu.cn");
     assert_eq!(mock.requests().len(), 0, "the mock saw a request");
 }
+
+#[test]
+fn the_embedding_example_counts_records() {
+    let mock = mock(MockConfig::with_records(42));
+    let files = Files::new();
+    let config = files.json("config.json", &mock.connector_config(10));
+    node_host(&["spec"]); // installs the packages on first use
+    let output = Command::new("node")
+        .arg(workspace().join("hosts/node/examples/count-records.js"))
+        .arg(component())
+        .arg(&config)
+        .output()
+        .expect("run node");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "records\t42\n");
+}
