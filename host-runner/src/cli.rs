@@ -7,12 +7,33 @@ use host_runner::{CompileCache, HostPattern, Input, Level, Limits, Operation, Se
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The environment variable naming a default component: when it is set and the first argument
+/// is a command (`spec`, `check`, ...), the component argument may be left out. Images set it so
+/// that the platform can run `host-runner spec`, `host-runner check --config F`, ...
+pub const COMPONENT_ENV: &str = "HOST_RUNNER_COMPONENT";
+
+const COMMANDS: [&str; 5] = ["spec", "check", "discover", "read", "inspect"];
+
+/// The command line, with `$HOST_RUNNER_COMPONENT` put in place of a left-out component.
+pub fn args_with_default_component() -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let first_is_command = args
+        .get(1)
+        .and_then(|a| a.to_str())
+        .is_some_and(|a| COMMANDS.contains(&a));
+    if let Some(component) = std::env::var_os(COMPONENT_ENV).filter(|_| first_is_command) {
+        args.insert(1, component);
+    }
+    args
+}
+
 /// Runs a source connector component in a wasmtime sandbox and prints Airbyte protocol
 /// messages on stdout (one JSON object per line); logs go to stderr.
 #[derive(Parser, Debug)]
 #[command(name = "host-runner", version, args_override_self = true)]
 pub struct Cli {
     /// The connector: a WebAssembly component implementing the `source` world (e.g. feishu.wasm).
+    /// May be left out when $HOST_RUNNER_COMPONENT names it.
     pub component: PathBuf,
     #[command(subcommand)]
     pub command: Command,

@@ -40,7 +40,7 @@ fn main() -> ExitCode {
     // (with source paths) in error texts handed to it. Set before any thread starts.
     // SAFETY: single-threaded at this point.
     unsafe { std::env::set_var("RUST_LIB_BACKTRACE", "0") };
-    let cli = cli::Cli::parse();
+    let cli = cli::Cli::parse_from(cli::args_with_default_component());
     let config = match cli.into_run_config() {
         Ok(config) => config,
         Err(error) => {

@@ -2,7 +2,7 @@
 //! (`scripts/edge-serve.sh`: jco serve) answers the same protocol lines as host-runner's stdout,
 //! apart from `emitted_at` and the summary's figures, streamed over chunked HTTP.
 
-use crate::harness::{Files, Run, mock, run, workspace};
+use crate::harness::{Files, Run, assert_same_lines, mock, run, workspace};
 use mock_feishu::{APP_SECRET, MockConfig};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -88,31 +88,8 @@ fn unchunk(mut body: &str) -> String {
     out
 }
 
-/// Lines with `emitted_at` blanked and the summary LOG left out.
-fn comparable(text: &str) -> Vec<String> {
-    text.lines()
-        .filter(|l| !l.starts_with(r#"{"type":"LOG","log":{"level":"INFO","message":"summary: "#))
-        .map(|line| match line.find(r#""emitted_at":"#) {
-            Some(at) => {
-                let start = at + r#""emitted_at":"#.len();
-                let end = start
-                    + line[start..]
-                        .find(|c: char| !c.is_ascii_digit() && c != '.')
-                        .unwrap_or(0);
-                format!("{}0{}", &line[..start], &line[end..])
-            }
-            None => line.to_string(),
-        })
-        .collect()
-}
-
 fn assert_same(edge: &str, reference: &Run) {
-    assert!(!edge.contains(APP_SECRET), "the secret was echoed");
-    let (a, b) = (comparable(&reference.stdout), comparable(edge));
-    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
-        assert_eq!(x, y, "line {i} differs");
-    }
-    assert_eq!(a.len(), b.len(), "line counts differ:\n{edge}");
+    assert_same_lines(&reference.stdout, edge);
 }
 
 #[test]

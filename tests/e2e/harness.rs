@@ -260,3 +260,39 @@ pub fn venv_python(name: &str, packages: &[&str], probe: &str) -> PathBuf {
     }
     python
 }
+
+/// A run's stdout as another host of the same component must print it: every `emitted_at`
+/// value blanked and the end-of-read summary LOG (its figures are timings) left out.
+pub fn comparable_lines(stdout: &str) -> Vec<String> {
+    const AT: &str = r#""emitted_at":"#;
+    stdout
+        .lines()
+        .filter(|l| !l.starts_with(r#"{"type":"LOG","log":{"level":"INFO","message":"summary: "#))
+        .map(|line| match line.find(AT) {
+            Some(at) => {
+                let start = at + AT.len();
+                let end = start
+                    + line[start..]
+                        .find(|c: char| !c.is_ascii_digit() && c != '.')
+                        .unwrap_or(0);
+                format!("{}0{}", &line[..start], &line[end..])
+            }
+            None => line.to_string(),
+        })
+        .collect()
+}
+
+/// Asserts that `other` (another host's output) equals host-runner's `reference` stdout, line
+/// by line, apart from what [`comparable_lines`] leaves out; `other` must not hold the secret.
+pub fn assert_same_lines(reference: &str, other: &str) {
+    assert!(!other.contains(APP_SECRET), "the secret was printed");
+    let (a, b) = (comparable_lines(reference), comparable_lines(other));
+    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+        assert_eq!(x, y, "line {i} differs");
+    }
+    assert_eq!(
+        a.len(),
+        b.len(),
+        "line counts differ:\n{reference}\n---\n{other}"
+    );
+}

@@ -2,7 +2,7 @@
 //! prints the same protocol lines as host-runner, apart from `emitted_at` and the end-of-read
 //! summary's figures, and ends with the same exit code.
 
-use crate::harness::{Files, Run, component, mock, run, run_command, workspace};
+use crate::harness::{Files, Run, assert_same_lines, component, mock, run, run_command, workspace};
 use mock_feishu::{MockConfig, MockFeishu};
 use serde_json::{Value, json};
 use std::process::Command;
@@ -16,36 +16,6 @@ fn node_host(args: &[&str]) -> Run {
     )
 }
 
-/// stdout with every `emitted_at` value and the summary's LOG line blanked; each host must
-/// print exactly one summary.
-fn comparable(run: &Run) -> Vec<String> {
-    let mut summaries = 0;
-    let lines = run
-        .stdout
-        .lines()
-        .filter_map(|line| {
-            if line.starts_with(r#"{"type":"LOG","log":{"level":"INFO","message":"summary: "#) {
-                summaries += 1;
-                return None;
-            }
-            Some(match line.find(r#""emitted_at":"#) {
-                Some(at) => {
-                    let start = at + r#""emitted_at":"#.len();
-                    let end = start
-                        + line[start..]
-                            .find(|c: char| !c.is_ascii_digit() && c != '.')
-                            .unwrap_or(0);
-                    format!("{}0{}", &line[..start], &line[end..])
-                }
-                None => line.to_string(),
-            })
-        })
-        .collect();
-    let is_read = run.stdout.contains(r#""STREAM_STATUS""#) || run.stdout.contains("summary: read");
-    assert_eq!(summaries, usize::from(is_read), "{}", run.stdout);
-    lines
-}
-
 /// Runs both hosts with `args` and checks they agree; returns host-runner's run.
 fn both_agree(args: &[&str]) -> Run {
     let mut ours = vec![args[0], "--concurrency", "1"];
@@ -57,17 +27,9 @@ fn both_agree(args: &[&str]) -> Run {
         "exit codes differ\nnode: {}",
         node.stderr
     );
-    let (a, b) = (comparable(&reference), comparable(&node));
-    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
-        assert_eq!(x, y, "line {i} differs");
-    }
-    assert_eq!(
-        a.len(),
-        b.len(),
-        "line counts differ:\n{}\n---\n{}",
-        reference.stdout,
-        node.stdout
-    );
+    assert_same_lines(&reference.stdout, &node.stdout);
+    let summaries = |run: &Run| run.stdout.matches(r#""message":"summary: read "#).count();
+    assert_eq!(summaries(&node), summaries(&reference), "{}", node.stdout);
     reference
 }
 
