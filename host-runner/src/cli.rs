@@ -118,8 +118,15 @@ pub struct SandboxArgs {
           value_parser = clap::value_parser!(u64).range(1..=64))]
     pub concurrency: u64,
     /// Requests per second to each host, shared by every instance of the run (Feishu allows
-    /// 20 Bitable reads per second per app; 0 = no limit).
-    #[arg(long, value_name = "N", default_value_t = 20, global = true)]
+    /// 20 Bitable reads per second per app; 0 = no limit). Parallel syncs of one app share
+    /// that quota: give each a part (also settable where flags are not, as in an image).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 20,
+        global = true,
+        env = "HOST_RUNNER_MAX_RPS"
+    )]
     pub max_rps: u64,
     /// Also show debug logs on stderr (the same as --log-level debug).
     #[arg(short, long, global = true)]
