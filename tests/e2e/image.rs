@@ -7,13 +7,12 @@
 //! These tests need a Docker daemon and the image: `scripts/image-tests.sh` builds it and runs
 //! them with FEISHU_WASM_IMAGE set (they are ignored in a plain `cargo test`).
 
-use crate::harness::{Files, Run, assert_same_lines, run, run_command, venv_python, workspace};
+use crate::harness::{Files, Run, assert_same_lines, run, run_command, workspace};
+use crate::standard_tests::{python, suite_root};
 use mock_feishu::{MockConfig, MockFeishu};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Command;
-
-const NEEDS_IMAGE: &str = "needs a Docker daemon and the image: run scripts/image-tests.sh";
 
 fn image() -> String {
     std::env::var("FEISHU_WASM_IMAGE").expect("FEISHU_WASM_IMAGE names the image to test")
@@ -82,7 +81,6 @@ fn config_file(files: &Files, name: &str, config: &Value) -> String {
 #[test]
 #[ignore = "needs a Docker daemon and the image: run scripts/image-tests.sh"]
 fn the_image_is_what_the_platform_expects() {
-    let _ = NEEDS_IMAGE;
     let image = image();
     let inspect: Value =
         serde_json::from_str(&docker(&["image", "inspect", &image])).expect("docker inspect JSON");
@@ -198,40 +196,13 @@ fn the_image_prints_what_host_runner_prints() {
 #[ignore = "needs a Docker daemon and the image: run scripts/image-tests.sh"]
 fn airbytes_image_tests_pass() {
     let mock = bridge_mock(MockConfig::with_records(25));
-    let dir = tempfile::tempdir().expect("temp dir");
-    let root = dir.path().join("source-feishu-wasm");
-    std::fs::create_dir_all(root.join("secrets")).expect("mkdir");
-    for file in [
-        "acceptance-test-config.yml",
-        "conftest.py",
-        "source_feishu_wasm.py",
-        "test_standard.py",
-    ] {
-        std::fs::copy(
-            workspace().join("tests/standard").join(file),
-            root.join(file),
-        )
-        .expect("copy");
-    }
+    let (_dir, root) = suite_root(&mock);
     std::fs::copy(
         workspace().join("image/metadata.yaml"),
         root.join("metadata.yaml"),
     )
-    .expect("copy");
-    let config = mock.connector_config(10);
-    std::fs::write(root.join("secrets/config.json"), config.to_string()).expect("write");
-    let mut base = config.clone();
-    base.as_object_mut().map(|o| o.remove("table_id"));
-    std::fs::write(root.join("secrets/config_base.json"), base.to_string()).expect("write");
-    let mut bad = config;
-    bad["app_secret"] = "wrong-secret".into();
-    std::fs::write(root.join("secrets/config_bad_secret.json"), bad.to_string()).expect("write");
-    let python = venv_python(
-        "cdk-venv",
-        &["airbyte-cdk==7.39.1", "pytest==9.2.0"],
-        "import airbyte_cdk.test.standard_tests, pytest",
-    );
-    let out = Command::new(python)
+    .expect("copy metadata.yaml");
+    let out = Command::new(python())
         .args(["-m", "pytest", "-p", "no:cacheprovider", "-rA"])
         // The backward-compatibility test compares with a published version: there is none.
         .args(["-k", "docker and not backward_compatibility"])

@@ -8,7 +8,8 @@ use serde_json::{Value, json};
 
 const N: usize = 1200;
 
-fn incremental_catalog(stream: &str) -> Value {
+/// A configured catalog reading `stream` incrementally on last_modified_time.
+pub fn incremental_catalog(stream: &str) -> Value {
     json!({"streams": [{"stream": {"name": stream, "json_schema": {}, "supported_sync_modes": ["full_refresh", "incremental"]},
                         "sync_mode": "incremental", "cursor_field": ["last_modified_time"], "destination_sync_mode": "append_dedup",
                         "primary_key": [["record_id"]]}]})

@@ -3,6 +3,7 @@
 //! summary's figures, and ends with the same exit code.
 
 use crate::harness::{Files, Run, assert_same_lines, component, mock, run, run_command, workspace};
+use crate::incremental::incremental_catalog;
 use mock_feishu::{MockConfig, MockFeishu};
 use serde_json::{Value, json};
 use std::process::Command;
@@ -82,12 +83,7 @@ fn an_incremental_read_with_state_matches_host_runner() {
     let mock = base_mock();
     let files = Files::new();
     let config = files.json("config.json", &mock.connector_config(50));
-    let catalog = files.json(
-        "catalog.json",
-        &json!({"streams": [{"stream": {"name": "records", "json_schema": {}, "supported_sync_modes": ["full_refresh", "incremental"]},
-            "sync_mode": "incremental", "cursor_field": ["last_modified_time"], "destination_sync_mode": "append_dedup",
-            "primary_key": [["record_id"]]}]}),
-    );
+    let catalog = files.json("catalog.json", &incremental_catalog("records"));
     let first = run(&["read", "--config", &config, "--catalog", &catalog]);
     assert_eq!(first.code, 0, "{}", first.stderr);
     let states: Vec<Value> = first

@@ -1,11 +1,11 @@
 //! Airbyte's own standard source tests (airbyte-cdk's `SourceTestSuiteBase`, in-process route)
 //! against host-runner + feishu.wasm and the mock: spec lint (secrets marked), config vs spec,
 //! check (good, whole-Base, bad secret), discover, basic read with schema validation at
-//! strictness high, and a read with a bad catalog. The Docker-image tests of the suite are
-//! deselected: they need a connector image, which this repository does not build yet.
+//! strictness high, and a read with a bad catalog. The suite's Docker-image tests run in
+//! `image.rs`, against the connector image.
 
 use crate::harness::{component, mock, venv_python, workspace};
-use mock_feishu::MockConfig;
+use mock_feishu::{MockConfig, MockFeishu};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 const PACKAGES: [&str; 2] = ["airbyte-cdk==7.39.1", "pytest==9.2.0"];
 
 /// A venv under target/ with the pinned airbyte-cdk, made on first use.
-fn python() -> &'static PathBuf {
+pub fn python() -> &'static PathBuf {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
     PYTHON.get_or_init(|| {
         venv_python(
@@ -28,11 +28,11 @@ fn write_json(path: &Path, value: &serde_json::Value) {
     std::fs::write(path, value.to_string()).expect("write config");
 }
 
-#[test]
-fn airbytes_standard_source_tests_pass() {
-    let mock = mock(MockConfig::with_records(25));
+/// A connector root for the suite in a temp dir (the suite names the connector after it): the
+/// files of tests/standard, and three configs for `mock` (one table, the whole Base, a wrong
+/// secret). Returns the temp dir (removed when dropped) and the root.
+pub fn suite_root(mock: &MockFeishu) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");
-    // The suite names the connector after its root directory.
     let root = dir.path().join("source-feishu-wasm");
     std::fs::create_dir_all(root.join("secrets")).expect("mkdir");
     for file in [
@@ -55,6 +55,13 @@ fn airbytes_standard_source_tests_pass() {
     let mut bad = config;
     bad["app_secret"] = "wrong-secret".into();
     write_json(&root.join("secrets/config_bad_secret.json"), &bad);
+    (dir, root)
+}
+
+#[test]
+fn airbytes_standard_source_tests_pass() {
+    let mock = mock(MockConfig::with_records(25));
+    let (_dir, root) = suite_root(&mock);
 
     let runner_args = serde_json::json!(["--cache-dir", workspace().join("target/e2e-wasm-cache")]);
     let out = Command::new(python())
