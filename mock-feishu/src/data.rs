@@ -280,6 +280,14 @@ pub fn fields(index: usize) -> Value {
 /// Name of the main table's ModifiedTime (type 1002) field.
 pub const MODIFIED_FIELD: &str = "修改时间";
 
+/// Name of the main table's CreatedTime (type 1001) field.
+pub const CREATED_FIELD: &str = "创建时间";
+
+/// When main-table record `index` was created: a minute apart (100,000 records span 69 days).
+pub fn created_at(index: usize) -> i64 {
+    BASE_TIME_MS + index as i64 * 60_000
+}
+
 /// When record `index` of the main table was last modified, unless changed since: an hour
 /// apart, so that a day-granular filter has something to narrow.
 pub fn default_modified(index: usize) -> i64 {
@@ -295,9 +303,10 @@ pub fn record(index: usize, automatic: bool) -> Value {
 pub fn record_modified_at(index: usize, automatic: bool, modified: i64) -> Value {
     let mut fields = fields(index);
     fields[MODIFIED_FIELD] = json!(modified);
+    fields[CREATED_FIELD] = json!(created_at(index));
     let mut r = json!({"record_id": record_id(index), "fields": fields});
     if automatic {
-        r["created_time"] = json!(BASE_TIME_MS + index as i64 * 60_000);
+        r["created_time"] = json!(created_at(index));
         r["last_modified_time"] = json!(modified);
         r["created_by"] = person(index);
         r["last_modified_by"] = person(index + 1);
@@ -322,6 +331,7 @@ pub fn field_list() -> Vec<Value> {
         field(12, "关联任务", 21, "DuplexLink"),
         field(13, "编号", 1005, "AutoNumber"),
         field(14, MODIFIED_FIELD, 1002, "ModifiedTime"),
+        field(15, CREATED_FIELD, 1001, "CreatedTime"),
     ]
 }
 

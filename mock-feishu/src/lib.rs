@@ -57,6 +57,9 @@ pub enum Fault {
     /// The connection the request came on is closed before any byte of an answer, as a
     /// server does with a keep-alive connection it has just timed out.
     CloseConnection,
+    /// `count` records are appended to the main table (created now, as the next indices)
+    /// before this search is answered, as if users added them during the read.
+    AddRecords { count: usize },
 }
 
 /// What the mock serves.
@@ -643,6 +646,14 @@ async fn search_page(
     match fault {
         Some(Fault::ExpireTokens) => state.shared().valid_tokens.clear(),
         Some(Fault::CloseConnection) => close_socket(&state, peer.port()),
+        Some(Fault::AddRecords { count }) => {
+            let mut shared = state.shared();
+            let first = state.records.len() + shared.added;
+            shared.added += count;
+            for i in first..first + count {
+                shared.mark_modified(&[i], data::default_modified(i));
+            }
+        }
         Some(Fault::Stall { secs }) => {
             tokio::time::sleep(std::time::Duration::from_secs(secs)).await
         }
@@ -700,12 +711,14 @@ async fn search_page(
     // The records in answer order: (count, position -> record index).
     let (count, index_of): (usize, Box<dyn Fn(usize) -> usize + Send + Sync>) =
         match (view, narrowing) {
-            (_, Some((after, sorted))) if main => {
+            (_, Some(narrowing)) if main => {
                 let mut order: Vec<usize> = (0..n)
-                    .filter(|&i| after.is_none_or(|t| modified_of(i) > t))
+                    .filter(|&i| narrowing.keeps(modified_of(i), data::created_at(i)))
                     .collect();
-                if sorted {
-                    order.sort_by_key(|&i| (modified_of(i), i));
+                match narrowing.order {
+                    Order::Stored | Order::CreatedAsc => {}
+                    Order::ModifiedAsc => order.sort_by_key(|&i| (modified_of(i), i)),
+                    Order::CreatedDesc => order.reverse(),
                 }
                 (order.len(), Box::new(move |p| order[p]))
             }
@@ -778,49 +791,94 @@ async fn search_page(
     }
 }
 
-/// A search's filter and sort on the ModifiedTime field: (records modified after this many ms,
-/// oldest first). Only what the connector asks for is understood; anything else is refused.
-fn narrowing(request: &Value) -> Result<Option<(Option<i64>, bool)>, String> {
+/// What a search's filter and sort ask of the main table: bounds on its ModifiedTime and
+/// CreatedTime fields (each to the day, as Feishu's ExactDate works) and an order. Only what the
+/// connector asks for is understood; anything else is refused.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Narrowing {
+    modified_after: Option<i64>,
+    created_after: Option<i64>,
+    created_before: Option<i64>,
+    order: Order,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+enum Order {
+    #[default]
+    Stored,
+    ModifiedAsc,
+    CreatedAsc,
+    CreatedDesc,
+}
+
+impl Narrowing {
+    fn keeps(&self, modified: i64, created: i64) -> bool {
+        self.modified_after.is_none_or(|t| modified > t)
+            && self.created_after.is_none_or(|t| created > t)
+            && self.created_before.is_none_or(|t| created < t)
+    }
+}
+
+/// 00:00 of the day of `ms` in the Base's time zone (UTC+8 here): what ExactDate compares with.
+fn day_start(ms: i64) -> i64 {
+    const DAY: i64 = 86_400_000;
+    const TZ: i64 = 8 * 3_600_000;
+    (ms + TZ).div_euclid(DAY) * DAY - TZ
+}
+
+fn narrowing(request: &Value) -> Result<Option<Narrowing>, String> {
     if request.get("filter").is_none() && request.get("sort").is_none() {
         return Ok(None);
     }
-    let after = match request.get("filter") {
-        None => None,
+    let mut narrowing = Narrowing::default();
+    let conditions = match request.get("filter") {
+        None => Vec::new(),
         Some(filter) => {
-            let condition = filter
-                .pointer("/conditions/0")
-                .ok_or("filter has no condition")?;
-            let value = condition["value"]
-                .as_array()
-                .ok_or("condition has no value")?;
-            let supported = condition["field_name"] == data::MODIFIED_FIELD
-                && condition["operator"] == "isGreater"
-                && value.first().and_then(Value::as_str) == Some("ExactDate");
-            if !supported {
-                return Err(format!("InvalidFilter: {condition}"));
+            if filter.get("conjunction").is_some_and(|c| c != "and") {
+                return Err(format!("InvalidFilter: {filter}"));
             }
-            let ms: i64 = value
-                .get(1)
-                .and_then(Value::as_str)
-                .and_then(|v| v.parse().ok())
-                .ok_or("ExactDate needs ms")?;
-            // The date works to the day, in the Base's time zone (UTC+8 here).
-            const DAY: i64 = 86_400_000;
-            const TZ: i64 = 8 * 3_600_000;
-            Some((ms + TZ).div_euclid(DAY) * DAY - TZ)
+            let conditions = filter["conditions"].as_array().cloned().unwrap_or_default();
+            if conditions.is_empty() {
+                return Err("filter has no condition".into());
+            }
+            conditions
         }
     };
-    let sorted = match request.get("sort") {
-        None => false,
-        Some(sort)
-            if sort.pointer("/0/field_name") == Some(&json!(data::MODIFIED_FIELD))
-                && sort.pointer("/0/desc") == Some(&json!(false)) =>
-        {
-            true
+    for condition in &conditions {
+        let value = condition["value"]
+            .as_array()
+            .ok_or("condition has no value")?;
+        if value.first().and_then(Value::as_str) != Some("ExactDate") {
+            return Err(format!("InvalidFilter: {condition}"));
         }
-        Some(sort) => return Err(format!("InvalidSort: {sort}")),
-    };
-    Ok(Some((after, sorted)))
+        let ms: i64 = value
+            .get(1)
+            .and_then(Value::as_str)
+            .and_then(|v| v.parse().ok())
+            .ok_or("ExactDate needs ms")?;
+        let day = Some(day_start(ms));
+        let field = condition["field_name"].as_str().unwrap_or_default();
+        match (field, condition["operator"].as_str()) {
+            (data::MODIFIED_FIELD, Some("isGreater")) => narrowing.modified_after = day,
+            (data::CREATED_FIELD, Some("isGreater")) => narrowing.created_after = day,
+            (data::CREATED_FIELD, Some("isLess")) => narrowing.created_before = day,
+            _ => return Err(format!("InvalidFilter: {condition}")),
+        }
+    }
+    if let Some(sort) = request.get("sort") {
+        let field = sort.pointer("/0/field_name").and_then(Value::as_str);
+        let desc = sort
+            .pointer("/0/desc")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        narrowing.order = match (field, desc) {
+            (Some(data::MODIFIED_FIELD), false) => Order::ModifiedAsc,
+            (Some(data::CREATED_FIELD), false) => Order::CreatedAsc,
+            (Some(data::CREATED_FIELD), true) => Order::CreatedDesc,
+            _ => return Err(format!("InvalidSort: {sort}")),
+        };
+    }
+    Ok(Some(narrowing))
 }
 
 /// The JSON text of a records page, shaped by a paging fault if there is one; `render`

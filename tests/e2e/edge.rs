@@ -50,20 +50,19 @@ impl EdgeServer {
         .expect("send");
         let mut answer = Vec::new();
         stream.read_to_end(&mut answer).expect("read the answer");
-        let answer = String::from_utf8(answer).expect("utf-8 answer");
-        let (head, body) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
+        let split = answer
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("an HTTP answer");
+        let head = String::from_utf8_lossy(&answer[..split]).to_ascii_lowercase();
+        let body = &answer[split + 4..];
         let status = head[9..12].parse().expect("a status code");
-        let chunked = head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked");
-        (
-            status,
-            if chunked {
-                unchunk(body)
-            } else {
-                body.to_string()
-            },
-        )
+        // Chunks may cut a character in two: decode once they are joined.
+        let body = match head.contains("transfer-encoding: chunked") {
+            true => unchunk(body),
+            false => body.to_vec(),
+        };
+        (status, String::from_utf8(body).expect("a UTF-8 body"))
     }
 }
 
@@ -75,15 +74,17 @@ impl Drop for EdgeServer {
     }
 }
 
-fn unchunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
+fn unchunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(end) = body.windows(2).position(|w| w == b"\r\n") {
+        let size = std::str::from_utf8(&body[..end]).expect("a chunk size");
         let size = usize::from_str_radix(size.trim(), 16).expect("a chunk size");
         if size == 0 {
             break;
         }
-        out.push_str(&rest[..size]);
-        body = &rest[size + 2..];
+        let start = end + 2;
+        out.extend_from_slice(&body[start..start + size]);
+        body = &body[start + size + 2..];
     }
     out
 }
