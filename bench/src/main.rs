@@ -433,17 +433,20 @@ fn wan(bench: &Bench) -> Result<()> {
         );
     }
     drop(base);
-    let single = Table::start_with(&a.mock, 100_000, bench.dir.path(), &wan_flags(0))?;
-    let before = single.violations()?;
-    let m = wan_read(bench, &single, &[])?;
-    wan_row(
-        "1 table",
-        100_000,
-        200,
-        a.wan_qps,
-        &m,
-        single.violations()? - before,
-    );
+    let mut single = Table::start_with(&a.mock, 100_000, bench.dir.path(), &wan_flags(0))?;
+    for ranges in [1, 4] {
+        single.config["table_ranges"] = ranges.into();
+        let before = single.violations()?;
+        let m = wan_read(bench, &single, &[])?;
+        wan_row(
+            &format!("1 table, table_ranges {ranges}"),
+            100_000,
+            200,
+            a.wan_qps,
+            &m,
+            single.violations()? - before,
+        );
+    }
     Ok(())
 }
 

@@ -43,8 +43,8 @@ pub struct FeishuClient<H: Transport> {
     config: Config,
     token: Option<TenantToken>,
     policy: RetryPolicy,
-    /// A records request started ahead of need, keyed by its URL and body.
-    prefetched: Option<(String, H::Pending)>,
+    /// Records requests started ahead of need (one per range being read), keyed by URL and body.
+    prefetched: Vec<(String, H::Pending)>,
 }
 
 /// What identifies a prefetched search: its URL and body.
@@ -69,7 +69,7 @@ impl<H: Transport> FeishuClient<H> {
             config,
             token: None,
             policy: RetryPolicy::default(),
-            prefetched: None,
+            prefetched: Vec::new(),
         }
     }
 
@@ -92,10 +92,12 @@ impl<H: Transport> FeishuClient<H> {
     ) -> Result<HttpResponse, ConnectorError> {
         let url = self.search_url(table, page_size, page_token);
         let key = prefetch_key(&url, body);
-        let first = match self.prefetched.take() {
-            Some((prefetched, pending)) if prefetched == key => Some(self.host.finish(pending)),
-            _ => None,
-        };
+        let first = self
+            .prefetched
+            .iter()
+            .position(|(prefetched, _)| *prefetched == key)
+            .map(|i| self.prefetched.remove(i).1)
+            .map(|pending| self.host.finish(pending));
         let what = format!("POST {}", shown_path(&table.search_path()));
         self.send_after(&what, true, first, |bearer| {
             search_request(&url, body, bearer)
@@ -123,7 +125,10 @@ impl<H: Transport> FeishuClient<H> {
         let url = self.search_url(table, page_size, page_token);
         // A request that cannot start now is simply sent again when it is needed.
         if let Ok(pending) = self.host.start(&search_request(&url, body, Some(bearer))) {
-            self.prefetched = Some((prefetch_key(&url, body), pending));
+            // One page ahead per search: an older one for the same search is dropped.
+            self.prefetched
+                .retain(|(key, _)| !key.ends_with(&format!("\n{body}")));
+            self.prefetched.push((prefetch_key(&url, body), pending));
         }
     }
 
@@ -512,6 +517,26 @@ mod tests {
         assert!(
             urls[3].ends_with("page_token=b") && urls[4].ends_with("page_token=c"),
             "{urls:?}"
+        );
+    }
+
+    #[test]
+    fn several_searches_keep_a_page_ahead_each() {
+        let mut client = FeishuClient::new(scripted(vec![]), config());
+        client.search_records(&table(), BODY, 10, None).unwrap();
+        let other = r#"{"filter":{}}"#;
+        client.prefetch_records(&table(), BODY, 10, Some("a"));
+        client.prefetch_records(&table(), other, 10, Some("x"));
+        client
+            .search_records(&table(), other, 10, Some("x"))
+            .unwrap();
+        client
+            .search_records(&table(), BODY, 10, Some("a"))
+            .unwrap();
+        assert_eq!(
+            client.transport().requests.len(),
+            4,
+            "token, first page, and one page ahead for each search, each used once"
         );
     }
 

@@ -11,6 +11,10 @@ pub const DEFAULT_HOST: &str = "https://open.feishu.cn";
 /// Default and bounds of `page_size` (the records search endpoint allows at most 500).
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
 pub const MAX_PAGE_SIZE: u32 = 500;
+/// Default and most of `table_ranges`: ranges of creation time read at once from one big table
+/// (off by default: it relies on how Feishu filters CreatedTime fields, see `ranges`).
+pub const DEFAULT_TABLE_RANGES: u32 = 1;
+pub const MAX_TABLE_RANGES: u32 = 8;
 
 /// A string that must never be printed; `Debug` shows a placeholder.
 #[derive(Clone, PartialEq, Eq)]
@@ -47,6 +51,8 @@ pub struct Config {
     /// Scheme and authority only, no trailing slash (e.g. `https://open.feishu.cn`).
     pub lark_host: String,
     pub page_size: u32,
+    /// How many ranges of creation time a big table is read in at once (1: page after page).
+    pub table_ranges: u32,
 }
 
 impl Config {
@@ -69,7 +75,13 @@ impl Config {
             table_id,
             view_id,
             lark_host,
-            page_size: page_size(&fields)?,
+            page_size: bounded(&fields, "page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?,
+            table_ranges: bounded(
+                &fields,
+                "table_ranges",
+                DEFAULT_TABLE_RANGES,
+                MAX_TABLE_RANGES,
+            )?,
         })
     }
 }
@@ -225,20 +237,22 @@ fn normalize_host(raw: &str) -> Option<String> {
     matches!(url.rest, "" | "/").then(|| url.origin())
 }
 
-fn page_size(fields: &Map<String, Value>) -> Result<u32, ConnectorError> {
-    let out_of_range = || {
-        ConnectorError::config(format!(
-            "config field `page_size` must be an integer from 1 to {MAX_PAGE_SIZE}"
-        ))
-    };
-    match fields.get("page_size") {
-        None | Some(Value::Null) => Ok(DEFAULT_PAGE_SIZE),
+/// The integer config field `name`, from 1 to `max`; `default` when absent or null.
+fn bounded(
+    fields: &Map<String, Value>,
+    name: &str,
+    default: u32,
+    max: u32,
+) -> Result<u32, ConnectorError> {
+    let expected = format!("config field `{name}` must be an integer from 1 to {max}");
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(default),
         Some(Value::Number(n)) => match n.as_u64() {
-            Some(v) if (1..=u64::from(MAX_PAGE_SIZE)).contains(&v) => Ok(v as u32),
-            _ => Err(out_of_range()),
+            Some(v) if (1..=u64::from(max)).contains(&v) => Ok(v as u32),
+            _ => Err(ConnectorError::config(expected)),
         },
         Some(other) => Err(ConnectorError::config(format!(
-            "config field `page_size` must be an integer from 1 to {MAX_PAGE_SIZE}, got {}",
+            "{expected}, got {}",
             type_name(other)
         ))),
     }

@@ -80,10 +80,16 @@ fn cursor_of(stream_state: &Value, stream: &str) -> Result<Option<i64>, Connecto
 
 /// The `last_modified_time` of a record's JSON text, if it has one.
 pub fn record_cursor(record: &[u8]) -> Option<i64> {
+    record_time(record, CURSOR_FIELD)
+}
+
+/// The integer at top-level `key` of a record's JSON text (`created_time`,
+/// `last_modified_time`), if it has one.
+pub fn record_time(record: &[u8], key_name: &str) -> Option<i64> {
     let mut found = None;
     each_member(record, 0, |key, at| {
         let (start, end) = value_span(record, at)?;
-        if key == CURSOR_FIELD.as_bytes() {
+        if key == key_name.as_bytes() {
             found = std::str::from_utf8(&record[start..end])
                 .ok()
                 .and_then(|s| s.parse::<i64>().ok());

@@ -21,6 +21,7 @@ pub mod host;
 pub mod incremental;
 pub mod link;
 pub mod paginator;
+pub mod ranges;
 pub mod records;
 pub mod scan;
 pub mod schema;

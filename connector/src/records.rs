@@ -47,6 +47,8 @@ pub struct RecordsPage<'a> {
     pub items: Vec<&'a [u8]>,
     pub has_more: bool,
     pub page_token: Option<String>,
+    /// `data.total`: how many records the search matches, when Feishu says.
+    pub total: Option<u64>,
 }
 
 fn malformed(path: &str, error: ScanError) -> ConnectorError {
@@ -104,6 +106,7 @@ struct DataFields<'a> {
     items_seen: bool,
     has_more: Option<&'a [u8]>,
     page_token: Option<&'a [u8]>,
+    total: Option<u64>,
     items: Vec<&'a [u8]>,
 }
 
@@ -141,6 +144,11 @@ impl<'a> DataFields<'a> {
                 b"items" => self.items_not_array |= &b[start..end] != b"null",
                 b"has_more" => self.has_more = Some(&b[start..end]),
                 b"page_token" => self.page_token = Some(&b[start..end]),
+                b"total" => {
+                    self.total = std::str::from_utf8(&b[start..end])
+                        .ok()
+                        .and_then(|t| t.parse().ok())
+                }
                 _ => {}
             }
             Ok(end)
@@ -187,6 +195,7 @@ impl<'a> DataFields<'a> {
             items: self.items,
             has_more,
             page_token,
+            total: self.total,
         })
     }
 }

@@ -6,9 +6,10 @@ use crate::catalog::{self, StreamDef, SyncMode};
 use crate::client::FeishuClient;
 use crate::config::Config;
 use crate::error::{Category, ConnectorError};
-use crate::host::{LogLevel, Output, StreamStatus, Transport};
+use crate::host::{HttpResponse, LogLevel, Output, StreamStatus, Transport};
 use crate::incremental::{self, CursorTracker};
 use crate::paginator::PageCursor;
+use crate::ranges::{self, CreatedRange};
 use crate::records::{RecordsPage, TableRef};
 use crate::schema::records_schema;
 use crate::spec::{catalog_entry, specification};
@@ -165,9 +166,21 @@ fn warn_of_stale_state<O: Output>(
     }
 }
 
+/// One search of a stream: its body, and the range of creation time whose records it keeps
+/// (a big table split into ranges has several searches, read at once).
+struct Lane {
+    body: String,
+    range: Option<CreatedRange>,
+}
+
+/// The answer to a lane's first search when planning already fetched it.
+type FirstPage = Option<HttpResponse>;
+
 /// How a stream's records are asked for and handled.
 struct SearchPlan {
-    body: String,
+    lanes: Vec<Lane>,
+    /// The first page of the only lane, fetched while planning.
+    first: std::cell::Cell<FirstPage>,
     /// Each record's cursor is read: to skip records older than the saved cursor and to save
     /// the newest (incremental reads only; a full refresh passes records on untouched).
     track_cursor: bool,
@@ -184,13 +197,9 @@ fn search_plan<H: Transport, O: Output>(
     mode: SyncMode,
     since: Option<i64>,
 ) -> Result<SearchPlan, ConnectorError> {
-    let plain = |track_cursor| SearchPlan {
-        body: stream.table.search_body(),
-        track_cursor,
-        sorted: false,
-    };
+    let plain = |track_cursor| SearchPlan::whole(stream, track_cursor);
     if mode == SyncMode::FullRefresh {
-        return Ok(plain(false));
+        return full_refresh_plan(client, out, stream);
     }
     let client_side = |out: &mut O, why: &str| {
         let message = format!(
@@ -218,12 +227,16 @@ fn search_plan<H: Transport, O: Output>(
             ),
         ),
         Some(field) => Ok(SearchPlan {
-            body: match since {
-                Some(cursor) => incremental::filtered_search_body(&field.field_name, cursor),
-                None => incremental::sorted_search_body(&field.field_name),
-            },
+            lanes: vec![Lane {
+                body: match since {
+                    Some(cursor) => incremental::filtered_search_body(&field.field_name, cursor),
+                    None => incremental::sorted_search_body(&field.field_name),
+                },
+                range: None,
+            }],
             track_cursor: true,
             sorted: true,
+            first: Default::default(),
         }),
         None => {
             let message = format!(
@@ -235,6 +248,143 @@ fn search_plan<H: Transport, O: Output>(
             Ok(plain(true))
         }
     }
+}
+
+impl SearchPlan {
+    /// One search of the whole table (or view).
+    fn whole(stream: &StreamDef, track_cursor: bool) -> Self {
+        Self {
+            lanes: vec![Lane {
+                body: stream.table.search_body(),
+                range: None,
+            }],
+            track_cursor,
+            sorted: false,
+            first: Default::default(),
+        }
+    }
+}
+
+/// A full refresh: one search, or, for a big table with a CreatedTime field whose records were
+/// created over weeks, `table_ranges` ranges of creation time read at once ([`ranges`]). The
+/// first page of the whole table tells how big it is; a table read whole keeps that page, so
+/// only big tables pay for planning (the fields list and two one-record searches).
+fn full_refresh_plan<H: Transport, O: Output>(
+    client: &mut FeishuClient<H>,
+    out: &mut O,
+    stream: &StreamDef,
+) -> Result<SearchPlan, ConnectorError> {
+    let whole = SearchPlan::whole(stream, false);
+    let lanes = client.config().table_ranges;
+    if lanes < 2 || stream.table.view_id.is_some() {
+        return Ok(whole);
+    }
+    let table = &stream.table;
+    let page_size = client.config().page_size;
+    // A failure here is met again, with its context, when the lane reads its first page.
+    let Ok(first) = client.search_records(table, &whole.lanes[0].body, page_size, None) else {
+        return Ok(whole);
+    };
+    let total = RecordsPage::parse(&first.body).ok().and_then(|p| p.total);
+    let big = total.is_some_and(|t| t >= ranges::min_split_records(page_size));
+    let planned = if big {
+        plan_ranges(client, out, stream, lanes)?
+    } else {
+        None
+    };
+    let Some((field, planned)) = planned else {
+        whole.first.set(Some(first));
+        return Ok(whole);
+    };
+    let message = format!(
+        "stream `{}`: reading {} ranges of creation time at once (field {field:?})",
+        stream.name,
+        planned.len(),
+    );
+    out.log(LogLevel::Info, &message);
+    Ok(SearchPlan {
+        lanes: planned
+            .into_iter()
+            .map(|range| Lane {
+                body: range.search_body(&field),
+                range: Some(range),
+            })
+            .collect(),
+        track_cursor: false,
+        sorted: false,
+        first: Default::default(),
+    })
+}
+
+/// The CreatedTime field of a big table and its ranges; None when it has no such field, when
+/// its records were created within a short time, or when Feishu refuses the planning searches
+/// (the table is then read page after page, with a WARN saying why).
+fn plan_ranges<H: Transport, O: Output>(
+    client: &mut FeishuClient<H>,
+    out: &mut O,
+    stream: &StreamDef,
+    lanes: u32,
+) -> Result<Option<(String, Vec<CreatedRange>)>, ConnectorError> {
+    let table = &stream.table;
+    let fields = base::fields(client, &table.app_token, &table.table_id)?;
+    let Some(field) = fields
+        .iter()
+        .find(|f| f.type_code == ranges::CREATED_TIME_TYPE)
+    else {
+        return Ok(None);
+    };
+    match probe_ranges(client, table, &field.field_name, lanes) {
+        Ok(planned) if planned.is_empty() => Ok(None),
+        Ok(planned) => Ok(Some((field.field_name.clone(), planned))),
+        Err(e)
+            if matches!(
+                e.category,
+                Category::Auth | Category::Permission | Category::OutputClosed
+            ) =>
+        {
+            Err(e)
+        }
+        Err(e) => {
+            let message = format!(
+                "stream `{}`: cannot plan ranges of creation time ({}); reading page after page",
+                stream.name, e.message
+            );
+            out.log(LogLevel::Warn, &message);
+            Ok(None)
+        }
+    }
+}
+
+/// The ranges for `table`: its oldest and newest record (two one-record searches sorted on
+/// the CreatedTime field `field`, sent at once) and its record count decide them.
+fn probe_ranges<H: Transport>(
+    client: &mut FeishuClient<H>,
+    table: &TableRef,
+    field: &str,
+    lanes: u32,
+) -> Result<Vec<CreatedRange>, ConnectorError> {
+    let (oldest, newest) = (
+        ranges::probe_body(field, false),
+        ranges::probe_body(field, true),
+    );
+    client.prefetch_records(table, &newest, 1, None);
+    let first = client.search_records(table, &oldest, 1, None)?;
+    let last = client.search_records(table, &newest, 1, None)?;
+    let (first, last) = (
+        RecordsPage::parse(&first.body)?,
+        RecordsPage::parse(&last.body)?,
+    );
+    let created = |page: &RecordsPage| {
+        page.items
+            .first()
+            .and_then(|r| incremental::record_time(r, "created_time"))
+    };
+    Ok(match (created(&first), created(&last), first.total) {
+        (Some(oldest), Some(newest), Some(total)) => {
+            ranges::plan(oldest, newest, total, client.config().page_size, lanes)
+        }
+        _ => Vec::new(),
+    })
 }
 
 /// Reads one stream with its status bracket: STARTED, then COMPLETE (or an error, which the
@@ -281,9 +431,20 @@ fn empty_table_warning(stream: &str) -> String {
     )
 }
 
+/// A lane being read: its search, where its pages stand, and its page size (halved for this
+/// lane alone when Feishu finds a page too large).
+struct LaneCursor<'a> {
+    lane: &'a Lane,
+    cursor: PageCursor,
+    page_size: u32,
+    first: FirstPage,
+}
+
 /// Pages through a stream's records, emitting each page's records (those at or after the
-/// cursor) as Feishu sent them, and fetching the next page while the current one is handed
-/// over. When pages come sorted by the cursor, the cursor is saved after each page.
+/// cursor, and in the lane's range of creation time) as Feishu sent them, and fetching each
+/// lane's next page while the current one is handed over. Several lanes are read in turn,
+/// each with its next page in flight. When pages come sorted by the cursor, the cursor is
+/// saved after each page.
 fn read_pages<H: Transport, O: Output>(
     client: &mut FeishuClient<H>,
     out: &mut O,
@@ -291,54 +452,96 @@ fn read_pages<H: Transport, O: Output>(
     plan: &SearchPlan,
     tracker: &mut CursorTracker,
 ) -> Result<u64, ConnectorError> {
-    let mut page_size = client.config().page_size;
-    let table = &stream.table;
-    let path = crate::host::shown_path(&table.search_path());
-    let body = plan.body.as_str();
-    let mut cursor = PageCursor::default();
+    let page_size = client.config().page_size;
+    let mut lanes: Vec<LaneCursor> = plan
+        .lanes
+        .iter()
+        .map(|lane| LaneCursor {
+            lane,
+            cursor: PageCursor::default(),
+            page_size,
+            first: plan.first.take(),
+        })
+        .collect();
+    if lanes.len() > 1 {
+        for lane in &lanes {
+            client.prefetch_records(&stream.table, &lane.lane.body, page_size, None);
+        }
+    }
     let mut count = 0u64;
-    loop {
-        let response = match client.search_records(table, body, page_size, cursor.token()) {
-            Err(e) if e.category == Category::ResponseTooLarge && page_size > 1 => {
-                let smaller = (page_size / 2).max(1);
-                if page_size == client.config().page_size {
+    let mut turn = 0;
+    while !lanes.is_empty() {
+        let i = turn % lanes.len();
+        let (emitted, more) = read_page(client, out, stream, plan, tracker, &mut lanes[i])?;
+        count += emitted;
+        if more {
+            turn = i + 1;
+        } else {
+            lanes.remove(i);
+            turn = i;
+        }
+    }
+    Ok(count)
+}
+
+/// Reads and emits the next page of `lane`: (records emitted, whether the lane has more).
+fn read_page<H: Transport, O: Output>(
+    client: &mut FeishuClient<H>,
+    out: &mut O,
+    stream: &StreamDef,
+    plan: &SearchPlan,
+    tracker: &mut CursorTracker,
+    lane: &mut LaneCursor,
+) -> Result<(u64, bool), ConnectorError> {
+    let table = &stream.table;
+    let body = lane.lane.body.as_str();
+    let response = loop {
+        let answer = match lane.first.take() {
+            Some(first) => Ok(first),
+            None => client.search_records(table, body, lane.page_size, lane.cursor.token()),
+        };
+        match answer {
+            Err(e) if e.category == Category::ResponseTooLarge && lane.page_size > 1 => {
+                if lane.page_size == client.config().page_size {
                     let message = format!(
-                        "stream `{}`: Feishu found a page of {page_size} records too large \
+                        "stream `{}`: Feishu found a page of {} records too large \
                          (code 1254030); reading smaller pages from here on",
-                        stream.name
+                        stream.name, lane.page_size
                     );
                     out.log(LogLevel::Warn, &message);
                 }
-                page_size = smaller;
-                continue;
+                lane.page_size = (lane.page_size / 2).max(1);
             }
-            outcome => outcome?,
-        };
-        let page_number = cursor.pages() + 1;
-        let where_ = || format!("records page {page_number} from POST {path}");
-        let page = RecordsPage::parse(&response.body).map_err(|e| e.context(where_()))?;
-        let more = cursor.advance(page.has_more, page.page_token.as_deref());
-        if let Ok(true) = more {
-            client.prefetch_records(table, body, page_size, cursor.token());
+            outcome => break outcome?,
         }
-        let records: Vec<Vec<u8>> = page
-            .items
-            .iter()
-            .filter(|r| !plan.track_cursor || tracker.keep(incremental::record_cursor(r)))
-            .map(|r| r.to_vec())
-            .collect();
-        if !records.is_empty() {
-            count += records.len() as u64;
-            out.emit_records(&stream.name, records)
-                .map_err(|e| e.context(where_()))?;
-            if plan.sorted {
-                out.emit_state(&stream.name, &tracker.state())?;
-            }
-        }
-        if !more? {
-            return Ok(count);
+    };
+    let page_number = lane.cursor.pages() + 1;
+    let path = crate::host::shown_path(&table.search_path());
+    let where_ = || format!("records page {page_number} from POST {path}");
+    let page = RecordsPage::parse(&response.body).map_err(|e| e.context(where_()))?;
+    let more = lane
+        .cursor
+        .advance(page.has_more, page.page_token.as_deref());
+    if let Ok(true) = more {
+        client.prefetch_records(table, body, lane.page_size, lane.cursor.token());
+    }
+    let range = lane.lane.range;
+    let records: Vec<Vec<u8>> = page
+        .items
+        .iter()
+        .filter(|r| range.is_none_or(|range| range.holds(r)))
+        .filter(|r| !plan.track_cursor || tracker.keep(incremental::record_cursor(r)))
+        .map(|r| r.to_vec())
+        .collect();
+    let emitted = records.len() as u64;
+    if !records.is_empty() {
+        out.emit_records(&stream.name, records)
+            .map_err(|e| e.context(where_()))?;
+        if plan.sorted {
+            out.emit_state(&stream.name, &tracker.state())?;
         }
     }
+    Ok((emitted, more?))
 }
 
 #[cfg(test)]

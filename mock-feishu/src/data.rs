@@ -283,9 +283,10 @@ pub const MODIFIED_FIELD: &str = "修改时间";
 /// Name of the main table's CreatedTime (type 1001) field.
 pub const CREATED_FIELD: &str = "创建时间";
 
-/// When main-table record `index` was created: a minute apart (100,000 records span 69 days).
+/// When main-table record `index` was created: half an hour apart (3,000 records span two
+/// months), before its first modification.
 pub fn created_at(index: usize) -> i64 {
-    BASE_TIME_MS + index as i64 * 60_000
+    BASE_TIME_MS + index as i64 * 1_800_000
 }
 
 /// When record `index` of the main table was last modified, unless changed since: an hour

@@ -5,6 +5,7 @@ mod harness;
 
 mod bad_config;
 mod base_streams;
+mod big_table;
 mod check;
 mod compile_cache;
 mod concurrency;

@@ -25,6 +25,7 @@ fn spec_describes_the_airbyte_feishu_fields() {
             "lark_host",
             "page_size",
             "table_id",
+            "table_ranges",
             "view_id"
         ]
     );
@@ -35,6 +36,8 @@ fn spec_describes_the_airbyte_feishu_fields() {
     assert_eq!(props["page_size"]["minimum"], 1);
     assert_eq!(props["page_size"]["maximum"], 500);
     assert_eq!(props["page_size"]["default"], 100);
+    assert_eq!(props["table_ranges"]["default"], 1);
+    assert_eq!(props["table_ranges"]["maximum"], 8);
     assert_eq!(props["lark_host"]["default"], "https://open.feishu.cn");
     for (name, prop) in props {
         assert!(
