@@ -1,6 +1,7 @@
 //! The component's contract stays small and checked: feishu.wasm imports only the interfaces the
 //! `source` world in wit/ declares (ours, WASI HTTP and what Rust's std needs; never filesystem
 //! or sockets), and the WIT embedded in the component agrees with wit/ function by function.
+//! The edge build exports the standard `wasi:http/incoming-handler` and imports nothing of ours.
 
 use crate::harness::{component, workspace};
 use std::collections::BTreeMap;
@@ -134,7 +135,12 @@ fn declared() -> (Surface, Surface) {
 
 /// The world embedded in feishu.wasm: (imports, exports).
 fn embedded() -> (Surface, Surface) {
-    let bytes = std::fs::read(component()).expect("read feishu.wasm");
+    embedded_in(component())
+}
+
+/// The world embedded in a component file: (imports, exports).
+fn embedded_in(path: &std::path::Path) -> (Surface, Surface) {
+    let bytes = std::fs::read(path).expect("read the component");
     let DecodedWasm::Component(resolve, world) = decode(&bytes).expect("decode feishu.wasm") else {
         panic!("feishu.wasm is not a component");
     };
@@ -188,4 +194,46 @@ fn the_embedded_wit_agrees_with_wit_dir() {
     // the two have drifted apart.
     let host = "datasource:connector/host@0.1.0";
     assert_eq!(imports.get(host), declared_imports.get(host));
+}
+
+/// Builds the edge component as `scripts/edge-serve.sh` does, in its own target directory.
+fn edge_component() -> std::path::PathBuf {
+    let target = workspace().join("target/edge");
+    let status = std::process::Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "-p",
+            "edge",
+            "--target",
+            "wasm32-wasip2",
+            "--profile",
+            "guest",
+            "--quiet",
+        ])
+        .arg("--target-dir")
+        .arg(&target)
+        .current_dir(workspace())
+        .status()
+        .expect("run cargo");
+    assert!(status.success(), "building the edge component failed");
+    target.join("wasm32-wasip2/guest/feishu_edge.wasm")
+}
+
+#[test]
+fn the_edge_build_is_a_plain_proxy_component() {
+    let (imports, exports) = embedded_in(&edge_component());
+    let exported: Vec<&String> = exports.keys().collect();
+    assert_eq!(exported, ["wasi:http/incoming-handler@0.2.12"]);
+    let unexpected: Vec<&String> = imports
+        .keys()
+        .filter(|i| !ALLOWED_IMPORTS.iter().any(|prefix| i.starts_with(prefix)))
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "imports outside the contract: {unexpected:?}"
+    );
+    assert!(
+        !imports.keys().any(|i| i.starts_with("datasource:")),
+        "a proxy-world runtime cannot provide our host interface: {imports:?}"
+    );
 }

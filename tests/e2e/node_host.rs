@@ -159,3 +159,22 @@ fn the_embedding_example_counts_records() {
     );
     assert_eq!(String::from_utf8_lossy(&output.stdout), "records\t42\n");
 }
+
+#[test]
+fn the_node_hosts_environment_does_not_reach_the_component() {
+    let mock = mock(MockConfig::with_records(600).fault(2, mock_feishu::Fault::DropConnection));
+    let files = Files::new();
+    let config = files.json("config.json", &mock.connector_config(500));
+    let run = run_command(
+        Command::new(workspace().join("scripts/node-host.sh"))
+            .arg(component())
+            .args(["read", "--config", &config])
+            .env("RUST_BACKTRACE", "1"),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let logs = run.logs().join("\n");
+    assert!(logs.contains("retrying"), "{logs}");
+    for leak in ["stack backtrace", "backtrace", ".rs:", "/rustc/"] {
+        assert!(!logs.contains(leak), "{leak:?} in {logs}");
+    }
+}

@@ -152,6 +152,17 @@ export class Connector {
         return outgoingHandler.handle(request, options);
       },
     };
+    // The shim hands a body stream's failure (a connection cut mid-answer) to
+    // `http-error-code` as a bare Error, which is no `error-code` and traps the component.
+    const types = imports['wasi:http/types'];
+    imports['wasi:http/types'] = {
+      ...types,
+      httpErrorCode(err) {
+        const code = types.httpErrorCode(err);
+        if (code === undefined || typeof code?.tag === 'string') return code;
+        return { tag: 'connection-terminated' };
+      },
+    };
     imports['datasource:connector/types'] = {};
     imports['datasource:connector/host'] = run.hostImports();
     const getCoreModule = (path) => WebAssembly.compile(readFileSync(join(this.dir, path)));
