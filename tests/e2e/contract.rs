@@ -20,6 +20,18 @@ const ALLOWED_IMPORTS: [&str; 8] = [
     "wasi:random/random@",
 ];
 
+/// Fails on an import outside [`ALLOWED_IMPORTS`].
+fn assert_within_contract(imports: &Surface) {
+    let unexpected: Vec<&String> = imports
+        .keys()
+        .filter(|i| !ALLOWED_IMPORTS.iter().any(|prefix| i.starts_with(prefix)))
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "imports outside the contract: {unexpected:?}"
+    );
+}
+
 /// A world's imports or exports: interface name (or function name) → its functions' signatures.
 type Surface = BTreeMap<String, BTreeMap<String, String>>;
 
@@ -154,14 +166,7 @@ fn embedded_in(path: &std::path::Path) -> (Surface, Surface) {
 #[test]
 fn the_component_imports_only_the_expected_interfaces() {
     let (imports, _) = embedded();
-    let unexpected: Vec<&String> = imports
-        .keys()
-        .filter(|i| !ALLOWED_IMPORTS.iter().any(|prefix| i.starts_with(prefix)))
-        .collect();
-    assert!(
-        unexpected.is_empty(),
-        "imports outside the contract: {unexpected:?}"
-    );
+    assert_within_contract(&imports);
     assert!(
         imports.contains_key("datasource:connector/host@0.1.0"),
         "{imports:?}"
@@ -224,14 +229,7 @@ fn the_edge_build_is_a_plain_proxy_component() {
     let (imports, exports) = embedded_in(&edge_component());
     let exported: Vec<&String> = exports.keys().collect();
     assert_eq!(exported, ["wasi:http/incoming-handler@0.2.12"]);
-    let unexpected: Vec<&String> = imports
-        .keys()
-        .filter(|i| !ALLOWED_IMPORTS.iter().any(|prefix| i.starts_with(prefix)))
-        .collect();
-    assert!(
-        unexpected.is_empty(),
-        "imports outside the contract: {unexpected:?}"
-    );
+    assert_within_contract(&imports);
     assert!(
         !imports.keys().any(|i| i.starts_with("datasource:")),
         "a proxy-world runtime cannot provide our host interface: {imports:?}"
