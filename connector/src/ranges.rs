@@ -12,6 +12,8 @@ use crate::incremental::record_time;
 
 /// Feishu's type code of a CreatedTime field.
 pub const CREATED_TIME_TYPE: i64 = 1001;
+/// The record-level key holding when a record was created (with `automatic_fields`).
+pub const CREATED_TIME_KEY: &str = "created_time";
 
 /// How far each range's server-side filter reaches beyond its bounds: two days cover the
 /// day granularity and any time zone.
@@ -39,7 +41,7 @@ impl CreatedRange {
     /// Whether a record (its JSON text) belongs here. A record without `created_time` belongs
     /// to the first range only.
     pub fn holds(&self, record: &[u8]) -> bool {
-        match record_time(record, "created_time") {
+        match record_time(record, CREATED_TIME_KEY) {
             Some(t) => self.start.is_none_or(|s| t >= s) && self.end.is_none_or(|e| t < e),
             None => self.start.is_none(),
         }

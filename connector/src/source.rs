@@ -166,21 +166,18 @@ fn warn_of_stale_state<O: Output>(
     }
 }
 
-/// One search of a stream: its body, and the range of creation time whose records it keeps
-/// (a big table split into ranges has several searches, read at once).
+/// One search of a stream: its body, the range of creation time whose records it keeps (a
+/// big table split into ranges has several searches, read at once), and its first page when
+/// planning already fetched it.
 struct Lane {
     body: String,
     range: Option<CreatedRange>,
+    first: Option<HttpResponse>,
 }
-
-/// The answer to a lane's first search when planning already fetched it.
-type FirstPage = Option<HttpResponse>;
 
 /// How a stream's records are asked for and handled.
 struct SearchPlan {
     lanes: Vec<Lane>,
-    /// The first page of the only lane, fetched while planning.
-    first: std::cell::Cell<FirstPage>,
     /// Each record's cursor is read: to skip records older than the saved cursor and to save
     /// the newest (incremental reads only; a full refresh passes records on untouched).
     track_cursor: bool,
@@ -233,10 +230,10 @@ fn search_plan<H: Transport, O: Output>(
                     None => incremental::sorted_search_body(&field.field_name),
                 },
                 range: None,
+                first: None,
             }],
             track_cursor: true,
             sorted: true,
-            first: Default::default(),
         }),
         None => {
             let message = format!(
@@ -257,10 +254,10 @@ impl SearchPlan {
             lanes: vec![Lane {
                 body: stream.table.search_body(),
                 range: None,
+                first: None,
             }],
             track_cursor,
             sorted: false,
-            first: Default::default(),
         }
     }
 }
@@ -274,7 +271,7 @@ fn full_refresh_plan<H: Transport, O: Output>(
     out: &mut O,
     stream: &StreamDef,
 ) -> Result<SearchPlan, ConnectorError> {
-    let whole = SearchPlan::whole(stream, false);
+    let mut whole = SearchPlan::whole(stream, false);
     let lanes = client.config().table_ranges;
     if lanes < 2 || stream.table.view_id.is_some() {
         return Ok(whole);
@@ -293,7 +290,7 @@ fn full_refresh_plan<H: Transport, O: Output>(
         None
     };
     let Some((field, planned)) = planned else {
-        whole.first.set(Some(first));
+        whole.lanes[0].first = Some(first);
         return Ok(whole);
     };
     let message = format!(
@@ -308,11 +305,11 @@ fn full_refresh_plan<H: Transport, O: Output>(
             .map(|range| Lane {
                 body: range.search_body(&field),
                 range: Some(range),
+                first: None,
             })
             .collect(),
         track_cursor: false,
         sorted: false,
-        first: Default::default(),
     })
 }
 
@@ -377,7 +374,7 @@ fn probe_ranges<H: Transport>(
     let created = |page: &RecordsPage| {
         page.items
             .first()
-            .and_then(|r| incremental::record_time(r, "created_time"))
+            .and_then(|r| incremental::record_time(r, ranges::CREATED_TIME_KEY))
     };
     Ok(match (created(&first), created(&last), first.total) {
         (Some(oldest), Some(newest), Some(total)) => {
@@ -399,7 +396,7 @@ fn read_stream<H: Transport, O: Output>(
     let name = stream.name.as_str();
     out.stream_status(name, StreamStatus::Started);
     let outcome = search_plan(client, out, stream, mode, tracker.since)
-        .and_then(|plan| read_pages(client, out, stream, &plan, &mut tracker))
+        .and_then(|plan| read_pages(client, out, stream, plan, &mut tracker))
         .and_then(|count| {
             out.emit_state(name, &tracker.state())?;
             Ok(count)
@@ -433,11 +430,10 @@ fn empty_table_warning(stream: &str) -> String {
 
 /// A lane being read: its search, where its pages stand, and its page size (halved for this
 /// lane alone when Feishu finds a page too large).
-struct LaneCursor<'a> {
-    lane: &'a Lane,
+struct LaneCursor {
+    lane: Lane,
     cursor: PageCursor,
     page_size: u32,
-    first: FirstPage,
 }
 
 /// Pages through a stream's records, emitting each page's records (those at or after the
@@ -449,18 +445,16 @@ fn read_pages<H: Transport, O: Output>(
     client: &mut FeishuClient<H>,
     out: &mut O,
     stream: &StreamDef,
-    plan: &SearchPlan,
+    mut plan: SearchPlan,
     tracker: &mut CursorTracker,
 ) -> Result<u64, ConnectorError> {
     let page_size = client.config().page_size;
-    let mut lanes: Vec<LaneCursor> = plan
-        .lanes
-        .iter()
+    let mut lanes: Vec<LaneCursor> = std::mem::take(&mut plan.lanes)
+        .into_iter()
         .map(|lane| LaneCursor {
             lane,
             cursor: PageCursor::default(),
             page_size,
-            first: plan.first.take(),
         })
         .collect();
     if lanes.len() > 1 {
@@ -472,7 +466,7 @@ fn read_pages<H: Transport, O: Output>(
     let mut turn = 0;
     while !lanes.is_empty() {
         let i = turn % lanes.len();
-        let (emitted, more) = read_page(client, out, stream, plan, tracker, &mut lanes[i])?;
+        let (emitted, more) = read_page(client, out, stream, &plan, tracker, &mut lanes[i])?;
         count += emitted;
         if more {
             turn = i + 1;
@@ -496,7 +490,7 @@ fn read_page<H: Transport, O: Output>(
     let table = &stream.table;
     let body = lane.lane.body.as_str();
     let response = loop {
-        let answer = match lane.first.take() {
+        let answer = match lane.lane.first.take() {
             Some(first) => Ok(first),
             None => client.search_records(table, body, lane.page_size, lane.cursor.token()),
         };
@@ -516,8 +510,10 @@ fn read_page<H: Transport, O: Output>(
         }
     };
     let page_number = lane.cursor.pages() + 1;
-    let path = crate::host::shown_path(&table.search_path());
-    let where_ = || format!("records page {page_number} from POST {path}");
+    let where_ = || {
+        let path = crate::host::shown_path(&table.search_path());
+        format!("records page {page_number} from POST {path}")
+    };
     let page = RecordsPage::parse(&response.body).map_err(|e| e.context(where_()))?;
     let more = lane
         .cursor
