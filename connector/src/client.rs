@@ -43,13 +43,15 @@ pub struct FeishuClient<H: Transport> {
     config: Config,
     token: Option<TenantToken>,
     policy: RetryPolicy,
-    /// Records requests started ahead of need (one per range being read), keyed by URL and body.
-    prefetched: Vec<(String, H::Pending)>,
+    /// Records requests started ahead of need: one page ahead per search being read.
+    prefetched: Vec<Prefetched<H::Pending>>,
 }
 
-/// What identifies a prefetched search: its URL and body.
-fn prefetch_key(url: &str, body: &str) -> String {
-    format!("{url}\n{body}")
+/// A records search started ahead of need, found again by its URL and body.
+struct Prefetched<P> {
+    url: String,
+    body: String,
+    pending: P,
 }
 
 /// The records search request for `url` with `body`.
@@ -91,12 +93,11 @@ impl<H: Transport> FeishuClient<H> {
         page_token: Option<&str>,
     ) -> Result<HttpResponse, ConnectorError> {
         let url = self.search_url(table, page_size, page_token);
-        let key = prefetch_key(&url, body);
         let first = self
             .prefetched
             .iter()
-            .position(|(prefetched, _)| *prefetched == key)
-            .map(|i| self.prefetched.remove(i).1)
+            .position(|p| p.url == url && p.body == body)
+            .map(|i| self.prefetched.remove(i).pending)
             .map(|pending| self.host.finish(pending));
         let what = format!("POST {}", shown_path(&table.search_path()));
         self.send_after(&what, true, first, |bearer| {
@@ -126,9 +127,12 @@ impl<H: Transport> FeishuClient<H> {
         // A request that cannot start now is simply sent again when it is needed.
         if let Ok(pending) = self.host.start(&search_request(&url, body, Some(bearer))) {
             // One page ahead per search: an older one for the same search is dropped.
-            self.prefetched
-                .retain(|(key, _)| !key.ends_with(&format!("\n{body}")));
-            self.prefetched.push((prefetch_key(&url, body), pending));
+            self.prefetched.retain(|p| p.body != body);
+            self.prefetched.push(Prefetched {
+                url,
+                body: body.to_string(),
+                pending,
+            });
         }
     }
 
