@@ -1,31 +1,22 @@
-//! The connector's [`Output`] as Airbyte protocol lines, kept the way host-runner keeps them:
-//! a STARTED status before a stream's first records, each STATE with the records since the one
-//! before, a failed stream INCOMPLETE with its TRACE ERROR, and at the end every stream left
-//! open marked INCOMPLETE with the run's error.
+//! The connector's [`Output`] as Airbyte protocol lines, each stream's standing kept in the
+//! [`StreamLedger`] host-runner keeps too: a STARTED status before a stream's first records,
+//! each STATE with the records since the one before, a failed stream INCOMPLETE with its TRACE
+//! ERROR, and at the end every stream left open marked INCOMPLETE with the run's error.
 
 use airbyte_protocol::{
-    ConnectionStatus, FailureType, Level, Log, Message, ProtocolWriter, Status, StreamState, Trace,
-    now_ms,
+    ConnectionStatus, FailureType, Level, Log, Message, ProtocolWriter, Status, StreamLedger,
+    StreamState, Trace, now_ms,
 };
 use feishu::error::{Category, ConnectorError};
 use feishu::host::{LogLevel, Output, StreamStatus};
 use serde_json::value::RawValue;
-use std::collections::BTreeMap;
 use std::io::Write;
 use std::time::Instant;
-
-/// One stream's bookkeeping.
-#[derive(Default)]
-struct Progress {
-    status: Option<Status>,
-    since_state: u64,
-    total: u64,
-}
 
 /// Protocol lines written to `W` (the response body) as the connector produces them.
 pub struct Lines<W: Write> {
     out: ProtocolWriter<W>,
-    streams: BTreeMap<String, Progress>,
+    streams: StreamLedger,
     failed: bool,
     broken: bool,
     started: Instant,
@@ -77,7 +68,7 @@ impl<W: Write> Lines<W> {
     pub fn new(out: W) -> Self {
         Self {
             out: ProtocolWriter::new(out),
-            streams: BTreeMap::new(),
+            streams: StreamLedger::default(),
             failed: false,
             broken: false,
             started: Instant::now(),
@@ -137,19 +128,14 @@ impl<W: Write> Lines<W> {
     }
 
     fn status(&mut self, stream: &str, status: Status) {
-        self.streams.entry(stream.to_string()).or_default().status = Some(status);
+        self.streams.set_status(stream, status);
         let trace = Trace::stream_status(stream, status);
         let _ = self.write(&Message::Trace { trace });
     }
 
     /// Ends a read: open streams INCOMPLETE with the run's error, then the summary LOG.
     pub fn finish_read(&mut self, result: Result<(), ConnectorError>) {
-        let open: Vec<String> = self
-            .streams
-            .iter()
-            .filter(|(_, p)| p.status == Some(Status::Started))
-            .map(|(name, _)| name.clone())
-            .collect();
+        let open = self.streams.open();
         for stream in &open {
             self.status(stream, Status::Incomplete);
         }
@@ -176,7 +162,7 @@ impl<W: Write> Lines<W> {
     }
 
     fn summary(&mut self) {
-        let records: u64 = self.streams.values().map(|p| p.total).sum();
+        let records = self.streams.total();
         let per_stream: Vec<String> = self
             .streams
             .iter()
@@ -221,15 +207,12 @@ impl<W: Write> Output for Lines<W> {
     }
 
     fn emit_records(&mut self, stream: &str, records: Vec<Vec<u8>>) -> Result<(), ConnectorError> {
-        match self.streams.get(stream).and_then(|p| p.status) {
-            None => self.status(stream, Status::Started),
-            Some(Status::Started) => {}
-            Some(done) => {
-                return Err(ConnectorError::new(
-                    Category::Internal,
-                    format!("stream `{stream}` is already {done:?}; no more records are accepted"),
-                ));
-            }
+        let start = self
+            .streams
+            .admit(stream)
+            .map_err(|why| ConnectorError::new(Category::Internal, why))?;
+        if start {
+            self.status(stream, Status::Started);
         }
         let emitted_at = now_ms();
         for record in &records {
@@ -240,9 +223,7 @@ impl<W: Write> Output for Lines<W> {
         if !self.broken && self.out.flush().is_err() {
             self.broken = true;
         }
-        let progress = self.streams.entry(stream.to_string()).or_default();
-        progress.since_state += records.len() as u64;
-        progress.total += records.len() as u64;
+        self.streams.count(stream, records.len() as u64);
         self.closed()
     }
 
@@ -254,10 +235,7 @@ impl<W: Write> Output for Lines<W> {
         self.write(&Message::State {
             state: StreamState::new(stream, state, count),
         })?;
-        self.streams
-            .entry(stream.to_string())
-            .or_default()
-            .since_state = 0;
+        self.streams.checkpoint(stream);
         Ok(())
     }
 

@@ -4,13 +4,14 @@
 
 use crate::ErrorKind;
 use crate::progress::Progress;
-use crate::protocol::{FailureType, Level, Status, now_ms};
+#[cfg(test)]
+use crate::protocol::StreamProgress;
+use crate::protocol::{FailureType, Level, Status, StreamLedger, now_ms};
 use crate::sink::{Message, Sink};
 use crate::stats::Totals;
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::io;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -34,21 +35,10 @@ pub struct Report {
     pub kind: ErrorKind,
 }
 
-/// Per-stream bookkeeping.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct StreamProgress {
-    pub since_state: u64,
-    pub total: u64,
-    pub status: Option<Status>,
-    /// When the stream started, and how long it took once it ended.
-    pub started: Option<std::time::Instant>,
-    pub took: Option<std::time::Duration>,
-}
-
 /// The run's output: messages to the sink, human-readable logs on stderr (when `echo`).
 pub struct Output {
     sink: Box<dyn Sink>,
-    streams: BTreeMap<String, StreamProgress>,
+    streams: StreamLedger,
     /// Set once stdout failed or the run's outcome is written: later writes are refused.
     closed: bool,
     /// The first failure to write stdout: the output is incomplete.
@@ -79,7 +69,7 @@ impl Output {
     pub fn new(sink: Box<dyn Sink>, min_level: Level, echo: bool) -> Self {
         Self {
             sink,
-            streams: BTreeMap::new(),
+            streams: StreamLedger::default(),
             closed: false,
             write_error: None,
             failed: Vec::new(),
@@ -148,9 +138,7 @@ impl Output {
             records,
             emitted_at: now_ms(),
         })?;
-        let progress = self.streams.entry(stream.to_string()).or_default();
-        progress.since_state += records.len() as u64;
-        progress.total += records.len() as u64;
+        self.streams.count(stream, records.len() as u64);
         if let Some(bar) = &mut self.progress {
             bar.page(stream, records.len() as u64);
         }
@@ -169,27 +157,18 @@ impl Output {
             state,
             record_count: count,
         })?;
-        self.streams
-            .entry(stream.to_string())
-            .or_default()
-            .since_state = 0;
+        self.streams.checkpoint(stream);
         Ok(())
     }
 
     /// Writes a STREAM_STATUS trace and remembers it.
     pub fn status(&mut self, stream: &str, status: Status) {
-        let progress = self.streams.entry(stream.to_string()).or_default();
-        progress.status = Some(status);
-        match status {
-            Status::Started => progress.started = Some(std::time::Instant::now()),
-            _ => progress.took = progress.started.map(|t| t.elapsed()),
-        }
+        let total = self.streams.set_status(stream, status);
         let _ = self.deliver(Message::StreamStatus { stream, status });
         if status != Status::Started {
             if let Some(bar) = &mut self.progress {
                 bar.finish(stream, &format!("{status:?}").to_uppercase());
             }
-            let total = self.streams.get(stream).map_or(0, |p| p.total);
             self.log_stderr(
                 Level::Info,
                 &format!("stream `{stream}` {status:?} after {total} records"),
@@ -198,16 +177,10 @@ impl Output {
     }
 
     fn ensure_started(&mut self, stream: &str) -> Result<(), Refusal> {
-        match self.streams.get(stream).and_then(|p| p.status) {
-            Some(Status::Started) => Ok(()),
-            None => {
-                self.status(stream, Status::Started);
-                Ok(())
-            }
-            Some(done) => Err(Refusal::Closed(format!(
-                "stream `{stream}` is already {done:?}; no more records are accepted"
-            ))),
+        if self.streams.admit(stream).map_err(Refusal::Closed)? {
+            self.status(stream, Status::Started);
         }
+        Ok(())
     }
 
     /// A stream the connector gave up on: INCOMPLETE, then a TRACE ERROR naming it.
@@ -224,12 +197,7 @@ impl Output {
 
     /// Marks every stream that started but did not finish as INCOMPLETE; returns their names.
     pub fn close_open_streams(&mut self) -> Vec<String> {
-        let open: Vec<String> = self
-            .streams
-            .iter()
-            .filter(|(_, p)| p.status == Some(Status::Started))
-            .map(|(name, _)| name.clone())
-            .collect();
+        let open = self.streams.open();
         for stream in &open {
             self.status(stream, Status::Incomplete);
         }
@@ -264,7 +232,7 @@ impl Output {
     /// The end-of-read summary: a line per stream and a total on stderr, and the same figures
     /// as one LOG message.
     pub fn summary(&mut self, totals: &Totals, took: std::time::Duration) {
-        let records: u64 = self.streams.values().map(|p| p.total).sum();
+        let records = self.streams.total();
         let lines: Vec<String> = self
             .streams
             .iter()

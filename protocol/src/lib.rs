@@ -1,8 +1,12 @@
 //! The Airbyte protocol on the wire: serialize-only message types, one JSON object per line.
 //! RECORD lines are spliced around the connector's raw JSON instead of re-serialised.
 //!
-//! Shared by host-runner (native) and the edge build (wasm), so both write the same bytes.
+//! Shared by host-runner (native) and the edge build (wasm), so both write the same bytes and
+//! keep each stream's standing ([`StreamLedger`]) the same way.
 
+mod ledger;
+
+pub use ledger::{StreamLedger, StreamProgress};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use std::io::{self, Write};
