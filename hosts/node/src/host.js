@@ -15,7 +15,7 @@ import { transpile } from '@bytecodealliance/jco';
 import { WASIShim } from '@bytecodealliance/preview2-shim/instantiation';
 import { outgoingHandler } from '@bytecodealliance/preview2-shim/http';
 import * as line from './protocol.js';
-import { allowList, hostPattern, origin, patternText } from './sandbox.js';
+import { allowList, patternText } from './sandbox.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const DEFAULT_CACHE = join(HERE, '..', '.cache');
@@ -92,7 +92,7 @@ export class Connector {
     const run = new Run(write, stderr, minLevel);
     let result;
     try {
-      result = await this.#execute(run, operation, inputs, allowHosts.map(hostPattern).map(patternText));
+      result = await this.#execute(run, operation, inputs, allowHosts);
     } catch (failure) {
       result = failure instanceof Failure ? failure : Failure.internal(failure);
     }
@@ -209,11 +209,10 @@ function guard(call, run) {
 
 function parseInput(text, what) {
   try {
-    JSON.parse(text);
+    return JSON.parse(text);
   } catch (e) {
     throw new Failure(`the ${what} is not valid JSON: ${e.message}`, 'invalid input', 'config_error', 'input');
   }
-  return JSON.parse(text);
 }
 
 const SEVERITY = { TRACE: 0, DEBUG: 1, INFO: 2, WARN: 3, ERROR: 4 };
@@ -254,10 +253,6 @@ class Run {
       this.note('INFO', 'outgoing HTTP allowed to: nothing (set the host in the config or pass --allow-host)');
     }
     for (const g of grants) this.note('INFO', `outgoing HTTP allowed to ${patternText(g.pattern)} (from ${g.source})`);
-    this.sandbox.allowsUrl = (url) => {
-      const o = origin(url);
-      return o !== null && this.sandbox.allows(o);
-    };
   }
 
   refuse(url) {

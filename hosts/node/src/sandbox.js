@@ -86,7 +86,11 @@ export function allowList(spec, config, allowHosts) {
   for (const raw of allowHosts) grants.push({ pattern: hostPattern(raw), source: '--allow-host' });
   return {
     grants,
-    allows: (o) => grants.some((g) => allows(g.pattern, o)),
+    /** Whether a request to `url` is granted. */
+    allowsUrl(url) {
+      const o = origin(url);
+      return o !== null && grants.some((g) => allows(g.pattern, o));
+    },
     text: () => (grants.length === 0 ? '(none)' : grants.map((g) => patternText(g.pattern)).join(', ')),
     /** host-runner's refusal message for `url`. */
     refusal(url) {
