@@ -5,6 +5,7 @@
 
 import { readFileSync } from 'node:fs';
 import { Connector, EXIT, fdWriter } from './host.js';
+import { hostPattern } from './sandbox.js';
 import { normalizeState } from './state.js';
 
 const USAGE =
@@ -27,7 +28,12 @@ function parseArgs(argv) {
       case '--config': args.config = value(); break;
       case '--catalog': args.catalog = value(); break;
       case '--state': args.state = value(); break;
-      case '--allow-host': args.allowHosts.push(value()); break;
+      case '--allow-host': {
+        const pattern = value();
+        hostPattern(pattern); // a bad pattern is a flag error, said before anything runs
+        args.allowHosts.push(pattern);
+        break;
+      }
       case '--log-level': {
         const level = LEVELS[value()];
         if (!level) throw new Error('--log-level takes error, warn, info or debug');
