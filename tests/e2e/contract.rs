@@ -3,7 +3,7 @@
 //! or sockets), and the WIT embedded in the component agrees with wit/ function by function.
 //! The edge build exports the standard `wasi:http/incoming-handler` and imports nothing of ours.
 
-use crate::harness::{component, workspace};
+use crate::harness::{component, guest_component, workspace};
 use std::collections::BTreeMap;
 use wit_parser::decoding::{DecodedWasm, decode};
 use wit_parser::{Function, Resolve, Type, TypeDefKind, WorldItem, WorldKey};
@@ -203,25 +203,7 @@ fn the_embedded_wit_agrees_with_wit_dir() {
 
 /// Builds the edge component as `scripts/edge-serve.sh` does, in its own target directory.
 fn edge_component() -> std::path::PathBuf {
-    let target = workspace().join("target/edge");
-    let status = std::process::Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "-p",
-            "edge",
-            "--target",
-            "wasm32-wasip2",
-            "--profile",
-            "guest",
-            "--quiet",
-        ])
-        .arg("--target-dir")
-        .arg(&target)
-        .current_dir(workspace())
-        .status()
-        .expect("run cargo");
-    assert!(status.success(), "building the edge component failed");
-    target.join("wasm32-wasip2/guest/feishu_edge.wasm")
+    guest_component("edge", "feishu_edge", "target/edge")
 }
 
 #[test]

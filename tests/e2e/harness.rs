@@ -18,18 +18,34 @@ pub fn workspace() -> PathBuf {
 /// feishu.wasm, built once per test run into its own target directory.
 pub fn component() -> &'static Path {
     static COMPONENT: OnceLock<PathBuf> = OnceLock::new();
-    COMPONENT.get_or_init(|| {
-        let target_dir = workspace().join("target/e2e-guest");
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "-p", "connector", "--target", "wasm32-wasip2", "--profile", "guest", "--quiet"])
-            .arg("--target-dir")
-            .arg(&target_dir)
-            .current_dir(workspace())
-            .status()
-            .expect("run cargo");
-        assert!(status.success(), "building feishu.wasm failed (is the target installed? `rustup target add wasm32-wasip2`)");
-        target_dir.join("wasm32-wasip2/guest/feishu.wasm")
-    })
+    COMPONENT.get_or_init(|| guest_component("connector", "feishu", "target/e2e-guest"))
+}
+
+/// Builds package `package` for wasm32-wasip2 (guest profile) into `target_dir` (relative to
+/// the workspace) and returns the path of `artifact`.wasm.
+pub fn guest_component(package: &str, artifact: &str, target_dir: &str) -> PathBuf {
+    let target_dir = workspace().join(target_dir);
+    let status = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "-p",
+            package,
+            "--target",
+            "wasm32-wasip2",
+            "--profile",
+            "guest",
+            "--quiet",
+        ])
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .current_dir(workspace())
+        .status()
+        .expect("run cargo");
+    assert!(
+        status.success(),
+        "building {package} for wasm32-wasip2 failed (is the target installed? `rustup target add wasm32-wasip2`)"
+    );
+    target_dir.join(format!("wasm32-wasip2/guest/{artifact}.wasm"))
 }
 
 /// Output of one host-runner run, parsed.
