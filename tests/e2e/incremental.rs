@@ -21,7 +21,7 @@ fn read_incremental(config: &Value, stream: &str, state: &Value) -> Run {
 }
 
 /// The state to resume from: the STATE messages a run printed, as `--state` takes them.
-fn states_of(run: &Run) -> Value {
+pub fn states_of(run: &Run) -> Value {
     Value::Array(
         run.of_type("STATE")
             .into_iter()

@@ -3,7 +3,7 @@
 //! summary's figures, and ends with the same exit code.
 
 use crate::harness::{Files, Run, assert_same_lines, component, mock, run, run_command, workspace};
-use crate::incremental::incremental_catalog;
+use crate::incremental::{incremental_catalog, states_of};
 use mock_feishu::{MockConfig, MockFeishu};
 use serde_json::{Value, json};
 use std::process::Command;
@@ -86,12 +86,7 @@ fn an_incremental_read_with_state_matches_host_runner() {
     let catalog = files.json("catalog.json", &incremental_catalog("records"));
     let first = run(&["read", "--config", &config, "--catalog", &catalog]);
     assert_eq!(first.code, 0, "{}", first.stderr);
-    let states: Vec<Value> = first
-        .of_type("STATE")
-        .iter()
-        .map(|m| m["state"].clone())
-        .collect();
-    let state = files.json("state.json", &Value::Array(states));
+    let state = files.json("state.json", &states_of(&first));
     // Changed an hour ago: before either read starts, so both end on the same cursor.
     let an_hour_ago = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
