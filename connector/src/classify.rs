@@ -1,6 +1,6 @@
 //! The error classifier: maps a Feishu response (status, headers, body) to what to do next.
 
-use crate::error::{Category, ConnectorError};
+use crate::error::{Category, ConnectorError, Upstream};
 use crate::host::HttpResponse;
 use serde::Deserialize;
 use std::time::Duration;
@@ -16,9 +16,10 @@ pub enum Verdict {
     RateLimited {
         wait: Option<Duration>,
         reason: String,
+        upstream: Upstream,
     },
     /// A passing failure: back off and retry, bounded.
-    Retry { reason: String },
+    Retry { reason: String, upstream: Upstream },
     /// Give up.
     Fail(ConnectorError),
 }
@@ -55,6 +56,7 @@ pub fn classify(response: &HttpResponse, what: &str) -> Verdict {
                 response.status,
                 response.body.len()
             ),
+            upstream: Upstream::default(),
         };
     }
     if (200..300).contains(&response.status) && starts_with_code_zero(&response.body) {
@@ -109,14 +111,18 @@ fn classify_code(code: i64, envelope: &Envelope, response: &HttpResponse, what: 
         response.status,
         envelope.msg.trim()
     );
-    if let Some(log_id) = log_id {
+    if let Some(log_id) = &log_id {
         described.push_str(&format!(", log_id {log_id}"));
     }
+    let upstream = Upstream {
+        code: Some(code),
+        request_id: log_id,
+    };
     let fail = |category, hint: &str| {
-        Verdict::Fail(ConnectorError::new(
-            category,
-            format!("{described}: {hint}"),
-        ))
+        Verdict::Fail(
+            ConnectorError::new(category, format!("{described}: {hint}"))
+                .with_upstream(upstream.clone()),
+        )
     };
     if TOKEN_INVALID.contains(&code) {
         Verdict::RefreshToken
@@ -124,9 +130,13 @@ fn classify_code(code: i64, envelope: &Envelope, response: &HttpResponse, what: 
         Verdict::RateLimited {
             wait: rate_limit_wait(response),
             reason: described,
+            upstream,
         }
     } else if RETRYABLE.contains(&code) || response.status >= 500 && !is_known_final(code) {
-        Verdict::Retry { reason: described }
+        Verdict::Retry {
+            reason: described,
+            upstream,
+        }
     } else if BAD_CREDENTIALS.contains(&code) {
         fail(Category::Auth, credentials_hint(code))
     } else if NO_PERMISSION.contains(&code) {
@@ -202,14 +212,22 @@ fn classify_status(response: &HttpResponse, what: &str, is_json: bool) -> Verdic
         "a body that is not JSON"
     };
     let described = format!("Feishu answered {what} with HTTP {status} and {body}");
+    let upstream = Upstream {
+        code: None,
+        request_id: response.header("x-tt-logid").map(str::to_string),
+    };
     match status {
         // The endpoint's own parser names what is wrong with the body.
         200..=299 => Verdict::Success,
         429 => Verdict::RateLimited {
             wait: rate_limit_wait(response),
             reason: described,
+            upstream,
         },
-        500..=599 => Verdict::Retry { reason: described },
+        500..=599 => Verdict::Retry {
+            reason: described,
+            upstream,
+        },
         401 => Verdict::Fail(ConnectorError::new(Category::Auth, described)),
         403 => Verdict::Fail(ConnectorError::new(Category::Permission, described)),
         404 => Verdict::Fail(ConnectorError::config(format!(
@@ -297,6 +315,13 @@ mod tests {
                 .contains("code 1254043 (RecordIdNotFound), log_id L1"),
             "{}",
             e.message
+        );
+        assert_eq!(
+            e.upstream,
+            Upstream {
+                code: Some(1254043),
+                request_id: Some("L1".into())
+            }
         );
     }
 
@@ -387,7 +412,7 @@ mod tests {
         );
         assert!(matches!(
             classify(&resp(200, r#"{"code":0,"data":{"items":[{"#, &[]), "x"),
-            Verdict::Retry { reason } if reason.contains("cut short")
+            Verdict::Retry { reason, .. } if reason.contains("cut short")
         ));
     }
 

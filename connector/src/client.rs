@@ -254,14 +254,19 @@ impl<H: Transport> FeishuClient<H> {
                         ),
                     ));
                 }
-                Verdict::RateLimited { wait, reason } => {
+                Verdict::RateLimited {
+                    wait,
+                    reason,
+                    upstream,
+                } => {
                     if rate_limit_retries >= self.policy.max_rate_limit_retries {
                         return Err(ConnectorError::new(
                             Category::RateLimited(wait),
                             format!(
                                 "still rate-limited after {rate_limit_retries} retries: {reason}"
                             ),
-                        ));
+                        )
+                        .with_upstream(upstream));
                     }
                     let pause = wait
                         .unwrap_or_else(|| self.backoff(rate_limit_retries))
@@ -269,12 +274,13 @@ impl<H: Transport> FeishuClient<H> {
                     rate_limit_retries += 1;
                     self.pause(pause, &reason);
                 }
-                Verdict::Retry { reason } => {
+                Verdict::Retry { reason, upstream } => {
                     if retries >= self.policy.max_retries {
                         return Err(ConnectorError::new(
                             Category::Transient,
                             format!("gave up after {retries} retries: {reason}"),
-                        ));
+                        )
+                        .with_upstream(upstream));
                     }
                     let pause = self.backoff(retries);
                     retries += 1;
@@ -289,6 +295,7 @@ impl<H: Transport> FeishuClient<H> {
         match failure {
             TransportFailure::Network(detail) => Verdict::Retry {
                 reason: format!("{what} to {} failed: {detail}", self.config.lark_host),
+                upstream: Default::default(),
             },
             TransportFailure::Denied => Verdict::Fail(ConnectorError::config(format!(
                 "the sandbox refused {what} to {}: the runner does not allow this host \

@@ -94,6 +94,8 @@ fn to_wit_ref(error: &ConnectorError) -> wit::ConnectorError {
     wit::ConnectorError {
         category,
         message: error.message.clone(),
+        upstream_code: error.upstream.code,
+        request_id: error.upstream.request_id.clone(),
     }
 }
 

@@ -21,11 +21,19 @@ pub enum Category {
     OutputClosed,
 }
 
-/// A failure with a category and a user-facing message.
+/// What Feishu said of a failed request, when its answer said it: its `code` and log id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Upstream {
+    pub code: Option<i64>,
+    pub request_id: Option<String>,
+}
+
+/// A failure with a category, a user-facing message and Feishu's code and log id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectorError {
     pub category: Category,
     pub message: String,
+    pub upstream: Upstream,
 }
 
 impl ConnectorError {
@@ -33,7 +41,14 @@ impl ConnectorError {
         Self {
             category,
             message: message.into(),
+            upstream: Upstream::default(),
         }
+    }
+
+    /// The same error, carrying what Feishu said of the request.
+    pub fn with_upstream(mut self, upstream: Upstream) -> Self {
+        self.upstream = upstream;
+        self
     }
 
     pub fn config(message: impl Into<String>) -> Self {

@@ -1,7 +1,8 @@
 //! The `wasi:http/incoming-handler` export: one request, one operation, lines streamed back.
 
-use crate::lines::{Lines, Report};
+use crate::lines::{Lines, report_of};
 use crate::request::{self, Operation, Rejection};
+use airbyte_protocol::Report;
 use feishu::host::{LogLevel, Output};
 use feishu::source;
 use feishu::wasi_http::WasiTransport;
@@ -40,9 +41,7 @@ impl Guest for Edge {
             }
             (Err(rejection), _) | (_, Err(rejection)) => {
                 respond(response_out, rejection.status, |lines| {
-                    lines
-                        .borrow_mut()
-                        .error(&Report::input(rejection.message), None)
+                    lines.borrow_mut().error(&Report::input(rejection.message))
                 })
             }
         }
@@ -124,7 +123,7 @@ fn serve(
         }
         (Operation::Check, Some(inputs)) => {
             let result = source::check(transport(), &inputs.config);
-            lines.borrow_mut().connection_status(result.err().as_ref());
+            lines.borrow_mut().connection_status(result);
         }
         (Operation::Discover, Some(inputs)) => {
             match source::discover(transport(), &inputs.config) {
@@ -134,7 +133,7 @@ fn serve(
                         lines.borrow_mut().catalog(&raw);
                     }
                 }
-                Err(error) => lines.borrow_mut().error(&Report::of(&error), None),
+                Err(error) => lines.borrow_mut().error(&report_of(&error)),
             }
         }
         (Operation::Read, Some(inputs)) => {

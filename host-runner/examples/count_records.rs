@@ -23,7 +23,7 @@ impl Sink for Counts {
                 let mut counts = self.0.lock().map_err(|_| io::Error::other("poisoned"))?;
                 *counts.entry(stream.to_string()).or_default() += records.len() as u64;
             }
-            Message::Error { message, .. } => eprintln!("error: {message}"),
+            Message::Error { report, .. } => eprintln!("error: {}", report.message),
             _ => {}
         }
         Ok(())

@@ -6,7 +6,7 @@
 //! fails on a connection before any byte of its answer arrived (a pooled connection the server
 //! had just closed) is sent once more on a fresh connection, so the guest never sees it.
 
-use crate::limiter::RateLimiter;
+use crate::request_rate::RateLimiter;
 use crate::sandbox::{AllowList, Origin, check_address};
 use crate::stats::RunStats;
 use bytes::Bytes;

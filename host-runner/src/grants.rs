@@ -65,15 +65,15 @@ pub fn secret_values(spec: &Value, config: &Value) -> Vec<String> {
 
 /// Logs the effective allowlist, each grant with its source, and warns of clear-text grants.
 pub fn log_grants(output: &SharedOutput, allowed: &AllowList) {
-    let out = lock(output);
+    let mut out = lock(output);
     if allowed.grants().is_empty() {
-        out.log_stderr(
+        out.note(
             Level::Info,
             "outgoing HTTP allowed to: nothing (set the host in the config or pass --allow-host)",
         );
     }
     for grant in allowed.grants() {
-        out.log_stderr(
+        out.note(
             Level::Info,
             &format!(
                 "outgoing HTTP allowed to {} (from {})",
@@ -81,7 +81,7 @@ pub fn log_grants(output: &SharedOutput, allowed: &AllowList) {
             ),
         );
         if grant.pattern.allows_cleartext_off_host() {
-            out.log_stderr(
+            out.note(
                 Level::Warn,
                 &format!(
                     "{} allows plain http:// to hosts other than this machine: the app secret \

@@ -2,11 +2,11 @@
 //! its imports and exports, the hosts its spec asks for, and the grants a config and the
 //! settings would give (with where each comes from).
 
+use crate::engine::Runtime;
 use crate::grants::allow_list;
-use crate::output::Output;
+use crate::output::output;
 use crate::protocol::Level;
-use crate::runtime::Runtime;
-use crate::sink::{Message, Sink};
+use crate::protocol::{Message, Sink};
 use crate::{Input, Settings};
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -72,11 +72,7 @@ pub fn inspect(
     settings: &Settings,
 ) -> Result<Inspection> {
     let (imports, exports) = runtime.interface();
-    let output = Arc::new(Mutex::new(Output::new(
-        Box::new(Discard),
-        Level::Error,
-        false,
-    )));
+    let output = Arc::new(Mutex::new(output(Box::new(Discard), Level::Error, false)));
     let (mut store, source) = runtime.instantiate(output, settings.limits)?;
     let spec_text = source
         .call_spec(&mut store)

@@ -26,24 +26,34 @@
 #![warn(missing_docs)]
 
 mod dial;
+mod egress;
+mod engine;
+mod fanout;
 mod grants;
+mod guest_stderr;
+mod inputs;
 mod inspect;
-mod limiter;
+mod limits;
 mod output;
 mod progress;
 use airbyte_protocol as protocol;
+mod request_rate;
 mod run;
-mod runtime;
 mod sandbox;
-mod sink;
 mod state_input;
 mod stats;
+mod store;
+mod watchdog;
 
+pub use engine::CompileCache;
 pub use inspect::{GrantView, HostField, Inspection};
-pub use protocol::{FailureType, Level, Status};
-pub use runtime::{CompileCache, Limits};
+pub use limits::Limits;
+pub use output::BoxedSink;
+pub use protocol::{
+    ErrorKind, FailureType, Level, Message, ProtocolLines, Report, Sink, Status, contract, exit,
+    now_ms,
+};
 pub use sandbox::HostPattern;
-pub use sink::{Message, ProtocolLines, Sink};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -187,49 +197,15 @@ impl Stop {
     }
 }
 
-/// What kind of failure a TRACE ERROR reports, finer than [`FailureType`]: what an embedding
-/// language maps to its exception classes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ErrorKind {
-    /// The caller's input: an unreadable file, JSON that does not parse.
-    Input,
-    /// The connector's config is wrong (a field, an id).
-    Config,
-    /// The upstream rejected the credentials.
-    Auth,
-    /// The credentials lack access to a resource.
-    Permission,
-    /// A resource does not exist.
-    NotFound,
-    /// The upstream kept rate-limiting past the retries.
-    RateLimited,
-    /// A failure that may pass later (timeouts, 5xx, dropped connections).
-    Transient,
-    /// The upstream answered something the connector cannot understand.
-    BadResponse,
-    /// The sandbox refused a request (host not granted, or an address it never dials).
-    Sandbox,
-    /// The component hit the memory cap or the wall-clock cap.
-    Limit,
-    /// The run was stopped from outside.
-    Stopped,
-    /// A fault in the component or the runner.
-    Internal,
-}
-
 /// How a run ended. Every outcome but `Succeeded` and `CheckFailed` left a TRACE ERROR in
 /// the sink (when the sink still took messages).
 #[derive(Debug)]
 pub enum Outcome {
     /// Complete: every message is in the sink.
     Succeeded,
-    /// `check` ran and the connection failed (reported as a FAILED status).
-    CheckFailed {
-        /// What kind of failure.
-        kind: ErrorKind,
-        /// Why, for people.
-        message: String,
-    },
+    /// `check` ran and the connection failed (reported as a FAILED status): why, with its
+    /// kind and the upstream's code and request id when known.
+    CheckFailed(Report),
     /// The run failed (the sink got the TRACE ERRORs); the kind of the first failure.
     Failed(ErrorKind),
     /// The run was stopped from outside.
@@ -248,7 +224,7 @@ impl Outcome {
 /// A compiled component, ready to run any number of times (also from several threads).
 #[derive(Clone)]
 pub struct Connector {
-    runtime: Arc<runtime::Runtime>,
+    runtime: Arc<engine::Runtime>,
 }
 
 impl Connector {
@@ -256,7 +232,7 @@ impl Connector {
     /// cache, and links it against the runner's imports.
     pub fn load(component: &Path, cache: &CompileCache) -> anyhow::Result<Self> {
         Ok(Self {
-            runtime: Arc::new(runtime::Runtime::load(component, cache)?),
+            runtime: Arc::new(engine::Runtime::load(component, cache)?),
         })
     }
 
@@ -264,7 +240,7 @@ impl Connector {
     /// call it.
     pub fn from_bytes(bytes: &[u8], name: &str, cache: &CompileCache) -> anyhow::Result<Self> {
         Ok(Self {
-            runtime: Arc::new(runtime::Runtime::from_bytes(bytes, name, cache)?),
+            runtime: Arc::new(engine::Runtime::from_bytes(bytes, name, cache)?),
         })
     }
 
@@ -283,7 +259,7 @@ impl Connector {
         &self,
         operation: Operation,
         settings: &Settings,
-        sink: Box<dyn Sink>,
+        sink: BoxedSink,
         stop: &Stop,
     ) -> Outcome {
         let runtime = self.runtime.clone();
@@ -298,10 +274,10 @@ pub fn run_component(
     cache: &CompileCache,
     operation: Operation,
     settings: &Settings,
-    sink: Box<dyn Sink>,
+    sink: BoxedSink,
     stop: &Stop,
 ) -> Outcome {
     let (component, cache) = (component.to_path_buf(), cache.clone());
-    let load = move || runtime::Runtime::load(&component, &cache).map(Arc::new);
+    let load = move || engine::Runtime::load(&component, &cache).map(Arc::new);
     run::run(load, operation, settings, sink, stop)
 }

@@ -9,31 +9,15 @@
 mod cli;
 
 use clap::Parser;
-use host_runner::{ErrorKind, Outcome, ProtocolLines, Stop, StopReason};
+use host_runner::{Outcome, ProtocolLines, Stop, StopReason};
 use std::io::BufWriter;
 use std::process::ExitCode;
 
-/// Exit codes, one per kind of failure a script may want to tell apart (0 is success, 2 bad
-/// flags, 128 + N a signal).
-const EXIT_INTERNAL: u8 = 1;
-const EXIT_OUTPUT_FAILED: u8 = 3;
-const EXIT_CONFIG: u8 = 4;
-const EXIT_AUTH: u8 = 5;
-const EXIT_TRANSIENT: u8 = 6;
-const EXIT_SANDBOX: u8 = 7;
-
-/// The exit code of a failure of `kind`.
-fn failure_code(kind: ErrorKind) -> u8 {
-    match kind {
-        ErrorKind::Input | ErrorKind::Config | ErrorKind::NotFound => EXIT_CONFIG,
-        ErrorKind::Auth | ErrorKind::Permission => EXIT_AUTH,
-        ErrorKind::Transient | ErrorKind::RateLimited => EXIT_TRANSIENT,
-        ErrorKind::Sandbox => EXIT_SANDBOX,
-        ErrorKind::BadResponse | ErrorKind::Limit | ErrorKind::Stopped | ErrorKind::Internal => {
-            EXIT_INTERNAL
-        }
-    }
-}
+// Exit codes: the contract's table ([`host_runner::exit`], one per kind of failure a script
+// may want to tell apart), 2 for bad flags, 128 + N for a signal.
+use host_runner::exit::{
+    CONFIG as EXIT_CONFIG, INTERNAL as EXIT_INTERNAL, OUTPUT as EXIT_OUTPUT_FAILED,
+};
 
 fn main() -> ExitCode {
     // The operator's environment must not change what the component sees: no host backtraces
@@ -95,7 +79,7 @@ fn main() -> ExitCode {
 fn run(
     config: cli::RunConfig,
     operation: host_runner::Operation,
-    sink: Box<dyn host_runner::Sink>,
+    sink: host_runner::BoxedSink,
     stop: &Stop,
 ) -> ExitCode {
     let outcome = host_runner::run_component(
@@ -215,7 +199,7 @@ impl OutputFile {
 fn exit_code(outcome: Outcome) -> ExitCode {
     match outcome {
         Outcome::Succeeded | Outcome::CheckFailed { .. } => ExitCode::SUCCESS,
-        Outcome::Failed(kind) => ExitCode::from(failure_code(kind)),
+        Outcome::Failed(kind) => ExitCode::from(kind.exit_code()),
         Outcome::Stopped(StopReason::Cancelled) => ExitCode::from(EXIT_INTERNAL),
         Outcome::Stopped(StopReason::Signal(n)) => ExitCode::from(128u8.saturating_add(n as u8)),
         Outcome::OutputFailed(e) => {

@@ -1,25 +1,32 @@
-//! One run of a component export under the sandbox: inputs, instantiation, the export call
-//! and its outcome as messages to the sink, under a wall-clock watchdog that also hears
-//! [`Stop`] requests.
+//! One run of a component export under the sandbox: the inputs read, a store instantiated
+//! and granted, the export called on a worker thread (or streams fanned out), and its outcome
+//! reported through the contract's [`RunReport`](crate::protocol::RunReport) while the
+//! [`watchdog`](crate::watchdog) keeps the clock.
 
+use crate::egress::RunGrants;
+use crate::engine::Runtime;
+use crate::engine::datasource::connector::types::ConnectorError;
+use crate::fanout::{Shared, read_concurrently, stream_entries};
 use crate::grants::{allow_list, log_grants, secret_values};
-use crate::limiter::RateLimiter;
-use crate::output::{Output, Report, SharedOutput, lock};
-use crate::protocol::{FailureType, Level};
-use crate::runtime::{Access, Runtime, StoreData, explain_trap, hit_limit};
-use crate::sink::Sink;
+use crate::inputs::Inputs;
+use crate::limits::{explain_trap, hit_limit};
+use crate::output::{BoxedSink, Output, SharedOutput, lock, output};
+use crate::protocol::{Ending, Level, Report};
+use crate::request_rate::RateLimiter;
 use crate::stats::RunStats;
-use crate::{ErrorKind, Input, Operation, Outcome, Settings, Stop, StopReason};
+use crate::store::StoreData;
+use crate::watchdog::{WorkerEvent, lock_within, watch};
+use crate::{ErrorKind, Operation, Outcome, Settings, Stop, StopReason};
 use anyhow::{Context, Result, bail};
+use serde_json::Value;
 use serde_json::value::RawValue;
-use serde_json::{Value, json};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wasmtime::Store;
 
 /// How a run ended, before it is reported.
-enum Failure {
+pub enum Failure {
     /// The caller's input is wrong (unreadable file, not JSON).
     Input(String),
     /// The connector reported an error, as it is reported.
@@ -31,29 +38,19 @@ enum Failure {
     Stopped(StopReason),
 }
 
-/// What the worker thread reports.
-enum Progress {
-    /// The component is instantiated and its export is being called: the clock starts.
-    Running,
-    Done(Result<(), Failure>),
-}
-
-/// How often the watchdog looks at the stop request.
-const STOP_POLL: Duration = Duration::from_millis(50);
-
 /// Runs `operation` with the component `load` gives, reporting every message to `sink`.
 pub fn run(
     load: impl FnOnce() -> Result<Arc<Runtime>> + Send + 'static,
     operation: Operation,
     settings: &Settings,
-    sink: Box<dyn Sink>,
+    sink: BoxedSink,
     stop: &Stop,
 ) -> Outcome {
     let is_check = matches!(operation, Operation::Check { .. });
     let is_read = matches!(operation, Operation::Read { .. });
-    let mut out = Output::new(sink, settings.min_level, settings.echo_stderr);
+    let mut out = output(sink, settings.min_level, settings.echo_stderr);
     if settings.progress && settings.echo_stderr && is_read {
-        out.show_progress();
+        out.observer_mut().show_progress();
     }
     let output: SharedOutput = Arc::new(Mutex::new(out));
     let (events, progress) = mpsc::channel();
@@ -71,10 +68,10 @@ pub fn run(
             &worker_output,
             &worker_stats,
             move || {
-                let _ = started.send(Progress::Running);
+                let _ = started.send(WorkerEvent::Running);
             },
         );
-        let _ = events.send(Progress::Done(result));
+        let _ = events.send(WorkerEvent::Done(result));
     });
     let result = watch(&progress, settings.timeout, stop);
     let Some(mut out) = lock_within(&output, Duration::from_secs(2)) else {
@@ -85,7 +82,7 @@ pub fn run(
     };
     let outcome = finish(&mut out, is_check, result);
     if is_read {
-        out.summary(&stats.totals(), started_at.elapsed());
+        out.summary(started_at.elapsed(), &stats.totals().describe());
     }
     out.flush();
     out.seal();
@@ -95,136 +92,31 @@ pub fn run(
     }
 }
 
-/// Waits for the worker; the wall-clock cap counts from the export call (compiling the
-/// component is not the connector's time).
-fn watch(
-    progress: &mpsc::Receiver<Progress>,
-    timeout: Duration,
-    stop: &Stop,
-) -> Result<(), Failure> {
-    let mut deadline: Option<Instant> = None;
-    loop {
-        if let Some(reason) = stop.requested() {
-            return Err(Failure::Stopped(reason));
-        }
-        let wait = deadline.map_or(STOP_POLL, |d| {
-            d.saturating_duration_since(Instant::now()).min(STOP_POLL)
-        });
-        match progress.recv_timeout(wait) {
-            Ok(Progress::Running) => deadline = Some(Instant::now() + timeout),
-            Ok(Progress::Done(result)) => return result,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                if deadline.is_some_and(|d| Instant::now() >= d) {
-                    return Err(Failure::Host(
-                        anyhow::anyhow!(
-                            "the connector did not finish within {} s (--timeout-secs)",
-                            timeout.as_secs()
-                        ),
-                        ErrorKind::Limit,
-                    ));
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(Failure::Host(
-                    anyhow::anyhow!("the connector thread stopped unexpectedly"),
-                    ErrorKind::Internal,
-                ));
-            }
-        }
-    }
-}
-
-/// The output, unless another thread holds it for longer than `wait`.
-fn lock_within(output: &SharedOutput, wait: Duration) -> Option<std::sync::MutexGuard<'_, Output>> {
-    let deadline = Instant::now() + wait;
-    loop {
-        match output.try_lock() {
-            Ok(guard) => return Some(guard),
-            Err(std::sync::TryLockError::Poisoned(poisoned)) => return Some(poisoned.into_inner()),
-            Err(std::sync::TryLockError::WouldBlock) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            Err(std::sync::TryLockError::WouldBlock) => return None,
-        }
-    }
-}
-
-/// Writes the outcome: INCOMPLETE for streams left open, and the TRACE ERROR(s).
+/// Writes the outcome through the contract's report (INCOMPLETE for streams left open, the
+/// TRACE ERRORs, a check's status); a stop from outside is its own outcome.
 fn finish(out: &mut Output, is_check: bool, result: Result<(), Failure>) -> Outcome {
-    if out.write_error().is_some() {
-        // The sink failed: nothing more can be written (the caller says so).
-        return Outcome::Failed(ErrorKind::Internal);
-    }
-    let open = out.close_open_streams();
-    let failure = match (result, open.first()) {
-        // Each failed stream has its INCOMPLETE and TRACE ERROR already; the run failed.
-        (Ok(()), None) => {
-            return out
-                .first_failure()
-                .map_or(Outcome::Succeeded, Outcome::Failed);
-        }
-        (Ok(()), Some(stream)) => Failure::Host(
-            anyhow::anyhow!("the connector returned without finishing stream `{stream}`"),
-            ErrorKind::Internal,
-        ),
-        (Err(failure), _) => failure,
+    let stopped = match &result {
+        Err(Failure::Stopped(reason)) => Some(*reason),
+        _ => None,
     };
-    let report = describe(&failure);
-    let outcome = match failure {
-        Failure::Stopped(reason) => Outcome::Stopped(reason),
-        _ => Outcome::Failed(out.first_failure().unwrap_or(report.kind)),
-    };
-    if is_check {
-        out.connection_status(false, Some(&report.message));
-        if let Failure::Host(..) | Failure::Stopped(_) = failure {
-            out.error(&report, None);
-            return outcome;
-        }
-        out.log_stderr(Level::Info, &format!("check failed: {}", report.message));
-        return Outcome::CheckFailed {
-            kind: report.kind,
-            message: report.message,
-        };
+    let ending = out.finish(result.err().map(|f| describe(&f)), is_check);
+    match (ending, stopped) {
+        (_, Some(reason)) => Outcome::Stopped(reason),
+        (Ending::Succeeded, None) => Outcome::Succeeded,
+        (Ending::CheckFailed(report), None) => Outcome::CheckFailed(report),
+        (Ending::Failed(kind), None) => Outcome::Failed(kind),
     }
-    if open.is_empty() {
-        out.error(&report, None);
-    }
-    for stream in &open {
-        out.error(&report, Some(stream));
-    }
-    outcome
 }
 
-fn describe(failure: &Failure) -> Report {
-    let report = |message: String, internal: String, failure_type, kind| Report {
-        message,
-        internal,
-        failure_type,
-        kind,
-    };
+/// A failure as the contract reports it.
+pub fn describe(failure: &Failure) -> Report {
     match failure {
-        Failure::Input(message) => report(
-            message.clone(),
-            "invalid input".into(),
-            FailureType::Config,
-            ErrorKind::Input,
-        ),
+        Failure::Input(message) => Report::input(message.clone()),
         Failure::Connector(connector) => connector.clone(),
-        Failure::Host(error, kind) => report(
-            error.to_string(),
-            format!("{error:#}"),
-            FailureType::System,
-            *kind,
-        ),
-        Failure::Stopped(reason) => report(
-            format!(
-                "the run was interrupted by {reason}; streams in progress are incomplete, and \
-                 the last STATE written for each is where the next read resumes"
-            ),
-            format!("stopped: {reason:?}"),
-            FailureType::Transient,
-            ErrorKind::Stopped,
-        ),
+        Failure::Host(error, kind) => {
+            Report::runner(error.to_string(), format!("{error:#}"), *kind)
+        }
+        Failure::Stopped(reason) => Report::stopped(&reason.to_string(), &format!("{reason:?}")),
     }
 }
 
@@ -253,7 +145,7 @@ fn execute(
     if let Some(config_json) = &inputs.config {
         let (allowed, proposed) = allow_list(settings, &spec, config_json);
         log_grants(output, &allowed);
-        let access = Access {
+        let access = RunGrants {
             allowed,
             proposed,
             limiter: RateLimiter::new(settings.max_rps),
@@ -311,74 +203,8 @@ fn execute(
     Ok(())
 }
 
-fn internal(error: anyhow::Error) -> Failure {
+pub fn internal(error: anyhow::Error) -> Failure {
     Failure::Host(error, ErrorKind::Internal)
-}
-
-/// The entries of a configured catalog worth splitting over several instances. None without
-/// a catalog (the connector then reads every stream it offers in one instance), with one
-/// stream or fewer, or when the catalog is not one the connector would take as it is (the
-/// sequential read then reports why).
-fn stream_entries(catalog: Option<&str>) -> Option<Vec<Value>> {
-    let catalog: Value = serde_json::from_str(catalog?).ok()?;
-    let entries = catalog.get("streams")?.as_array()?.clone();
-    let mut names = std::collections::HashSet::new();
-    let distinct = entries.iter().all(|e| {
-        e.pointer("/stream/name")
-            .and_then(Value::as_str)
-            .is_some_and(|name| names.insert(name.to_string()))
-    });
-    (distinct && entries.len() > 1).then_some(entries)
-}
-
-/// What every instance of a concurrent read shares.
-struct Shared<'a> {
-    runtime: &'a Runtime,
-    settings: &'a Settings,
-    output: &'a SharedOutput,
-    grants: &'a Access,
-    config: &'a str,
-    state: Option<&'a str>,
-}
-
-/// Reads each catalog entry in an instance of its own, `settings.concurrency` at a time. A
-/// stream whose instance fails is that stream's failure; the others go on.
-fn read_concurrently(shared: &Shared<'_>, entries: Vec<Value>) {
-    let workers = shared.settings.concurrency.min(entries.len()).max(1);
-    let queue = Mutex::new(
-        entries
-            .into_iter()
-            .collect::<std::collections::VecDeque<_>>(),
-    );
-    let next = || queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                while let Some(entry) = next() {
-                    let name = entry
-                        .pointer("/stream/name")
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_string();
-                    if let Err(failure) = read_one(shared, entry) {
-                        lock(shared.output).fail_stream(&name, &describe(&failure));
-                    }
-                }
-            });
-        }
-    });
-}
-
-/// One stream's read in a fresh instance.
-fn read_one(shared: &Shared<'_>, entry: Value) -> Result<(), Failure> {
-    let (mut store, source) = shared
-        .runtime
-        .instantiate(shared.output.clone(), shared.settings.limits)
-        .map_err(internal)?;
-    store.data_mut().hooks.grant(shared.grants);
-    let catalog = json!({ "streams": [entry] }).to_string();
-    let call = source.call_read(&mut store, shared.config, Some(&catalog), shared.state);
-    connector_result(call, &store)
 }
 
 fn trap(error: wasmtime::Error, store: &Store<StoreData>) -> Failure {
@@ -390,8 +216,8 @@ fn trap(error: wasmtime::Error, store: &Store<StoreData>) -> Failure {
     Failure::Host(explain_trap(error, store), kind)
 }
 
-fn connector_result<T>(
-    call: wasmtime::Result<Result<T, crate::runtime::ConnectorError>>,
+pub fn connector_result<T>(
+    call: wasmtime::Result<Result<T, ConnectorError>>,
     store: &Store<StoreData>,
 ) -> Result<T, Failure> {
     match call {
@@ -407,84 +233,4 @@ fn object_with(value: &Value, key: &str, what: &str) -> Result<Box<RawValue>> {
         bail!("the connector's {what} has no `{key}`");
     }
     Ok(RawValue::from_string(value.to_string())?)
-}
-
-/// The inputs of an operation, read and checked before the component runs.
-struct Inputs {
-    config_text: Option<String>,
-    config: Option<Value>,
-    catalog: Option<String>,
-    state: Option<String>,
-}
-
-impl Inputs {
-    fn read(operation: &Operation) -> Result<Self, Failure> {
-        let (config, catalog, state) = match operation {
-            Operation::Spec => (None, None, None),
-            Operation::Check { config } | Operation::Discover { config } => {
-                (Some(config), None, None)
-            }
-            Operation::Read {
-                config,
-                catalog,
-                state,
-            } => (Some(config), catalog.as_ref(), state.as_ref()),
-        };
-        let (config_text, config) = match config {
-            Some(input) => {
-                let (text, value) = input.read_json("config").map_err(Failure::Input)?;
-                (Some(text), Some(value))
-            }
-            None => (None, None),
-        };
-        let state = match state {
-            Some(input) => Some(
-                crate::state_input::normalize(&input.text("state").map_err(Failure::Input)?)
-                    .map_err(|e| Failure::Input(format!("{}: {e}", input.source("state"))))?,
-            ),
-            None => None,
-        };
-        let catalog = catalog.map(|c| c.text("catalog")).transpose();
-        Ok(Self {
-            config_text,
-            config,
-            catalog: catalog.map_err(Failure::Input)?,
-            state,
-        })
-    }
-}
-
-impl Input {
-    /// How messages name this input: `--config` for a file, `the config` for text.
-    fn name(&self, what: &str) -> String {
-        match self {
-            Input::File(_) => format!("--{what}"),
-            Input::Text(_) => format!("the {what}"),
-        }
-    }
-
-    /// Where this input came from: `--state file PATH`, or `the state`.
-    fn source(&self, what: &str) -> String {
-        match self {
-            Input::File(path) => format!("--{what} file {}", path.display()),
-            Input::Text(_) => format!("the {what}"),
-        }
-    }
-
-    /// The input's text, or why it cannot be read.
-    fn text(&self, what: &str) -> Result<String, String> {
-        match self {
-            Input::Text(text) => Ok(text.clone()),
-            Input::File(path) => std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read --{what} file {}: {e}", path.display())),
-        }
-    }
-
-    /// The input's text and its JSON, or why there are none.
-    pub(crate) fn read_json(&self, what: &str) -> Result<(String, Value), String> {
-        let text = self.text(what)?;
-        let value = serde_json::from_str(&text)
-            .map_err(|e| format!("{} is not valid JSON: {e}", self.name(what)))?;
-        Ok((text, value))
-    }
 }

@@ -24,6 +24,21 @@ pub struct Totals {
     pub waited: Duration,
 }
 
+impl Totals {
+    /// The figures as the summary gives them after its total.
+    pub fn describe(&self) -> String {
+        format!(
+            ": {} requests, {} answers retried (429 or 5xx), {} requests held by the rate \
+             limiter ({:.1} s), {} token requests",
+            self.requests,
+            self.retried_answers,
+            self.waits,
+            self.waited.as_secs_f64(),
+            self.token_requests
+        )
+    }
+}
+
 impl RunStats {
     /// A request went out to `path`.
     pub fn request(&self, path: &str) {

@@ -1,14 +1,25 @@
-//! The Airbyte protocol on the wire: serialize-only message types, one JSON object per line.
-//! RECORD lines are spliced around the connector's raw JSON instead of re-serialised.
+//! The host contract of the `source` world, shared by every host (host-runner natively, the
+//! edge build in wasm, the Python package through host-runner): what a run reports and how.
 //!
-//! Shared by host-runner (native) and the edge build (wasm), so both write the same bytes and
-//! keep each stream's standing ([`StreamLedger`]) the same way.
+//! - [`report`]: the failure table — a connector's error category or a runner failure becomes
+//!   a [`Report`] with its [`ErrorKind`], [`FailureType`], exit code and internal text.
+//! - [`RunReport`] ([`run_report`]): the stream status bracket, fail-stream, the run's end and
+//!   the summary, as [`Message`]s to a [`Sink`] ([`sink`]), over each stream's [`StreamLedger`].
+//! - This module: the Airbyte protocol on the wire, serialize-only [`Line`]s written one JSON
+//!   object per line by [`ProtocolWriter`]; RECORD lines are spliced around the connector's raw
+//!   JSON instead of re-serialised.
 
 mod ledger;
+pub mod report;
+pub mod run_report;
+pub mod sink;
 
 pub use ledger::{StreamLedger, StreamProgress};
+pub use report::{Blame, ConnectorFailure, ErrorCategory, ErrorKind, Report, contract, exit};
+pub use run_report::{Ending, Observer, Refusal, RunReport};
 use serde::Serialize;
 use serde_json::value::RawValue;
+pub use sink::{Message, ProtocolLines, Sink};
 use std::io::{self, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -19,10 +30,10 @@ pub fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// A protocol message other than RECORD.
+/// A protocol line other than RECORD, as it goes on the wire.
 #[derive(Serialize)]
 #[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Message<'a> {
+pub enum Line<'a> {
     Spec {
         spec: &'a RawValue,
     },
@@ -65,6 +76,19 @@ pub enum Level {
     Debug,
     /// Finer detail (never shown by the CLI).
     Trace,
+}
+
+impl Level {
+    /// How severe the level is (higher is more severe).
+    pub fn severity(self) -> u8 {
+        match self {
+            Level::Trace => 0,
+            Level::Debug => 1,
+            Level::Info => 2,
+            Level::Warn => 3,
+            Level::Error => 4,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -141,6 +165,26 @@ pub enum Status {
     Incomplete,
 }
 
+impl Status {
+    /// The status as the protocol spells it (`COMPLETE`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Started => "STARTED",
+            Status::Complete => "COMPLETE",
+            Status::Incomplete => "INCOMPLETE",
+        }
+    }
+
+    /// The status in a sentence for people (`Complete`).
+    pub fn title(self) -> &'static str {
+        match self {
+            Status::Started => "Started",
+            Status::Complete => "Complete",
+            Status::Incomplete => "Incomplete",
+        }
+    }
+}
+
 #[derive(Serialize)]
 pub struct Trace<'a> {
     #[serde(rename = "type")]
@@ -212,7 +256,7 @@ impl<W: Write> ProtocolWriter<W> {
         Self { out }
     }
 
-    pub fn message(&mut self, message: &Message<'_>) -> io::Result<()> {
+    pub fn line(&mut self, message: &Line<'_>) -> io::Result<()> {
         let line = serde_json::to_vec(message)?;
         write_one_line(&mut self.out, &line)?;
         self.out.write_all(b"\n")
@@ -287,7 +331,7 @@ mod tests {
         });
         assert_eq!(v["record"]["data"]["s"], "a\u{2028}b\u{2029}c—…");
         let v = line(|w| {
-            w.message(&Message::Log {
+            w.line(&Line::Log {
                 log: Log {
                     level: Level::Info,
                     message: "x\u{2028}y",
@@ -299,7 +343,7 @@ mod tests {
         let mut buf = Vec::new();
         let mut w = ProtocolWriter::new(&mut buf);
         w.record("r", "{\"s\":\"\u{2028}\"}".as_bytes(), 1).unwrap();
-        w.message(&Message::Log {
+        w.line(&Line::Log {
             log: Log {
                 level: Level::Info,
                 message: "\u{2029}",
@@ -319,7 +363,7 @@ mod tests {
     fn state_lines_carry_the_count() {
         let state = RawValue::from_string("{}".into()).unwrap();
         let v = line(|w| {
-            w.message(&Message::State {
+            w.line(&Line::State {
                 state: StreamState::new("records", &state, 3),
             })
             .unwrap()
@@ -333,7 +377,7 @@ mod tests {
     #[test]
     fn traces_and_statuses() {
         let v = line(|w| {
-            w.message(&Message::Trace {
+            w.line(&Line::Trace {
                 trace: Trace::error("m", "i", FailureType::Config, None),
             })
             .unwrap()
@@ -341,7 +385,7 @@ mod tests {
         assert_eq!(v["trace"]["type"], "ERROR");
         assert_eq!(v["trace"]["error"]["failure_type"], "config_error");
         let v = line(|w| {
-            w.message(&Message::Trace {
+            w.line(&Line::Trace {
                 trace: Trace::stream_status("records", Status::Incomplete),
             })
             .unwrap()
@@ -351,7 +395,7 @@ mod tests {
             serde_json::json!({"stream_descriptor":{"name":"records"},"status":"INCOMPLETE"})
         );
         let v = line(|w| {
-            w.message(&Message::ConnectionStatus {
+            w.line(&Line::ConnectionStatus {
                 connection_status: ConnectionStatus {
                     status: "FAILED",
                     message: Some("no"),

@@ -15,7 +15,6 @@ names (`lark_host`) and `allow_hosts`; a default the component proposes is never
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Union
 
 from . import _native
@@ -40,8 +39,10 @@ __all__ = [
 
 
 class ConnectorError(Exception):
-    """A run failed. `kind` names the failure; `code` and `log_id` are Feishu's, when the
-    failure came from a Feishu answer; `stream` is the stream that failed, if it was one."""
+    """A run failed. `kind` names the failure; `code` and `log_id` are Feishu's (the
+    connector's structured `upstream-code` and `request-id`), when the failure came from a
+    Feishu answer; `stream` is the stream that failed, if it was one; `internal_message` is the
+    detail for operators."""
 
     kind = "internal"
 
@@ -52,16 +53,18 @@ class ConnectorError(Exception):
         failure_type: Optional[str] = None,
         stream: Optional[str] = None,
         errors: Sequence["ConnectorError"] = (),
+        code: Optional[int] = None,
+        log_id: Optional[str] = None,
+        internal_message: Optional[str] = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.failure_type = failure_type
         self.stream = stream
         self.errors = list(errors)
-        code = re.search(r"\bcode (\d+)", message)
-        log_id = re.search(r"\blog_id ([^\s:,;]+)", message)
-        self.code: Optional[int] = int(code.group(1)) if code else None
-        self.log_id: Optional[str] = log_id.group(1) if log_id else None
+        self.code = code
+        self.log_id = log_id
+        self.internal_message = internal_message
 
 
 class InputError(ConnectorError):
@@ -209,7 +212,7 @@ class Source:
         """Checks the config and the connection; raises a ConnectorError subclass if it fails."""
         _, status, detail = self._single("check", "CONNECTION_STATUS")
         if status == "check_failed" and detail is not None:
-            raise _error(detail[0], detail[1])
+            raise _from_detail(detail)
 
     def discover(self) -> Dict[str, Any]:
         """The catalog: the streams the config gives access to."""
@@ -307,13 +310,26 @@ class Source:
                 first.errors = errors
             raise first
         if detail is not None:
-            raise _error(detail[0], detail[1])
+            raise _from_detail(detail)
         raise InternalError(f"the run ended as {status}")
 
 
+def _from_detail(detail: tuple) -> ConnectorError:
+    kind, text, code, log_id = detail
+    return _error(kind, text, code=code, log_id=log_id)
+
+
 def _from_error_tuple(message: tuple) -> ConnectorError:
-    _, kind, text, failure_type, stream = message
-    return _error(kind, text, failure_type=failure_type, stream=stream)
+    _, kind, text, failure_type, stream, internal, (code, log_id, _) = message
+    return _error(
+        kind,
+        text,
+        failure_type=failure_type,
+        stream=stream,
+        code=code,
+        log_id=log_id,
+        internal_message=internal,
+    )
 
 
 def _as_message(message: tuple) -> Dict[str, Any]:
@@ -330,11 +346,12 @@ def _as_message(message: tuple) -> Dict[str, Any]:
             },
         }
     if kind == "STREAM_STATUS":
-        _, stream, status = message
+        _, stream, status, emitted_at = message
         return {
             "type": "TRACE",
             "trace": {
                 "type": "STREAM_STATUS",
+                "emitted_at": float(emitted_at),
                 "stream_status": {"stream_descriptor": {"name": stream}, "status": status},
             },
         }
@@ -342,11 +359,21 @@ def _as_message(message: tuple) -> Dict[str, Any]:
         _, level, text = message
         return {"type": "LOG", "log": {"level": level, "message": text}}
     if kind == "ERROR":
-        _, error_kind, text, failure_type, stream = message
-        error: Dict[str, Any] = {"message": text, "failure_type": failure_type, "kind": error_kind}
+        _, error_kind, text, failure_type, stream, internal, (code, log_id, emitted_at) = message
+        error: Dict[str, Any] = {
+            "message": text,
+            "internal_message": internal,
+            "failure_type": failure_type,
+            "kind": error_kind,
+        }
         if stream is not None:
             error["stream_descriptor"] = {"name": stream}
-        return {"type": "TRACE", "trace": {"type": "ERROR", "error": error}}
+        if code is not None:
+            error["upstream_code"] = code
+        if log_id is not None:
+            error["request_id"] = log_id
+        trace = {"type": "ERROR", "emitted_at": float(emitted_at), "error": error}
+        return {"type": "TRACE", "trace": trace}
     if kind == "CONNECTION_STATUS":
         _, ok, text = message
         status: Dict[str, Any] = {"status": "SUCCEEDED" if ok else "FAILED"}

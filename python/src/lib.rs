@@ -6,8 +6,8 @@
 //! exceptions, the dlt source) is written in Python over this module.
 
 use host_runner::{
-    CompileCache, Connector, ErrorKind, HostPattern, Input, Limits, Message, Operation, Outcome,
-    Settings, Sink, Status, Stop, StopReason,
+    CompileCache, Connector, HostPattern, Input, Limits, Message, Operation, Outcome, Settings,
+    Sink, Status, Stop, StopReason, now_ms,
 };
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -33,10 +33,13 @@ enum Owned {
     Catalog(String),
     Records(String, Vec<Vec<u8>>, u64),
     State(String, String, u64),
-    StreamStatus(String, Status),
+    StreamStatus(String, Status, u64),
     Log(&'static str, String),
     Error(Failure),
 }
+
+/// Why a run ended as it did: (kind, message, upstream code, request id).
+type Detail = (String, String, Option<i64>, Option<String>);
 
 /// A TRACE ERROR, as Python sees it.
 #[derive(Clone)]
@@ -45,31 +48,10 @@ struct Failure {
     message: String,
     failure_type: &'static str,
     stream: Option<String>,
-}
-
-fn kind_name(kind: ErrorKind) -> &'static str {
-    match kind {
-        ErrorKind::Input => "input",
-        ErrorKind::Config => "config",
-        ErrorKind::Auth => "auth",
-        ErrorKind::Permission => "permission",
-        ErrorKind::NotFound => "not_found",
-        ErrorKind::RateLimited => "rate_limited",
-        ErrorKind::Transient => "transient",
-        ErrorKind::BadResponse => "bad_response",
-        ErrorKind::Sandbox => "sandbox",
-        ErrorKind::Limit => "limit",
-        ErrorKind::Stopped => "stopped",
-        ErrorKind::Internal => "internal",
-    }
-}
-
-fn status_name(status: Status) -> &'static str {
-    match status {
-        Status::Started => "STARTED",
-        Status::Complete => "COMPLETE",
-        Status::Incomplete => "INCOMPLETE",
-    }
+    internal: String,
+    upstream_code: Option<i64>,
+    request_id: Option<String>,
+    emitted_at: u64,
 }
 
 /// A sink that hands owned messages to the Python side; blocks when the queue is full.
@@ -94,20 +76,18 @@ impl Sink for ChannelSink {
                 record_count,
             } => Owned::State(stream.to_string(), state.get().to_string(), record_count),
             Message::StreamStatus { stream, status } => {
-                Owned::StreamStatus(stream.to_string(), status)
+                Owned::StreamStatus(stream.to_string(), status, now_ms())
             }
             Message::Log { level, message } => Owned::Log(level_name(level), message.to_string()),
-            Message::Error {
-                message,
-                failure_type,
-                kind,
-                stream,
-                ..
-            } => Owned::Error(Failure {
-                kind: kind_name(kind),
-                message: message.to_string(),
-                failure_type: failure_type_name(failure_type),
+            Message::Error { report, stream } => Owned::Error(Failure {
+                kind: report.kind.name(),
+                message: report.message.clone(),
+                failure_type: failure_type_name(report.failure_type),
                 stream: stream.map(str::to_string),
+                internal: report.internal.clone(),
+                upstream_code: report.upstream_code,
+                request_id: report.request_id.clone(),
+                emitted_at: now_ms(),
             }),
         };
         self.0
@@ -293,8 +273,9 @@ impl Run {
     }
 
     /// How the run ended, once the iterator is exhausted: ("succeeded" | "check_failed" |
-    /// "failed" | "stopped" | "output_failed", detail).
-    fn outcome(&mut self, py: Python<'_>) -> PyResult<(String, Option<(String, String)>)> {
+    /// "failed" | "stopped" | "output_failed", detail), the detail being (kind, message,
+    /// upstream code, request id).
+    fn outcome(&mut self, py: Python<'_>) -> PyResult<(String, Option<Detail>)> {
         if self.receiver.is_some() {
             return Err(PyRuntimeError::new_err(
                 "the run has not finished: exhaust the iterator first",
@@ -303,18 +284,23 @@ impl Run {
         self.finish(py);
         Ok(match &self.outcome {
             Some(Outcome::Succeeded) => ("succeeded".into(), None),
-            Some(Outcome::CheckFailed { kind, message }) => (
+            Some(Outcome::CheckFailed(report)) => (
                 "check_failed".into(),
-                Some((kind_name(*kind).into(), message.clone())),
+                Some((
+                    report.kind.name().into(),
+                    report.message.clone(),
+                    report.upstream_code,
+                    report.request_id.clone(),
+                )),
             ),
             Some(Outcome::Failed(_)) => ("failed".into(), None),
             Some(Outcome::Stopped(reason)) => (
                 "stopped".into(),
-                Some(("stopped".into(), reason.to_string())),
+                Some(("stopped".into(), reason.to_string(), None, None)),
             ),
             Some(Outcome::OutputFailed(e)) => (
                 "output_failed".into(),
-                Some(("internal".into(), e.to_string())),
+                Some(("internal".into(), e.to_string(), None, None)),
             ),
             None => ("failed".into(), None),
         })
@@ -355,19 +341,37 @@ fn to_tuple(py: Python<'_>, message: Owned) -> PyResult<Py<PyTuple>> {
             ("RECORDS", stream, list, emitted_at).into_pyobject(py)?
         }
         Owned::State(stream, state, count) => ("STATE", stream, state, count).into_pyobject(py)?,
-        Owned::StreamStatus(stream, status) => {
-            ("STREAM_STATUS", stream, status_name(status)).into_pyobject(py)?
+        Owned::StreamStatus(stream, status, emitted_at) => {
+            ("STREAM_STATUS", stream, status.name(), emitted_at).into_pyobject(py)?
         }
         Owned::Log(level, message) => ("LOG", level, message).into_pyobject(py)?,
         Owned::Error(f) => {
-            ("ERROR", f.kind, f.message, f.failure_type, f.stream).into_pyobject(py)?
+            let upstream = (f.upstream_code, f.request_id, f.emitted_at);
+            (
+                "ERROR",
+                f.kind,
+                f.message,
+                f.failure_type,
+                f.stream,
+                f.internal,
+                upstream,
+            )
+                .into_pyobject(py)?
         }
     };
     Ok(tuple.unbind())
 }
 
+/// The host contract's failure table as JSON: each WIT category's kind, failure type and
+/// internal text, and each kind's exit code (the Python exceptions are checked against it).
+#[pyfunction]
+fn contract() -> String {
+    host_runner::contract().to_string()
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(contract, m)?)?;
     m.add_class::<Runner>()?;
     m.add_class::<Run>()?;
     Ok(())

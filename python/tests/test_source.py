@@ -131,3 +131,29 @@ def test_ctrl_c_stops_the_read(big_mock):
     searched = big_mock.searches()
     time.sleep(1.0)
     assert big_mock.searches() == searched, "the component went on reading"
+
+
+def test_every_kind_of_the_contract_has_its_exception():
+    table = json.loads(feishu_wasm._native.contract())
+    kinds = {row["kind"] for row in table["kinds"]}
+    assert kinds == set(feishu_wasm._BY_KIND)
+    for row in table["categories"]:
+        assert feishu_wasm._BY_KIND[row["kind"]].kind == row["kind"]
+
+
+def test_read_traces_carry_emitted_at_and_the_upstream_code(mock):
+    config = dict(mock.config, app_secret="wrong")
+    messages = []
+    with pytest.raises(feishu_wasm.AuthError) as raised:
+        for message in source(config).read():
+            messages.append(message)
+    traces = [m["trace"] for m in messages if m["type"] == "TRACE"]
+    assert traces and all(isinstance(t["emitted_at"], float) for t in traces)
+    error = next(t["error"] for t in traces if t["type"] == "ERROR")
+    assert error["upstream_code"] == 10014
+    assert error["request_id"] == "mocklog10014"
+    assert error["internal_message"] == (
+        "connector error category: ErrorCategory::Auth; upstream code 10014; "
+        "request id mocklog10014"
+    )
+    assert raised.value.code == 10014 and raised.value.internal_message == error["internal_message"]

@@ -173,3 +173,19 @@ fn the_node_hosts_environment_does_not_reach_the_component() {
         assert!(!logs.contains(leak), "{leak:?} in {logs}");
     }
 }
+
+#[test]
+fn the_node_host_follows_the_contracts_failure_table() {
+    let table = host_runner::contract();
+    let script =
+        "source scripts/node-packages.sh && exec node \"$node_host/test/contract.js\" \"$1\"";
+    let run = run_command(
+        Command::new("bash")
+            .current_dir(workspace())
+            .args(["-c", script, "contract"])
+            .arg(table.to_string()),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let node: Value = serde_json::from_str(&run.stdout).expect("the script prints JSON");
+    assert_eq!(node, table);
+}

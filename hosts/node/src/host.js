@@ -188,14 +188,31 @@ class Failure {
   static connector(error, refusal) {
     const tag = error.category.tag;
     const detail = tag === 'rate-limited' ? `(${error.category.val === undefined ? 'None' : `Some(${error.category.val})`})` : '';
+    let internal = `connector error category: ErrorCategory::${pascal(tag)}${detail}`;
+    if (error.upstreamCode !== undefined) internal += `; upstream code ${error.upstreamCode}`;
+    if (error.requestId !== undefined) internal += `; request id ${error.requestId}`;
     return new Failure(
       refusal ? `${error.message}. ${refusal}` : error.message,
-      `connector error category: ErrorCategory::${pascal(tag)}${detail}`,
+      internal,
       FAILURE_TYPE[tag] ?? 'system_error',
       refusal ? 'sandbox' : tag.replace('-', '_'),
     );
   }
 }
+
+/**
+ * This host's answer for a row of the host contract's table (protocol/src/report.rs): the kind,
+ * failure type and internal text of a connector error of WIT category `tag` (with `waitMs`
+ * for rate-limited), and the exit code of its kind. A test checks them against host-runner's.
+ */
+export function contractRow(tag, waitMs) {
+  const category = { tag, val: waitMs === null ? undefined : BigInt(waitMs) };
+  const failure = Failure.connector({ category, message: '' }, null);
+  return { kind: failure.kind, failure_type: failure.failureType, internal: failure.internal };
+}
+
+/** The exit code a run failing with `kind` ends with. */
+export const exitCode = (kind) => KIND_EXIT[kind] ?? EXIT.internal;
 
 /** Calls into the component; its error becomes a Failure, a trap an internal one. */
 function guard(call, run) {
@@ -359,7 +376,7 @@ class Run {
     }
     if (operation === 'read') this.summary();
     const kind = this.failed[0] ?? failure?.kind;
-    return kind === undefined ? EXIT.ok : KIND_EXIT[kind] ?? EXIT.internal;
+    return kind === undefined ? EXIT.ok : exitCode(kind);
   }
 
   summary() {

@@ -1,11 +1,9 @@
-//! Where a run's messages go: the [`Sink`] trait an embedding platform implements, the
-//! [`Message`]s it receives, and [`ProtocolLines`], the sink that writes Airbyte protocol lines
-//! (what the CLI prints).
+//! Where a run's messages go: the [`Sink`] trait a host or an embedding platform implements,
+//! the [`Message`]s it receives, and [`ProtocolLines`], the sink that writes Airbyte protocol
+//! lines (what the CLI prints and the edge build streams).
 
-use crate::ErrorKind;
-use crate::protocol::{
-    ConnectionStatus, FailureType, Level, Log, Message as Line, ProtocolWriter, Status,
-    StreamState, Trace,
+use crate::{
+    ConnectionStatus, Level, Line, Log, ProtocolWriter, Report, Status, StreamState, Trace,
 };
 use serde_json::value::RawValue;
 use std::io::{self, Write};
@@ -25,7 +23,7 @@ pub enum Message<'a> {
     /// The catalog (`discover`).
     Catalog(&'a RawValue),
     /// One page of records of `stream`, each the raw JSON object the component handed over
-    /// (valid UTF-8 JSON, checked by the runner).
+    /// (valid UTF-8 JSON, checked by the host).
     Records {
         /// The stream's name.
         stream: &'a str,
@@ -50,7 +48,7 @@ pub enum Message<'a> {
         /// Where it is.
         status: Status,
     },
-    /// A log line of the connector or the runner.
+    /// A log line of the connector or the host.
     Log {
         /// Severity.
         level: Level,
@@ -59,14 +57,8 @@ pub enum Message<'a> {
     },
     /// A failure, of one stream when `stream` is set, otherwise of the run.
     Error {
-        /// What went wrong and what to do, for people.
-        message: &'a str,
-        /// Detail for operators.
-        internal_message: &'a str,
-        /// Who can fix it.
-        failure_type: FailureType,
-        /// What kind of failure, finer than `failure_type`.
-        kind: ErrorKind,
+        /// What failed, how, and the upstream's code and request id when known.
+        report: &'a Report,
         /// The stream that failed, when the failure is one stream's.
         stream: Option<&'a str>,
     },
@@ -74,24 +66,35 @@ pub enum Message<'a> {
 
 /// Receives a run's messages in order. `send` returns once the message is taken, which is the
 /// back-pressure: the component waits meanwhile. An error stops the run (the component is
-/// told its output is closed) and is reported as [`crate::Outcome::OutputFailed`].
-pub trait Sink: Send {
+/// told its output is closed).
+pub trait Sink {
     /// Takes one message.
     fn send(&mut self, message: Message<'_>) -> io::Result<()>;
 
-    /// Makes what was sent durable (the runner calls it at checkpoints and at the end).
+    /// Makes what was sent durable (called at checkpoints and at the end).
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
 }
 
-/// A sink that writes Airbyte protocol messages, one JSON object per line, to `W`.
-pub struct ProtocolLines<W: Write + Send> {
+impl<S: Sink + ?Sized> Sink for Box<S> {
+    fn send(&mut self, message: Message<'_>) -> io::Result<()> {
+        (**self).send(message)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        (**self).flush()
+    }
+}
+
+/// A sink that writes Airbyte protocol messages, one JSON object per line, to `W`; records
+/// and states are flushed at once, the rest when the run flushes.
+pub struct ProtocolLines<W: Write> {
     writer: ProtocolWriter<W>,
 }
 
-impl<W: Write + Send> ProtocolLines<W> {
-    /// Protocol lines written to `out` (buffer it: the runner flushes at checkpoints).
+impl<W: Write> ProtocolLines<W> {
+    /// Protocol lines written to `out` (buffer it: pages and states are flushed).
     pub fn new(out: W) -> Self {
         Self {
             writer: ProtocolWriter::new(out),
@@ -99,20 +102,18 @@ impl<W: Write + Send> ProtocolLines<W> {
     }
 }
 
-impl<W: Write + Send> Sink for ProtocolLines<W> {
+impl<W: Write> Sink for ProtocolLines<W> {
     fn send(&mut self, message: Message<'_>) -> io::Result<()> {
         let w = &mut self.writer;
         match message {
-            Message::Spec(spec) => w.message(&Line::Spec { spec }),
-            Message::ConnectionStatus { succeeded, message } => {
-                w.message(&Line::ConnectionStatus {
-                    connection_status: ConnectionStatus {
-                        status: if succeeded { "SUCCEEDED" } else { "FAILED" },
-                        message,
-                    },
-                })
-            }
-            Message::Catalog(catalog) => w.message(&Line::Catalog { catalog }),
+            Message::Spec(spec) => w.line(&Line::Spec { spec }),
+            Message::ConnectionStatus { succeeded, message } => w.line(&Line::ConnectionStatus {
+                connection_status: ConnectionStatus {
+                    status: if succeeded { "SUCCEEDED" } else { "FAILED" },
+                    message,
+                },
+            }),
+            Message::Catalog(catalog) => w.line(&Line::Catalog { catalog }),
             Message::Records {
                 stream,
                 records,
@@ -128,25 +129,24 @@ impl<W: Write + Send> Sink for ProtocolLines<W> {
                 state,
                 record_count,
             } => {
-                w.message(&Line::State {
+                w.line(&Line::State {
                     state: StreamState::new(stream, state, record_count),
                 })?;
                 w.flush()
             }
-            Message::StreamStatus { stream, status } => w.message(&Line::Trace {
+            Message::StreamStatus { stream, status } => w.line(&Line::Trace {
                 trace: Trace::stream_status(stream, status),
             }),
-            Message::Log { level, message } => w.message(&Line::Log {
+            Message::Log { level, message } => w.line(&Line::Log {
                 log: Log { level, message },
             }),
-            Message::Error {
-                message,
-                internal_message,
-                failure_type,
-                stream,
-                kind: _,
-            } => w.message(&Line::Trace {
-                trace: Trace::error(message, internal_message, failure_type, stream),
+            Message::Error { report, stream } => w.line(&Line::Trace {
+                trace: Trace::error(
+                    &report.message,
+                    &report.internal,
+                    report.failure_type,
+                    stream,
+                ),
             }),
         }
     }

@@ -1,0 +1,122 @@
+//! The compiled component: wasmtime's engine (with its compilation cache), the linker with
+//! WASI, WASI HTTP and our `host` interface, and a fresh store and instance per run.
+
+use crate::limits::{Limits, explain_trap};
+use crate::output::SharedOutput;
+use crate::store::StoreData;
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Cache, CacheConfig, Config, Engine, Store};
+
+// The world includes WASI (HTTP, clocks, random, stdio); those come from wasmtime's own WASI
+// crates, so only our `host` interface is generated here.
+wasmtime::component::bindgen!({
+    path: "../wit",
+    world: "source",
+    with: {
+        "wasi": wasmtime_wasi::p2::bindings::sync,
+        "wasi:http": wasmtime_wasi_http::p2::bindings::sync::http,
+    },
+});
+
+/// Where compiled components are cached.
+#[derive(Debug, Clone)]
+pub enum CompileCache {
+    /// Compile on every load.
+    Off,
+    /// wasmtime's default cache directory.
+    Default,
+    /// This directory.
+    Dir(PathBuf),
+}
+
+/// A compiled component, ready to instantiate.
+pub struct Runtime {
+    engine: Engine,
+    pre: SourcePre<StoreData>,
+}
+
+impl Runtime {
+    /// Compiles (or loads from the cache) the component file and links it.
+    pub fn load(component: &Path, cache: &CompileCache) -> Result<Self> {
+        let bytes = std::fs::read(component)
+            .with_context(|| format!("cannot read component {}", component.display()))?;
+        Self::from_bytes(&bytes, &component.display().to_string(), cache)
+    }
+
+    /// Compiles (or loads from the cache) the component `bytes` (`name` for messages).
+    pub fn from_bytes(bytes: &[u8], name: &str, cache: &CompileCache) -> Result<Self> {
+        let mut config = Config::new();
+        match cache_config(cache) {
+            Ok(cache) => {
+                config.cache(cache);
+            }
+            Err(e) => eprintln!("WARN  compilation cache disabled: {e:#}"),
+        }
+        let engine = Engine::new(&config)
+            .map_err(anyhow::Error::from)
+            .context("cannot create the wasmtime engine")?;
+        let component = Component::new(&engine, bytes)
+            .map_err(anyhow::Error::from)
+            .with_context(|| format!("{name} is not a valid WebAssembly component"))?;
+        let mut linker: Linker<StoreData> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)?;
+        datasource::connector::host::add_to_linker::<_, HasSelf<_>>(&mut linker, |data| data)?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .map_err(anyhow::Error::from)
+            .context("the component needs imports this runner does not provide (is it a `source` world component?)")?;
+        Ok(Self {
+            engine,
+            pre: SourcePre::new(pre)?,
+        })
+    }
+
+    /// The component's imports and exports, by name.
+    pub fn interface(&self) -> (Vec<String>, Vec<String>) {
+        let component = self.pre.instance_pre().component();
+        let ty = component.component_type();
+        let imports = ty
+            .imports(&self.engine)
+            .map(|(name, _)| name.to_string())
+            .collect();
+        let exports = ty
+            .exports(&self.engine)
+            .map(|(name, _)| name.to_string())
+            .collect();
+        (imports, exports)
+    }
+
+    /// A fresh store (with its limits and an empty allowlist) and instance.
+    pub fn instantiate(
+        &self,
+        output: SharedOutput,
+        limits: Limits,
+    ) -> Result<(Store<StoreData>, Source)> {
+        let data = StoreData::new(output, limits);
+        let mut store = Store::new(&self.engine, data);
+        store.limiter(|data| &mut data.limiter);
+        let instance = self
+            .pre
+            .instantiate(&mut store)
+            .map_err(|e| explain_trap(e, &store))?;
+        Ok((store, instance))
+    }
+}
+
+fn cache_config(cache: &CompileCache) -> Result<Option<Cache>> {
+    let dir = match cache {
+        CompileCache::Off => return Ok(None),
+        CompileCache::Default => None,
+        CompileCache::Dir(dir) => Some(dir),
+    };
+    let mut config = CacheConfig::new();
+    if let Some(dir) = dir {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create cache directory {}", dir.display()))?;
+        config.with_directory(dir);
+    }
+    Ok(Some(Cache::new(config)?))
+}

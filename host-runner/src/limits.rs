@@ -1,0 +1,139 @@
+//! The caps every store is created with: all linear memories together, instances, memories
+//! and tables, and what a trap says when one of them stopped the component.
+
+use crate::store::StoreData;
+use std::time::Duration;
+use wasmtime::{ResourceLimiter, Store};
+
+/// Limits applied to every store.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Cap on all the component's linear memories together.
+    pub max_memory_bytes: usize,
+    /// Cap on connect, first-byte and between-bytes timeouts of each outgoing request.
+    pub request_timeout: Duration,
+}
+
+/// Most core instances, linear memories and tables one component may create.
+const MAX_INSTANCES: usize = 32;
+const MAX_MEMORIES: usize = 8;
+const MAX_TABLES: usize = 32;
+const MAX_TABLE_ELEMENTS: usize = 1_000_000;
+
+/// A limit the component ran into.
+#[derive(Debug, Clone, Copy)]
+enum LimitHit {
+    /// All memories together would have reached `wanted` bytes.
+    Memory {
+        max: usize,
+        wanted: usize,
+    },
+    Table {
+        wanted: usize,
+    },
+}
+
+impl std::fmt::Display for LimitHit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Memory { max, wanted } => write!(
+                f,
+                "the connector exceeded the memory limit of {} MiB (it asked for {} MiB); \
+                 raise --max-memory-mib",
+                max >> 20,
+                wanted.div_ceil(1 << 20)
+            ),
+            Self::Table { wanted } => write!(
+                f,
+                "the connector exceeded the table limit of {MAX_TABLE_ELEMENTS} elements \
+                 (it asked for {wanted})"
+            ),
+        }
+    }
+}
+
+/// Store-wide caps: all linear memories together, and how many instances, memories and
+/// tables exist; remembers what was refused so the trap can be explained.
+pub struct StoreCap {
+    max_bytes: usize,
+    /// Bytes of all memories so far.
+    total_bytes: usize,
+    refused: Option<LimitHit>,
+}
+
+impl StoreCap {
+    pub fn new(max_bytes: usize) -> Self {
+        Self {
+            max_bytes,
+            total_bytes: 0,
+            refused: None,
+        }
+    }
+}
+
+impl ResourceLimiter for StoreCap {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let wanted = self
+            .total_bytes
+            .saturating_sub(current)
+            .saturating_add(desired);
+        if wanted > self.max_bytes {
+            let hit = LimitHit::Memory {
+                max: self.max_bytes,
+                wanted,
+            };
+            self.refused = Some(hit);
+            return Err(wasmtime::Error::msg(hit.to_string()));
+        }
+        self.total_bytes = wanted;
+        Ok(true)
+    }
+
+    fn memory_grow_failed(&mut self, _error: wasmtime::Error) -> wasmtime::Result<()> {
+        Ok(())
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > MAX_TABLE_ELEMENTS {
+            self.refused = Some(LimitHit::Table { wanted: desired });
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn instances(&self) -> usize {
+        MAX_INSTANCES
+    }
+
+    fn memories(&self) -> usize {
+        MAX_MEMORIES
+    }
+
+    fn tables(&self) -> usize {
+        MAX_TABLES
+    }
+}
+
+/// What stopped a trapped component, in plain words: the limit it hit, if it hit one.
+pub fn explain_trap(error: wasmtime::Error, store: &Store<StoreData>) -> anyhow::Error {
+    let error = anyhow::Error::from(error);
+    match store.data().limiter.refused {
+        Some(refusal) => error.context(refusal.to_string()),
+        None => error.context("the connector failed"),
+    }
+}
+
+/// Whether a trap came from one of the store's limits.
+pub fn hit_limit(store: &Store<StoreData>) -> bool {
+    store.data().limiter.refused.is_some()
+}
