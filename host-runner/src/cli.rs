@@ -3,7 +3,9 @@
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use host_runner::{CompileCache, HostPattern, Input, Level, Limits, Operation, Settings};
+use host_runner::{
+    CompileCache, HostPattern, Input, Level, Limits, Operation, RateLimit, SettingNames, Settings,
+};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -93,19 +95,20 @@ pub struct SandboxArgs {
     /// patterns, so with none every request is refused.
     #[arg(long, global = true)]
     pub no_config_hosts: bool,
-    /// Memory cap for all of the component's linear memories together, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 256, global = true,
+    /// Memory cap for all of the component's linear memories together, in MiB [default: 256].
+    #[arg(long, value_name = "MIB", global = true,
           value_parser = clap::value_parser!(u64).range(1..=65536))]
-    pub max_memory_mib: u64,
+    pub max_memory_mib: Option<u64>,
     /// Wall-clock cap on the connector's run (from the export call on; compiling is not
-    /// counted), in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 6 * 3600, global = true,
+    /// counted), in seconds [default: 21600, six hours].
+    #[arg(long, value_name = "SECS", global = true,
           value_parser = clap::value_parser!(u64).range(1..))]
-    pub timeout_secs: u64,
-    /// Cap on each request's connect, first-byte and between-bytes waits, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 60, global = true,
+    pub timeout_secs: Option<u64>,
+    /// Cap on each request's connect, first-byte and between-bytes waits, in seconds
+    /// [default: 60].
+    #[arg(long, value_name = "SECS", global = true,
           value_parser = clap::value_parser!(u64).range(1..))]
-    pub request_timeout_secs: u64,
+    pub request_timeout_secs: Option<u64>,
     /// Directory for compiled components (default: wasmtime's cache directory).
     #[arg(long, value_name = "DIR", global = true)]
     pub cache_dir: Option<PathBuf>,
@@ -113,21 +116,21 @@ pub struct SandboxArgs {
     #[arg(long, global = true, conflicts_with = "cache_dir")]
     pub no_cache: bool,
     /// Streams read at once, each in a sandboxed instance of its own (1: one after another).
-    /// Records of different streams may interleave; each stream's messages stay in order.
-    #[arg(long, value_name = "N", default_value_t = 4, global = true,
+    /// Records of different streams may interleave; each stream's messages stay in order
+    /// [default: 4].
+    #[arg(long, value_name = "N", global = true,
           value_parser = clap::value_parser!(u64).range(1..=64))]
-    pub concurrency: u64,
-    /// Requests per second to each host, shared by every instance of the run (Feishu allows
-    /// 20 Bitable reads per second per app; 0 = no limit). Parallel syncs of one app share
-    /// that quota: give each a part (also settable where flags are not, as in an image).
-    #[arg(
-        long,
-        value_name = "N",
-        default_value_t = 20,
-        global = true,
-        env = "HOST_RUNNER_MAX_RPS"
-    )]
-    pub max_rps: u64,
+    pub concurrency: Option<u64>,
+    /// The upstream's rate limits: `feishu` (20 requests per second per host, waits as its
+    /// x-ogw-ratelimit-reset header says) or `none` (no limit; a 429 pauses one second).
+    #[arg(long, value_enum, value_name = "PRESET", default_value_t = RateLimits::Feishu,
+          global = true, env = "HOST_RUNNER_RATE_LIMITS")]
+    pub rate_limits: RateLimits,
+    /// Requests per second to each host, shared by every instance of the run, instead of the
+    /// preset's (0 = no limit). Parallel syncs of one app share Feishu's quota: give each a
+    /// part (also settable where flags are not, as in an image).
+    #[arg(long, value_name = "N", global = true, env = "HOST_RUNNER_MAX_RPS")]
+    pub max_rps: Option<u64>,
     /// Also show debug logs on stderr (the same as --log-level debug).
     #[arg(short, long, global = true)]
     pub verbose: bool,
@@ -172,6 +175,15 @@ pub enum LogLevel {
     Debug,
 }
 
+/// Rate-limit presets: the upstream's quota and how it says to wait.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RateLimits {
+    /// Feishu / Lark: 20 requests per second, `x-ogw-ratelimit-reset`.
+    Feishu,
+    /// No limit; a 429 pauses its host for one second.
+    None,
+}
+
 impl Cli {
     pub fn into_run_config(self) -> Result<RunConfig> {
         let s = self.sandbox;
@@ -207,6 +219,14 @@ impl Cli {
             ),
             (false, None) => CompileCache::Default,
         };
+        let defaults = Settings::default();
+        let mut rate_limit = match s.rate_limits {
+            RateLimits::Feishu => RateLimit::feishu(),
+            RateLimits::None => RateLimit::default(),
+        };
+        if let Some(max_rps) = s.max_rps {
+            rate_limit.max_rps = max_rps as usize;
+        }
         Ok(RunConfig {
             component: self.component,
             action,
@@ -214,10 +234,14 @@ impl Cli {
                 allow_hosts: extra_hosts,
                 allow_config_hosts: !s.no_config_hosts,
                 limits: Limits {
-                    max_memory_bytes: (s.max_memory_mib as usize) << 20,
-                    request_timeout: Duration::from_secs(s.request_timeout_secs),
+                    max_memory_bytes: s
+                        .max_memory_mib
+                        .map_or(defaults.limits.max_memory_bytes, |mib| (mib as usize) << 20),
+                    request_timeout: s
+                        .request_timeout_secs
+                        .map_or(defaults.limits.request_timeout, Duration::from_secs),
                 },
-                timeout: Duration::from_secs(s.timeout_secs),
+                timeout: s.timeout_secs.map_or(defaults.timeout, Duration::from_secs),
                 min_level: match (s.verbose, s.log_level) {
                     (true, _) | (_, LogLevel::Debug) => Level::Debug,
                     (_, LogLevel::Info) => Level::Info,
@@ -226,8 +250,13 @@ impl Cli {
                 },
                 echo_stderr: true,
                 progress: !s.quiet,
-                concurrency: s.concurrency as usize,
-                max_rps: s.max_rps as usize,
+                concurrency: s.concurrency.map_or(defaults.concurrency, |n| n as usize),
+                rate_limit,
+                names: SettingNames {
+                    allow_hosts: "--allow-host".into(),
+                    max_memory: "--max-memory-mib".into(),
+                    timeout: "--timeout-secs".into(),
+                },
             },
             cache,
             output: s.output,

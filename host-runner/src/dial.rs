@@ -131,7 +131,7 @@ impl Dialer {
     }
 }
 
-type Connector = hyper_rustls::HttpsConnector<Dialer>;
+type TlsDialer = hyper_rustls::HttpsConnector<Dialer>;
 
 /// Called with the reason when the sandbox refuses a connection.
 pub type DenialReport = Arc<dyn Fn(&str) + Send + Sync>;
@@ -139,7 +139,7 @@ pub type DenialReport = Arc<dyn Fn(&str) + Send + Sync>;
 /// The pooled client of one store.
 #[derive(Clone)]
 pub struct HttpClient {
-    client: Client<Connector, Full<Bytes>>,
+    client: Client<TlsDialer, Full<Bytes>>,
     on_denied: DenialReport,
     limiter: Arc<RateLimiter>,
     stats: Arc<RunStats>,
@@ -256,7 +256,7 @@ impl HttpClient {
                 sent_at.elapsed().as_millis()
             ));
         }
-        if let Some(reset) = rate_limit_reset(&response) {
+        if let Some(reset) = rate_limit_reset(&response, self.limiter.reset_header()) {
             self.limiter
                 .pause(&destination, reset, std::time::Instant::now());
         }
@@ -266,12 +266,11 @@ impl HttpClient {
     }
 }
 
-/// How long a rate-limit answer (HTTP 429, or Feishu's 400 with a reset header) asks every
-/// request to wait: `x-ogw-ratelimit-reset` seconds, or one second when it does not say.
-fn rate_limit_reset<B>(response: &Response<B>) -> Option<Duration> {
-    let reset = response
-        .headers()
-        .get("x-ogw-ratelimit-reset")
+/// How long a rate-limit answer (HTTP 429, or a 400 with the upstream's reset header) asks
+/// every request to wait: the `reset_header`'s seconds, or one second when it does not say.
+fn rate_limit_reset<B>(response: &Response<B>, reset_header: Option<&str>) -> Option<Duration> {
+    let reset = reset_header
+        .and_then(|name| response.headers().get(name))
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     match (response.status().as_u16(), reset) {

@@ -22,6 +22,8 @@ pub struct RunGrants {
     /// The secrets to mask in the per-request debug lines; `None` when those lines are not
     /// shown (then no line is formatted at all).
     pub request_log: Option<Arc<Vec<String>>>,
+    /// How the front end names the setting that grants more hosts (for refusals).
+    pub allow_hosts_setting: String,
 }
 
 /// The sandbox for outgoing HTTP: the operator's grants, the address policy (in the dialer)
@@ -31,6 +33,8 @@ pub struct SandboxHooks {
     /// Hosts the component's spec proposes as field defaults that the operator did not grant:
     /// named in the refusal, so the operator knows which field to set.
     proposed: Vec<(String, Origin)>,
+    /// How the front end names the setting that grants more hosts.
+    allow_hosts_setting: String,
     request_timeout: Duration,
     output: SharedOutput,
     client: Option<HttpClient>,
@@ -54,6 +58,7 @@ impl SandboxHooks {
         Self {
             allowed: Arc::new(AllowList::default()),
             proposed: Vec::new(),
+            allow_hosts_setting: String::new(),
             request_timeout,
             output,
             client: None,
@@ -91,6 +96,7 @@ impl SandboxHooks {
         ));
         self.allowed = allowed;
         self.proposed = access.proposed.clone();
+        self.allow_hosts_setting = access.allow_hosts_setting.clone();
     }
 
     /// Why the sandbox refused a request since the last call, if it did.
@@ -116,9 +122,9 @@ impl SandboxHooks {
                 );
                 format!(
                     "sandbox refused a request to {origin}{field}: no grant allows it. \
-                     Allow it by setting the host in the config, or with --allow-host {pattern} \
+                     Allow it by setting the host in the config, or with {} {pattern} \
                      (allowed now: {})",
-                    self.allowed
+                    self.allow_hosts_setting, self.allowed
                 )
             }
             None => format!("sandbox refused a request to {uri}: not an http(s) URL"),

@@ -1,6 +1,7 @@
 //! The compiled component: wasmtime's engine (with its compilation cache), the linker with
 //! WASI, WASI HTTP and our `host` interface, and a fresh store and instance per run.
 
+use crate::SettingNames;
 use crate::limits::{Limits, explain_trap};
 use crate::output::SharedOutput;
 use crate::store::StoreData;
@@ -94,8 +95,9 @@ impl Runtime {
         &self,
         output: SharedOutput,
         limits: Limits,
+        names: &SettingNames,
     ) -> Result<(Store<StoreData>, Source)> {
-        let data = StoreData::new(output, limits);
+        let data = StoreData::new(output, limits, names);
         let mut store = Store::new(&self.engine, data);
         store.limiter(|data| &mut data.limiter);
         let instance = self

@@ -68,7 +68,11 @@ pub fn read_concurrently(shared: &Shared<'_>, entries: Vec<Value>) {
 fn read_one(shared: &Shared<'_>, entry: Value) -> Result<(), Failure> {
     let (mut store, source) = shared
         .runtime
-        .instantiate(shared.output.clone(), shared.settings.limits)
+        .instantiate(
+            shared.output.clone(),
+            shared.settings.limits,
+            &shared.settings.names,
+        )
         .map_err(internal)?;
     store.data_mut().hooks.grant(shared.grants);
     let catalog = json!({ "streams": [entry] }).to_string();

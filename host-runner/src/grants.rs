@@ -64,12 +64,15 @@ pub fn secret_values(spec: &Value, config: &Value) -> Vec<String> {
 }
 
 /// Logs the effective allowlist, each grant with its source, and warns of clear-text grants.
-pub fn log_grants(output: &SharedOutput, allowed: &AllowList) {
+pub fn log_grants(output: &SharedOutput, allowed: &AllowList, allow_hosts_setting: &str) {
     let mut out = lock(output);
     if allowed.grants().is_empty() {
         out.note(
             Level::Info,
-            "outgoing HTTP allowed to: nothing (set the host in the config or pass --allow-host)",
+            &format!(
+                "outgoing HTTP allowed to: nothing (set the host in the config or pass \
+                 {allow_hosts_setting})"
+            ),
         );
     }
     for grant in allowed.grants() {

@@ -73,7 +73,7 @@ pub fn inspect(
 ) -> Result<Inspection> {
     let (imports, exports) = runtime.interface();
     let output = Arc::new(Mutex::new(output(Box::new(Discard), Level::Error, false)));
-    let (mut store, source) = runtime.instantiate(output, settings.limits)?;
+    let (mut store, source) = runtime.instantiate(output, settings.limits, &settings.names)?;
     let spec_text = source
         .call_spec(&mut store)
         .map_err(anyhow::Error::from)
@@ -111,7 +111,7 @@ pub fn inspect(
         max_memory_mib: settings.limits.max_memory_bytes >> 20,
         timeout_secs: settings.timeout.as_secs(),
         request_timeout_secs: settings.limits.request_timeout.as_secs(),
-        max_rps: settings.max_rps,
+        max_rps: settings.rate_limit.max_rps,
         concurrency: settings.concurrency,
     })
 }

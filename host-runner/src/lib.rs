@@ -117,9 +117,52 @@ pub struct Settings {
     pub progress: bool,
     /// Streams read at once, each in an instance of its own (1: one after another).
     pub concurrency: usize,
-    /// Requests per second to each destination, shared by every instance of a run (0: no
-    /// limit). Feishu allows 20 Bitable reads per second per app.
+    /// How fast requests may go out, and how the upstream says to wait.
+    pub rate_limit: RateLimit,
+    /// How the front end names these settings in the messages the runner writes.
+    pub names: SettingNames,
+}
+
+/// The rate limits of a run, shared by every instance; [`RateLimit::feishu`] is Feishu's.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests per second to each destination (0: no limit).
     pub max_rps: usize,
+    /// The response header whose seconds a rate-limit answer (429, or a 400 carrying it) asks
+    /// every request to that destination to wait.
+    pub reset_header: Option<String>,
+}
+
+impl RateLimit {
+    /// Feishu / Lark: 20 Bitable reads per second per app, and `x-ogw-ratelimit-reset`.
+    pub fn feishu() -> Self {
+        Self {
+            max_rps: 20,
+            reset_header: Some("x-ogw-ratelimit-reset".into()),
+        }
+    }
+}
+
+/// How a front end names the settings a message may tell the user to change: the CLI says
+/// `--max-memory-mib`, Python `max_memory_mib=`, the library its field names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SettingNames {
+    /// Where more hosts are granted ([`Settings::allow_hosts`]).
+    pub allow_hosts: String,
+    /// The memory cap ([`Limits::max_memory_bytes`]).
+    pub max_memory: String,
+    /// The wall-clock cap ([`Settings::timeout`]).
+    pub timeout: String,
+}
+
+impl Default for SettingNames {
+    fn default() -> Self {
+        Self {
+            allow_hosts: "Settings::allow_hosts".into(),
+            max_memory: "Limits::max_memory_bytes".into(),
+            timeout: "Settings::timeout".into(),
+        }
+    }
 }
 
 impl Default for Settings {
@@ -136,7 +179,8 @@ impl Default for Settings {
             echo_stderr: false,
             progress: false,
             concurrency: 4,
-            max_rps: 20,
+            rate_limit: RateLimit::default(),
+            names: SettingNames::default(),
         }
     }
 }

@@ -33,18 +33,17 @@ enum LimitHit {
     },
 }
 
-impl std::fmt::Display for LimitHit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl LimitHit {
+    /// The limit in plain words; `memory_setting` is how the front end names the memory cap.
+    fn describe(self, memory_setting: &str) -> String {
         match self {
-            Self::Memory { max, wanted } => write!(
-                f,
+            Self::Memory { max, wanted } => format!(
                 "the connector exceeded the memory limit of {} MiB (it asked for {} MiB); \
-                 raise --max-memory-mib",
+                 raise {memory_setting}",
                 max >> 20,
                 wanted.div_ceil(1 << 20)
             ),
-            Self::Table { wanted } => write!(
-                f,
+            Self::Table { wanted } => format!(
                 "the connector exceeded the table limit of {MAX_TABLE_ELEMENTS} elements \
                  (it asked for {wanted})"
             ),
@@ -59,15 +58,24 @@ pub struct StoreCap {
     /// Bytes of all memories so far.
     total_bytes: usize,
     refused: Option<LimitHit>,
+    /// How the front end names the memory cap, for the message.
+    memory_setting: String,
 }
 
 impl StoreCap {
-    pub fn new(max_bytes: usize) -> Self {
+    /// Caps all memories together at `max_bytes` (`memory_setting` raises it).
+    pub fn new(max_bytes: usize, memory_setting: String) -> Self {
         Self {
             max_bytes,
             total_bytes: 0,
             refused: None,
+            memory_setting,
         }
+    }
+
+    /// What the component ran into, in plain words, if it ran into a cap.
+    fn refusal(&self) -> Option<String> {
+        self.refused.map(|hit| hit.describe(&self.memory_setting))
     }
 }
 
@@ -88,7 +96,7 @@ impl ResourceLimiter for StoreCap {
                 wanted,
             };
             self.refused = Some(hit);
-            return Err(wasmtime::Error::msg(hit.to_string()));
+            return Err(wasmtime::Error::msg(hit.describe(&self.memory_setting)));
         }
         self.total_bytes = wanted;
         Ok(true)
@@ -127,8 +135,8 @@ impl ResourceLimiter for StoreCap {
 /// What stopped a trapped component, in plain words: the limit it hit, if it hit one.
 pub fn explain_trap(error: wasmtime::Error, store: &Store<StoreData>) -> anyhow::Error {
     let error = anyhow::Error::from(error);
-    match store.data().limiter.refused {
-        Some(refusal) => error.context(refusal.to_string()),
+    match store.data().limiter.refusal() {
+        Some(refusal) => error.context(refusal),
         None => error.context("the connector failed"),
     }
 }

@@ -16,6 +16,8 @@ const WINDOW: Duration = Duration::from_secs(1);
 pub struct RateLimiter {
     /// 0: no limit (pauses still apply).
     max_rps: usize,
+    /// The response header whose seconds a rate-limit answer asks every request to wait.
+    reset_header: Option<String>,
     destinations: Mutex<HashMap<String, Destination>>,
 }
 
@@ -28,12 +30,19 @@ struct Destination {
 }
 
 impl RateLimiter {
-    /// A limiter allowing `max_rps` requests per second to each destination (0: unlimited).
-    pub fn new(max_rps: usize) -> Arc<Self> {
+    /// A limiter allowing `max_rps` requests per second to each destination (0: unlimited),
+    /// pausing a destination for the seconds its `reset_header` gives on a rate-limit answer.
+    pub fn new(max_rps: usize, reset_header: Option<String>) -> Arc<Self> {
         Arc::new(Self {
             max_rps,
+            reset_header,
             destinations: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The header a rate-limit answer's wait is read from, if the upstream has one.
+    pub fn reset_header(&self) -> Option<&str> {
+        self.reset_header.as_deref()
     }
 
     /// Reserves the earliest moment a request to `destination` may go out, from `now`.
@@ -90,7 +99,7 @@ mod tests {
 
     #[test]
     fn no_second_holds_more_than_the_quota() {
-        let limiter = RateLimiter::new(20);
+        let limiter = RateLimiter::new(20, None);
         let now = Instant::now();
         let slots: Vec<Instant> = (0..100).map(|_| limiter.reserve("h", now)).collect();
         assert_eq!(busiest_second(&slots), 20);
@@ -106,7 +115,7 @@ mod tests {
 
     #[test]
     fn a_pause_holds_every_request_until_the_reset() {
-        let limiter = RateLimiter::new(0);
+        let limiter = RateLimiter::new(0, None);
         let now = Instant::now();
         assert_eq!(limiter.reserve("h", now), now);
         limiter.pause("h", Duration::from_secs(3), now);

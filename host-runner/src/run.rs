@@ -73,7 +73,7 @@ pub fn run(
         );
         let _ = events.send(WorkerEvent::Done(result));
     });
-    let result = watch(&progress, settings.timeout, stop);
+    let result = watch(&progress, settings.timeout, &settings.names.timeout, stop);
     let Some(mut out) = lock_within(&output, Duration::from_secs(2)) else {
         // The worker is stuck handing output to a sink that does not take it.
         return Outcome::OutputFailed(std::io::Error::other(
@@ -132,7 +132,7 @@ fn execute(
     let inputs = Inputs::read(operation)?;
     let runtime = load().map_err(internal)?;
     let (mut store, source) = runtime
-        .instantiate(output.clone(), settings.limits)
+        .instantiate(output.clone(), settings.limits, &settings.names)
         .map_err(internal)?;
     running();
     let spec_text = source.call_spec(&mut store).map_err(|e| trap(e, &store))?;
@@ -144,14 +144,18 @@ fn execute(
     let mut grants = None;
     if let Some(config_json) = &inputs.config {
         let (allowed, proposed) = allow_list(settings, &spec, config_json);
-        log_grants(output, &allowed);
+        log_grants(output, &allowed, &settings.names.allow_hosts);
         let access = RunGrants {
             allowed,
             proposed,
-            limiter: RateLimiter::new(settings.max_rps),
+            limiter: RateLimiter::new(
+                settings.rate_limit.max_rps,
+                settings.rate_limit.reset_header.clone(),
+            ),
             stats: stats.clone(),
             request_log: matches!(settings.min_level, Level::Debug | Level::Trace)
                 .then(|| Arc::new(secret_values(&spec, config_json))),
+            allow_hosts_setting: settings.names.allow_hosts.clone(),
         };
         store.data_mut().hooks.grant(&access);
         grants = Some(access);

@@ -2,6 +2,7 @@
 //! or sockets), the sandbox hooks, the memory caps and the run's output, and the connector's
 //! calls into the host (records, states, statuses, failures, logs) handed to that output.
 
+use crate::SettingNames;
 use crate::egress::SandboxHooks;
 use crate::engine::datasource::connector::types::{
     ConnectorError, ErrorCategory as WitCategory, InvalidRecord, LogLevel, OutputError,
@@ -27,8 +28,8 @@ pub struct StoreData {
 }
 
 impl StoreData {
-    /// A store's data with nothing granted yet.
-    pub fn new(output: SharedOutput, limits: Limits) -> Self {
+    /// A store's data with nothing granted yet; `names` words the limits' messages.
+    pub fn new(output: SharedOutput, limits: Limits, names: &SettingNames) -> Self {
         // No env, args, preopened dirs or sockets; stderr goes through the runner's logger.
         let wasi = WasiCtxBuilder::new()
             .stderr(GuestStderr::new())
@@ -41,7 +42,7 @@ impl StoreData {
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             hooks: SandboxHooks::new(output.clone(), limits.request_timeout),
-            limiter: StoreCap::new(limits.max_memory_bytes),
+            limiter: StoreCap::new(limits.max_memory_bytes, names.max_memory.clone()),
             output,
         }
     }

@@ -22,6 +22,7 @@ const STOP_POLL: Duration = Duration::from_millis(50);
 pub fn watch(
     progress: &mpsc::Receiver<WorkerEvent>,
     timeout: Duration,
+    timeout_setting: &str,
     stop: &Stop,
 ) -> Result<(), Failure> {
     let mut deadline: Option<Instant> = None;
@@ -39,7 +40,7 @@ pub fn watch(
                 if deadline.is_some_and(|d| Instant::now() >= d) {
                     return Err(Failure::Host(
                         anyhow::anyhow!(
-                            "the connector did not finish within {} s (--timeout-secs)",
+                            "the connector did not finish within {} s ({timeout_setting})",
                             timeout.as_secs()
                         ),
                         ErrorKind::Limit,

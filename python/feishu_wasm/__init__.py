@@ -178,7 +178,8 @@ class Source:
     (`scheme://host[:port]`, `*` wildcards). `max_memory_mib`: cap on the component's memory.
     `timeout_secs`: wall-clock cap on each operation. `concurrency`: streams read at once
     (each in a sandboxed instance of its own). `max_rps`: requests per second to Feishu,
-    shared by those instances (Feishu allows 20 per app; 0 = no limit).
+    shared by those instances (Feishu allows 20 per app; 0 = no limit). A limit left None
+    takes the runner's default (256 MiB, six hours, 4 streams, Feishu's 20 per second).
     """
 
     def __init__(
@@ -187,11 +188,11 @@ class Source:
         *,
         component: Optional[str] = None,
         allow_hosts: Iterable[str] = (),
-        max_memory_mib: int = 256,
+        max_memory_mib: Optional[int] = None,
         timeout_secs: Optional[int] = None,
         cache_dir: Optional[str] = None,
-        concurrency: int = 4,
-        max_rps: int = 20,
+        concurrency: Optional[int] = None,
+        max_rps: Optional[int] = None,
     ) -> None:
         self._config = json.dumps(dict(config))
         self._runner = _native.Runner(

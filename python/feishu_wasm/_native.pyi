@@ -22,12 +22,12 @@ class Runner:
         self,
         component: Optional[str] = None,
         allow_hosts: List[str] = ...,
-        max_memory_mib: int = 256,
+        max_memory_mib: Optional[int] = None,
         timeout_secs: Optional[int] = None,
-        request_timeout_secs: int = 60,
+        request_timeout_secs: Optional[int] = None,
         cache_dir: Optional[str] = None,
-        concurrency: int = 4,
-        max_rps: int = 20,
+        concurrency: Optional[int] = None,
+        max_rps: Optional[int] = None,
     ) -> None: ...
     def start(
         self,

@@ -6,8 +6,8 @@
 //! exceptions, the dlt source) is written in Python over this module.
 
 use host_runner::{
-    CompileCache, Connector, HostPattern, Input, Limits, Message, Operation, Outcome, Settings,
-    Sink, Status, Stop, StopReason, now_ms,
+    CompileCache, Connector, HostPattern, Input, Limits, Message, Operation, Outcome, RateLimit,
+    SettingNames, Settings, Sink, Status, Stop, StopReason, now_ms,
 };
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -125,26 +125,27 @@ struct Runner {
 impl Runner {
     /// `component`: a path, or None for the bundled feishu.wasm. `allow_hosts`: extra
     /// `scheme://host[:port]` patterns. `cache_dir`: where compiled components are kept
-    /// (wasmtime's default when None).
+    /// (wasmtime's default when None). Every limit left None takes the runner's default
+    /// (`Settings::default()`); the rate limit is Feishu's preset unless `max_rps` is given.
     #[new]
-    #[pyo3(signature = (component=None, allow_hosts=Vec::new(), max_memory_mib=256, timeout_secs=None, request_timeout_secs=60, cache_dir=None, concurrency=4, max_rps=20))]
+    #[pyo3(signature = (component=None, allow_hosts=Vec::new(), max_memory_mib=None, timeout_secs=None, request_timeout_secs=None, cache_dir=None, concurrency=None, max_rps=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         component: Option<std::path::PathBuf>,
         allow_hosts: Vec<String>,
-        max_memory_mib: u64,
+        max_memory_mib: Option<u64>,
         timeout_secs: Option<u64>,
-        request_timeout_secs: u64,
+        request_timeout_secs: Option<u64>,
         cache_dir: Option<std::path::PathBuf>,
-        concurrency: usize,
-        max_rps: usize,
+        concurrency: Option<usize>,
+        max_rps: Option<usize>,
     ) -> PyResult<Self> {
         let allow_hosts = allow_hosts
             .iter()
             .map(|p| HostPattern::parse(p).map_err(|e| PyValueError::new_err(format!("{e:#}"))))
             .collect::<PyResult<Vec<_>>>()?;
-        if !(1..=65536).contains(&max_memory_mib) {
+        if max_memory_mib.is_some_and(|mib| !(1..=65536).contains(&mib)) {
             return Err(PyValueError::new_err(
                 "max_memory_mib must be from 1 to 65536",
             ));
@@ -157,15 +158,28 @@ impl Runner {
             })
             .map_err(|e| PyValueError::new_err(format!("{e:#}")))?;
         let defaults = Settings::default();
+        let mut rate_limit = RateLimit::feishu();
+        if let Some(max_rps) = max_rps {
+            rate_limit.max_rps = max_rps;
+        }
         let settings = Settings {
             allow_hosts,
             limits: Limits {
-                max_memory_bytes: (max_memory_mib as usize) << 20,
-                request_timeout: Duration::from_secs(request_timeout_secs.max(1)),
+                max_memory_bytes: max_memory_mib
+                    .map_or(defaults.limits.max_memory_bytes, |mib| (mib as usize) << 20),
+                request_timeout: request_timeout_secs
+                    .map_or(defaults.limits.request_timeout, |s| {
+                        Duration::from_secs(s.max(1))
+                    }),
             },
             timeout: timeout_secs.map_or(defaults.timeout, Duration::from_secs),
-            concurrency: concurrency.clamp(1, 64),
-            max_rps,
+            concurrency: concurrency.map_or(defaults.concurrency, |n| n.clamp(1, 64)),
+            rate_limit,
+            names: SettingNames {
+                allow_hosts: "allow_hosts".into(),
+                max_memory: "max_memory_mib".into(),
+                timeout: "timeout_secs".into(),
+            },
             ..defaults
         };
         Ok(Self {

@@ -84,7 +84,9 @@ def test_a_host_the_operator_did_not_grant_raises_sandbox_error(mock):
     with pytest.raises(feishu_wasm.SandboxError) as raised:
         source(config).check()
     assert "https://open.feishu.cn" in str(raised.value)
-    assert "--allow-host" in str(raised.value)
+    # The message names the setting in Python's words, not the CLI's flag.
+    assert "or with allow_hosts https://open.feishu.cn" in str(raised.value)
+    assert "--allow-host" not in str(raised.value)
 
 
 def test_a_config_error_names_the_field(mock):
