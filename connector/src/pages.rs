@@ -1,0 +1,168 @@
+//! Reading one stream page by page: its status bracket, each lane's pages fetched with the next
+//! one in flight, records filtered by cursor and range and emitted as Feishu sent them, and
+//! the cursor saved when pages come sorted by it.
+
+use crate::catalog::{StreamDef, SyncMode};
+use crate::client::FeishuClient;
+use crate::error::{Category, ConnectorError};
+use crate::host::{LogLevel, Output, StreamStatus, Transport};
+use crate::incremental::{self, CursorTracker};
+use crate::paginator::PageCursor;
+use crate::planning::{Lane, SearchPlan, search_plan};
+use crate::records::RecordsPage;
+
+/// Reads one stream with its status bracket: STARTED, then COMPLETE (or an error, which the
+/// caller reports as the stream's failure).
+pub fn read_stream<H: Transport, O: Output>(
+    client: &mut FeishuClient<H>,
+    out: &mut O,
+    stream: &StreamDef,
+    mode: SyncMode,
+    mut tracker: CursorTracker,
+) -> Result<(), ConnectorError> {
+    let name = stream.name.as_str();
+    out.stream_status(name, StreamStatus::Started);
+    let outcome = search_plan(client, out, stream, mode, tracker.since)
+        .and_then(|plan| read_pages(client, out, stream, plan, &mut tracker))
+        .and_then(|count| {
+            out.emit_state(name, &tracker.state())?;
+            Ok(count)
+        });
+    match outcome {
+        Ok(count) => {
+            out.log(
+                LogLevel::Info,
+                &format!("stream `{name}`: read {count} records"),
+            );
+            if count == 0 && tracker.since.is_none() {
+                out.log(LogLevel::Warn, &empty_table_warning(name));
+            }
+            out.stream_status(name, StreamStatus::Complete);
+            Ok(())
+        }
+        Err(error) => Err(error.context(format!("reading stream `{name}`"))),
+    }
+}
+
+/// Why a table may read empty when it is not: Feishu answers a search of a Base with advanced
+/// permissions with success and no records unless the app may manage the Base.
+fn empty_table_warning(stream: &str) -> String {
+    format!(
+        "stream `{stream}`: the table read no records. If the Base has advanced permissions on, \
+         Feishu hides its records from apps without manage rights: in the Base's advanced \
+         permissions, give the app (or a group holding it) \"can manage\"; otherwise the table \
+         (or its view) is empty"
+    )
+}
+
+/// A lane being read: its search, where its pages stand, and its page size (halved for this
+/// lane alone when Feishu finds a page too large).
+struct LaneCursor {
+    lane: Lane,
+    cursor: PageCursor,
+    page_size: u32,
+}
+
+/// Pages through a stream's records, emitting each page's records (those at or after the
+/// cursor, and in the lane's range of creation time) as Feishu sent them, and fetching each
+/// lane's next page while the current one is handed over. Several lanes are read in turn,
+/// each with its next page in flight. When pages come sorted by the cursor, the cursor is
+/// saved after each page.
+fn read_pages<H: Transport, O: Output>(
+    client: &mut FeishuClient<H>,
+    out: &mut O,
+    stream: &StreamDef,
+    mut plan: SearchPlan,
+    tracker: &mut CursorTracker,
+) -> Result<u64, ConnectorError> {
+    let page_size = client.config().page_size;
+    let mut lanes: Vec<LaneCursor> = std::mem::take(&mut plan.lanes)
+        .into_iter()
+        .map(|lane| LaneCursor {
+            lane,
+            cursor: PageCursor::default(),
+            page_size,
+        })
+        .collect();
+    if lanes.len() > 1 {
+        for lane in &lanes {
+            client.prefetch_records(&stream.table, &lane.lane.body, page_size, None);
+        }
+    }
+    let mut count = 0u64;
+    let mut turn = 0;
+    while !lanes.is_empty() {
+        let i = turn % lanes.len();
+        let (emitted, more) = read_page(client, out, stream, &plan, tracker, &mut lanes[i])?;
+        count += emitted;
+        if more {
+            turn = i + 1;
+        } else {
+            lanes.remove(i);
+            turn = i;
+        }
+    }
+    Ok(count)
+}
+
+/// Reads and emits the next page of `lane`: (records emitted, whether the lane has more).
+fn read_page<H: Transport, O: Output>(
+    client: &mut FeishuClient<H>,
+    out: &mut O,
+    stream: &StreamDef,
+    plan: &SearchPlan,
+    tracker: &mut CursorTracker,
+    lane: &mut LaneCursor,
+) -> Result<(u64, bool), ConnectorError> {
+    let table = &stream.table;
+    let body = lane.lane.body.as_str();
+    let response = loop {
+        let answer = match lane.lane.first.take() {
+            Some(first) => Ok(first),
+            None => client.search_records(table, body, lane.page_size, lane.cursor.token()),
+        };
+        match answer {
+            Err(e) if e.category == Category::ResponseTooLarge && lane.page_size > 1 => {
+                if lane.page_size == client.config().page_size {
+                    let message = format!(
+                        "stream `{}`: Feishu found a page of {} records too large \
+                         (code 1254030); reading smaller pages from here on",
+                        stream.name, lane.page_size
+                    );
+                    out.log(LogLevel::Warn, &message);
+                }
+                lane.page_size = (lane.page_size / 2).max(1);
+            }
+            outcome => break outcome?,
+        }
+    };
+    let page_number = lane.cursor.pages() + 1;
+    let where_ = || {
+        let path = crate::host::shown_path(&table.search_path());
+        format!("records page {page_number} from POST {path}")
+    };
+    let page = RecordsPage::parse(&response.body).map_err(|e| e.context(where_()))?;
+    let more = lane
+        .cursor
+        .advance(page.has_more, page.page_token.as_deref());
+    if let Ok(true) = more {
+        client.prefetch_records(table, body, lane.page_size, lane.cursor.token());
+    }
+    let range = lane.lane.range;
+    let records: Vec<Vec<u8>> = page
+        .items
+        .iter()
+        .filter(|r| range.is_none_or(|range| range.holds(r)))
+        .filter(|r| !plan.track_cursor || tracker.keep(incremental::record_cursor(r)))
+        .map(|r| r.to_vec())
+        .collect();
+    let emitted = records.len() as u64;
+    if !records.is_empty() {
+        out.emit_records(&stream.name, records)
+            .map_err(|e| e.context(where_()))?;
+        if plan.sorted {
+            out.emit_state(&stream.name, &tracker.state())?;
+        }
+    }
+    Ok((emitted, more?))
+}
