@@ -2,12 +2,12 @@
 //! ranges of creation time, read at once), narrowed and sorted by a Modified time field for an
 //! incremental read when the table has one.
 
-use crate::base::{self};
+use crate::base;
 use crate::catalog::{StreamDef, SyncMode};
 use crate::client::FeishuClient;
 use crate::error::{Category, ConnectorError};
 use crate::host::{HttpResponse, LogLevel, Output, Transport};
-use crate::incremental::{self};
+use crate::incremental;
 use crate::ranges::{self, CreatedRange};
 use crate::records::{RecordsPage, TableRef};
 
