@@ -112,9 +112,10 @@ fn the_shared_limiter_keeps_every_instance_under_the_quota() {
         ..base(600)
     };
     let limited = mock(quota.clone());
-    // One below the quota: the mock measures the window at arrival, and a loaded machine
-    // delays some requests more than others.
-    let run = read_base(&limited, 100, &["--concurrency", "4", "--max-rps", "9"]);
+    // Below the quota by a fifth: the mock measures the window at arrival, and a loaded
+    // machine delays some requests more than others (at 9 of 10, one in a few runs on a
+    // 2-core machine saw a request land early).
+    let run = read_base(&limited, 100, &["--concurrency", "4", "--max-rps", "8"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(
         limited.violations(),
