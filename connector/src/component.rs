@@ -84,9 +84,7 @@ fn to_wit_ref(error: &ConnectorError) -> wit::ConnectorError {
         Category::Auth => wit::ErrorCategory::Auth,
         Category::Permission => wit::ErrorCategory::Permission,
         Category::NotFound => wit::ErrorCategory::NotFound,
-        Category::RateLimited(wait) => wit::ErrorCategory::RateLimited(
-            wait.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-        ),
+        Category::RateLimited(_) => wit::ErrorCategory::RateLimited(error.category.wait_ms()),
         Category::Transient => wit::ErrorCategory::Transient,
         Category::BadResponse | Category::ResponseTooLarge => wit::ErrorCategory::BadResponse,
         Category::Internal | Category::OutputClosed => wit::ErrorCategory::Internal,

@@ -28,6 +28,18 @@ pub struct Upstream {
     pub request_id: Option<String>,
 }
 
+impl Category {
+    /// For `RateLimited`, the wait the upstream asked for in milliseconds (saturating).
+    pub fn wait_ms(&self) -> Option<u64> {
+        match self {
+            Category::RateLimited(wait) => {
+                wait.map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+            }
+            _ => None,
+        }
+    }
+}
+
 /// A failure with a category, a user-facing message and Feishu's code and log id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectorError {

@@ -24,9 +24,7 @@ pub fn report_of(error: &ConnectorError) -> Report {
         Category::Auth => ErrorCategory::Auth,
         Category::Permission => ErrorCategory::Permission,
         Category::NotFound => ErrorCategory::NotFound,
-        Category::RateLimited(wait) => {
-            ErrorCategory::RateLimited(wait.map(|d| d.as_millis() as u64))
-        }
+        Category::RateLimited(_) => ErrorCategory::RateLimited(error.category.wait_ms()),
         Category::Transient => ErrorCategory::Transient,
         Category::BadResponse | Category::ResponseTooLarge => ErrorCategory::BadResponse,
         Category::Internal | Category::OutputClosed => ErrorCategory::Internal,

@@ -22,8 +22,6 @@ pub struct RunGrants {
     /// The secrets to mask in the per-request debug lines; `None` when those lines are not
     /// shown (then no line is formatted at all).
     pub request_log: Option<Arc<Vec<String>>>,
-    /// How the front end names the setting that grants more hosts (for refusals).
-    pub allow_hosts_setting: String,
 }
 
 /// The sandbox for outgoing HTTP: the operator's grants, the address policy (in the dialer)
@@ -53,12 +51,16 @@ type SendResult = Result<
 
 impl SandboxHooks {
     /// Hooks that allow nothing until [`SandboxHooks::grant`]; every request's timeouts are
-    /// capped at `request_timeout`.
-    pub fn new(output: SharedOutput, request_timeout: Duration) -> Self {
+    /// capped at `request_timeout`; refusals name `allow_hosts_setting` as the way to grant.
+    pub fn new(
+        output: SharedOutput,
+        request_timeout: Duration,
+        allow_hosts_setting: String,
+    ) -> Self {
         Self {
             allowed: Arc::new(AllowList::default()),
             proposed: Vec::new(),
-            allow_hosts_setting: String::new(),
+            allow_hosts_setting,
             request_timeout,
             output,
             client: None,
@@ -96,7 +98,6 @@ impl SandboxHooks {
         ));
         self.allowed = allowed;
         self.proposed = access.proposed.clone();
-        self.allow_hosts_setting = access.allow_hosts_setting.clone();
     }
 
     /// Why the sandbox refused a request since the last call, if it did.

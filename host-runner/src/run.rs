@@ -155,7 +155,6 @@ fn execute(
             stats: stats.clone(),
             request_log: matches!(settings.min_level, Level::Debug | Level::Trace)
                 .then(|| Arc::new(secret_values(&spec, config_json))),
-            allow_hosts_setting: settings.names.allow_hosts.clone(),
         };
         store.data_mut().hooks.grant(&access);
         grants = Some(access);

@@ -41,7 +41,11 @@ impl StoreData {
             wasi,
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
-            hooks: SandboxHooks::new(output.clone(), limits.request_timeout),
+            hooks: SandboxHooks::new(
+                output.clone(),
+                limits.request_timeout,
+                names.allow_hosts.clone(),
+            ),
             limiter: StoreCap::new(limits.max_memory_bytes, names.max_memory.clone()),
             output,
         }
