@@ -100,12 +100,18 @@ impl Bench {
     }
 
     fn config(&self, table: &Table, page_size: u32) -> Result<PathBuf> {
-        let path = self
-            .dir
-            .path()
-            .join(format!("config-{}-{page_size}.json", table.records));
+        self.config_with(table, page_size, "raw")
+    }
+
+    /// A config for `table` with `page_size` and `values` (`raw` or `plain`).
+    fn config_with(&self, table: &Table, page_size: u32, values: &str) -> Result<PathBuf> {
+        let path = self.dir.path().join(format!(
+            "config-{}-{page_size}-{values}.json",
+            table.records
+        ));
         let mut config = table.config.clone();
         config["page_size"] = page_size.into();
+        config["values"] = values.into();
         std::fs::write(&path, config.to_string())?;
         Ok(path)
     }
@@ -117,10 +123,21 @@ impl Bench {
         page_size: u32,
         to_file: bool,
     ) -> Result<(Measured, Option<u64>)> {
+        self.read_values(table, page_size, to_file, "raw")
+    }
+
+    /// One read with `values` (`raw` or `plain`).
+    fn read_values(
+        &self,
+        table: &Table,
+        page_size: u32,
+        to_file: bool,
+        values: &str,
+    ) -> Result<(Measured, Option<u64>)> {
         let mut c = self.runner(true);
         c.arg("read")
             .arg("--config")
-            .arg(self.config(table, page_size)?);
+            .arg(self.config_with(table, page_size, values)?);
         let out = self.dir.path().join("out.jsonl");
         c.stdout(if to_file {
             Stdio::from(File::create(&out)?)
@@ -295,6 +312,22 @@ fn main() -> Result<()> {
                 ours_500 = Some(m);
             }
         }
+    }
+    // Plain values (`values: plain`) against raw, page_size 500 to /dev/null.
+    let before = table.busy()?;
+    let (plain, _) = bench.read_values(&table, 500, false, "plain")?;
+    row(
+        "page_size 500, values plain → /dev/null",
+        n,
+        &plain,
+        None,
+        table.busy()? - before,
+    );
+    if let Some(raw) = &ours_500 {
+        println!(
+            "\nplain / raw wall time: {:.2}×\n",
+            plain.wall.as_secs_f64() / raw.wall.as_secs_f64()
+        );
     }
     if bench.args.scale_records > 0 {
         let big = Table::start(&bench.args.mock, bench.args.scale_records, bench.dir.path())?;

@@ -163,6 +163,10 @@ impl<H: Transport> FeishuClient<H> {
             url.push_str("&page_token=");
             url.push_str(&crate::host::encode_component(token));
         }
+        if let Some(kind) = &self.config.user_id_type {
+            url.push_str("&user_id_type=");
+            url.push_str(kind);
+        }
         url
     }
 

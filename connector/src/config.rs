@@ -16,6 +16,20 @@ pub const MAX_PAGE_SIZE: u32 = 500;
 pub const DEFAULT_TABLE_RANGES: u32 = 1;
 pub const MAX_TABLE_RANGES: u32 = 8;
 
+/// How record values are handed over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Values {
+    /// As Feishu sends them (Airbyte's Feishu source does the same).
+    Raw,
+    /// Each field as the plain value an analyst expects ([`crate::plain`]).
+    Plain,
+}
+
+/// The `values` choices, as the spec lists them.
+pub const VALUES: [&str; 2] = ["raw", "plain"];
+/// The `user_id_type` choices Feishu's search takes.
+pub const USER_ID_TYPES: [&str; 3] = ["open_id", "union_id", "user_id"];
+
 /// A string that must never be printed; `Debug` shows a placeholder.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -53,6 +67,10 @@ pub struct Config {
     pub page_size: u32,
     /// How many ranges of creation time a big table is read in at once (1: page after page).
     pub table_ranges: u32,
+    /// Raw or plain values.
+    pub values: Values,
+    /// Which id people fields carry (Feishu's default, open_id, when not set).
+    pub user_id_type: Option<String>,
 }
 
 impl Config {
@@ -82,6 +100,11 @@ impl Config {
                 DEFAULT_TABLE_RANGES,
                 MAX_TABLE_RANGES,
             )?,
+            values: match one_of(&fields, "values", &VALUES)? {
+                Some("plain") => Values::Plain,
+                _ => Values::Raw,
+            },
+            user_id_type: one_of(&fields, "user_id_type", &USER_ID_TYPES)?.map(str::to_string),
         })
     }
 }
@@ -258,9 +281,43 @@ fn bounded(
     }
 }
 
+/// The value of an optional string field that must be one of `allowed`.
+fn one_of<'a>(
+    fields: &'a Map<String, Value>,
+    name: &str,
+    allowed: &[&str],
+) -> Result<Option<&'a str>, ConnectorError> {
+    match optional_string(fields, name)? {
+        Some(value) if !allowed.contains(&value) => Err(ConnectorError::config(format!(
+            "config field `{name}` must be one of {}, got {value:?}",
+            allowed.join(", ")
+        ))),
+        value => Ok(value),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_and_user_id_type_take_their_choices_only() {
+        let config = parse_with("values", "plain".into()).unwrap();
+        assert_eq!(config.values, Values::Plain);
+        assert_eq!(
+            Config::parse(&base().to_string()).unwrap().values,
+            Values::Raw
+        );
+        let error = parse_with("values", "typed".into()).unwrap_err();
+        assert_eq!(
+            error.message,
+            "config field `values` must be one of raw, plain, got \"typed\""
+        );
+        let config = parse_with("user_id_type", "union_id".into()).unwrap();
+        assert_eq!(config.user_id_type.as_deref(), Some("union_id"));
+        assert!(parse_with("user_id_type", "email".into()).is_err());
+        assert!(parse_with("values", 3.into()).is_err());
+    }
 
     fn base() -> Value {
         serde_json::json!({"app_id": "cli_1", "app_secret": "s3cret", "app_token": "app1", "table_id": "tbl1"})

@@ -22,6 +22,7 @@ pub mod incremental;
 pub mod link;
 pub mod pages;
 pub mod paginator;
+pub mod plain;
 pub mod planning;
 pub mod ranges;
 pub mod records;

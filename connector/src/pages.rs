@@ -2,12 +2,15 @@
 //! one in flight, records filtered by cursor and range and emitted as Feishu sent them, and
 //! the cursor saved when pages come sorted by it.
 
+use crate::base;
 use crate::catalog::{StreamDef, SyncMode};
 use crate::client::FeishuClient;
+use crate::config::Values;
 use crate::error::{Category, ConnectorError};
 use crate::host::{LogLevel, Output, StreamStatus, Transport};
 use crate::incremental::{self, CursorTracker};
 use crate::paginator::PageCursor;
+use crate::plain::PlainRecords;
 use crate::planning::{Lane, SearchPlan, search_plan};
 use crate::records::RecordsPage;
 
@@ -22,8 +25,19 @@ pub fn read_stream<H: Transport, O: Output>(
 ) -> Result<(), ConnectorError> {
     let name = stream.name.as_str();
     out.stream_status(name, StreamStatus::Started);
-    let outcome = search_plan(client, out, stream, mode, tracker.since)
-        .and_then(|plan| read_pages(client, out, stream, plan, &mut tracker))
+    let outcome = plain_records(client, out, stream)
+        .and_then(|plain| {
+            let plan = search_plan(client, out, stream, mode, tracker.since)?;
+            let mut plain = plain;
+            let count = read_pages(client, out, stream, plan, &mut tracker, plain.as_mut())?;
+            if let Some(errors) = plain.as_ref().and_then(PlainRecords::error_values) {
+                let message = format!(
+                    "stream `{name}`: formula or lookup error values were made null ({errors})"
+                );
+                out.log(LogLevel::Warn, &message);
+            }
+            Ok(count)
+        })
         .and_then(|count| {
             out.emit_state(name, &tracker.state())?;
             Ok(count)
@@ -42,6 +56,33 @@ pub fn read_stream<H: Transport, O: Output>(
         }
         Err(error) => Err(error.context(format!("reading stream `{name}`"))),
     }
+}
+
+/// With `values: plain`, the shapes of the stream's fields (from its fields list; fields of
+/// unknown type named in one WARN); None for raw values.
+fn plain_records<H: Transport, O: Output>(
+    client: &mut FeishuClient<H>,
+    out: &mut O,
+    stream: &StreamDef,
+) -> Result<Option<PlainRecords>, ConnectorError> {
+    if client.config().values != Values::Plain {
+        return Ok(None);
+    }
+    let table = &stream.table;
+    let fields = base::fields(client, &table.app_token, &table.table_id)?;
+    let mut unknown = Vec::new();
+    let plain = PlainRecords::new(&fields, |f| {
+        unknown.push(format!("{:?} (type {})", f.field_name, f.type_code))
+    });
+    if !unknown.is_empty() {
+        let message = format!(
+            "stream `{}`: fields of unknown type pass through unchanged: {}",
+            stream.name,
+            unknown.join(", ")
+        );
+        out.log(LogLevel::Warn, &message);
+    }
+    Ok(Some(plain))
 }
 
 /// Why a table may read empty when it is not: Feishu answers a search of a Base with advanced
@@ -74,6 +115,7 @@ fn read_pages<H: Transport, O: Output>(
     stream: &StreamDef,
     mut plan: SearchPlan,
     tracker: &mut CursorTracker,
+    mut plain: Option<&mut PlainRecords>,
 ) -> Result<u64, ConnectorError> {
     let page_size = client.config().page_size;
     let mut lanes: Vec<LaneCursor> = std::mem::take(&mut plan.lanes)
@@ -93,7 +135,16 @@ fn read_pages<H: Transport, O: Output>(
     let mut turn = 0;
     while !lanes.is_empty() {
         let i = turn % lanes.len();
-        let (emitted, more) = read_page(client, out, stream, &plan, tracker, &mut lanes[i])?;
+        let lane = &mut lanes[i];
+        let (emitted, more) = read_page(
+            client,
+            out,
+            stream,
+            &plan,
+            tracker,
+            lane,
+            plain.as_deref_mut(),
+        )?;
         count += emitted;
         if more {
             turn = i + 1;
@@ -113,6 +164,7 @@ fn read_page<H: Transport, O: Output>(
     plan: &SearchPlan,
     tracker: &mut CursorTracker,
     lane: &mut LaneCursor,
+    plain: Option<&mut PlainRecords>,
 ) -> Result<(u64, bool), ConnectorError> {
     let table = &stream.table;
     let body = lane.lane.body.as_str();
@@ -149,13 +201,21 @@ fn read_page<H: Transport, O: Output>(
         client.prefetch_records(table, body, lane.page_size, lane.cursor.token());
     }
     let range = lane.lane.range;
-    let records: Vec<Vec<u8>> = page
+    let kept = page
         .items
         .iter()
         .filter(|r| range.is_none_or(|range| range.holds(r)))
-        .filter(|r| !plan.track_cursor || tracker.keep(incremental::record_cursor(r)))
-        .map(|r| r.to_vec())
-        .collect();
+        .filter(|r| !plan.track_cursor || tracker.keep(incremental::record_cursor(r)));
+    let records: Vec<Vec<u8>> = match plain {
+        None => kept.map(|r| r.to_vec()).collect(),
+        Some(plain) => kept
+            .map(|r| plain.render(r))
+            .collect::<Result<_, _>>()
+            .map_err(|e| {
+                ConnectorError::bad_response(format!("a record is not a JSON object: {e}"))
+                    .context(where_())
+            })?,
+    };
     let emitted = records.len() as u64;
     if !records.is_empty() {
         out.emit_records(&stream.name, records)

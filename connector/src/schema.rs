@@ -3,6 +3,7 @@
 //! Every field is nullable (Feishu leaves empty cells out). Types follow the shapes the records
 //! search endpoint returns; an unknown type code gets a permissive schema.
 
+use crate::config::Values;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -76,16 +77,26 @@ pub fn field_schema(type_code: i64) -> Option<Value> {
     })
 }
 
-/// The schema of a table's records; `unknown` hears of each field whose type is not known.
-pub fn records_schema(fields: &[FieldInfo], mut unknown: impl FnMut(&FieldInfo)) -> Value {
-    let mut properties = serde_json::Map::new();
-    for field in fields {
-        let schema = field_schema(field.type_code).unwrap_or_else(|| {
-            unknown(field);
-            json!({})
-        });
-        properties.insert(field.field_name.clone(), schema);
-    }
+/// The schema of a table's records with `values` raw or plain; `unknown` hears of each field
+/// whose type is not known.
+pub fn records_schema(
+    fields: &[FieldInfo],
+    values: Values,
+    mut unknown: impl FnMut(&FieldInfo),
+) -> Value {
+    let properties = match values {
+        Values::Plain => crate::plain::fields_schema(fields, unknown),
+        Values::Raw => fields
+            .iter()
+            .map(|field| {
+                let schema = field_schema(field.type_code).unwrap_or_else(|| {
+                    unknown(field);
+                    json!({})
+                });
+                (field.field_name.clone(), schema)
+            })
+            .collect(),
+    };
     json!({
         "$schema": "http://json-schema.org/draft-07/schema#",
         "type": "object",
@@ -140,7 +151,7 @@ mod tests {
             },
         ];
         let mut seen = Vec::new();
-        let schema = records_schema(&fields, |f| seen.push(f.field_name.clone()));
+        let schema = records_schema(&fields, Values::Raw, |f| seen.push(f.field_name.clone()));
         assert_eq!(seen, ["新"]);
         assert_eq!(
             schema["properties"]["fields"]["properties"]["新"],

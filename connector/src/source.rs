@@ -6,7 +6,7 @@
 use crate::base::{self, SINGLE_TABLE_STREAM, stream_name};
 use crate::catalog::{self, StreamDef, SyncMode};
 use crate::client::FeishuClient;
-use crate::config::Config;
+use crate::config::{Config, Values};
 use crate::error::{Category, ConnectorError};
 use crate::host::{LogLevel, Output, Transport};
 use crate::incremental::{self, CursorTracker};
@@ -44,13 +44,18 @@ pub fn discover<H: Transport>(host: H, config: &str) -> Result<String, Connector
     for stream in offered_streams(&mut client, &app_token)? {
         let fields = base::fields(&mut client, &app_token, &stream.table.table_id)?;
         let mut unknown = Vec::new();
-        let schema = records_schema(&fields, |f| {
+        let values = client.config().values;
+        let schema = records_schema(&fields, values, |f| {
             unknown.push(format!("{:?} (type {})", f.field_name, f.type_code))
         });
         if !unknown.is_empty() {
             let message = format!(
-                "stream `{}`: fields of unknown type get a permissive schema: {}",
+                "stream `{}`: fields of unknown type get a permissive schema{}: {}",
                 stream.name,
+                match values {
+                    Values::Plain => " and pass through unchanged",
+                    Values::Raw => "",
+                },
                 unknown.join(", ")
             );
             client.transport().log(LogLevel::Warn, &message);

@@ -2,6 +2,7 @@
 
 use crate::config::{
     DEFAULT_HOST, DEFAULT_PAGE_SIZE, DEFAULT_TABLE_RANGES, MAX_PAGE_SIZE, MAX_TABLE_RANGES,
+    USER_ID_TYPES, VALUES,
 };
 use crate::incremental::CURSOR_FIELD;
 use serde_json::{Value, json};
@@ -63,6 +64,16 @@ pub fn specification() -> Value {
                     "type": "integer", "order": 8, "title": "Ranges Read At Once From A Big Table",
                     "default": DEFAULT_TABLE_RANGES, "minimum": 1, "maximum": MAX_TABLE_RANGES,
                     "description": "Set 2 to 8 to read a big table faster over a slow network: a full refresh of a table with a Created time field, many pages and records created over weeks reads this many ranges of creation time at once (each record exactly once; records come in range order, not table order). 1 (default) reads every table page after page."
+                },
+                "values": {
+                    "type": "string", "order": 9, "title": "Field Values",
+                    "enum": VALUES, "default": "raw",
+                    "description": "raw (default): each field as Feishu sends it (text as rich-text segments, people as objects, formulas wrapped). plain: each field as a plain typed value (text as a string, dates as ISO-8601 UTC, checkboxes as booleans, people as {id, name, email}, links as record ids, formulas unwrapped), and the schema says that type."
+                },
+                "user_id_type": {
+                    "type": "string", "order": 10, "title": "User ID Type",
+                    "enum": USER_ID_TYPES, "default": "open_id",
+                    "description": "Which id people fields carry: open_id (Feishu's default), union_id, or user_id (needs the contact:user.employee_id:readonly scope)."
                 }
             }
         }

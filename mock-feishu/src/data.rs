@@ -169,7 +169,19 @@ fn all_types_field_list() -> Vec<Value> {
     ]
     .iter()
     .enumerate()
-    .map(|(i, (name, ty, ui))| field(i + 1, name, *ty, ui))
+    .map(|(i, (name, ty, ui))| {
+        let mut field = field(i + 1, name, *ty, ui);
+        // Formulas and lookups carry their result type, as Feishu's fields list does.
+        let result_type = match *name {
+            "公式" => Some(2),
+            "查找引用" => Some(1),
+            _ => None,
+        };
+        if let Some(data_type) = result_type {
+            field["property"] = json!({"type": {"data_type": data_type}});
+        }
+        field
+    })
     .collect()
 }
 
@@ -179,10 +191,11 @@ fn all_types_fields(index: usize) -> Value {
     if index == 3 {
         return json!({"文本": [{"type": "text", "text": "只有文本"}], "自动编号": "4"});
     }
+    // A number formula; record 2's is an error value.
     let formula = match index {
-        0 => json!({"type": 1, "value": [{"type": "text", "text": "公式结果"}]}),
+        0 => json!({"type": 2, "value": [7]}),
         1 => json!({"type": 2, "value": [42.5]}),
-        _ => json!({"type": 5, "value": [BASE_TIME_MS]}),
+        _ => json!({"type": 2, "value": ["#ERROR"]}),
     };
     json!({
         "文本": [{"type": "text", "text": "你好 "}, {"type": "mention", "text": "@张三", "token": "ou_1"}, {"type": "url", "text": "链接", "link": "https://example.com"}],

@@ -20,6 +20,7 @@ mod inspect;
 mod node_host;
 mod operator;
 mod output_and_signals;
+mod plain_values;
 mod protocol_schema;
 mod read_catalog_and_state;
 mod read_paginates;

@@ -47,10 +47,22 @@ fn validate(script: &str, args: &[&str], stdin: &str) {
 
 #[test]
 fn every_record_matches_its_streams_schema() {
+    every_record_of_the_base_matches_its_schema(serde_json::json!("raw"));
+}
+
+#[test]
+fn every_plain_record_matches_its_streams_schema() {
+    every_record_of_the_base_matches_its_schema(serde_json::json!("plain"));
+}
+
+/// Reads the whole Base with `values` and validates every record against the schema
+/// `discover` gave its stream, at strictness high.
+fn every_record_of_the_base_matches_its_schema(values: serde_json::Value) {
     let mock = mock(MockConfig::with_records(50));
     let files = Files::new();
     let mut config = mock.connector_config(20);
     config.as_object_mut().map(|o| o.remove("table_id"));
+    config["values"] = values;
     let config = files.json("config.json", &config);
     let discovered = run(&["discover", "--config", &config]);
     assert_eq!(discovered.code, 0, "{}", discovered.stderr);

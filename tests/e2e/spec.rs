@@ -26,8 +26,16 @@ fn spec_describes_the_airbyte_feishu_fields() {
             "page_size",
             "table_id",
             "table_ranges",
+            "user_id_type",
+            "values",
             "view_id"
         ]
+    );
+    assert_eq!(props["values"]["enum"], json!(["raw", "plain"]));
+    assert_eq!(props["values"]["default"], "raw");
+    assert_eq!(
+        props["user_id_type"]["enum"],
+        json!(["open_id", "union_id", "user_id"])
     );
     for secret in ["app_id", "app_secret", "app_token", "base_url"] {
         assert_eq!(props[secret]["airbyte_secret"], true, "{secret}");
