@@ -10,7 +10,7 @@ cargo build --quiet -p connector --target wasm32-wasip2 --profile guest
 cargo build --quiet --release -p host-runner -p mock-feishu
 venv=target/bench-venv
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet "maturin==1.16.0"
+"$venv/bin/pip" install --quiet "maturin==1.16.0" "pyarrow==22.0.0"
 MATURIN_PEP517_ARGS="--profile release" "$venv/bin/pip" install --quiet --force-reinstall ./python
 workdir=$(mktemp -d)
 target/release/mock-feishu --records "$records" --page-size 500 --prerender \

@@ -9,7 +9,7 @@ venv=target/python-venv
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
-"$venv/bin/pip" install --quiet "maturin==1.16.0" "pytest==9.2.0" "dlt[duckdb]==1.31.0"
+"$venv/bin/pip" install --quiet "maturin==1.16.0" "pytest==9.2.0" "dlt[duckdb]==1.31.0" "pyarrow==22.0.0"
 "$venv/bin/pip" install --quiet ./python
 cargo build --quiet -p host-runner -p mock-feishu
 cargo build --quiet -p connector --target wasm32-wasip2 --profile guest --target-dir target/e2e-guest

@@ -38,16 +38,36 @@ def main():
     config = json.load(open(config_path))
     source = feishu_wasm.Source(config, max_rps=0)  # loopback: no quota to respect
     source.spec()  # compile (or load from the cache) before timing
+    plain = feishu_wasm.Source(dict(config, values="plain"), max_rps=0)
+    catalog = plain.discover()  # the stream's schema, outside the timing
     rows = [
         timed("CLI stdout, parsed in Python", lambda: cli(config_path, runner, component)),
         timed("in process: Source.read()", lambda: sum(1 for m in source.read() if m["type"] == "RECORD")),
         timed("in process: Source.records()", lambda: sum(1 for _ in source.records())),
+        timed("in process: Source.records(), values plain", lambda: sum(1 for _ in plain.records())),
+        timed(
+            "in process: Source.arrow(), values plain",
+            lambda: plain.arrow("records", catalog=catalog).num_rows,
+        ),
     ]
     print("| Python read of the mock table | records | wall s | records/s |")
     print("|---|---|---|---|")
     for label, count, seconds in rows:
         assert count == int(expected), (label, count)
         print(f"| {label} | {count} | {seconds:.2f} | {count / seconds:,.0f} |")
+    print()
+    print(arrow_memory(config_path))
 
 
-main()
+def arrow_memory(config_path):
+    """Peak RSS of a fresh process that builds the Arrow table, beside the table's own size."""
+    script = f"""
+import json, resource, feishu_wasm
+src = feishu_wasm.Source(dict(json.load(open({config_path!r})), values="plain"), max_rps=0)
+table = src.arrow("records")
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(f"Source.arrow(): a {{table.nbytes / 2**20:.1f}} MiB table; the process peaked at "
+      f"{{peak:.1f}} MiB RSS ({{peak * 2**20 / table.nbytes:.2f}}x the table, interpreter, "
+      f"pyarrow and the compiled component included)")
+"""
+    return subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True).stdout.strip()

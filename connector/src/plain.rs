@@ -8,8 +8,10 @@
 //! `false`. Fields of unknown types pass through unchanged; a formula's error value becomes
 //! null and is counted.
 
+use crate::scan::{ScanError, each_element, each_member, value_span};
 use crate::schema::FieldInfo;
 use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// What a field's plain value is.
@@ -291,6 +293,15 @@ fn number(value: Value) -> Value {
     }
 }
 
+/// The schema of a record's `created_by` / `last_modified_by` as plain values.
+pub fn person_schema() -> Value {
+    let string_or_null = json!({"type": ["null", "string"]});
+    json!({
+        "type": ["null", "object"],
+        "properties": {"id": string_or_null, "name": string_or_null, "email": string_or_null}
+    })
+}
+
 /// `{id, name, email}` of a person or group (a bare name as the name).
 fn person(value: Value) -> Value {
     match value {
@@ -420,34 +431,89 @@ impl PlainRecords {
     }
 
     /// One record (a JSON object from the search answer) with plain `fields`. Fields the
-    /// fields list did not name (added since it was read) pass through unchanged.
-    pub fn render(&mut self, record: &[u8]) -> Result<Vec<u8>, serde_json::Error> {
-        let mut record: Map<String, Value> = serde_json::from_slice(record)?;
-        let fields = match record.remove("fields") {
-            Some(Value::Object(fields)) => fields,
-            _ => Map::new(),
-        };
-        let mut plain_fields = Map::new();
-        for (name, value) in fields {
-            let value = match self.shapes.get(&name) {
-                Some(shape) => match plain(shape, value) {
-                    Plain::Value(v) => v,
-                    Plain::ErrorValue => {
-                        *self.error_values.entry(name.clone()).or_default() += 1;
-                        Value::Null
+    /// fields list did not name (added since it was read) pass through unchanged. The record
+    /// is walked with the structural scanner: values that are already plain (numbers, strings,
+    /// booleans, and every column but `fields`, `created_by` and `last_modified_by`) are copied
+    /// as they are; only the others are parsed, one value at a time.
+    pub fn render(&mut self, record: &[u8]) -> Result<Vec<u8>, String> {
+        let mut out = Vec::with_capacity(record.len());
+        out.push(b'{');
+        let mut first = true;
+        let mut fields_seen = false;
+        each_member(record, 0, |key, at| {
+            let (start, end) = value_span(record, at)?;
+            separate(&mut out, &mut first);
+            write_key(&mut out, key);
+            let raw = &record[start..end];
+            match key {
+                b"fields" => {
+                    fields_seen = true;
+                    self.render_fields(raw, &mut out)?;
+                }
+                b"created_by" | b"last_modified_by" => {
+                    if !one_person_fast(raw, &mut out) {
+                        let first = listed(parse(raw)?).into_iter().next();
+                        write_value(&mut out, &first.map_or(Value::Null, person));
                     }
-                },
-                None => value,
-            };
-            plain_fields.insert(name, value);
+                }
+                _ => out.extend_from_slice(raw),
+            }
+            Ok(end)
+        })
+        .map_err(|e| e.to_string())?;
+        if !fields_seen {
+            separate(&mut out, &mut first);
+            out.extend_from_slice(b"\"fields\":");
+            self.render_fields(b"{}", &mut out)
+                .map_err(|e| e.to_string())?;
         }
-        for name in &self.checkboxes {
-            plain_fields
-                .entry(name.clone())
-                .or_insert(Value::Bool(false));
+        out.push(b'}');
+        Ok(out)
+    }
+
+    /// The `fields` object `raw`, written with plain values, unticked checkboxes added.
+    fn render_fields(&mut self, raw: &[u8], out: &mut Vec<u8>) -> Result<(), ScanError> {
+        out.push(b'{');
+        let mut first = true;
+        // Which of `self.checkboxes` the record has.
+        let mut checkboxes_seen = vec![false; self.checkboxes.len()];
+        each_member(raw, 0, |key, at| {
+            let (start, end) = value_span(raw, at)?;
+            let value = &raw[start..end];
+            separate(out, &mut first);
+            write_key(out, key);
+            let name = field_name(key)?;
+            match self.shapes.get(name.as_ref()) {
+                None => out.extend_from_slice(value),
+                Some(shape) => {
+                    if *shape == Shape::Checkbox
+                        && let Some(i) = self.checkboxes.iter().position(|c| *c == name)
+                    {
+                        checkboxes_seen[i] = true;
+                    }
+                    if let Some(time) = already_plain(shape, value) {
+                        time.write(out, value);
+                    } else if !typed_fast(shape, value, out) {
+                        match plain(shape, parse(value)?) {
+                            Plain::Value(v) => write_value(out, &v),
+                            Plain::ErrorValue => {
+                                *self.error_values.entry(name.into_owned()).or_default() += 1;
+                                out.extend_from_slice(b"null");
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(end)
+        })?;
+        let unseen = self.checkboxes.iter().zip(&checkboxes_seen);
+        for (name, _) in unseen.filter(|(_, seen)| !**seen) {
+            separate(out, &mut first);
+            write_value(out, &Value::String(name.clone()));
+            out.extend_from_slice(b":false");
         }
-        record.insert("fields".into(), Value::Object(plain_fields));
-        serde_json::to_vec(&record)
+        out.push(b'}');
+        Ok(())
     }
 
     /// The formula and lookup error values made null so far, by field, as one sentence; None
@@ -463,6 +529,240 @@ impl PlainRecords {
             .collect();
         Some(parts.join(", "))
     }
+}
+
+/// How a value already in its plain form is written.
+enum AsIs {
+    /// Copied byte for byte.
+    Copy,
+    /// Epoch milliseconds written as an ISO-8601 UTC string.
+    Time(i64),
+}
+
+impl AsIs {
+    fn write(self, out: &mut Vec<u8>, raw: &[u8]) {
+        match self {
+            AsIs::Copy => out.extend_from_slice(raw),
+            AsIs::Time(ms) => {
+                out.push(b'"');
+                out.extend_from_slice(format_utc(ms).as_bytes());
+                out.push(b'"');
+            }
+        }
+    }
+}
+
+/// A rich-text segment, only its text read.
+#[derive(serde::Deserialize)]
+struct Segment<'a> {
+    #[serde(borrow)]
+    text: Option<Cow<'a, str>>,
+}
+
+/// A person or group as Feishu sends one, only the parts kept read.
+#[derive(serde::Deserialize)]
+struct Who<'a> {
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    email: Option<Cow<'a, str>>,
+}
+
+/// `{id, name, email}`, empty parts null: what [`person`] makes of a person object.
+#[derive(serde::Serialize)]
+struct Person<'a> {
+    id: Option<&'a str>,
+    name: Option<&'a str>,
+    email: Option<&'a str>,
+}
+
+impl<'a> Who<'a> {
+    fn plain(&'a self) -> Person<'a> {
+        let part = |s: &'a Option<Cow<'a, str>>| s.as_deref().filter(|s| !s.is_empty());
+        Person {
+            id: part(&self.id),
+            name: part(&self.name),
+            email: part(&self.email),
+        }
+    }
+}
+
+/// An attachment as Feishu sends one, only the parts kept read.
+#[derive(serde::Deserialize)]
+struct FileIn<'a> {
+    #[serde(borrow)]
+    file_token: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
+    size: Option<i64>,
+    #[serde(borrow, rename = "type")]
+    mime_type: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    url: Option<Cow<'a, str>>,
+}
+
+/// `{file_token, name, size, mime_type, url}`: what [`attachment`] makes of one.
+#[derive(serde::Serialize)]
+struct FileOut<'a> {
+    file_token: Option<&'a str>,
+    name: Option<&'a str>,
+    size: Option<i64>,
+    mime_type: Option<&'a str>,
+    url: Option<&'a str>,
+}
+
+/// A link cell as the search endpoint sends it.
+#[derive(serde::Deserialize)]
+struct LinkIds<'a> {
+    #[serde(borrow)]
+    link_record_ids: Vec<Cow<'a, str>>,
+}
+
+/// Writes the plain value of the common shapes straight from typed parses (text segments,
+/// people), without building JSON values; false when `raw` is not in the usual form (the
+/// general path then handles it).
+fn typed_fast(shape: &Shape, raw: &[u8], out: &mut Vec<u8>) -> bool {
+    match shape {
+        Shape::Text => match serde_json::from_slice::<Vec<Segment<'_>>>(raw) {
+            Ok(segments) => {
+                let text: String = segments.iter().filter_map(|s| s.text.as_deref()).collect();
+                let _ = serde_json::to_writer(&mut *out, &text);
+                true
+            }
+            Err(_) => false,
+        },
+        Shape::People => match serde_json::from_slice::<Vec<Who<'_>>>(raw) {
+            Ok(people) => {
+                let people: Vec<Person<'_>> = people.iter().map(Who::plain).collect();
+                let _ = serde_json::to_writer(&mut *out, &people);
+                true
+            }
+            Err(_) => false,
+        },
+        Shape::Attachments => match serde_json::from_slice::<Vec<FileIn<'_>>>(raw) {
+            Ok(files) => {
+                let files: Vec<FileOut<'_>> = files
+                    .iter()
+                    .map(|f| FileOut {
+                        file_token: f.file_token.as_deref(),
+                        name: f.name.as_deref(),
+                        size: f.size,
+                        mime_type: f.mime_type.as_deref(),
+                        url: f.url.as_deref(),
+                    })
+                    .collect();
+                let _ = serde_json::to_writer(&mut *out, &files);
+                true
+            }
+            Err(_) => false,
+        },
+        Shape::Links => match serde_json::from_slice::<LinkIds<'_>>(raw) {
+            Ok(links) => {
+                let _ = serde_json::to_writer(&mut *out, &links.link_record_ids);
+                true
+            }
+            Err(_) => false,
+        },
+        Shape::Strings => {
+            let all_strings = each_element(raw, 0, |_, start, _| match raw[start] {
+                b'"' => Ok(()),
+                found => Err(ScanError::Unexpected {
+                    offset: start,
+                    found: char::from(found),
+                    expected: "a string",
+                }),
+            });
+            if all_strings.is_ok() {
+                out.extend_from_slice(raw);
+            }
+            all_strings.is_ok()
+        }
+        _ => false,
+    }
+}
+
+/// Writes a record's `created_by` / `last_modified_by` (one person object) as `{id, name,
+/// email}`; false when it is in another form.
+fn one_person_fast(raw: &[u8], out: &mut Vec<u8>) -> bool {
+    match serde_json::from_slice::<Who<'_>>(raw) {
+        Ok(who) => {
+            let _ = serde_json::to_writer(&mut *out, &who.plain());
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// Whether `raw` (a value of shape `shape`) can be written without parsing it, and how.
+fn already_plain(shape: &Shape, raw: &[u8]) -> Option<AsIs> {
+    let first = *raw.first()?;
+    let is_number = first == b'-' || first.is_ascii_digit();
+    let plain = match shape {
+        Shape::Opaque | Shape::Unknown => true,
+        Shape::String => first == b'"',
+        Shape::Number => is_number,
+        Shape::Checkbox => first == b't' || first == b'f',
+        Shape::Time if is_number => {
+            // Integers only: a fraction or exponent goes the parsed way.
+            let ms = std::str::from_utf8(raw).ok()?.parse::<i64>().ok()?;
+            return Some(AsIs::Time(ms));
+        }
+        _ => false,
+    };
+    plain.then_some(AsIs::Copy)
+}
+
+fn separate(out: &mut Vec<u8>, first: &mut bool) {
+    if !std::mem::take(first) {
+        out.push(b',');
+    }
+}
+
+/// Writes a key as it was in the input (raw bytes between the quotes) and the colon.
+fn write_key(out: &mut Vec<u8>, key: &[u8]) {
+    out.push(b'"');
+    out.extend_from_slice(key);
+    out.extend_from_slice(b"\":");
+}
+
+fn write_value(out: &mut Vec<u8>, value: &Value) {
+    // Writing a Value into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, value);
+}
+
+fn parse(raw: &[u8]) -> Result<Value, ScanError> {
+    serde_json::from_slice(raw).map_err(|e| ScanError::Unexpected {
+        offset: e.column().saturating_sub(1),
+        found: char::from(
+            raw.get(e.column().saturating_sub(1))
+                .copied()
+                .unwrap_or(b' '),
+        ),
+        expected: "a JSON value",
+    })
+}
+
+/// A field's name from its raw key: as it is, or unescaped when it has escapes.
+fn field_name(key: &[u8]) -> Result<Cow<'_, str>, ScanError> {
+    let unexpected = || ScanError::Unexpected {
+        offset: 0,
+        found: '"',
+        expected: "a UTF-8 key",
+    };
+    if !key.contains(&b'\\') {
+        return std::str::from_utf8(key)
+            .map(Cow::Borrowed)
+            .map_err(|_| unexpected());
+    }
+    let mut quoted = Vec::with_capacity(key.len() + 2);
+    quoted.push(b'"');
+    quoted.extend_from_slice(key);
+    quoted.push(b'"');
+    serde_json::from_slice::<String>(&quoted)
+        .map(Cow::Owned)
+        .map_err(|_| unexpected())
 }
 
 /// The plain schema of each field, by name; `unknown` hears of fields of unknown type.
@@ -558,6 +858,18 @@ mod tests {
             })
         );
         assert_eq!(record["record_id"], "rec1");
+        let (record, _) = render(
+            &fields,
+            json!({"record_id": "r", "fields": {}, "created_by": {"id": "ou_1", "name": "张三", "en_name": "Z"}, "last_modified_by": [{"id": "ou_2"}]}),
+        );
+        assert_eq!(
+            record["created_by"],
+            json!({"id": "ou_1", "name": "张三", "email": null})
+        );
+        assert_eq!(
+            record["last_modified_by"],
+            json!({"id": "ou_2", "name": null, "email": null})
+        );
     }
 
     #[test]

@@ -97,6 +97,10 @@ pub fn records_schema(
             })
             .collect(),
     };
+    let person = match values {
+        Values::Plain => crate::plain::person_schema(),
+        Values::Raw => object(),
+    };
     json!({
         "$schema": "http://json-schema.org/draft-07/schema#",
         "type": "object",
@@ -107,8 +111,8 @@ pub fn records_schema(
             "fields": {"type": "object", "additionalProperties": true, "properties": properties},
             "created_time": nullable("integer"),
             "last_modified_time": nullable("integer"),
-            "created_by": object(),
-            "last_modified_by": object(),
+            "created_by": person.clone(),
+            "last_modified_by": person,
             "shared_url": nullable("string"),
             "record_url": nullable("string")
         }

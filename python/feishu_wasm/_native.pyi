@@ -1,6 +1,6 @@
 """Typed surface of the native module (the Rust host runner)."""
 
-from typing import Iterator, List, Optional, Tuple
+from typing import Any, Iterator, List, Optional, Tuple
 
 class Run(Iterator[tuple]):
     """A run under way; iterate for message tuples, then call outcome()."""
@@ -14,6 +14,9 @@ class Run(Iterator[tuple]):
 
 def contract() -> str:
     """The host contract's failure table as JSON (categories, kinds, exit codes)."""
+
+def arrow_schema(json_schema: str, flatten: List[str] = ...) -> Any:
+    """The Arrow schema (an `arrow_schema` PyCapsule) of batches of a stream's records."""
 
 class Runner:
     """A compiled component with its sandbox settings."""
@@ -35,4 +38,6 @@ class Runner:
         config: Optional[str] = None,
         catalog: Optional[str] = None,
         state: Optional[str] = None,
+        arrow_schema: Optional[str] = None,
+        flatten: List[str] = ...,
     ) -> Run: ...

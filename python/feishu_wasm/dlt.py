@@ -10,6 +10,10 @@ only ASCII, which merges differently named fields into one column; this source's
 dlt's `duck_case` naming, which keeps every Unicode character (DuckDB and most warehouses
 accept quoted Unicode identifiers), so each field gets its own readable column or child table.
 Pass `naming="snake_case"` (or another dlt convention) to choose otherwise.
+
+With `arrow=True` each page arrives as an Arrow table built in Rust, one typed column per field
+(set `"values": "plain"` in the config for typed values), so dlt loads it without its
+normalizer.
 """
 
 from __future__ import annotations
@@ -31,9 +35,11 @@ def dlt_source(
     streams: Optional[Iterable[str]] = None,
     naming: str = "duck_case",
     name: str = "feishu",
+    arrow: bool = False,
     **source_options: Any,
 ) -> DltSource:
-    """A dlt source reading the streams `config` offers (or only `streams`).
+    """A dlt source reading the streams `config` offers (or only `streams`); with `arrow`,
+    pages are Arrow tables (needs pyarrow).
 
     `source_options` go to `feishu_wasm.Source` (component, allow_hosts, max_memory_mib,
     timeout_secs, cache_dir).
@@ -42,7 +48,7 @@ def dlt_source(
     catalog = source.discover()
     wanted = set(streams) if streams is not None else None
     resources = [
-        _resource(source, stream)
+        _resource(source, stream, arrow)
         for stream in catalog["streams"]
         if wanted is None or stream["name"] in wanted
     ]
@@ -62,12 +68,12 @@ def _columns(json_schema: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
     return columns
 
 
-def _resource(source: Source, stream: Mapping[str, Any]) -> Any:
+def _resource(source: Source, stream: Mapping[str, Any], arrow: bool) -> Any:
     name = stream["name"]
 
     def records(
         cursor: Any = dlt.sources.incremental(CURSOR, initial_value=None),
-    ) -> Iterator[List[Dict[str, Any]]]:
+    ) -> Iterator[Any]:
         state = None
         if cursor.last_value is not None:
             state = [
@@ -82,13 +88,16 @@ def _resource(source: Source, stream: Mapping[str, Any]) -> Any:
         catalog = {
             "streams": [
                 {
-                    "stream": {"name": name},
+                    "stream": {"name": name, "json_schema": stream.get("json_schema", {})},
                     "sync_mode": "incremental",
                     "cursor_field": [CURSOR],
                     "destination_sync_mode": "append_dedup",
                 }
             ]
         }
+        if arrow:
+            yield from source.arrow_batches(name, catalog=catalog, state=state)
+            return
         page: List[Dict[str, Any]] = []
         for message in source.read(catalog=catalog, state=state):
             if message["type"] == "RECORD":
@@ -104,5 +113,5 @@ def _resource(source: Source, stream: Mapping[str, Any]) -> Any:
         name=name,
         primary_key="record_id",
         write_disposition="merge",
-        columns=_columns(stream.get("json_schema", {})),
+        columns=None if arrow else _columns(stream.get("json_schema", {})),
     )

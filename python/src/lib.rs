@@ -5,13 +5,16 @@
 //! released while waiting; Ctrl-C stops the run. The Pythonic API (`feishu_wasm.Source`, the
 //! exceptions, the dlt source) is written in Python over this module.
 
+use arrow_array::ffi::{FFI_ArrowSchema, to_ffi};
+use arrow_array::{Array, RecordBatch, StructArray};
+use arrow_records::BatchDecoder;
 use host_runner::{
     CompileCache, Connector, HostPattern, Input, Limits, Message, Operation, Outcome, RateLimit,
     SettingNames, Settings, Sink, Status, Stop, StopReason, now_ms,
 };
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList, PyTuple};
+use pyo3::types::{PyBytes, PyCapsule, PyList, PyTuple};
 use std::io;
 use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
@@ -36,6 +39,7 @@ enum Owned {
     StreamStatus(String, Status, u64),
     Log(&'static str, String),
     Error(Failure),
+    Batch(String, RecordBatch),
 }
 
 /// Why a run ended as it did: (kind, message, upstream code, request id).
@@ -54,12 +58,28 @@ struct Failure {
     emitted_at: u64,
 }
 
-/// A sink that hands owned messages to the Python side; blocks when the queue is full.
-struct ChannelSink(SyncSender<Owned>);
+/// A sink that hands owned messages to the Python side; blocks when the queue is full. With a
+/// decoder, each page of records becomes one Arrow record batch here, on the run's thread, while
+/// Python takes the previous one.
+struct ChannelSink {
+    sender: SyncSender<Owned>,
+    arrow: Option<BatchDecoder>,
+}
 
 impl Sink for ChannelSink {
     fn send(&mut self, message: Message<'_>) -> io::Result<()> {
         let owned = match message {
+            Message::Records {
+                stream, records, ..
+            } if self.arrow.is_some() => {
+                let decoder = self.arrow.as_mut().expect("checked above");
+                let batch = decoder.decode(records).map_err(|e| {
+                    io::Error::other(format!(
+                        "a page of stream `{stream}` does not fit its schema as Arrow: {e}"
+                    ))
+                })?;
+                Owned::Batch(stream.to_string(), batch)
+            }
             Message::Spec(spec) => Owned::Spec(spec.get().to_string()),
             Message::ConnectionStatus { succeeded, message } => {
                 Owned::ConnectionStatus(succeeded, message.map(str::to_string))
@@ -90,7 +110,7 @@ impl Sink for ChannelSink {
                 emitted_at: now_ms(),
             }),
         };
-        self.0
+        self.sender
             .send(owned)
             .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the Python reader went away"))
     }
@@ -188,15 +208,22 @@ impl Runner {
         })
     }
 
-    /// Starts `operation` ("spec", "check", "discover" or "read") with JSON texts.
-    #[pyo3(signature = (operation, config=None, catalog=None, state=None))]
+    /// Starts `operation` ("spec", "check", "discover" or "read") with JSON texts. With
+    /// `arrow_schema` (a stream's JSON schema), a read hands each page of records over as one
+    /// Arrow record batch ("BATCH" messages), the columns named in `flatten` flattened.
+    #[pyo3(signature = (operation, config=None, catalog=None, state=None, arrow_schema=None, flatten=Vec::new()))]
     fn start(
         &self,
         operation: &str,
         config: Option<String>,
         catalog: Option<String>,
         state: Option<String>,
+        arrow_schema: Option<String>,
+        flatten: Vec<String>,
     ) -> PyResult<Run> {
+        let arrow = arrow_schema
+            .map(|schema| decoder(&schema, &flatten))
+            .transpose()?;
         let config = || {
             config
                 .clone()
@@ -226,7 +253,7 @@ impl Runner {
             connector.run(
                 operation,
                 &settings,
-                Box::new(ChannelSink(sender)),
+                Box::new(ChannelSink { sender, arrow }),
                 &worker_stop,
             )
         });
@@ -359,6 +386,11 @@ fn to_tuple(py: Python<'_>, message: Owned) -> PyResult<Py<PyTuple>> {
             ("STREAM_STATUS", stream, status.name(), emitted_at).into_pyobject(py)?
         }
         Owned::Log(level, message) => ("LOG", level, message).into_pyobject(py)?,
+        Owned::Batch(stream, batch) => {
+            let rows = batch.num_rows();
+            let (schema, array) = batch_capsules(py, batch)?;
+            ("BATCH", stream, schema, array, rows).into_pyobject(py)?
+        }
         Owned::Error(f) => {
             let upstream = (f.upstream_code, f.request_id, f.emitted_at);
             (
@@ -376,6 +408,44 @@ fn to_tuple(py: Python<'_>, message: Owned) -> PyResult<Py<PyTuple>> {
     Ok(tuple.unbind())
 }
 
+/// A decoder of records of the stream whose JSON schema is `json_schema`.
+fn decoder(json_schema: &str, flatten: &[String]) -> PyResult<BatchDecoder> {
+    let schema: serde_json::Value = serde_json::from_str(json_schema)
+        .map_err(|e| PyValueError::new_err(format!("the stream's JSON schema is not JSON: {e}")))?;
+    let flatten: Vec<&str> = flatten.iter().map(String::as_str).collect();
+    BatchDecoder::new(&schema, &flatten).map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+/// A record batch as the two capsules of the Arrow PyCapsule interface (`arrow_schema`,
+/// `arrow_array`): a struct array of the batch's columns, moved out by whoever imports it.
+fn batch_capsules(
+    py: Python<'_>,
+    batch: RecordBatch,
+) -> PyResult<(Bound<'_, PyCapsule>, Bound<'_, PyCapsule>)> {
+    let array = StructArray::from(batch);
+    let (array, schema) =
+        to_ffi(&array.to_data()).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    Ok((
+        PyCapsule::new_with_value(py, schema, c"arrow_schema")?,
+        PyCapsule::new_with_value(py, array, c"arrow_array")?,
+    ))
+}
+
+/// The Arrow schema of batches `start` would hand over for `json_schema`, as an
+/// `arrow_schema` capsule (for an empty table's schema).
+#[pyfunction]
+#[pyo3(signature = (json_schema, flatten=Vec::new()))]
+fn arrow_schema<'py>(
+    py: Python<'py>,
+    json_schema: &str,
+    flatten: Vec<String>,
+) -> PyResult<Bound<'py, PyCapsule>> {
+    let schema = decoder(json_schema, &flatten)?.schema();
+    let ffi = FFI_ArrowSchema::try_from(schema.as_ref())
+        .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    PyCapsule::new_with_value(py, ffi, c"arrow_schema")
+}
+
 /// The host contract's failure table as JSON: each WIT category's kind, failure type and
 /// internal text, and each kind's exit code (the Python exceptions are checked against it).
 #[pyfunction]
@@ -386,6 +456,7 @@ fn contract() -> String {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(contract, m)?)?;
+    m.add_function(wrap_pyfunction!(arrow_schema, m)?)?;
     m.add_class::<Runner>()?;
     m.add_class::<Run>()?;
     Ok(())

@@ -99,6 +99,10 @@ fn every_field_type_reads_as_its_plain_value() {
     let first = run.records()[0];
     assert_eq!(first["record_id"], "recAllTyp0000");
     assert!(first["last_modified_time"].is_i64());
+    assert_eq!(
+        first["created_by"],
+        json!({"id": "ou_00000000000000000000000000000001", "name": "张三", "email": "zhang.san@example.com"})
+    );
 }
 
 #[test]
