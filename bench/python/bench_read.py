@@ -71,3 +71,6 @@ print(f"Source.arrow(): a {{table.nbytes / 2**20:.1f}} MiB table; the process pe
       f"pyarrow and the compiled component included)")
 """
     return subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True).stdout.strip()
+
+
+main()

@@ -299,6 +299,10 @@ class Source:
             run.cancel()
         status, detail = run.outcome()
         self._raise_unless_succeeded(status, detail, errors)
+        if errors:
+            # A page that did not fit the schema stops the read even when the component
+            # had already finished it.
+            raise errors[0]
 
     def arrow(
         self,

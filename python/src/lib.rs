@@ -58,28 +58,12 @@ struct Failure {
     emitted_at: u64,
 }
 
-/// A sink that hands owned messages to the Python side; blocks when the queue is full. With a
-/// decoder, each page of records becomes one Arrow record batch here, on the run's thread, while
-/// Python takes the previous one.
-struct ChannelSink {
-    sender: SyncSender<Owned>,
-    arrow: Option<BatchDecoder>,
-}
+/// A sink that hands owned messages to the Python side; blocks when the queue is full.
+struct ChannelSink(SyncSender<Owned>);
 
 impl Sink for ChannelSink {
     fn send(&mut self, message: Message<'_>) -> io::Result<()> {
         let owned = match message {
-            Message::Records {
-                stream, records, ..
-            } if self.arrow.is_some() => {
-                let decoder = self.arrow.as_mut().expect("checked above");
-                let batch = decoder.decode(records).map_err(|e| {
-                    io::Error::other(format!(
-                        "a page of stream `{stream}` does not fit its schema as Arrow: {e}"
-                    ))
-                })?;
-                Owned::Batch(stream.to_string(), batch)
-            }
             Message::Spec(spec) => Owned::Spec(spec.get().to_string()),
             Message::ConnectionStatus { succeeded, message } => {
                 Owned::ConnectionStatus(succeeded, message.map(str::to_string))
@@ -110,7 +94,7 @@ impl Sink for ChannelSink {
                 emitted_at: now_ms(),
             }),
         };
-        self.sender
+        self.0
             .send(owned)
             .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the Python reader went away"))
     }
@@ -253,12 +237,13 @@ impl Runner {
             connector.run(
                 operation,
                 &settings,
-                Box::new(ChannelSink { sender, arrow }),
+                Box::new(ChannelSink(sender)),
                 &worker_stop,
             )
         });
         Ok(Run {
             receiver: Some(Mutex::new(receiver)),
+            arrow: arrow.map(Mutex::new),
             worker: Some(worker),
             stop,
             outcome: None,
@@ -270,6 +255,9 @@ impl Runner {
 #[pyclass(module = "feishu_wasm._native")]
 struct Run {
     receiver: Option<Mutex<Receiver<Owned>>>,
+    /// With a decoder, each page of records becomes one Arrow record batch, decoded while the
+    /// GIL is released and the component already reads the next page.
+    arrow: Option<Mutex<BatchDecoder>>,
     worker: Option<JoinHandle<Outcome>>,
     stop: Stop,
     outcome: Option<Outcome>,
@@ -287,12 +275,19 @@ impl Run {
             let Some(receiver) = &self.receiver else {
                 return Ok(None);
             };
+            let arrow = &self.arrow;
             let next = py.detach(|| {
                 let receiver = receiver.lock().unwrap_or_else(|p| p.into_inner());
-                receiver.recv_timeout(SIGNAL_POLL)
+                receiver
+                    .recv_timeout(SIGNAL_POLL)
+                    .map(|message| as_batch(arrow.as_ref(), message))
             });
             match next {
-                Ok(message) => return to_tuple(py, message).map(Some),
+                Ok(Err(failure)) => {
+                    self.cancel();
+                    return to_tuple(py, Owned::Error(*failure)).map(Some);
+                }
+                Ok(Ok(message)) => return to_tuple(py, message).map(Some),
                 Err(RecvTimeoutError::Timeout) => {
                     if let Err(interrupt) = py.check_signals() {
                         self.cancel();
@@ -406,6 +401,28 @@ fn to_tuple(py: Python<'_>, message: Owned) -> PyResult<Py<PyTuple>> {
         }
     };
     Ok(tuple.unbind())
+}
+
+/// A page of records as one Arrow batch when there is a decoder; a page that does not fit the
+/// stream's schema is a failure of that stream.
+fn as_batch(arrow: Option<&Mutex<BatchDecoder>>, message: Owned) -> Result<Owned, Box<Failure>> {
+    let (Some(decoder), Owned::Records(stream, records, _)) = (arrow, &message) else {
+        return Ok(message);
+    };
+    let mut decoder = decoder.lock().unwrap_or_else(|p| p.into_inner());
+    match decoder.decode(records) {
+        Ok(batch) => Ok(Owned::Batch(stream.clone(), batch)),
+        Err(e) => Err(Box::new(Failure {
+            kind: "internal",
+            message: format!("a page of stream `{stream}` does not fit its schema as Arrow: {e}"),
+            failure_type: "system_error",
+            stream: Some(stream.clone()),
+            internal: e.to_string(),
+            upstream_code: None,
+            request_id: None,
+            emitted_at: now_ms(),
+        })),
+    }
 }
 
 /// A decoder of records of the stream whose JSON schema is `json_schema`.

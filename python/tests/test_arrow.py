@@ -101,3 +101,12 @@ def test_dlt_with_arrow_loads_typed_columns(mock, tmp_path):
     assert types["数字"] == "DOUBLE"
     assert types["复选框"] == "BOOLEAN"
     assert types["日期"] == "TIMESTAMP WITH TIME ZONE"
+
+
+def test_a_page_that_does_not_fit_the_schema_raises(mock):
+    src = source(plain(mock))
+    catalog = src.discover()
+    fields = catalog["streams"][0]["json_schema"]["properties"]["fields"]["properties"]
+    fields["数字"] = {"type": "boolean"}
+    with pytest.raises(feishu_wasm.InternalError, match="does not fit its schema as Arrow"):
+        src.arrow("records", catalog=catalog)
