@@ -85,8 +85,8 @@ fn mapped(schema: &Value) -> Mapped {
     Mapped::Typed(data_type)
 }
 
-/// Struct fields of an object's properties nested inside a list (where no value can be
-/// rewritten as JSON text): None when one of them is untyped.
+/// Struct fields of an object's properties inside a list (where no value is rewritten as JSON
+/// text): None when one of them is untyped.
 fn struct_fields(properties: &Map<String, Value>) -> Option<Fields> {
     properties
         .iter()
@@ -107,7 +107,8 @@ fn column(
 ) -> Field {
     path.push(name.to_string());
     let field = match schema.get("properties").and_then(Value::as_object) {
-        // Objects directly under the record keep their untyped properties as JSON text.
+        // Objects outside lists keep their untyped properties as JSON text (a value there can
+        // be rewritten before decoding); inside a list an untyped part makes the list JSON text.
         Some(properties) if json_types(schema) == ["object"] && !properties.is_empty() => {
             let children: Vec<Field> = properties
                 .iter()

@@ -13,6 +13,7 @@ use crate::paginator::PageCursor;
 use crate::plain::PlainRecords;
 use crate::planning::{Lane, SearchPlan, search_plan};
 use crate::records::RecordsPage;
+use crate::schema::unknown_field;
 
 /// Reads one stream with its status bracket: STARTED, then COMPLETE (or an error, which the
 /// caller reports as the stream's failure).
@@ -26,9 +27,8 @@ pub fn read_stream<H: Transport, O: Output>(
     let name = stream.name.as_str();
     out.stream_status(name, StreamStatus::Started);
     let outcome = plain_records(client, out, stream)
-        .and_then(|plain| {
+        .and_then(|mut plain| {
             let plan = search_plan(client, out, stream, mode, tracker.since)?;
-            let mut plain = plain;
             let count = read_pages(client, out, stream, plan, &mut tracker, plain.as_mut())?;
             if let Some(errors) = plain.as_ref().and_then(PlainRecords::error_values) {
                 let message = format!(
@@ -71,9 +71,7 @@ fn plain_records<H: Transport, O: Output>(
     let table = &stream.table;
     let fields = base::fields(client, &table.app_token, &table.table_id)?;
     let mut unknown = Vec::new();
-    let plain = PlainRecords::new(&fields, |f| {
-        unknown.push(format!("{:?} (type {})", f.field_name, f.type_code))
-    });
+    let plain = PlainRecords::new(&fields, |f| unknown.push(unknown_field(f)));
     if !unknown.is_empty() {
         let message = format!(
             "stream `{}`: fields of unknown type pass through unchanged: {}",

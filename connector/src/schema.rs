@@ -77,6 +77,11 @@ pub fn field_schema(type_code: i64) -> Option<Value> {
     })
 }
 
+/// How log lines name a field of a type this connector does not know.
+pub fn unknown_field(field: &FieldInfo) -> String {
+    format!("{:?} (type {})", field.field_name, field.type_code)
+}
+
 /// The schema of a table's records with `values` raw or plain; `unknown` hears of each field
 /// whose type is not known.
 pub fn records_schema(
@@ -84,22 +89,24 @@ pub fn records_schema(
     values: Values,
     mut unknown: impl FnMut(&FieldInfo),
 ) -> Value {
-    let properties = match values {
-        Values::Plain => crate::plain::fields_schema(fields, unknown),
-        Values::Raw => fields
-            .iter()
-            .map(|field| {
-                let schema = field_schema(field.type_code).unwrap_or_else(|| {
-                    unknown(field);
-                    json!({})
-                });
-                (field.field_name.clone(), schema)
-            })
-            .collect(),
-    };
-    let person = match values {
-        Values::Plain => crate::plain::person_schema(),
-        Values::Raw => object(),
+    let (properties, person) = match values {
+        Values::Plain => (
+            crate::plain::fields_schema(fields, unknown),
+            crate::plain::person_schema(),
+        ),
+        Values::Raw => {
+            let properties = fields
+                .iter()
+                .map(|field| {
+                    let schema = field_schema(field.type_code).unwrap_or_else(|| {
+                        unknown(field);
+                        json!({})
+                    });
+                    (field.field_name.clone(), schema)
+                })
+                .collect();
+            (properties, object())
+        }
     };
     json!({
         "$schema": "http://json-schema.org/draft-07/schema#",

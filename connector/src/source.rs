@@ -12,7 +12,7 @@ use crate::host::{LogLevel, Output, Transport};
 use crate::incremental::{self, CursorTracker};
 use crate::pages::read_stream;
 use crate::records::{RecordsPage, TableRef};
-use crate::schema::records_schema;
+use crate::schema::{records_schema, unknown_field};
 use crate::spec::{catalog_entry, specification};
 use serde_json::json;
 
@@ -45,9 +45,7 @@ pub fn discover<H: Transport>(host: H, config: &str) -> Result<String, Connector
         let fields = base::fields(&mut client, &app_token, &stream.table.table_id)?;
         let mut unknown = Vec::new();
         let values = client.config().values;
-        let schema = records_schema(&fields, values, |f| {
-            unknown.push(format!("{:?} (type {})", f.field_name, f.type_code))
-        });
+        let schema = records_schema(&fields, values, |f| unknown.push(unknown_field(f)));
         if !unknown.is_empty() {
             let message = format!(
                 "stream `{}`: fields of unknown type get a permissive schema{}: {}",
