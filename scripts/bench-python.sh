@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Python read speed: builds the release runner, mock and extension (target/bench-venv), starts
 # the mock with 100,000 records, and prints records/s of the CLI's stdout parsed in Python
-# beside feishu_wasm in process.
+# beside feishu_wasm in process (raw, plain values, Arrow). With DLT_BENCH=1 it also times a dlt
+# load into DuckDB, dict records against Arrow (about two minutes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 records=${RECORDS:-100000}
@@ -10,7 +11,7 @@ cargo build --quiet -p connector --target wasm32-wasip2 --profile guest
 cargo build --quiet --release -p host-runner -p mock-feishu
 venv=target/bench-venv
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-"$venv/bin/pip" install --quiet "maturin==1.16.0" "pyarrow==22.0.0"
+"$venv/bin/pip" install --quiet "maturin==1.16.0" "pyarrow==22.0.0" "dlt[duckdb]==1.31.0"
 MATURIN_PEP517_ARGS="--profile release" "$venv/bin/pip" install --quiet --force-reinstall ./python
 workdir=$(mktemp -d)
 target/release/mock-feishu --records "$records" --page-size 500 --prerender \
@@ -20,3 +21,6 @@ trap 'kill $mock 2>/dev/null; rm -rf "$workdir"' EXIT
 for _ in $(seq 600); do [ -s "$workdir/config.json" ] && break; sleep 0.1; done
 "$venv/bin/python" bench/python/bench_read.py "$workdir/config.json" target/release/host-runner \
   target/wasm32-wasip2/guest/feishu.wasm "$records"
+if [ "${DLT_BENCH:-0}" = 1 ]; then
+  RUNTIME__LOG_LEVEL=ERROR "$venv/bin/python" bench/python/bench_dlt.py "$workdir/config.json"
+fi
