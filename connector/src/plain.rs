@@ -589,28 +589,19 @@ impl<'a> Who<'a> {
     }
 }
 
-/// An attachment as Feishu sends one, only the parts kept read.
-#[derive(serde::Deserialize)]
-struct FileIn<'a> {
+/// An attachment: read with only the parts kept (Feishu's `type` as `mime_type`), written as
+/// `{file_token, name, size, mime_type, url}`, what [`attachment`] makes of one.
+#[derive(serde::Deserialize, serde::Serialize)]
+struct File<'a> {
     #[serde(borrow)]
     file_token: Option<Cow<'a, str>>,
     #[serde(borrow)]
     name: Option<Cow<'a, str>>,
     size: Option<i64>,
-    #[serde(borrow, rename = "type")]
+    #[serde(borrow, rename(deserialize = "type"))]
     mime_type: Option<Cow<'a, str>>,
     #[serde(borrow)]
     url: Option<Cow<'a, str>>,
-}
-
-/// `{file_token, name, size, mime_type, url}`: what [`attachment`] makes of one.
-#[derive(serde::Serialize)]
-struct FileOut<'a> {
-    file_token: Option<&'a str>,
-    name: Option<&'a str>,
-    size: Option<i64>,
-    mime_type: Option<&'a str>,
-    url: Option<&'a str>,
 }
 
 /// A link cell as the search endpoint sends it.
@@ -641,18 +632,8 @@ fn typed_fast(shape: &Shape, raw: &[u8], out: &mut Vec<u8>) -> bool {
             }
             Err(_) => false,
         },
-        Shape::Attachments => match serde_json::from_slice::<Vec<FileIn<'_>>>(raw) {
+        Shape::Attachments => match serde_json::from_slice::<Vec<File<'_>>>(raw) {
             Ok(files) => {
-                let files: Vec<FileOut<'_>> = files
-                    .iter()
-                    .map(|f| FileOut {
-                        file_token: f.file_token.as_deref(),
-                        name: f.name.as_deref(),
-                        size: f.size,
-                        mime_type: f.mime_type.as_deref(),
-                        url: f.url.as_deref(),
-                    })
-                    .collect();
                 let _ = serde_json::to_writer(&mut *out, &files);
                 true
             }
