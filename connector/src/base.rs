@@ -18,6 +18,9 @@ pub struct TableInfo {
     pub table_id: String,
     #[serde(default)]
     pub name: String,
+    /// Feishu's version of the table: it grows with each change to the table.
+    #[serde(default)]
+    pub revision: Option<i64>,
 }
 
 /// Stream name of a table: its name made safe (letters and digits of any script, other runs
@@ -171,6 +174,7 @@ mod tests {
         TableInfo {
             table_id: id.into(),
             name: name.into(),
+            revision: None,
         }
     }
 

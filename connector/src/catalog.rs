@@ -11,6 +11,8 @@ use serde_json::Value;
 pub struct StreamDef {
     pub name: String,
     pub table: TableRef,
+    /// The table's revision in the tables list, when it was read.
+    pub revision: Option<i64>,
 }
 
 /// How a stream is read.
@@ -90,6 +92,7 @@ pub fn find_stream(name: &str, offered: &[StreamDef]) -> Option<StreamDef> {
     Some(StreamDef {
         name: name.to_string(),
         table: found.table.clone(),
+        revision: found.revision,
     })
 }
 
@@ -107,6 +110,7 @@ mod tests {
                     table_id: table_id.to_string(),
                     view_id: None,
                 },
+                revision: None,
             })
             .collect()
     }

@@ -45,6 +45,8 @@ pub struct FeishuClient<H: Transport> {
     policy: RetryPolicy,
     /// Records requests started ahead of need: one page ahead per search being read.
     prefetched: Vec<Prefetched<H::Pending>>,
+    /// Requests sent so far (retries, token and prefetched pages included).
+    sent: u64,
 }
 
 /// A records search started ahead of need, found again by its URL and body.
@@ -72,6 +74,35 @@ impl<H: Transport> FeishuClient<H> {
             token: None,
             policy: RetryPolicy::default(),
             prefetched: Vec::new(),
+            sent: 0,
+        }
+    }
+
+    /// Requests sent so far.
+    pub fn requests_sent(&self) -> u64 {
+        self.sent
+    }
+
+    /// Whether the config's `max_api_calls` leaves room for another request.
+    fn within_budget(&self) -> bool {
+        self.config.max_api_calls.is_none_or(|max| self.sent < max)
+    }
+
+    /// Counts a request about to go out, or refuses it when the budget is spent.
+    fn spend(&mut self, what: &str) -> Result<(), ConnectorError> {
+        match self.config.max_api_calls {
+            Some(max) if self.sent >= max => Err(ConnectorError::new(
+                Category::Config,
+                format!(
+                    "the request budget is spent: config field `max_api_calls` allows {max} \
+                     requests and all were sent, so {what} was not; raise `max_api_calls` or \
+                     run again from the saved state to go on"
+                ),
+            )),
+            _ => {
+                self.sent += 1;
+                Ok(())
+            }
         }
     }
 
@@ -123,9 +154,13 @@ impl<H: Transport> FeishuClient<H> {
         else {
             return;
         };
+        if !self.within_budget() {
+            return;
+        }
         let url = self.search_url(table, page_size, page_token);
         // A request that cannot start now is simply sent again when it is needed.
         if let Ok(pending) = self.host.start(&search_request(&url, body, Some(bearer))) {
+            self.sent += 1;
             // One page ahead per search: an older one for the same search is dropped.
             self.prefetched.retain(|p| p.body != body);
             self.prefetched.push(Prefetched {
@@ -150,6 +185,28 @@ impl<H: Transport> FeishuClient<H> {
                 bearer,
                 json_body: None,
             }
+        })
+    }
+
+    /// The records of `table` with these ids (at most 100), as `records/batch_get` answers:
+    /// `data.records`, and the ids it could not find in `data.absent_record_ids`.
+    pub fn batch_get_records(
+        &mut self,
+        table: &TableRef,
+        ids: &[String],
+    ) -> Result<HttpResponse, ConnectorError> {
+        let path = format!(
+            "{}/batch_get",
+            table.search_path().trim_end_matches("/search")
+        );
+        let mut url = format!("{}{path}", self.config.lark_host);
+        if let Some(kind) = &self.config.user_id_type {
+            url.push_str("?user_id_type=");
+            url.push_str(kind);
+        }
+        let body = serde_json::json!({"record_ids": ids, "automatic_fields": true}).to_string();
+        self.send(&format!("POST {}", shown_path(&path)), true, |bearer| {
+            search_request(&url, &body, bearer)
         })
     }
 
@@ -230,6 +287,7 @@ impl<H: Transport> FeishuClient<H> {
                     } else {
                         None
                     };
+                    self.spend(what)?;
                     self.host.send(&build(bearer))
                 }
             };

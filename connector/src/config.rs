@@ -71,6 +71,10 @@ pub struct Config {
     pub values: Values,
     /// Which id people fields carry (Feishu's default, open_id, when not set).
     pub user_id_type: Option<String>,
+    /// Incremental streams also report records deleted since the last read.
+    pub detect_deletes: bool,
+    /// Most requests one run may send (token and retries included); no limit when absent.
+    pub max_api_calls: Option<u64>,
 }
 
 impl Config {
@@ -105,6 +109,8 @@ impl Config {
                 _ => Values::Raw,
             },
             user_id_type: one_of(&fields, "user_id_type", &USER_ID_TYPES)?.map(str::to_string),
+            detect_deletes: optional_bool(&fields, "detect_deletes")?.unwrap_or(false),
+            max_api_calls: positive(&fields, "max_api_calls")?,
         })
     }
 }
@@ -281,6 +287,29 @@ fn bounded(
     }
 }
 
+/// An optional boolean field.
+fn optional_bool(fields: &Map<String, Value>, name: &str) -> Result<Option<bool>, ConnectorError> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(other) => Err(ConnectorError::config(format!(
+            "config field `{name}` must be true or false, got {}",
+            type_name(other)
+        ))),
+    }
+}
+
+/// An optional integer field of at least 1.
+fn positive(fields: &Map<String, Value>, name: &str) -> Result<Option<u64>, ConnectorError> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) if n.as_u64().is_some_and(|v| v >= 1) => Ok(n.as_u64()),
+        Some(other) => Err(ConnectorError::config(format!(
+            "config field `{name}` must be a whole number of at least 1, got {other}"
+        ))),
+    }
+}
+
 /// The value of an optional string field that must be one of `allowed`.
 fn one_of<'a>(
     fields: &'a Map<String, Value>,
@@ -317,6 +346,38 @@ mod tests {
         assert_eq!(config.user_id_type.as_deref(), Some("union_id"));
         assert!(parse_with("user_id_type", "email".into()).is_err());
         assert!(parse_with("values", 3.into()).is_err());
+    }
+
+    #[test]
+    fn deletes_and_the_call_budget_are_checked() {
+        let config = Config::parse(&base().to_string()).unwrap();
+        assert_eq!((config.detect_deletes, config.max_api_calls), (false, None));
+        assert!(
+            parse_with("detect_deletes", true.into())
+                .unwrap()
+                .detect_deletes
+        );
+        assert_eq!(
+            parse_with("detect_deletes", "yes".into())
+                .unwrap_err()
+                .message,
+            "config field `detect_deletes` must be true or false, got a string"
+        );
+        assert_eq!(
+            parse_with("max_api_calls", 40.into())
+                .unwrap()
+                .max_api_calls,
+            Some(40)
+        );
+        for bad in [0.into(), (-3).into(), 2.5.into(), "9".into()] {
+            let e = parse_with("max_api_calls", bad).unwrap_err();
+            assert!(
+                e.message
+                    .starts_with("config field `max_api_calls` must be a whole number"),
+                "{}",
+                e.message
+            );
+        }
     }
 
     fn base() -> Value {

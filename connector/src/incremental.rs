@@ -2,9 +2,10 @@
 //! ModifiedTime field, and the cursor a read may save.
 
 use crate::error::ConnectorError;
+use crate::record_ids::RecordIds;
 use crate::scan::{each_member, value_span};
 use crate::schema::FieldInfo;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 
 /// The cursor field of every stream (ms since the epoch, from `automatic_fields`).
@@ -14,11 +15,26 @@ pub const MODIFIED_TIME_TYPE: i64 = 1002;
 /// The server's date filter works to the day in the Base's time zone: ask from this much
 /// before the cursor and filter exactly on the client.
 pub const FILTER_SLACK_MS: i64 = 2 * 86_400_000;
+/// State member holding the ids of the records a stream had ([`RecordIds`]).
+pub const RECORD_IDS: &str = "record_ids";
+/// State member holding the table's `revision` when the stream was last read in full.
+pub const TABLE_REVISION: &str = "table_revision";
+
+/// What a stream's saved state holds.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SavedState {
+    /// The cursor (ms since the epoch): records modified before it were read.
+    pub cursor: Option<i64>,
+    /// The ids of the records the stream had at the last read (deletes detection).
+    pub record_ids: Option<RecordIds>,
+    /// The table's revision at the last complete read.
+    pub revision: Option<i64>,
+}
 
 /// Saved cursors by stream name, from a state document: an array of STREAM state messages (as
 /// printed by an earlier read), a single state message, a LEGACY message (`data` maps stream
 /// names to states), or a bare map of stream names to states.
-pub fn parse_state(text: &str) -> Result<HashMap<String, Option<i64>>, ConnectorError> {
+pub fn parse_state(text: &str) -> Result<HashMap<String, SavedState>, ConnectorError> {
     let bad = |why: String| ConnectorError::config(format!("state {why}"));
     let value: Value =
         serde_json::from_str(text).map_err(|e| bad(format!("is not valid JSON: {e}")))?;
@@ -36,7 +52,7 @@ pub fn parse_state(text: &str) -> Result<HashMap<String, Option<i64>>, Connector
                 _ => o,
             };
             for (name, stream_state) in map {
-                states.insert(name.clone(), cursor_of(&stream_state, &name)?);
+                states.insert(name.clone(), saved_state(&stream_state, &name)?);
             }
             return Ok(states);
         }
@@ -64,18 +80,33 @@ pub fn parse_state(text: &str) -> Result<HashMap<String, Option<i64>>, Connector
             .pointer("/stream/stream_state")
             .cloned()
             .unwrap_or(Value::Null);
-        states.insert(name.to_string(), cursor_of(&stream_state, name)?);
+        states.insert(name.to_string(), saved_state(&stream_state, name)?);
     }
     Ok(states)
 }
 
-fn cursor_of(stream_state: &Value, stream: &str) -> Result<Option<i64>, ConnectorError> {
-    match stream_state.get(CURSOR_FIELD) {
+fn saved_state(stream_state: &Value, stream: &str) -> Result<SavedState, ConnectorError> {
+    let bad = |why: String| ConnectorError::config(format!("state of stream `{stream}`: {why}"));
+    let integer = |key: &str, what: &str| match stream_state.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => v.as_i64().map(Some).ok_or_else(|| {
-            ConnectorError::config(format!("state of stream `{stream}`: `{CURSOR_FIELD}` must be an integer (ms since the epoch)"))
-        }),
-    }
+        Some(v) => v
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| bad(format!("`{key}` must be an integer ({what})"))),
+    };
+    let record_ids = match stream_state.get(RECORD_IDS) {
+        None | Some(Value::Null) => None,
+        Some(ids) => Some(RecordIds::from_state(ids).map_err(|why| {
+            bad(format!(
+                "`{RECORD_IDS}` {why}; drop it from the state to record the ids anew"
+            ))
+        })?),
+    };
+    Ok(SavedState {
+        cursor: integer(CURSOR_FIELD, "ms since the epoch")?,
+        record_ids,
+        revision: integer(TABLE_REVISION, "the table's revision")?,
+    })
 }
 
 /// The `last_modified_time` of a record's JSON text, if it has one.
@@ -145,6 +176,11 @@ pub struct CursorTracker {
     /// When the sync started (ms since the epoch): the new cursor never passes it.
     started_ms: i64,
     max_seen: Option<i64>,
+    /// Other members of the state, saved beside the cursor.
+    carried: Map<String, Value>,
+    /// Bytes of the carried members, and of records emitted since the last checkpoint.
+    carried_bytes: usize,
+    unsaved_bytes: usize,
 }
 
 impl CursorTracker {
@@ -153,6 +189,33 @@ impl CursorTracker {
             since,
             started_ms,
             max_seen: None,
+            carried: Map::new(),
+            carried_bytes: 0,
+            unsaved_bytes: 0,
+        }
+    }
+
+    /// Saves `value` as state member `key` beside the cursor from now on.
+    pub fn carry(&mut self, key: &str, value: Value) {
+        self.carried.insert(key.to_string(), value);
+        self.carried_bytes = Value::Object(self.carried.clone()).to_string().len();
+    }
+
+    /// Whether records were emitted since the last checkpoint.
+    pub fn unsaved(&self) -> bool {
+        self.unsaved_bytes > 0
+    }
+
+    /// Whether a checkpoint is due after a page of `bytes` of records: after every page,
+    /// unless the state carries more than the records emitted since the last one (a big set
+    /// of record ids), so checkpoints never outweigh the records.
+    pub fn checkpoint_due(&mut self, bytes: usize) -> bool {
+        self.unsaved_bytes += bytes;
+        if self.unsaved_bytes >= self.carried_bytes {
+            self.unsaved_bytes = 0;
+            true
+        } else {
+            false
         }
     }
 
@@ -179,10 +242,12 @@ impl CursorTracker {
 
     /// The stream state to save.
     pub fn state(&self) -> String {
-        match self.cursor() {
-            Some(c) => json!({ CURSOR_FIELD: c }).to_string(),
-            None => "{}".to_string(),
+        let mut state = Map::new();
+        if let Some(c) = self.cursor() {
+            state.insert(CURSOR_FIELD.to_string(), json!(c));
         }
+        state.extend(self.carried.clone());
+        Value::Object(state).to_string()
     }
 }
 
@@ -195,17 +260,18 @@ mod tests {
         let array = r#"[{"type":"STREAM","stream":{"stream_descriptor":{"name":"a"},"stream_state":{"last_modified_time":5}},"sourceStats":{"recordCount":1.0}},
                         {"type":"STREAM","stream":{"stream_descriptor":{"name":"b"},"stream_state":{}}}]"#;
         let s = parse_state(array).unwrap();
-        assert_eq!((s["a"], s["b"]), (Some(5), None));
+        assert_eq!((s["a"].cursor, s["b"].cursor), (Some(5), None));
         let single = r#"{"type":"STREAM","stream":{"stream_descriptor":{"name":"a"},"stream_state":{"last_modified_time":7}}}"#;
-        assert_eq!(parse_state(single).unwrap()["a"], Some(7));
+        assert_eq!(parse_state(single).unwrap()["a"].cursor, Some(7));
         assert_eq!(
-            parse_state(r#"{"type":"LEGACY","data":{"a":{"last_modified_time":9}}}"#).unwrap()["a"],
+            parse_state(r#"{"type":"LEGACY","data":{"a":{"last_modified_time":9}}}"#).unwrap()["a"]
+                .cursor,
             Some(9)
         );
-        assert_eq!(
-            parse_state(r#"{"a":{"last_modified_time":11}}"#).unwrap()["a"],
-            Some(11)
-        );
+        let full = r#"{"a":{"last_modified_time":11,"table_revision":4,"record_ids":{"count":1,"keys":"AQ"}}}"#;
+        let a = &parse_state(full).unwrap()["a"];
+        assert_eq!((a.cursor, a.revision), (Some(11), Some(4)));
+        assert!(a.record_ids.as_ref().unwrap().contains("rec0"));
         assert!(parse_state("[]").unwrap().is_empty());
     }
 
@@ -237,6 +303,14 @@ mod tests {
             (r#"[{"type":"GLOBAL","global":{}}]"#, "type GLOBAL"),
             (r#"[{"type":"STREAM","stream":{}}]"#, "stream_descriptor"),
             (r#"{"a":{"last_modified_time":"x"}}"#, "must be an integer"),
+            (
+                r#"{"a":{"record_ids":{"keys":"@"}}}"#,
+                "`record_ids` `keys` is not base64",
+            ),
+            (
+                r#"{"a":{"table_revision":true}}"#,
+                "`table_revision` must be an integer",
+            ),
         ] {
             let e = parse_state(text).unwrap_err();
             assert!(e.message.contains(needle), "{text}: {}", e.message);
@@ -266,6 +340,21 @@ mod tests {
         assert!(t.keep(Some(5_000)), "modified during the sync");
         assert_eq!(t.cursor(), Some(1_000));
         assert_eq!(t.state(), r#"{"last_modified_time":1000}"#);
+        t.carry(TABLE_REVISION, json!(3));
+        assert_eq!(
+            t.state(),
+            r#"{"last_modified_time":1000,"table_revision":3}"#
+        );
+    }
+
+    #[test]
+    fn checkpoints_never_outweigh_the_records() {
+        let mut t = CursorTracker::new(None, 1_000);
+        assert!(t.checkpoint_due(10), "nothing carried: every page");
+        t.carry(RECORD_IDS, json!("x".repeat(100)));
+        assert!(!t.checkpoint_due(60));
+        assert!(t.checkpoint_due(60));
+        assert!(!t.checkpoint_due(1));
     }
 
     #[test]

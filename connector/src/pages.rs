@@ -6,9 +6,10 @@ use crate::base;
 use crate::catalog::{StreamDef, SyncMode};
 use crate::client::FeishuClient;
 use crate::config::Values;
+use crate::deletes::DeleteCheck;
 use crate::error::{Category, ConnectorError};
 use crate::host::{LogLevel, Output, StreamStatus, Transport};
-use crate::incremental::{self, CursorTracker};
+use crate::incremental::{self, CursorTracker, RECORD_IDS, SavedState, TABLE_REVISION};
 use crate::paginator::PageCursor;
 use crate::plain::PlainRecords;
 use crate::planning::{Lane, SearchPlan, search_plan};
@@ -16,20 +17,49 @@ use crate::records::RecordsPage;
 use crate::schema::unknown_field;
 
 /// Reads one stream with its status bracket: STARTED, then COMPLETE (or an error, which the
-/// caller reports as the stream's failure).
+/// caller reports as the stream's failure). An incremental read resumes from `saved`, and
+/// with `detect_deletes` ends with a sweep for deleted records ([`DeleteCheck`]).
 pub fn read_stream<H: Transport, O: Output>(
     client: &mut FeishuClient<H>,
     out: &mut O,
     stream: &StreamDef,
     mode: SyncMode,
-    mut tracker: CursorTracker,
+    saved: SavedState,
+    started_ms: i64,
 ) -> Result<(), ConnectorError> {
     let name = stream.name.as_str();
     out.stream_status(name, StreamStatus::Started);
+    let mut tracker = CursorTracker::new(saved.cursor, started_ms);
+    let incremental = mode == SyncMode::Incremental;
+    if incremental && saved.revision.is_some() && saved.revision == stream.revision {
+        return skip_unchanged(out, stream, saved, tracker);
+    }
+    let deletes = (incremental && client.config().detect_deletes).then(|| {
+        if let Some(ids) = &saved.record_ids {
+            tracker.carry(RECORD_IDS, ids.to_state());
+        }
+        DeleteCheck::new(saved.record_ids)
+    });
     let outcome = plain_records(client, out, stream)
         .and_then(|mut plain| {
             let plan = search_plan(client, out, stream, mode, tracker.since)?;
-            let count = read_pages(client, out, stream, plan, &mut tracker, plain.as_mut())?;
+            let mut read = StreamRead {
+                stream,
+                plan,
+                tracker: &mut tracker,
+                plain: plain.as_mut(),
+                deletes,
+            };
+            let count = read_pages(client, out, &mut read).inspect_err(|_| {
+                // Pages emitted since the last checkpoint are complete: keep them.
+                if read.plan.sorted && read.tracker.unsaved() {
+                    let _ = out.emit_state(name, &read.tracker.state());
+                }
+            })?;
+            if let Some(check) = read.deletes.take() {
+                let swept = check.finish(client, out, name, &stream.table, plain.as_mut())?;
+                tracker.carry(RECORD_IDS, swept.current.to_state());
+            }
             if let Some(errors) = plain.as_ref().and_then(PlainRecords::error_values) {
                 let message = format!(
                     "stream `{name}`: formula or lookup error values were made null ({errors})"
@@ -39,6 +69,10 @@ pub fn read_stream<H: Transport, O: Output>(
             Ok(count)
         })
         .and_then(|count| {
+            // Only a complete read may vouch for the revision it started from.
+            if let (true, Some(revision)) = (incremental, stream.revision) {
+                tracker.carry(TABLE_REVISION, revision.into());
+            }
             out.emit_state(name, &tracker.state())?;
             Ok(count)
         });
@@ -56,6 +90,42 @@ pub fn read_stream<H: Transport, O: Output>(
         }
         Err(error) => Err(error.context(format!("reading stream `{name}`"))),
     }
+}
+
+/// An incremental stream whose table has not changed since the state's read (same
+/// revision): its state again, and nothing read.
+fn skip_unchanged<O: Output>(
+    out: &mut O,
+    stream: &StreamDef,
+    saved: SavedState,
+    mut tracker: CursorTracker,
+) -> Result<(), ConnectorError> {
+    let name = stream.name.as_str();
+    if let Some(ids) = &saved.record_ids {
+        tracker.carry(RECORD_IDS, ids.to_state());
+    }
+    if let Some(revision) = saved.revision {
+        tracker.carry(TABLE_REVISION, revision.into());
+    }
+    out.emit_state(name, &tracker.state())
+        .map_err(|e| e.context(format!("reading stream `{name}`")))?;
+    let message = format!(
+        "stream `{name}`: the table is unchanged since the last read (revision {}); nothing to read",
+        saved.revision.unwrap_or_default()
+    );
+    out.log(LogLevel::Info, &message);
+    out.stream_status(name, StreamStatus::Complete);
+    Ok(())
+}
+
+/// One stream being read: its searches, its cursor, how its values are rendered, and the
+/// ids it emitted when deletes are checked.
+struct StreamRead<'a> {
+    stream: &'a StreamDef,
+    plan: SearchPlan,
+    tracker: &'a mut CursorTracker,
+    plain: Option<&'a mut PlainRecords>,
+    deletes: Option<DeleteCheck>,
 }
 
 /// With `values: plain`, the shapes of the stream's fields (from its fields list; fields of
@@ -106,17 +176,14 @@ struct LaneCursor {
 /// cursor, and in the lane's range of creation time) as Feishu sent them, and fetching each
 /// lane's next page while the current one is handed over. Several lanes are read in turn,
 /// each with its next page in flight. When pages come sorted by the cursor, the cursor is
-/// saved after each page.
+/// saved after each page (or, when the state carries many record ids, after enough pages).
 fn read_pages<H: Transport, O: Output>(
     client: &mut FeishuClient<H>,
     out: &mut O,
-    stream: &StreamDef,
-    mut plan: SearchPlan,
-    tracker: &mut CursorTracker,
-    mut plain: Option<&mut PlainRecords>,
+    read: &mut StreamRead<'_>,
 ) -> Result<u64, ConnectorError> {
     let page_size = client.config().page_size;
-    let mut lanes: Vec<LaneCursor> = std::mem::take(&mut plan.lanes)
+    let mut lanes: Vec<LaneCursor> = std::mem::take(&mut read.plan.lanes)
         .into_iter()
         .map(|lane| LaneCursor {
             lane,
@@ -126,23 +193,14 @@ fn read_pages<H: Transport, O: Output>(
         .collect();
     if lanes.len() > 1 {
         for lane in &lanes {
-            client.prefetch_records(&stream.table, &lane.lane.body, page_size, None);
+            client.prefetch_records(&read.stream.table, &lane.lane.body, page_size, None);
         }
     }
     let mut count = 0u64;
     let mut turn = 0;
     while !lanes.is_empty() {
         let i = turn % lanes.len();
-        let lane = &mut lanes[i];
-        let (emitted, more) = read_page(
-            client,
-            out,
-            stream,
-            &plan,
-            tracker,
-            lane,
-            plain.as_deref_mut(),
-        )?;
+        let (emitted, more) = read_page(client, out, read, &mut lanes[i])?;
         count += emitted;
         if more {
             turn = i + 1;
@@ -158,12 +216,10 @@ fn read_pages<H: Transport, O: Output>(
 fn read_page<H: Transport, O: Output>(
     client: &mut FeishuClient<H>,
     out: &mut O,
-    stream: &StreamDef,
-    plan: &SearchPlan,
-    tracker: &mut CursorTracker,
+    read: &mut StreamRead<'_>,
     lane: &mut LaneCursor,
-    plain: Option<&mut PlainRecords>,
 ) -> Result<(u64, bool), ConnectorError> {
+    let stream = read.stream;
     let table = &stream.table;
     let body = lane.lane.body.as_str();
     let response = loop {
@@ -199,14 +255,21 @@ fn read_page<H: Transport, O: Output>(
         client.prefetch_records(table, body, lane.page_size, lane.cursor.token());
     }
     let range = lane.lane.range;
-    let kept = page
+    let (plan, tracker) = (&read.plan, &mut *read.tracker);
+    let kept: Vec<&[u8]> = page
         .items
         .iter()
+        .copied()
         .filter(|r| range.is_none_or(|range| range.holds(r)))
-        .filter(|r| !plan.track_cursor || tracker.keep(incremental::record_cursor(r)));
-    let records: Vec<Vec<u8>> = match plain {
-        None => kept.map(|r| r.to_vec()).collect(),
+        .filter(|r| !plan.track_cursor || tracker.keep(incremental::record_cursor(r)))
+        .collect();
+    if let Some(deletes) = read.deletes.as_mut() {
+        kept.iter().for_each(|r| deletes.saw(r));
+    }
+    let records: Vec<Vec<u8>> = match read.plain.as_deref_mut() {
+        None => kept.iter().map(|r| r.to_vec()).collect(),
         Some(plain) => kept
+            .iter()
             .map(|r| plain.render(r))
             .collect::<Result<_, _>>()
             .map_err(|e| {
@@ -216,10 +279,11 @@ fn read_page<H: Transport, O: Output>(
     };
     let emitted = records.len() as u64;
     if !records.is_empty() {
+        let bytes = records.iter().map(Vec::len).sum();
         out.emit_records(&stream.name, records)
             .map_err(|e| e.context(where_()))?;
-        if plan.sorted {
-            out.emit_state(&stream.name, &tracker.state())?;
+        if read.plan.sorted && read.tracker.checkpoint_due(bytes) {
+            out.emit_state(&stream.name, &read.tracker.state())?;
         }
     }
     Ok((emitted, more?))

@@ -40,6 +40,20 @@ pub fn search_path(app_token: &str, table_id: &str) -> String {
     )
 }
 
+/// The `record_id` of a record's JSON text, if it has one.
+pub fn record_id(record: &[u8]) -> Option<String> {
+    let mut found = None;
+    each_member(record, 0, |key, at| {
+        let (start, end) = value_span(record, at)?;
+        if key == b"record_id" {
+            found = serde_json::from_slice::<String>(&record[start..end]).ok();
+        }
+        Ok(end)
+    })
+    .ok()?;
+    found
+}
+
 /// One page of records, borrowing the response body.
 #[derive(Debug)]
 pub struct RecordsPage<'a> {

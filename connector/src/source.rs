@@ -6,10 +6,11 @@
 use crate::base::{self, SINGLE_TABLE_STREAM, stream_name};
 use crate::catalog::{self, StreamDef, SyncMode};
 use crate::client::FeishuClient;
-use crate::config::{Config, Values};
+use crate::config::{Config, MAX_PAGE_SIZE, Values};
+use crate::deletes::DELETED_AT;
 use crate::error::{Category, ConnectorError};
 use crate::host::{LogLevel, Output, Transport};
-use crate::incremental::{self, CursorTracker};
+use crate::incremental::{self, SavedState};
 use crate::pages::read_stream;
 use crate::records::{RecordsPage, TableRef};
 use crate::schema::{records_schema, unknown_field};
@@ -21,18 +22,69 @@ pub fn spec() -> String {
     specification().to_string()
 }
 
-/// Validates the config, fetches a token and reads one record of the configured table, or
-/// lists the Base's tables when no table is configured.
+/// Validates the config, fetches a token and reads one record of each offered table (the
+/// configured one, or every table of the Base), and logs what a full read would cost in
+/// requests, from each table's record count.
 pub fn check<H: Transport>(host: H, config: &str) -> Result<(), ConnectorError> {
     let mut client = FeishuClient::new(host, Config::parse(config)?);
     let app_token = base::app_token(&mut client)?;
-    match offered_single_table(client.config(), &app_token) {
-        Some(stream) => {
-            let response =
-                client.search_records(&stream.table, &stream.table.search_body(), 1, None)?;
-            RecordsPage::parse(&response.body).map(|_| ())
+    let streams = offered_streams(&mut client, &app_token)?;
+    let mut totals = Vec::new();
+    for stream in &streams {
+        let response =
+            client.search_records(&stream.table, &stream.table.search_body(), 1, None)?;
+        totals.push(RecordsPage::parse(&response.body)?.total.unwrap_or(0));
+    }
+    let estimate = ReadEstimate::new(client.config(), &totals);
+    let message = estimate.describe(client.config(), client.requests_sent());
+    client.transport().log(LogLevel::Info, &message);
+    Ok(())
+}
+
+/// The requests a full read would send, from each table's record count.
+struct ReadEstimate {
+    tables: usize,
+    records: u64,
+    requests: u64,
+    /// What `detect_deletes` adds to an incremental read: one id page per 500 records.
+    sweep: u64,
+}
+
+impl ReadEstimate {
+    fn new(config: &Config, totals: &[u64]) -> Self {
+        let pages = |total: u64, size: u32| total.div_ceil(u64::from(size)).max(1);
+        let per_table: u64 = totals
+            .iter()
+            .map(|&total| pages(total, config.page_size) + 1)
+            .sum();
+        Self {
+            tables: totals.len(),
+            records: totals.iter().sum(),
+            // A token and the tables list, then each table's fields list and pages.
+            requests: 2 + per_table,
+            sweep: totals.iter().map(|&t| pages(t, MAX_PAGE_SIZE)).sum(),
         }
-        None => base::tables(&mut client, &app_token).map(|_| ()),
+    }
+
+    fn describe(&self, config: &Config, spent: u64) -> String {
+        let mut message = format!(
+            "a full read of {} tables ({} records at page_size {}) would send about {} \
+             requests (this check sent {spent})",
+            self.tables, self.records, config.page_size, self.requests
+        );
+        if config.detect_deletes {
+            message.push_str(&format!(
+                "; detect_deletes adds about {} to each incremental read",
+                self.sweep
+            ));
+        }
+        if let Some(max) = config.max_api_calls.filter(|&max| max < self.requests) {
+            message.push_str(&format!(
+                "; more than max_api_calls ({max}): a full read would stop at the budget and \
+                 go on from its state in the next runs"
+            ));
+        }
+        message
     }
 }
 
@@ -45,7 +97,13 @@ pub fn discover<H: Transport>(host: H, config: &str) -> Result<String, Connector
         let fields = base::fields(&mut client, &app_token, &stream.table.table_id)?;
         let mut unknown = Vec::new();
         let values = client.config().values;
-        let schema = records_schema(&fields, values, |f| unknown.push(unknown_field(f)));
+        let mut schema = records_schema(&fields, values, |f| unknown.push(unknown_field(f)));
+        if client.config().detect_deletes {
+            schema["properties"][DELETED_AT] = json!({
+                "type": ["null", "string"], "format": "date-time",
+                "airbyte_type": "timestamp_with_timezone"
+            });
+        }
         if !unknown.is_empty() {
             let message = format!(
                 "stream `{}`: fields of unknown type get a permissive schema{}: {}",
@@ -73,6 +131,7 @@ fn offered_single_table(config: &Config, app_token: &str) -> Option<StreamDef> {
             table_id,
             view_id: config.view_id.clone(),
         },
+        revision: None,
     })
 }
 
@@ -94,6 +153,7 @@ fn offered_streams<H: Transport>(
                 table_id: t.table_id.clone(),
                 view_id: None,
             },
+            revision: t.revision,
         })
         .collect())
 }
@@ -111,7 +171,7 @@ pub fn read<H: Transport, O: Output>(
 ) -> Result<(), ConnectorError> {
     let mut client = FeishuClient::new(host, Config::parse(config)?);
     let requested = catalog.map(catalog::selected_streams).transpose()?;
-    let saved = state
+    let mut saved = state
         .map(incremental::parse_state)
         .transpose()?
         .unwrap_or_default();
@@ -120,23 +180,28 @@ pub fn read<H: Transport, O: Output>(
     }
     client.authenticate()?;
     let app_token = base::app_token(&mut client)?;
-    let offered = offered_streams(&mut client, &app_token)?;
+    let mut offered = offered_streams(&mut client, &app_token)?;
     let selected: Vec<(String, SyncMode)> = requested.unwrap_or_else(|| {
         offered
             .iter()
             .map(|s| (s.name.clone(), SyncMode::FullRefresh))
             .collect()
     });
+    if selected
+        .iter()
+        .any(|(_, mode)| *mode == SyncMode::Incremental)
+    {
+        single_table_revision(&mut client, out, &app_token, &mut offered);
+    }
     warn_of_stale_state(out, &saved, &offered);
     let started_ms = client.transport().epoch_ms();
     for (name, mode) in selected {
         let outcome = catalog::match_stream(&name, &offered).and_then(|stream| {
-            let since = match mode {
-                SyncMode::Incremental => saved.get(&stream.name).copied().flatten(),
-                SyncMode::FullRefresh => None,
+            let resume_from = match mode {
+                SyncMode::Incremental => saved.remove(&stream.name).unwrap_or_default(),
+                SyncMode::FullRefresh => SavedState::default(),
             };
-            let tracker = CursorTracker::new(since, started_ms);
-            read_stream(&mut client, out, &stream, mode, tracker)
+            read_stream(&mut client, out, &stream, mode, resume_from, started_ms)
         });
         match outcome {
             Ok(()) => {}
@@ -150,11 +215,40 @@ pub fn read<H: Transport, O: Output>(
     Ok(())
 }
 
+/// The configured table's revision, from the tables list (every table's is there already
+/// when no table is configured). Without it the table is simply read.
+fn single_table_revision<H: Transport, O: Output>(
+    client: &mut FeishuClient<H>,
+    out: &mut O,
+    app_token: &str,
+    offered: &mut [StreamDef],
+) {
+    let [single] = offered else { return };
+    if single.name != SINGLE_TABLE_STREAM {
+        return;
+    }
+    match base::tables(client, app_token) {
+        Ok(tables) => {
+            single.revision = tables
+                .iter()
+                .find(|t| t.table_id == single.table.table_id)
+                .and_then(|t| t.revision);
+        }
+        Err(e) => out.log(
+            LogLevel::Warn,
+            &format!(
+                "cannot read the table's revision ({}); reading it",
+                e.message
+            ),
+        ),
+    }
+}
+
 /// Logs a WARN for each saved state of a stream the source no longer offers (its table was
 /// deleted, say): such state is ignored, as Airbyte's sources do.
 fn warn_of_stale_state<O: Output>(
     out: &mut O,
-    saved: &std::collections::HashMap<String, Option<i64>>,
+    saved: &std::collections::HashMap<String, SavedState>,
     offered: &[StreamDef],
 ) {
     let mut stale: Vec<&String> = saved
@@ -467,10 +561,28 @@ mod tests {
     }
 
     #[test]
-    fn check_reads_one_record() {
+    fn check_reads_one_record_and_estimates_a_full_read() {
         let mut host = FakeHost::new(table(5));
         check(&mut host, CONFIG).unwrap();
         assert!(host.requests[1].url.contains("page_size=1"));
+        let estimate = &host.logs.last().unwrap().1;
+        assert_eq!(
+            estimate,
+            "a full read of 1 tables (5 records at page_size 2) would send about 6 requests \
+             (this check sent 2)"
+        );
+        let budget = CONFIG.replace('}', r#","max_api_calls":4,"detect_deletes":true}"#);
+        let mut host = FakeHost::new(table(5));
+        check(&mut host, &budget).unwrap();
+        let estimate = &host.logs.last().unwrap().1;
+        assert!(
+            estimate.ends_with(
+                "; detect_deletes adds about 1 to each incremental read; more than \
+                 max_api_calls (4): a full read would stop at the budget and go on from its \
+                 state in the next runs"
+            ),
+            "{estimate}"
+        );
         assert_eq!(
             check(FakeHost::new(table(0)), "{}").unwrap_err().category,
             Category::Config

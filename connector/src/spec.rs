@@ -74,6 +74,16 @@ pub fn specification() -> Value {
                     "type": "string", "order": 10, "title": "User ID Type",
                     "enum": USER_ID_TYPES, "default": "open_id",
                     "description": "Which id people fields carry: open_id (Feishu's default), union_id, or user_id (needs the contact:user.employee_id:readonly scope)."
+                },
+                "detect_deletes": {
+                    "type": "boolean", "order": 11, "title": "Detect Deleted Records",
+                    "default": false,
+                    "description": "Incremental streams also report records deleted in Feishu since the last read, each once, as {record_id, _ab_cdc_deleted_at} (dedup destinations and dlt merge remove them). Each read then lists every record id (one request per 500 records) and the state remembers them (about 0.9 MB per 100k records)."
+                },
+                "max_api_calls": {
+                    "type": "integer", "order": 12, "title": "Most API Calls Per Run",
+                    "minimum": 1,
+                    "description": "Stop a run cleanly after this many requests to Feishu (token and retries included), saving the state up to the last complete page, so a free tenant's monthly quota is not eaten by one sync. No limit when empty."
                 }
             }
         }

@@ -232,12 +232,18 @@ fn all_types_fields(index: usize) -> Value {
 /// Epoch ms of record 0's creation; later records are a minute apart.
 const BASE_TIME_MS: i64 = 1_735_689_600_000;
 
-/// Stable, unique record id of the record at `index`.
+/// Stable, unique record id of the record at `index`: `rec` and ten characters, as Feishu's
+/// (an odd multiplier is a bijection on the 40 bits the ten hex digits hold).
 pub fn record_id(index: usize) -> String {
     format!(
         "rec{:010x}",
-        (index as u64).wrapping_mul(0x9E37_79B9) ^ 0x5A5A_5A5A
+        ((index as u64).wrapping_mul(0x9E37_79B9) & 0xFF_FFFF_FFFF) ^ 0x5A5A_5A5A
     )
+}
+
+/// The index of the main-table record with id `id`, among the first `n`.
+pub fn record_index(id: &str, n: usize) -> Option<usize> {
+    (0..n).find(|&i| record_id(i) == id)
 }
 
 fn person(index: usize) -> Value {

@@ -112,6 +112,12 @@ struct Shared {
     recent: std::collections::VecDeque<Instant>,
     /// Requests answered 429 because the quota was exceeded.
     violations: usize,
+    /// Main-table records deleted since start.
+    deleted: std::collections::BTreeSet<usize>,
+    /// Changes to the main table since start: its `revision` is one more.
+    changes: i64,
+    /// Main-table fields renamed since start: (old name, new name).
+    renamed: Vec<(String, String)>,
 }
 
 impl Shared {
@@ -120,6 +126,22 @@ impl Shared {
         for &i in indices {
             self.modified.insert(i, at_ms);
         }
+        self.changes += 1;
+    }
+
+    /// Deletes main-table records.
+    fn delete(&mut self, indices: &[usize]) {
+        self.deleted.extend(indices.iter().copied());
+        self.changes += 1;
+    }
+
+    /// The name a main-table field goes by now.
+    fn field_name<'a>(&'a self, name: &'a str) -> &'a str {
+        self.renamed
+            .iter()
+            .rev()
+            .find(|(old, _)| old == name)
+            .map_or(name, |(_, new)| new.as_str())
     }
 }
 
@@ -262,6 +284,30 @@ impl MockFeishu {
             shared.modified.insert(i, at_ms);
         }
         first..first + count
+    }
+
+    /// Deletes main-table records (searches leave them out, batch_get calls them absent).
+    pub fn delete(&self, indices: &[usize]) {
+        self.shared
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .delete(indices);
+    }
+
+    /// Brings deleted main-table records back unchanged (as Feishu's undo does).
+    pub fn restore(&self, indices: &[usize]) {
+        let mut shared = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+        for i in indices {
+            shared.deleted.remove(i);
+        }
+        shared.changes += 1;
+    }
+
+    /// Renames a main-table field: its fields-list entry (same field_id) and its key in records.
+    pub fn rename_field(&self, old: &str, new: &str) {
+        let mut shared = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+        shared.renamed.push((old.to_string(), new.to_string()));
+        shared.changes += 1;
     }
 
     /// Record `index` of the main table as it stands now (with automatic fields).

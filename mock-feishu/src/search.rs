@@ -110,10 +110,28 @@ pub(crate) async fn search_page(
     let automatic = request.get("automatic_fields").and_then(Value::as_bool) == Some(true);
     let view = request.get("view_id").and_then(Value::as_str);
     let main = data::is_main_like(&table);
-    let (modified, added) = {
+    let (modified, added, deleted, renamed) = {
         let shared = state.shared();
-        (shared.modified.clone(), shared.added)
+        let deleted = shared.deleted.clone();
+        (
+            shared.modified.clone(),
+            shared.added,
+            deleted,
+            shared.renamed.clone(),
+        )
     };
+    let projection: Option<Vec<String>> =
+        request
+            .get("field_names")
+            .and_then(Value::as_array)
+            .map(|names| {
+                names
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            });
+    let reshaped = projection.is_some() || (main && !renamed.is_empty());
     let modified_of = |i: usize| modified_at(&modified, i);
     let n = state.records.len() + added;
     let narrowing = match narrowing(&request) {
@@ -125,6 +143,7 @@ pub(crate) async fn search_page(
         match (view, narrowing) {
             (_, Some(narrowing)) if main => {
                 let mut order: Vec<usize> = (0..n)
+                    .filter(|i| !deleted.contains(i))
                     .filter(|&i| narrowing.keeps(modified_of(i), data::created_at(i)))
                     .collect();
                 match narrowing.order {
@@ -134,7 +153,11 @@ pub(crate) async fn search_page(
                 }
                 (order.len(), Box::new(move |p| order[p]))
             }
-            (None, _) if main => (n, Box::new(|p| p)),
+            (None, _) if main && deleted.is_empty() => (n, Box::new(|p| p)),
+            (None, _) if main => {
+                let order: Vec<usize> = (0..n).filter(|i| !deleted.contains(i)).collect();
+                (order.len(), Box::new(move |p| order[p]))
+            }
             (None, _) => {
                 let records = data::tables(n)
                     .iter()
@@ -150,6 +173,17 @@ pub(crate) async fn search_page(
         };
     let render = |p: usize| -> std::borrow::Cow<'_, str> {
         let index = index_of(p);
+        if reshaped {
+            let record = if main {
+                data::record_modified_at(index, automatic, modified_of(index))
+            } else {
+                data::table_record(&table, index, automatic)
+            };
+            let renames: &[(String, String)] = if main { &renamed } else { &[] };
+            return reshape(record, renames, projection.as_deref())
+                .to_string()
+                .into();
+        }
         if !main {
             return data::table_record(&table, index, automatic)
                 .to_string()
@@ -201,6 +235,74 @@ pub(crate) async fn search_page(
         )
             .into_response(),
     }
+}
+
+/// A record with renamed fields under their new names and only the `projection`'s fields.
+pub(crate) fn reshape(
+    mut record: Value,
+    renamed: &[(String, String)],
+    projection: Option<&[String]>,
+) -> Value {
+    if let Some(fields) = record.get_mut("fields").and_then(Value::as_object_mut) {
+        for (old, new) in renamed {
+            if let Some(value) = fields.remove(old) {
+                fields.insert(new.clone(), value);
+            }
+        }
+        if let Some(keep) = projection {
+            fields.retain(|name, _| keep.contains(name));
+        }
+    }
+    record
+}
+
+#[derive(Deserialize)]
+pub(crate) struct BatchGet {
+    record_ids: Vec<String>,
+    #[serde(default)]
+    automatic_fields: bool,
+}
+
+/// `records/batch_get` of the main table: the records found, and the ids that are not
+/// (deleted, or never there) in `absent_record_ids`.
+pub(crate) async fn batch_get(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path((app, table)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let path = format!("/open-apis/bitable/v1/apps/{app}/tables/{table}/records/batch_get");
+    if let Some(r) = admit(&state, peer, "POST", &path, &q, &headers, &body)
+        .or_else(|| check_ids(&app, Some(&table)))
+    {
+        return r;
+    }
+    let Ok(request) = serde_json::from_str::<BatchGet>(&body) else {
+        return feishu_error(StatusCode::BAD_REQUEST, 99992402, "field validation failed");
+    };
+    if request.record_ids.is_empty() || request.record_ids.len() > 100 {
+        return feishu_error(StatusCode::BAD_REQUEST, 99992402, "record_ids: 1 to 100");
+    }
+    let shared = state.shared();
+    let n = state.records.len() + shared.added;
+    let (mut records, mut absent) = (Vec::new(), Vec::new());
+    for id in &request.record_ids {
+        let index = data::record_index(id, n).filter(|i| !shared.deleted.contains(i));
+        match index {
+            Some(i) if table == data::TABLE_ID => {
+                let record = data::record_modified_at(
+                    i,
+                    request.automatic_fields,
+                    modified_at(&shared.modified, i),
+                );
+                records.push(reshape(record, &shared.renamed, None));
+            }
+            _ => absent.push(id.clone()),
+        }
+    }
+    ok(json!({"records": records, "absent_record_ids": absent, "forbidden_record_ids": []}))
 }
 
 /// What a search's filter and sort ask of the main table: bounds on its ModifiedTime and

@@ -20,7 +20,12 @@ pub(crate) fn router(state: AppState) -> Router {
         )
         .route("/open-apis/wiki/v2/spaces/get_node", get(wiki_node))
         .route("/__mock/stats", get(stats))
+        .route(
+            "/open-apis/bitable/v1/apps/{app}/tables/{table}/records/batch_get",
+            post(crate::search::batch_get),
+        )
         .route("/__mock/modify", post(modify))
+        .route("/__mock/delete", post(delete))
         .fallback(|| async { (StatusCode::NOT_FOUND, "404 page not found") })
         .layer(axum::middleware::from_fn_with_state(state.clone(), wan))
         .with_state(state)
@@ -125,6 +130,20 @@ pub(crate) async fn modify(
     Json(json!({"modified": request.indices.len()})).into_response()
 }
 
+#[derive(Deserialize)]
+pub(crate) struct DeleteRequest {
+    indices: Vec<usize>,
+}
+
+/// Test control: deletes main-table records (as [`MockFeishu::delete`]).
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    Json(request): Json<DeleteRequest>,
+) -> Response {
+    state.shared().delete(&request.indices);
+    Json(json!({"deleted": request.indices.len()})).into_response()
+}
+
 /// Items of the tables list per page, whatever page_size asks: small, so that clients page.
 pub(crate) const TABLES_PER_PAGE: usize = 2;
 
@@ -146,6 +165,7 @@ pub(crate) async fn tables(
         return r;
     }
     let all = data::tables_with_copies(state.config.records, state.config.copies);
+    let main_revision = 1 + state.shared().changes;
     let offset = match q.get("page_token").map(|t| parse_page_token(t)) {
         None => 0,
         Some(Some(o)) => o,
@@ -154,7 +174,14 @@ pub(crate) async fn tables(
     let end = (offset + TABLES_PER_PAGE).min(all.len());
     let items: Vec<Value> = all[offset.min(end)..end]
         .iter()
-        .map(|t| json!({"table_id": t.table_id, "name": t.name, "revision": 1}))
+        .map(|t| {
+            let revision = if t.table_id == data::TABLE_ID {
+                main_revision
+            } else {
+                1
+            };
+            json!({"table_id": t.table_id, "name": t.name, "revision": revision})
+        })
         .collect();
     let has_more = end < all.len();
     ok(
@@ -198,6 +225,13 @@ pub(crate) async fn fields(
     {
         return r;
     }
-    let items = data::table_fields(&table);
+    let mut items = data::table_fields(&table);
+    if table == data::TABLE_ID {
+        let shared = state.shared();
+        for field in &mut items {
+            let name = field["field_name"].as_str().unwrap_or_default().to_string();
+            field["field_name"] = json!(shared.field_name(&name));
+        }
+    }
     ok(json!({"has_more": false, "page_token": "", "total": items.len(), "items": items}))
 }

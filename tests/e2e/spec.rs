@@ -22,7 +22,9 @@ fn spec_describes_the_airbyte_feishu_fields() {
             "app_secret",
             "app_token",
             "base_url",
+            "detect_deletes",
             "lark_host",
+            "max_api_calls",
             "page_size",
             "table_id",
             "table_ranges",
@@ -33,6 +35,12 @@ fn spec_describes_the_airbyte_feishu_fields() {
     );
     assert_eq!(props["values"]["enum"], json!(["raw", "plain"]));
     assert_eq!(props["values"]["default"], "raw");
+    assert_eq!(props["detect_deletes"]["default"], false);
+    assert_eq!(props["max_api_calls"]["minimum"], 1);
+    assert!(
+        props["max_api_calls"].get("default").is_none(),
+        "no budget unless asked"
+    );
     assert_eq!(
         props["user_id_type"]["enum"],
         json!(["open_id", "union_id", "user_id"])

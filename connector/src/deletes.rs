@@ -1,0 +1,332 @@
+//! Deleted records (`detect_deletes`): after an incremental read, a sweep lists the ids of
+//! every record the stream has now (a projection with no fields, 500 a page) and compares them
+//! with the ids the state remembers plus those this read emitted. An id that vanished is
+//! confirmed through `records/batch_get` (`absent_record_ids`) and emitted once as
+//! `{record_id, _ab_cdc_deleted_at}`; an id that came back (a restored record) is fetched and
+//! emitted again. The new set of ids goes into the state.
+
+use crate::client::FeishuClient;
+use crate::config::MAX_PAGE_SIZE;
+use crate::error::ConnectorError;
+use crate::host::{LogLevel, Output, Transport, shown_path};
+use crate::paginator::PageCursor;
+use crate::plain::{PlainRecords, format_utc};
+use crate::record_ids::RecordIds;
+use crate::records::{RecordsPage, TableRef, record_id};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+/// The column Airbyte's dedup destinations and dlt's `hard_delete` read as "deleted at".
+pub const DELETED_AT: &str = "_ab_cdc_deleted_at";
+/// Most ids `records/batch_get` takes at once.
+const BATCH_GET_IDS: usize = 100;
+
+/// The ids seen during one stream's read, and those its state remembered.
+#[derive(Debug, Default)]
+pub struct DeleteCheck {
+    previous: Option<RecordIds>,
+    emitted: RecordIds,
+}
+
+/// What a sweep found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SweepOutcome {
+    /// The ids the stream has now (the state's new `record_ids`).
+    pub current: RecordIds,
+    pub deleted: usize,
+    pub restored: usize,
+}
+
+impl DeleteCheck {
+    pub fn new(previous: Option<RecordIds>) -> Self {
+        Self {
+            previous,
+            emitted: RecordIds::default(),
+        }
+    }
+
+    /// Notes a record emitted by this read.
+    pub fn saw(&mut self, record: &[u8]) {
+        if let Some(id) = record_id(record) {
+            self.emitted.insert(&id);
+        }
+    }
+
+    /// Sweeps `table`, emits the deletes and the records that came back, and returns the ids
+    /// to remember.
+    pub fn finish<H: Transport, O: Output>(
+        self,
+        client: &mut FeishuClient<H>,
+        out: &mut O,
+        stream: &str,
+        table: &TableRef,
+        plain: Option<&mut PlainRecords>,
+    ) -> Result<SweepOutcome, ConnectorError> {
+        let mut current = list_ids(client, table)?;
+        let Some(mut known) = self.previous else {
+            let message = format!(
+                "stream `{stream}`: remembered the ids of its {} records; deleted records are \
+                 reported from the next read on",
+                current.len()
+            );
+            out.log(LogLevel::Info, &message);
+            return Ok(SweepOutcome {
+                current,
+                ..SweepOutcome::default()
+            });
+        };
+        known.extend(&self.emitted);
+        let vanished = known.missing_from(&current);
+        let came_back = current.missing_from(&known);
+        let mut deleted = Vec::new();
+        for chunk in vanished.chunks(BATCH_GET_IDS) {
+            let answer = batch_get(client, table, chunk)?;
+            for record in &answer.records {
+                if let Some(id) = record_id(record.get().as_bytes()) {
+                    current.insert(&id);
+                }
+            }
+            for id in &answer.forbidden_record_ids {
+                current.insert(id);
+            }
+            deleted.extend(answer.absent_record_ids);
+        }
+        let now = format_utc(client.transport().epoch_ms());
+        let tombstones: Vec<Vec<u8>> = deleted
+            .iter()
+            .map(|id| serde_json::json!({"record_id": id, DELETED_AT: now}).to_string())
+            .map(String::into_bytes)
+            .collect();
+        let restored = emit_came_back(client, out, stream, table, &came_back, plain)?;
+        for page in tombstones.chunks(MAX_PAGE_SIZE as usize) {
+            out.emit_records(stream, page.to_vec())?;
+        }
+        if !deleted.is_empty() || restored > 0 {
+            let message = format!(
+                "stream `{stream}`: {} records deleted since the last read, {restored} came back",
+                deleted.len()
+            );
+            out.log(LogLevel::Info, &message);
+        }
+        Ok(SweepOutcome {
+            current,
+            deleted: deleted.len(),
+            restored,
+        })
+    }
+}
+
+/// Fetches and emits the records whose ids came back; returns how many were emitted.
+fn emit_came_back<H: Transport, O: Output>(
+    client: &mut FeishuClient<H>,
+    out: &mut O,
+    stream: &str,
+    table: &TableRef,
+    ids: &[String],
+    mut plain: Option<&mut PlainRecords>,
+) -> Result<usize, ConnectorError> {
+    let mut count = 0;
+    for chunk in ids.chunks(BATCH_GET_IDS) {
+        let answer = batch_get(client, table, chunk)?;
+        let records = answer
+            .records
+            .iter()
+            .map(|r| {
+                let raw = r.get().as_bytes();
+                match plain.as_deref_mut() {
+                    None => Ok(raw.to_vec()),
+                    Some(plain) => plain.render(raw).map_err(|e| {
+                        ConnectorError::bad_response(format!(
+                            "a record from records/batch_get is not a JSON object: {e}"
+                        ))
+                    }),
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        count += records.len();
+        if !records.is_empty() {
+            out.emit_records(stream, records)?;
+        }
+    }
+    Ok(count)
+}
+
+/// The ids of every record of `table` (or its view): a search for no fields, 500 a page.
+fn list_ids<H: Transport>(
+    client: &mut FeishuClient<H>,
+    table: &TableRef,
+) -> Result<RecordIds, ConnectorError> {
+    let body = match &table.view_id {
+        None => r#"{"field_names":[]}"#.to_string(),
+        Some(view) => serde_json::json!({"field_names": [], "view_id": view}).to_string(),
+    };
+    let mut ids = RecordIds::default();
+    let mut cursor = PageCursor::default();
+    loop {
+        let response = client.search_records(table, &body, MAX_PAGE_SIZE, cursor.token())?;
+        let page_number = cursor.pages() + 1;
+        let where_ = || {
+            let path = shown_path(&table.search_path());
+            format!("listing record ids (page {page_number}) from POST {path}")
+        };
+        let page = RecordsPage::parse(&response.body).map_err(|e| e.context(where_()))?;
+        for item in &page.items {
+            let id = record_id(item).ok_or_else(|| {
+                ConnectorError::bad_response("a record has no `record_id`").context(where_())
+            })?;
+            ids.insert(&id);
+        }
+        let more = cursor
+            .advance(page.has_more, page.page_token.as_deref())
+            .map_err(|e| e.context(where_()))?;
+        if !more {
+            return Ok(ids);
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct BatchGetAnswer {
+    data: Option<BatchGetData>,
+}
+
+#[derive(Deserialize, Default)]
+struct BatchGetData {
+    #[serde(default)]
+    records: Vec<Box<RawValue>>,
+    #[serde(default)]
+    absent_record_ids: Vec<String>,
+    #[serde(default)]
+    forbidden_record_ids: Vec<String>,
+}
+
+fn batch_get<H: Transport>(
+    client: &mut FeishuClient<H>,
+    table: &TableRef,
+    ids: &[String],
+) -> Result<BatchGetData, ConnectorError> {
+    let response = client.batch_get_records(table, ids)?;
+    let answer: BatchGetAnswer = serde_json::from_slice(&response.body).map_err(|e| {
+        ConnectorError::bad_response(format!("records/batch_get: malformed answer: {e}"))
+    })?;
+    Ok(answer.data.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use crate::fake::{FakeHost, FakeOutput, json, token_ok};
+    use crate::host::HttpRequest;
+    use crate::token::TOKEN_PATH;
+    use serde_json::Value;
+
+    fn table() -> TableRef {
+        TableRef {
+            app_token: "app1".into(),
+            table_id: "tbl1".into(),
+            view_id: None,
+        }
+    }
+
+    /// A table holding `ids` now; batch_get finds `restorable` and `ids`, the rest is absent.
+    fn host(ids: &'static [&'static str], restorable: &'static [&'static str]) -> FakeHost {
+        FakeHost::new(move |req: &HttpRequest| {
+            if req.url.ends_with(TOKEN_PATH) {
+                return token_ok("t");
+            }
+            let body: Value = serde_json::from_str(req.json_body.as_deref().unwrap()).unwrap();
+            if req.url.contains("/batch_get") {
+                let asked: Vec<&str> = body["record_ids"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_str().unwrap())
+                    .collect();
+                let (found, absent): (Vec<&str>, Vec<&str>) = asked
+                    .iter()
+                    .partition(|id| ids.contains(id) || restorable.contains(id));
+                let records: Vec<Value> = found
+                    .iter()
+                    .map(|id| serde_json::json!({"record_id": id, "fields": {}}))
+                    .collect();
+                let answer = serde_json::json!({"code": 0, "data": {"records": records, "absent_record_ids": absent}});
+                return json(200, &answer.to_string());
+            }
+            assert_eq!(body["field_names"], serde_json::json!([]));
+            let items: Vec<Value> = ids
+                .iter()
+                .map(|id| serde_json::json!({"record_id": id, "fields": {}}))
+                .collect();
+            let answer =
+                serde_json::json!({"code": 0, "data": {"has_more": false, "items": items}});
+            json(200, &answer.to_string())
+        })
+    }
+
+    fn client(host: FakeHost) -> FeishuClient<FakeHost> {
+        let config = r#"{"app_id":"a","app_secret":"s","app_token":"app1","table_id":"tbl1","lark_host":"http://127.0.0.1:9"}"#;
+        FeishuClient::new(host, Config::parse(config).unwrap())
+    }
+
+    #[test]
+    fn vanished_ids_are_confirmed_and_emitted_once() {
+        let mut client = client(host(&["recA", "recC"], &[]));
+        let mut out = FakeOutput::default();
+        let previous: RecordIds = ["recA", "recB", "recC"].into_iter().collect();
+        let mut check = DeleteCheck::new(Some(previous));
+        check.saw(br#"{"record_id":"recN","fields":{}}"#);
+        let outcome = check
+            .finish(&mut client, &mut out, "s", &table(), None)
+            .unwrap();
+        assert_eq!(outcome.current, ["recA", "recC"].into_iter().collect());
+        assert_eq!((outcome.deleted, outcome.restored), (2, 0));
+        let emitted: Vec<Value> = out.records[0]
+            .1
+            .iter()
+            .map(|r| serde_json::from_str(r).unwrap())
+            .collect();
+        let ids: Vec<&str> = emitted
+            .iter()
+            .map(|r| r["record_id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            ids,
+            ["recB", "recN"],
+            "a record emitted and deleted in one read too"
+        );
+        assert!(emitted[0][DELETED_AT].as_str().unwrap().ends_with('Z'));
+    }
+
+    #[test]
+    fn a_record_the_sweep_missed_is_not_deleted_and_one_restored_comes_again() {
+        let mut client = client(host(&["recA", "recR"], &["recB"]));
+        let mut out = FakeOutput::default();
+        let previous: RecordIds = ["recA", "recB"].into_iter().collect();
+        let outcome = DeleteCheck::new(Some(previous))
+            .finish(&mut client, &mut out, "s", &table(), None)
+            .unwrap();
+        assert_eq!((outcome.deleted, outcome.restored), (0, 1));
+        assert!(outcome.current.contains("recB"), "batch_get still finds it");
+        assert_eq!(
+            out.records,
+            vec![(
+                "s".to_string(),
+                vec![r#"{"fields":{},"record_id":"recR"}"#.to_string()]
+            )],
+            "as batch_get sent it"
+        );
+    }
+
+    #[test]
+    fn a_first_sweep_only_remembers() {
+        let mut client = client(host(&["recA"], &[]));
+        let mut out = FakeOutput::default();
+        let outcome = DeleteCheck::new(None)
+            .finish(&mut client, &mut out, "s", &table(), None)
+            .unwrap();
+        assert_eq!(outcome.current.len(), 1);
+        assert!(out.records.is_empty());
+        assert_eq!(client.requests_sent(), 2, "a token and one page of ids");
+    }
+}

@@ -1,0 +1,151 @@
+//! Reads inside the monthly quota: `max_api_calls` stops a run at exactly that many requests
+//! with state to go on from, `check` estimates a full read, and an incremental read of a
+//! table whose revision has not changed costs no search.
+
+use crate::harness::{Files, Run, mock, run};
+use crate::incremental::{incremental_catalog, states_of};
+use mock_feishu::MockConfig;
+use mock_feishu::data;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+
+const N: usize = 1200;
+
+fn read(config: &Value, state: &Value) -> Run {
+    let files = Files::new();
+    let args = [
+        "read".to_string(),
+        "--config".into(),
+        files.json("config.json", config),
+        "--catalog".into(),
+        files.json("catalog.json", &incremental_catalog("records")),
+        "--state".into(),
+        files.json("state.json", state),
+    ];
+    run(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+fn ids(run: &Run) -> BTreeSet<String> {
+    run.records()
+        .iter()
+        .map(|r| r["record_id"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn the_budget_stops_at_exactly_that_many_requests_and_the_next_run_goes_on() {
+    let mock = mock(MockConfig::with_records(N));
+    let mut config = mock.connector_config(100);
+    config["max_api_calls"] = json!(8);
+    let stopped = read(&config, &json!([]));
+    stopped.assert_failed(
+        "config_error",
+        "config field `max_api_calls` allows 8 requests",
+    );
+    assert_eq!(
+        mock.requests().len(),
+        8,
+        "token, the tables list (three pages: the mock pages it by two), fields, three pages"
+    );
+    assert_eq!(stopped.records().len(), 300);
+    assert_eq!(
+        stopped.statuses().last().map(String::as_str),
+        Some("records:INCOMPLETE")
+    );
+    let cursor = stopped.of_type("STATE").last().expect("a state")["state"]["stream"]
+        ["stream_state"]["last_modified_time"]
+        .clone();
+    assert_eq!(cursor, json!(data::default_modified(299)));
+    assert!(
+        stopped.stderr.contains(": 8 requests"),
+        "{}",
+        stopped.stderr
+    );
+
+    config["max_api_calls"] = Value::Null;
+    let rest = read(&config, &states_of(&stopped));
+    assert_eq!(rest.code, 0, "{}", rest.stderr);
+    let mut all = ids(&stopped);
+    all.extend(ids(&rest));
+    assert_eq!(all.len(), N, "every record across the two runs");
+    assert_eq!(
+        rest.records().len(),
+        N - 299,
+        "only the tie at the cursor again"
+    );
+}
+
+#[test]
+fn check_estimates_what_a_full_read_costs() {
+    let mock = mock(MockConfig::with_records(N));
+    let mut config = mock.connector_config(500);
+    config["max_api_calls"] = json!(3);
+    let files = Files::new();
+    let path = files.json("config.json", &config);
+    let check = run(&["check", "--config", &path]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    assert!(
+        check.stderr.contains(
+            "a full read of 1 tables (1200 records at page_size 500) would send about 6 \
+             requests (this check sent 2); more than max_api_calls (3)"
+        ),
+        "{}",
+        check.stderr
+    );
+}
+
+#[test]
+fn an_unchanged_table_costs_only_the_tables_list_and_a_changed_one_is_read() {
+    let mock = mock(MockConfig::with_records(50));
+    let config = mock.connector_config(500);
+    let first = read(&config, &json!([]));
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let state = states_of(&first);
+    let saved = &state.as_array().unwrap().last().unwrap()["stream"]["stream_state"];
+    assert_eq!(saved["table_revision"], json!(1));
+
+    let before = mock.requests().len();
+    let unchanged = read(&config, &state);
+    assert_eq!(unchanged.code, 0, "{}", unchanged.stderr);
+    let paths: Vec<String> = mock.requests()[before..]
+        .iter()
+        .map(|r| r.path.clone())
+        .collect();
+    // The mock pages the tables list by two (Feishu by up to 100): no fields list, no search.
+    assert!(
+        paths[0].ends_with("/tenant_access_token/internal"),
+        "{paths:?}"
+    );
+    assert!(
+        paths[1..].iter().all(|p| p.ends_with("/tables")),
+        "{paths:?}"
+    );
+    assert!(unchanged.records().is_empty());
+    let again = states_of(&unchanged);
+    assert_eq!(
+        again.as_array().unwrap().last().unwrap()["stream"]["stream_state"],
+        *saved,
+        "the same state again"
+    );
+    assert!(
+        unchanged
+            .stderr
+            .contains("unchanged since the last read (revision 1)")
+    );
+
+    mock.modify(&[7], data::default_modified(49) + 1);
+    let changed = read(&config, &states_of(&unchanged));
+    assert_eq!(changed.code, 0, "{}", changed.stderr);
+    assert_eq!(
+        ids(&changed),
+        [data::record_id(7), data::record_id(49)]
+            .into_iter()
+            .collect(),
+        "the edited record, and the tie at the cursor"
+    );
+    let last = states_of(&changed);
+    assert_eq!(
+        last.as_array().unwrap().last().unwrap()["stream"]["stream_state"]["table_revision"],
+        json!(2)
+    );
+}
