@@ -47,7 +47,13 @@ pub struct FeishuClient<H: Transport> {
     prefetched: Vec<Prefetched<H::Pending>>,
     /// Requests sent so far (retries, token and prefetched pages included).
     sent: u64,
+    /// Answers that said the table was busy with other requests ([`BUSY_CODES`]).
+    busy: u64,
 }
+
+/// Codes by which Feishu says a table is busy with other requests (1254607 "data not ready",
+/// 1254291 write conflict): its docs advise reading one table one request at a time.
+pub const BUSY_CODES: [i64; 2] = [1254607, 1254291];
 
 /// A records search started ahead of need, found again by its URL and body.
 struct Prefetched<P> {
@@ -75,7 +81,13 @@ impl<H: Transport> FeishuClient<H> {
             policy: RetryPolicy::default(),
             prefetched: Vec::new(),
             sent: 0,
+            busy: 0,
         }
+    }
+
+    /// Answers so far that said a table was busy (each was retried).
+    pub fn busy_answers(&self) -> u64 {
+        self.busy
     }
 
     /// Requests sent so far.
@@ -337,6 +349,9 @@ impl<H: Transport> FeishuClient<H> {
                     self.pause(pause, &reason);
                 }
                 Verdict::Retry { reason, upstream } => {
+                    if upstream.code.is_some_and(|code| BUSY_CODES.contains(&code)) {
+                        self.busy += 1;
+                    }
                     if retries >= self.policy.max_retries {
                         return Err(ConnectorError::new(
                             Category::Transient,

@@ -198,12 +198,24 @@ fn read_pages<H: Transport, O: Output>(
     }
     let mut count = 0u64;
     let mut turn = 0;
+    let (busy_before, mut at_once) = (client.busy_answers(), lanes.len() > 1);
     while !lanes.is_empty() {
         let i = turn % lanes.len();
         let (emitted, more) = read_page(client, out, read, &mut lanes[i])?;
         count += emitted;
+        if at_once && client.busy_answers() >= busy_before + 2 {
+            at_once = false;
+            let message = format!(
+                "stream `{}`: Feishu said the table was busy (code 1254607) more than once while \
+                 {} ranges were read at once; reading one range at a time from here",
+                read.stream.name,
+                lanes.len()
+            );
+            out.log(LogLevel::Warn, &message);
+        }
         if more {
-            turn = i + 1;
+            // Ranges take turns while read at once; otherwise one is read to its end.
+            turn = if at_once { i + 1 } else { i };
         } else {
             lanes.remove(i);
             turn = i;

@@ -13,6 +13,9 @@ pub enum Fault {
     ExpireTokens,
     /// HTTP 504 with code 1255040.
     GatewayTimeout,
+    /// HTTP 400 with code 1254607, "data not ready": Feishu's answer to concurrent reads of
+    /// one table.
+    DataNotReady,
     /// HTTP 500 with an HTML body.
     ServerErrorHtml,
     /// Headers and part of the body are sent, then the connection is cut.
@@ -58,6 +61,7 @@ pub(crate) fn fault_response(fault: &Fault) -> Response {
         Fault::GatewayTimeout => {
             feishu_error(StatusCode::GATEWAY_TIMEOUT, 1255040, "request timeout")
         }
+        Fault::DataNotReady => feishu_error(StatusCode::BAD_REQUEST, 1254607, "data not ready"),
         Fault::ServerErrorHtml => (
             StatusCode::INTERNAL_SERVER_ERROR,
             "<html><body>502 Bad Gateway</body></html>",

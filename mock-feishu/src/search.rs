@@ -226,6 +226,7 @@ pub(crate) async fn search_page(
             f @ (Fault::RateLimited { .. }
             | Fault::TooManyRequests
             | Fault::GatewayTimeout
+            | Fault::DataNotReady
             | Fault::ServerErrorHtml
             | Fault::Code { .. }),
         ) => fault_response(&f),

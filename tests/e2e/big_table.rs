@@ -108,3 +108,36 @@ fn small_or_short_lived_tables_are_read_in_one_pass_at_no_cost() {
     assert_eq!(ranged_searches(&young), 0);
     assert_eq!(by_id(&run).0.len(), 1000);
 }
+
+#[test]
+fn ranges_fall_back_to_one_at_a_time_when_feishu_says_the_table_is_busy() {
+    let mock = mock(
+        MockConfig::with_records(3000)
+            .fault(8, Fault::DataNotReady)
+            .fault(9, Fault::DataNotReady),
+    );
+    let split = read_in_ranges(&mock, 50, 4);
+    assert_eq!(split.code, 0, "{}", split.stderr);
+    let (records, twice) = by_id(&split);
+    assert!(twice.is_empty(), "emitted twice: {twice:?}");
+    assert_eq!(records.len(), 3000);
+    assert!(
+        split.stderr.contains(
+            "said the table was busy (code 1254607) more than once while 3 ranges were read at \
+             once; reading one range at a time from here"
+        ),
+        "{}",
+        split.stderr
+    );
+    // After the fallback (and the pages already in flight), each range is read to its end
+    // before the next: the search bodies change at most once per range left.
+    let bodies: Vec<String> = mock
+        .requests()
+        .iter()
+        .filter(|r| r.path.ends_with("/search"))
+        .skip(14)
+        .map(|r| r.body.clone())
+        .collect();
+    let switches = bodies.windows(2).filter(|w| w[0] != w[1]).count();
+    assert!(switches <= 3, "{switches} switches between ranges");
+}

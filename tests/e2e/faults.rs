@@ -64,6 +64,12 @@ fn token_expiring_mid_read_is_refreshed() {
 }
 
 #[test]
+fn data_not_ready_is_retried() {
+    let run = assert_recovered(Fault::DataNotReady);
+    assert!(run.stderr.contains("1254607"), "{}", run.stderr);
+}
+
+#[test]
 fn gateway_timeout_is_retried() {
     assert_recovered(Fault::GatewayTimeout);
 }
