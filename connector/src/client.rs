@@ -49,6 +49,8 @@ pub struct FeishuClient<H: Transport> {
     sent: u64,
     /// Answers that said the table was busy with other requests ([`BUSY_CODES`]).
     busy: u64,
+    /// Answers to GETs (tables and fields lists, wiki nodes) by URL: asked once a run.
+    got: std::collections::HashMap<String, HttpResponse>,
 }
 
 /// Codes by which Feishu says a table is busy with other requests (1254607 "data not ready",
@@ -82,6 +84,7 @@ impl<H: Transport> FeishuClient<H> {
             prefetched: Vec::new(),
             sent: 0,
             busy: 0,
+            got: Default::default(),
         }
     }
 
@@ -183,21 +186,28 @@ impl<H: Transport> FeishuClient<H> {
         }
     }
 
-    /// An authorized GET of `path_and_query` (`path` names it in messages).
+    /// An authorized GET of `path_and_query` (`path` names it in messages). What it reads
+    /// (metadata of the Base) is asked once a run: a second GET of the same URL is answered
+    /// from the first.
     pub fn get(
         &mut self,
         path: &str,
         path_and_query: &str,
     ) -> Result<HttpResponse, ConnectorError> {
         let url = format!("{}{path_and_query}", self.config.lark_host);
-        self.send(&format!("GET {}", shown_path(path)), true, |bearer| {
+        if let Some(answer) = self.got.get(&url) {
+            return Ok(answer.clone());
+        }
+        let answer = self.send(&format!("GET {}", shown_path(path)), true, |bearer| {
             HttpRequest {
                 method: Method::Get,
                 url: url.clone(),
                 bearer,
                 json_body: None,
             }
-        })
+        })?;
+        self.got.insert(url, answer.clone());
+        Ok(answer)
     }
 
     /// The records of `table` with these ids (at most 100), as `records/batch_get` answers:

@@ -278,6 +278,7 @@ mod tests {
     #[test]
     fn modified_time_fields_that_follow_some_fields_are_noticed() {
         let field = |property: serde_json::Value| FieldInfo {
+            field_id: None,
             field_name: "修改时间".into(),
             type_code: MODIFIED_TIME_TYPE,
             ui_type: None,

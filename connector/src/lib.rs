@@ -30,6 +30,7 @@ pub mod record_ids;
 pub mod records;
 pub mod scan;
 pub mod schema;
+pub mod schema_drift;
 pub mod source;
 pub mod spec;
 pub mod token;

@@ -15,6 +15,7 @@ use crate::plain::PlainRecords;
 use crate::planning::{Lane, SearchPlan, search_plan};
 use crate::records::RecordsPage;
 use crate::schema::unknown_field;
+use crate::schema_drift::{self, KnownField};
 
 /// Reads one stream with its status bracket: STARTED, then COMPLETE (or an error, which the
 /// caller reports as the stream's failure). An incremental read resumes from `saved`, and
@@ -24,15 +25,22 @@ pub fn read_stream<H: Transport, O: Output>(
     out: &mut O,
     stream: &StreamDef,
     mode: SyncMode,
-    saved: SavedState,
-    started_ms: i64,
+    start: StreamStart,
 ) -> Result<(), ConnectorError> {
     let name = stream.name.as_str();
     out.stream_status(name, StreamStatus::Started);
+    let StreamStart {
+        saved,
+        started_ms,
+        catalog_fields,
+    } = start;
     let mut tracker = CursorTracker::new(saved.cursor, started_ms);
     let incremental = mode == SyncMode::Incremental;
     if incremental && saved.revision.is_some() && saved.revision == stream.revision {
         return skip_unchanged(out, stream, saved, tracker);
+    }
+    if let Some(known) = catalog_fields {
+        warn_of_schema_changes(client, out, stream, &known);
     }
     let deletes = (incremental && client.config().detect_deletes).then(|| {
         if let Some(ids) = &saved.record_ids {
@@ -89,6 +97,37 @@ pub fn read_stream<H: Transport, O: Output>(
             Ok(())
         }
         Err(error) => Err(error.context(format!("reading stream `{name}`"))),
+    }
+}
+
+/// Where a stream's read starts from.
+pub struct StreamStart {
+    /// The stream's saved state (empty for a full refresh).
+    pub saved: SavedState,
+    /// When the sync started (ms since the epoch).
+    pub started_ms: i64,
+    /// The fields the configured catalog's schema knows by id, when it marks them.
+    pub catalog_fields: Option<Vec<KnownField>>,
+}
+
+/// Warns once when the table's fields differ from the catalog's (renamed, added, removed,
+/// retyped). The read goes on either way; a fields list that cannot be read skips the check.
+fn warn_of_schema_changes<H: Transport, O: Output>(
+    client: &mut FeishuClient<H>,
+    out: &mut O,
+    stream: &StreamDef,
+    known: &[KnownField],
+) {
+    let table = &stream.table;
+    let Ok(now) = base::fields(client, &table.app_token, &table.table_id) else {
+        return;
+    };
+    let changes = schema_drift::changes(known, &now);
+    if !changes.is_empty() {
+        out.log(
+            LogLevel::Warn,
+            &schema_drift::warning(&stream.name, &changes),
+        );
     }
 }
 

@@ -769,6 +769,7 @@ mod tests {
 
     fn field(name: &str, code: i64, data_type: Option<i64>) -> FieldInfo {
         FieldInfo {
+            field_id: None,
             field_name: name.into(),
             type_code: code,
             ui_type: None,

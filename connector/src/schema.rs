@@ -10,6 +10,9 @@ use serde_json::{Value, json};
 /// One field of a table, as the fields list describes it.
 #[derive(Debug, Clone, Deserialize)]
 pub struct FieldInfo {
+    /// Feishu's id of the field: it stays when the field is renamed.
+    #[serde(default)]
+    pub field_id: Option<String>,
     pub field_name: String,
     #[serde(rename = "type")]
     pub type_code: i64,
@@ -82,6 +85,25 @@ pub fn unknown_field(field: &FieldInfo) -> String {
     format!("{:?} (type {})", field.field_name, field.type_code)
 }
 
+/// Annotation naming the Feishu field behind a property: it stays when the field is renamed.
+pub const FIELD_ID: &str = "x-feishu-field-id";
+/// Annotation giving the Feishu type code of the field behind a property.
+pub const FIELD_TYPE: &str = "x-feishu-field-type";
+
+/// Marks each field's property with its field id and type code, so that a read can tell a
+/// renamed, added, removed or retyped field from the catalog's ([`crate::schema_drift`]).
+fn annotate(properties: &mut serde_json::Map<String, Value>, fields: &[FieldInfo]) {
+    for field in fields {
+        let Some(Value::Object(property)) = properties.get_mut(&field.field_name) else {
+            continue;
+        };
+        if let Some(id) = &field.field_id {
+            property.insert(FIELD_ID.into(), json!(id));
+        }
+        property.insert(FIELD_TYPE.into(), json!(field.type_code));
+    }
+}
+
 /// The schema of a table's records with `values` raw or plain; `unknown` hears of each field
 /// whose type is not known.
 pub fn records_schema(
@@ -89,7 +111,7 @@ pub fn records_schema(
     values: Values,
     mut unknown: impl FnMut(&FieldInfo),
 ) -> Value {
-    let (properties, person) = match values {
+    let (mut properties, person) = match values {
         Values::Plain => (
             crate::plain::fields_schema(fields, unknown),
             crate::plain::person_schema(),
@@ -108,6 +130,7 @@ pub fn records_schema(
             (properties, object())
         }
     };
+    annotate(&mut properties, fields);
     json!({
         "$schema": "http://json-schema.org/draft-07/schema#",
         "type": "object",
@@ -149,12 +172,14 @@ mod tests {
     fn unknown_types_are_permissive_and_reported() {
         let fields = vec![
             FieldInfo {
+                field_id: None,
                 field_name: "名字".into(),
                 type_code: 1,
                 ui_type: Some("Text".into()),
                 property: None,
             },
             FieldInfo {
+                field_id: None,
                 field_name: "新".into(),
                 type_code: 4242,
                 ui_type: None,
@@ -166,7 +191,8 @@ mod tests {
         assert_eq!(seen, ["新"]);
         assert_eq!(
             schema["properties"]["fields"]["properties"]["新"],
-            json!({})
+            json!({FIELD_TYPE: 4242}),
+            "permissive: annotations only"
         );
         assert_eq!(
             schema["properties"]["fields"]["properties"]["名字"]["type"],

@@ -11,9 +11,10 @@ use crate::deletes::DELETED_AT;
 use crate::error::{Category, ConnectorError};
 use crate::host::{LogLevel, Output, Transport};
 use crate::incremental::{self, SavedState};
-use crate::pages::read_stream;
+use crate::pages::{StreamStart, read_stream};
 use crate::records::{RecordsPage, TableRef};
 use crate::schema::{records_schema, unknown_field};
+use crate::schema_drift;
 use crate::spec::{catalog_entry, specification};
 use serde_json::json;
 
@@ -171,6 +172,9 @@ pub fn read<H: Transport, O: Output>(
 ) -> Result<(), ConnectorError> {
     let mut client = FeishuClient::new(host, Config::parse(config)?);
     let requested = catalog.map(catalog::selected_streams).transpose()?;
+    let mut catalog_fields = catalog
+        .map(schema_drift::catalog_fields)
+        .unwrap_or_default();
     let mut saved = state
         .map(incremental::parse_state)
         .transpose()?
@@ -201,7 +205,12 @@ pub fn read<H: Transport, O: Output>(
                 SyncMode::Incremental => saved.remove(&stream.name).unwrap_or_default(),
                 SyncMode::FullRefresh => SavedState::default(),
             };
-            read_stream(&mut client, out, &stream, mode, resume_from, started_ms)
+            let start = StreamStart {
+                saved: resume_from,
+                started_ms,
+                catalog_fields: catalog_fields.remove(&name),
+            };
+            read_stream(&mut client, out, &stream, mode, start)
         });
         match outcome {
             Ok(()) => {}

@@ -27,5 +27,6 @@ mod quota;
 mod read_catalog_and_state;
 mod read_paginates;
 mod sandbox;
+mod schema_changes;
 mod spec;
 mod standard_tests;
