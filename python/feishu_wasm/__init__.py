@@ -18,6 +18,7 @@ import json
 from typing import (
     TYPE_CHECKING,
     Any,
+    Callable,
     Dict,
     Iterable,
     Iterator,
@@ -264,13 +265,15 @@ class Source:
         *,
         catalog: Union[None, str, Mapping[str, Any]] = None,
         state: Union[None, str, Sequence[Any], Mapping[str, Any]] = None,
+        on_state: Optional[Callable[[Dict[str, Any]], None]] = None,
     ) -> Iterator["pyarrow.RecordBatch"]:
         """Yields `stream`'s records as pyarrow RecordBatches, one per page, with one typed
         column per field (the record's `fields` flattened), built in Rust from the stream's
         JSON schema; raises a ConnectorError subclass at the end if the stream failed. The
         schema comes from `catalog` (a configured or discovered catalog) or from `discover()`.
         Use `values: "plain"` in the config for typed columns; raw values keep Feishu's shapes
-        (objects become JSON text). Needs the `arrow` extra (pyarrow)."""
+        (objects become JSON text). `on_state` hears each state checkpoint of the stream (its
+        `stream_state`), to resume from later. Needs the `arrow` extra (pyarrow)."""
         import pyarrow
 
         entry = self._catalog_entry(stream, catalog)
@@ -293,6 +296,8 @@ class Source:
                 if message[0] == "BATCH":
                     _, _, schema_capsule, array_capsule, _ = message
                     yield pyarrow.record_batch(_CArray(schema_capsule, array_capsule))
+                elif message[0] == "STATE" and on_state is not None:
+                    on_state(json.loads(message[2]))
                 elif message[0] == "ERROR":
                     errors.append(_from_error_tuple(message))
         finally:

@@ -11,6 +11,11 @@ dlt's `duck_case` naming, which keeps every Unicode character (DuckDB and most w
 accept quoted Unicode identifiers), so each field gets its own readable column or child table.
 Pass `naming="snake_case"` (or another dlt convention) to choose otherwise.
 
+With `"detect_deletes": true` in the config, records deleted in Feishu are deleted from the
+destination too: they arrive as rows with `_ab_cdc_deleted_at`, which this source marks as
+dlt's `hard_delete` column. The connector's own state (its cursor, the record ids it
+remembers, the table's revision) is kept in the resource's dlt state.
+
 With `arrow=True` each page arrives as an Arrow table built in Rust, one typed column per field
 (set `"values": "plain"` in the config for typed values), so dlt loads it without its
 normalizer.
@@ -27,6 +32,8 @@ from dlt.extract.source import DltSource
 from . import Source
 
 CURSOR = "last_modified_time"
+# The column of deleted-record messages (config `detect_deletes`): dlt's merge deletes the row.
+DELETED_AT = "_ab_cdc_deleted_at"
 
 
 def dlt_source(
@@ -56,35 +63,52 @@ def dlt_source(
     return DltSource(schema, name, resources)
 
 
-def _columns(json_schema: Mapping[str, Any]) -> Dict[str, Dict[str, Any]]:
-    """Column hints where the stream's JSON schema helps: the key and the record's times."""
+def _columns(json_schema: Mapping[str, Any], arrow: bool) -> Dict[str, Dict[str, Any]]:
+    """Column hints where the stream's JSON schema helps: the key, the record's times (Arrow
+    tables carry their own types), and the deleted-at column that makes dlt's merge delete."""
     properties = json_schema.get("properties", {})
-    columns: Dict[str, Dict[str, Any]] = {
-        "record_id": {"data_type": "text", "nullable": False, "primary_key": True}
-    }
-    for field in ("created_time", CURSOR):
-        if field in properties:
-            columns[field] = {"data_type": "bigint"}
+    columns: Dict[str, Dict[str, Any]] = {}
+    if not arrow:
+        columns["record_id"] = {"data_type": "text", "nullable": False, "primary_key": True}
+        for field in ("created_time", CURSOR):
+            if field in properties:
+                columns[field] = {"data_type": "bigint"}
+    if DELETED_AT in properties:
+        columns[DELETED_AT] = {"data_type": "timestamp", "nullable": True, "hard_delete": True}
     return columns
+
+
+def _resume_from(name: str, saved: Dict[str, Any], cursor: Any) -> Optional[List[Dict[str, Any]]]:
+    """The state to hand the connector: its own last state of the stream (cursor, remembered
+    record ids, table revision), else a state made of dlt's cursor (pipelines from before)."""
+    stream_state = saved.get("connector_state")
+    if stream_state is None and cursor.last_value is not None:
+        stream_state = {CURSOR: cursor.last_value}
+    if stream_state is None:
+        return None
+    return [
+        {
+            "type": "STREAM",
+            "stream": {"stream_descriptor": {"name": name}, "stream_state": stream_state},
+        }
+    ]
 
 
 def _resource(source: Source, stream: Mapping[str, Any], arrow: bool) -> Any:
     name = stream["name"]
 
     def records(
-        cursor: Any = dlt.sources.incremental(CURSOR, initial_value=None),
+        # Deleted-record messages carry no cursor: they pass dlt's incremental as they are.
+        cursor: Any = dlt.sources.incremental(
+            CURSOR, initial_value=None, on_cursor_value_missing="include"
+        ),
     ) -> Iterator[Any]:
-        state = None
-        if cursor.last_value is not None:
-            state = [
-                {
-                    "type": "STREAM",
-                    "stream": {
-                        "stream_descriptor": {"name": name},
-                        "stream_state": {CURSOR: cursor.last_value},
-                    },
-                }
-            ]
+        saved = dlt.current.resource_state()
+        state = _resume_from(name, saved, cursor)
+
+        def keep(stream_state: Dict[str, Any]) -> None:
+            saved["connector_state"] = stream_state
+
         catalog = {
             "streams": [
                 {
@@ -96,7 +120,7 @@ def _resource(source: Source, stream: Mapping[str, Any], arrow: bool) -> Any:
             ]
         }
         if arrow:
-            yield from source.arrow_batches(name, catalog=catalog, state=state)
+            yield from source.arrow_batches(name, catalog=catalog, state=state, on_state=keep)
             return
         page: List[Dict[str, Any]] = []
         for message in source.read(catalog=catalog, state=state):
@@ -105,6 +129,8 @@ def _resource(source: Source, stream: Mapping[str, Any], arrow: bool) -> Any:
                 if len(page) >= 500:
                     yield page
                     page = []
+            elif message["type"] == "STATE":
+                keep(message["state"]["stream"]["stream_state"])
         if page:
             yield page
 
@@ -113,5 +139,5 @@ def _resource(source: Source, stream: Mapping[str, Any], arrow: bool) -> Any:
         name=name,
         primary_key="record_id",
         write_disposition="merge",
-        columns=None if arrow else _columns(stream.get("json_schema", {})),
+        columns=_columns(stream.get("json_schema", {}), arrow),
     )

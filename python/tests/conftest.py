@@ -63,6 +63,13 @@ class Mock:
         )
         urllib.request.urlopen(request).read()
 
+    def delete(self, indices: list) -> None:
+        body = json.dumps({"indices": indices}).encode()
+        request = urllib.request.Request(
+            f"{self.url}/__mock/delete", data=body, headers={"content-type": "application/json"}
+        )
+        urllib.request.urlopen(request).read()
+
     def stop(self) -> None:
         self.process.kill()
         self.process.wait()

@@ -1,5 +1,6 @@
 """feishu_wasm.dlt_source into DuckDB: every record, every field in its own column or child
-table (Chinese names kept), then a second run that loads exactly the changed records."""
+table (Chinese names kept), then a second run that loads exactly the changed records, and
+records deleted in Feishu deleted from DuckDB (`detect_deletes`), with dicts and with Arrow."""
 
 from __future__ import annotations
 
@@ -74,3 +75,39 @@ def test_a_second_run_loads_exactly_the_changes(mock, tmp_path):
     ).fetchone()[0]
     assert modified == 3
     assert info is not None
+
+
+@pytest.mark.parametrize("arrow", [False, True])
+def test_records_deleted_in_feishu_are_deleted_from_duckdb(mock, tmp_path, arrow):
+    config = dict(mock.config, detect_deletes=True, values="plain")
+    p = pipeline(tmp_path)
+
+    def run():
+        source = feishu_wasm.dlt_source(
+            config, arrow=arrow, cache_dir=os.environ.get("FEISHU_WASM_CACHE"), max_rps=0
+        )
+        p.run(source)
+
+    run()
+    db = duckdb.connect(str(tmp_path / "load.duckdb"))
+    ids = lambda: {row[0] for row in db.execute("select record_id from feishu.records").fetchall()}
+    everything = ids()
+    assert len(everything) == 250
+    db.close()
+
+    gone = [feishu_wasm_record(mock, i) for i in (4, 120)]
+    mock.delete([4, 120])
+    run()
+    db = duckdb.connect(str(tmp_path / "load.duckdb"))
+    assert ids() == everything - set(gone)
+    db.close()
+
+    run()  # nothing new: the deletes are not reported again, nothing comes back
+    db = duckdb.connect(str(tmp_path / "load.duckdb"))
+    assert ids() == everything - set(gone)
+
+
+def feishu_wasm_record(mock, index):
+    """The record id of the mock's record `index`, as a full read gives it."""
+    source = feishu_wasm.Source(mock.config, cache_dir=os.environ.get("FEISHU_WASM_CACHE"), max_rps=0)
+    return [r["record_id"] for r in source.records()][index]

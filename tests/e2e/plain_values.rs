@@ -110,7 +110,16 @@ fn discover_says_each_plain_type() {
     let mock = mock(MockConfig::with_records(1));
     let run = with(&all_types_config(&mock, "plain"), "discover");
     let schema = &run.of_type("CATALOG")[0]["catalog"]["streams"][0]["json_schema"];
-    let ty = |name: &str| schema["properties"]["fields"]["properties"][name].clone();
+    // Each property without the field's id and type marks (tests/e2e/schema_changes.rs).
+    let ty = |name: &str| {
+        let mut property = schema["properties"]["fields"]["properties"][name].clone();
+        let marks = property.as_object_mut().map(|p| {
+            let id = p.remove("x-feishu-field-id");
+            (id.is_some(), p.remove("x-feishu-field-type").is_some())
+        });
+        assert_eq!(marks, Some((true, true)), "{name}");
+        property
+    };
     assert_eq!(ty("文本"), json!({"type": ["null", "string"]}));
     assert_eq!(ty("数字"), json!({"type": ["null", "number"]}));
     assert_eq!(ty("复选框"), json!({"type": "boolean"}));
