@@ -23,6 +23,7 @@ mod operator;
 mod output_and_signals;
 mod plain_values;
 mod protocol_schema;
+mod pyairbyte;
 mod quota;
 mod read_catalog_and_state;
 mod read_paginates;
