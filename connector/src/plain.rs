@@ -8,11 +8,12 @@
 //! `false`. Fields of unknown types pass through unchanged; a formula's error value becomes
 //! null and is counted.
 
-use crate::scan::{ScanError, each_element, each_member, value_span};
+use crate::scan::{ScanError, each_item, each_member, skip_ws, value_span};
 use crate::schema::FieldInfo;
 use serde_json::{Map, Value, json};
 use std::borrow::Cow;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// What a field's plain value is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -379,6 +380,14 @@ fn iso_time(value: &Value) -> Value {
 /// Epoch milliseconds as an ISO-8601 UTC time (days to civil date after Howard Hinnant's
 /// `civil_from_days`).
 pub fn format_utc(ms: i64) -> String {
+    let mut out = Vec::with_capacity(24);
+    write_utc(&mut out, ms);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Writes epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ` (years 0 to 9999; others as
+/// their digits).
+fn write_utc(out: &mut Vec<u8>, ms: i64) {
     let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
@@ -389,131 +398,235 @@ pub fn format_utc(ms: i64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    let (h, m, s, milli) = (
-        ms_of_day / 3_600_000,
-        ms_of_day / 60_000 % 60,
-        ms_of_day / 1000 % 60,
-        ms_of_day % 1000,
-    );
-    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{milli:03}Z")
+    if !(0..=9999).contains(&year) {
+        out.extend_from_slice(year.to_string().as_bytes());
+    } else {
+        digits(out, year, 4);
+    }
+    let parts = [
+        (b'-', month, 2),
+        (b'-', day, 2),
+        (b'T', ms_of_day / 3_600_000, 2),
+        (b':', ms_of_day / 60_000 % 60, 2),
+        (b':', ms_of_day / 1000 % 60, 2),
+        (b'.', ms_of_day % 1000, 3),
+    ];
+    for (separator, value, width) in parts {
+        out.push(separator);
+        digits(out, value, width);
+    }
+    out.push(b'Z');
+}
+
+/// Writes `value` (0 or more) in `width` (at most 4) digits, zero-padded.
+fn digits(out: &mut Vec<u8>, value: i64, width: usize) {
+    let all = [
+        b'0' + (value / 1000 % 10) as u8,
+        b'0' + (value / 100 % 10) as u8,
+        b'0' + (value / 10 % 10) as u8,
+        b'0' + (value % 10) as u8,
+    ];
+    out.extend_from_slice(&all[4 - width..]);
 }
 
 /// A table's fields by name with their shapes, rendering records as plain values.
 #[derive(Debug)]
 pub struct PlainRecords {
-    shapes: BTreeMap<String, Shape>,
-    /// Checkbox fields: an empty cell is `false`.
-    checkboxes: Vec<String>,
-    /// Formula and lookup error values made null, by field.
+    /// Each field's name and shape, in the fields list's order.
+    fields: Vec<(String, Shape)>,
+    /// Index into `fields` by the name's bytes (as a record's key writes it, unescaped).
+    by_name: HashMap<Vec<u8>, usize, BuildHasherDefault<Fnv>>,
+    /// Indices into `fields` of the checkbox fields: an empty cell is `false`.
+    checkboxes: Vec<usize>,
+    /// The field found at each position of the last record's `fields`: records of a table
+    /// list their fields in the same order, so a key is mostly matched without hashing.
+    order: Vec<usize>,
+    /// Formula and lookup error values made null so far, by field.
     error_values: BTreeMap<String, u64>,
+}
+
+/// FNV-1a: a fast hash for the few short field names of a table (no untrusted-key flooding
+/// to fear: the keys come from the table's own fields list).
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &byte in bytes {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
 }
 
 impl PlainRecords {
     /// The shapes of `fields`; `unknown` hears of each field whose type is not known.
     pub fn new(fields: &[FieldInfo], mut unknown: impl FnMut(&FieldInfo)) -> Self {
-        let mut shapes = BTreeMap::new();
-        let mut checkboxes = Vec::new();
+        let mut plain = Self {
+            fields: Vec::new(),
+            by_name: HashMap::default(),
+            checkboxes: Vec::new(),
+            order: Vec::new(),
+            error_values: BTreeMap::new(),
+        };
         for field in fields {
             let shape = Shape::of_field(field);
             if shape == Shape::Unknown {
                 unknown(field);
             }
-            if shape == Shape::Checkbox {
-                checkboxes.push(field.field_name.clone());
+            let index = match plain.by_name.get(field.field_name.as_bytes()) {
+                Some(&index) => index,
+                None => {
+                    plain
+                        .fields
+                        .push((field.field_name.clone(), Shape::Unknown));
+                    plain.fields.len() - 1
+                }
+            };
+            if shape == Shape::Checkbox && !plain.checkboxes.contains(&index) {
+                plain.checkboxes.push(index);
             }
-            shapes.insert(field.field_name.clone(), shape);
+            plain.fields[index].1 = shape;
+            plain
+                .by_name
+                .insert(field.field_name.as_bytes().to_vec(), index);
         }
-        Self {
-            shapes,
-            checkboxes,
-            error_values: BTreeMap::new(),
-        }
+        plain
     }
 
     /// One record (a JSON object from the search answer) with plain `fields`. Fields the
     /// fields list did not name (added since it was read) pass through unchanged. The record
-    /// is walked with the structural scanner: values that are already plain (numbers, strings,
-    /// booleans, and every column but `fields`, `created_by` and `last_modified_by`) are copied
-    /// as they are; only the others are parsed, one value at a time.
+    /// is walked once with the structural scanner: values that are already plain (numbers,
+    /// strings, booleans, and every column but `fields`, `created_by` and `last_modified_by`)
+    /// are copied as they are; values in their usual form (text segments, people, attachments,
+    /// links) are rewritten as they are read, strings copied without unescaping
+    /// ([`write_fast`]); only values in another form are parsed, one at a time, by the
+    /// tolerant general path ([`plain`]). The two agree (a unit test holds them to it).
     pub fn render(&mut self, record: &[u8]) -> Result<Vec<u8>, String> {
         let mut out = Vec::with_capacity(record.len());
         out.push(b'{');
         let mut first = true;
         let mut fields_seen = false;
         each_member(record, 0, |key, at| {
-            let (start, end) = value_span(record, at)?;
             separate(&mut out, &mut first);
             write_key(&mut out, key);
-            let raw = &record[start..end];
             match key {
                 b"fields" => {
                     fields_seen = true;
-                    self.render_fields(raw, &mut out)?;
+                    self.render_fields(record, at, &mut out)
                 }
                 b"created_by" | b"last_modified_by" => {
-                    if !one_person_fast(raw, &mut out) {
-                        let first = listed(parse(raw)?).into_iter().next();
-                        write_value(&mut out, &first.map_or(Value::Null, person));
+                    if let Some(end) = fast(&mut out, |out| write_person(record, at, out)) {
+                        return Ok(end);
                     }
+                    let (start, end) = value_span(record, at)?;
+                    let first = listed(parse(&record[start..end])?).into_iter().next();
+                    write_value(&mut out, &first.map_or(Value::Null, person));
+                    Ok(end)
                 }
-                _ => out.extend_from_slice(raw),
+                _ => {
+                    let (start, end) = value_span(record, at)?;
+                    out.extend_from_slice(&record[start..end]);
+                    Ok(end)
+                }
             }
-            Ok(end)
         })
         .map_err(|e| e.to_string())?;
         if !fields_seen {
             separate(&mut out, &mut first);
             out.extend_from_slice(b"\"fields\":");
-            self.render_fields(b"{}", &mut out)
+            self.render_fields(b"{}", 0, &mut out)
                 .map_err(|e| e.to_string())?;
         }
         out.push(b'}');
         Ok(out)
     }
 
-    /// The `fields` object `raw`, written with plain values, unticked checkboxes added.
-    fn render_fields(&mut self, raw: &[u8], out: &mut Vec<u8>) -> Result<(), ScanError> {
+    /// The `fields` object at `at` of `b`, written with plain values, unticked checkboxes
+    /// added; returns where it ends.
+    fn render_fields(
+        &mut self,
+        b: &[u8],
+        at: usize,
+        out: &mut Vec<u8>,
+    ) -> Result<usize, ScanError> {
         out.push(b'{');
         let mut first = true;
         // Which of `self.checkboxes` the record has.
         let mut checkboxes_seen = vec![false; self.checkboxes.len()];
-        each_member(raw, 0, |key, at| {
-            let (start, end) = value_span(raw, at)?;
-            let value = &raw[start..end];
+        let mut position = 0;
+        let end = each_member(b, at, |key, at| {
             separate(out, &mut first);
             write_key(out, key);
-            let name = field_name(key)?;
-            match self.shapes.get(name.as_ref()) {
-                None => out.extend_from_slice(value),
-                Some(shape) => {
-                    if *shape == Shape::Checkbox
-                        && let Some(i) = self.checkboxes.iter().position(|c| *c == name)
-                    {
-                        checkboxes_seen[i] = true;
-                    }
-                    if let Some(time) = already_plain(shape, value) {
-                        time.write(out, value);
-                    } else if !typed_fast(shape, value, out) {
-                        match plain(shape, parse(value)?) {
-                            Plain::Value(v) => write_value(out, &v),
-                            Plain::ErrorValue => {
-                                *self.error_values.entry(name.into_owned()).or_default() += 1;
-                                out.extend_from_slice(b"null");
-                            }
-                        }
-                    }
+            let index = self.field_at(position, key)?;
+            position += 1;
+            let Some(index) = index else {
+                let (start, end) = value_span(b, at)?;
+                out.extend_from_slice(&b[start..end]);
+                return Ok(end);
+            };
+            if let Some(i) = self.checkboxes.iter().position(|&c| c == index) {
+                checkboxes_seen[i] = true;
+            }
+            let shape = &self.fields[index].1;
+            if let Some(end) = fast(out, |out| write_fast(shape, b, at, out)) {
+                return Ok(end);
+            }
+            let (start, end) = value_span(b, at)?;
+            let value = &b[start..end];
+            if let Some(time) = already_plain(shape, value) {
+                time.write(out, value);
+                return Ok(end);
+            }
+            match plain(shape, parse(value)?) {
+                Plain::Value(v) => write_value(out, &v),
+                Plain::ErrorValue => {
+                    let name = self.fields[index].0.clone();
+                    *self.error_values.entry(name).or_default() += 1;
+                    out.extend_from_slice(b"null");
                 }
             }
             Ok(end)
         })?;
         let unseen = self.checkboxes.iter().zip(&checkboxes_seen);
-        for (name, _) in unseen.filter(|(_, seen)| !**seen) {
+        for (&index, _) in unseen.filter(|(_, seen)| !**seen) {
             separate(out, &mut first);
-            write_value(out, &Value::String(name.clone()));
+            write_value(out, &Value::String(self.fields[index].0.clone()));
             out.extend_from_slice(b":false");
         }
         out.push(b'}');
-        Ok(())
+        Ok(end)
+    }
+
+    /// The field whose raw key is `key`, at `position` of a record's `fields`.
+    fn field_at(&mut self, position: usize, key: &[u8]) -> Result<Option<usize>, ScanError> {
+        if let Some(&index) = self.order.get(position)
+            && self.fields[index].0.as_bytes() == key
+        {
+            return Ok(Some(index));
+        }
+        let index = if key.contains(&b'\\') {
+            self.by_name.get(field_name(key)?.as_bytes()).copied()
+        } else {
+            self.by_name.get(key).copied()
+        };
+        if let Some(index) = index {
+            if position < self.order.len() {
+                self.order[position] = index;
+            } else if position == self.order.len() {
+                self.order.push(index);
+            }
+        }
+        Ok(index)
     }
 
     /// The formula and lookup error values made null so far, by field, as one sentence; None
@@ -545,135 +658,189 @@ impl AsIs {
             AsIs::Copy => out.extend_from_slice(raw),
             AsIs::Time(ms) => {
                 out.push(b'"');
-                out.extend_from_slice(format_utc(ms).as_bytes());
+                write_utc(out, ms);
                 out.push(b'"');
             }
         }
     }
 }
 
-/// A rich-text segment, only its text read.
-#[derive(serde::Deserialize)]
-struct Segment<'a> {
-    #[serde(borrow)]
-    text: Option<Cow<'a, str>>,
-}
-
-/// A person or group as Feishu sends one, only the parts kept read.
-#[derive(serde::Deserialize)]
-struct Who<'a> {
-    #[serde(borrow)]
-    id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    name: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    email: Option<Cow<'a, str>>,
-}
-
-/// `{id, name, email}`, empty parts null: what [`person`] makes of a person object.
-#[derive(serde::Serialize)]
-struct Person<'a> {
-    id: Option<&'a str>,
-    name: Option<&'a str>,
-    email: Option<&'a str>,
-}
-
-impl<'a> Who<'a> {
-    fn plain(&'a self) -> Person<'a> {
-        let part = |s: &'a Option<Cow<'a, str>>| s.as_deref().filter(|s| !s.is_empty());
-        Person {
-            id: part(&self.id),
-            name: part(&self.name),
-            email: part(&self.email),
-        }
+/// A value in a form the fast paths do not take: the general path handles it.
+fn unusual() -> ScanError {
+    ScanError::Unexpected {
+        offset: 0,
+        found: ' ',
+        expected: "the usual form",
     }
 }
 
-/// An attachment: read with only the parts kept (Feishu's `type` as `mime_type`), written as
-/// `{file_token, name, size, mime_type, url}`, what [`attachment`] makes of one.
-#[derive(serde::Deserialize, serde::Serialize)]
-struct File<'a> {
-    #[serde(borrow)]
-    file_token: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    name: Option<Cow<'a, str>>,
-    size: Option<i64>,
-    #[serde(borrow, rename(deserialize = "type"))]
-    mime_type: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    url: Option<Cow<'a, str>>,
+/// Runs a fast path writing into `out`: where its value ends, or None (and nothing written)
+/// when the value is not in the form it takes.
+fn fast(
+    out: &mut Vec<u8>,
+    write: impl FnOnce(&mut Vec<u8>) -> Result<usize, ScanError>,
+) -> Option<usize> {
+    let mark = out.len();
+    let written = write(out);
+    if written.is_err() {
+        out.truncate(mark);
+    }
+    written.ok()
 }
 
-/// A link cell as the search endpoint sends it.
-#[derive(serde::Deserialize)]
-struct LinkIds<'a> {
-    #[serde(borrow)]
-    link_record_ids: Vec<Cow<'a, str>>,
+/// The raw values of some members of an object (None for a member it lacks).
+type Members<'a, const N: usize> = [Option<&'a [u8]>; N];
+
+/// A fast path writing the value at a position and returning where it ends.
+type WriteAt = fn(&[u8], usize, &mut Vec<u8>) -> Result<usize, ScanError>;
+
+/// The raw values of the members `keys` of the object at `at` (None for a key it lacks), and
+/// where the object ends.
+fn members<'a, const N: usize>(
+    b: &'a [u8],
+    at: usize,
+    keys: [&[u8]; N],
+) -> Result<(Members<'a, N>, usize), ScanError> {
+    let mut found = [None; N];
+    let end = each_member(b, at, |key, at| {
+        let (start, end) = value_span(b, at)?;
+        if let Some(i) = keys.iter().position(|k| *k == key) {
+            found[i] = Some(&b[start..end]);
+        }
+        Ok(end)
+    })?;
+    Ok((found, end))
 }
 
-/// Writes the plain value of the common shapes straight from typed parses (text segments,
-/// people), without building JSON values; false when `raw` is not in the usual form (the
-/// general path then handles it).
-fn typed_fast(shape: &Shape, raw: &[u8], out: &mut Vec<u8>) -> bool {
+/// Writes a string member as it is, null when absent or null; `empty_null` makes `""` null.
+fn write_string(
+    out: &mut Vec<u8>,
+    value: Option<&[u8]>,
+    empty_null: bool,
+) -> Result<(), ScanError> {
+    match value {
+        None | Some(b"null") => out.extend_from_slice(b"null"),
+        Some(b"\"\"") if empty_null => out.extend_from_slice(b"null"),
+        Some(s) if s.first() == Some(&b'"') => out.extend_from_slice(s),
+        Some(_) => return Err(unusual()),
+    }
+    Ok(())
+}
+
+/// Writes each element of the array at `at` through `element`, as a JSON array; returns
+/// where the array ends.
+fn write_each(
+    b: &[u8],
+    at: usize,
+    out: &mut Vec<u8>,
+    element: WriteAt,
+) -> Result<usize, ScanError> {
+    out.push(b'[');
+    let end = each_item(b, at, |i, at| {
+        if i > 0 {
+            out.push(b',');
+        }
+        element(b, at, out)
+    })?;
+    out.push(b']');
+    Ok(end)
+}
+
+/// `{id, name, email}` of the person object at `at`, empty parts null: what [`person`]
+/// makes of one.
+fn write_person(b: &[u8], at: usize, out: &mut Vec<u8>) -> Result<usize, ScanError> {
+    let ([id, name, email], end) = members(b, at, [b"id", b"name", b"email"])?;
+    out.extend_from_slice(b"{\"id\":");
+    write_string(out, id, true)?;
+    out.extend_from_slice(b",\"name\":");
+    write_string(out, name, true)?;
+    out.extend_from_slice(b",\"email\":");
+    write_string(out, email, true)?;
+    out.push(b'}');
+    Ok(end)
+}
+
+/// `{file_token, name, size, mime_type, url}` of the attachment at `at` (Feishu's `type` as
+/// `mime_type`): what [`attachment`] makes of one.
+fn write_attachment(b: &[u8], at: usize, out: &mut Vec<u8>) -> Result<usize, ScanError> {
+    let keys = [&b"file_token"[..], b"name", b"size", b"type", b"url"];
+    let ([token, name, size, kind, url], end) = members(b, at, keys)?;
+    out.extend_from_slice(b"{\"file_token\":");
+    write_string(out, token, false)?;
+    out.extend_from_slice(b",\"name\":");
+    write_string(out, name, false)?;
+    out.extend_from_slice(b",\"size\":");
+    match size {
+        None => out.extend_from_slice(b"null"),
+        Some(n) if n == b"null" || n.iter().all(u8::is_ascii_digit) => out.extend_from_slice(n),
+        Some(_) => return Err(unusual()),
+    }
+    out.extend_from_slice(b",\"mime_type\":");
+    write_string(out, kind, false)?;
+    out.extend_from_slice(b",\"url\":");
+    write_string(out, url, false)?;
+    out.push(b'}');
+    Ok(end)
+}
+
+/// Writes the plain value of the common shapes as it reads the raw JSON at `at`, copying
+/// strings as they are (text segments, people, attachments, links, URLs, multi-selects);
+/// returns where the value ends, or Err when it is not in the usual form (the general path
+/// then handles it).
+fn write_fast(shape: &Shape, b: &[u8], at: usize, out: &mut Vec<u8>) -> Result<usize, ScanError> {
     match shape {
-        Shape::Text => match serde_json::from_slice::<Vec<Segment<'_>>>(raw) {
-            Ok(segments) => {
-                let text: String = segments.iter().filter_map(|s| s.text.as_deref()).collect();
-                let _ = serde_json::to_writer(&mut *out, &text);
-                true
-            }
-            Err(_) => false,
-        },
-        Shape::People => match serde_json::from_slice::<Vec<Who<'_>>>(raw) {
-            Ok(people) => {
-                let people: Vec<Person<'_>> = people.iter().map(Who::plain).collect();
-                let _ = serde_json::to_writer(&mut *out, &people);
-                true
-            }
-            Err(_) => false,
-        },
-        Shape::Attachments => match serde_json::from_slice::<Vec<File<'_>>>(raw) {
-            Ok(files) => {
-                let _ = serde_json::to_writer(&mut *out, &files);
-                true
-            }
-            Err(_) => false,
-        },
-        Shape::Links => match serde_json::from_slice::<LinkIds<'_>>(raw) {
-            Ok(links) => {
-                let _ = serde_json::to_writer(&mut *out, &links.link_record_ids);
-                true
-            }
-            Err(_) => false,
-        },
-        Shape::Strings => {
-            let all_strings = each_element(raw, 0, |_, start, _| match raw[start] {
-                b'"' => Ok(()),
-                found => Err(ScanError::Unexpected {
-                    offset: start,
-                    found: char::from(found),
-                    expected: "a string",
-                }),
-            });
-            if all_strings.is_ok() {
-                out.extend_from_slice(raw);
-            }
-            all_strings.is_ok()
+        Shape::Text => write_text(b, at, out),
+        Shape::People => write_each(b, at, out, write_person),
+        Shape::Attachments => write_each(b, at, out, write_attachment),
+        Shape::Links => {
+            let ([ids], end) = members(b, at, [b"link_record_ids"])?;
+            let ids = ids.ok_or_else(unusual)?;
+            strings_only(ids, 0)?;
+            out.extend_from_slice(ids);
+            Ok(end)
         }
-        _ => false,
+        Shape::Url => {
+            let ([link], end) = members(b, at, [b"link"])?;
+            out.extend_from_slice(link.unwrap_or(b"null"));
+            Ok(end)
+        }
+        Shape::Strings => {
+            let start = skip_ws(b, at);
+            let end = strings_only(b, start)?;
+            out.extend_from_slice(&b[start..end]);
+            Ok(end)
+        }
+        _ => Err(unusual()),
     }
 }
 
-/// Writes a record's `created_by` / `last_modified_by` (one person object) as `{id, name,
-/// email}`; false when it is in another form.
-fn one_person_fast(raw: &[u8], out: &mut Vec<u8>) -> bool {
-    match serde_json::from_slice::<Who<'_>>(raw) {
-        Ok(who) => {
-            let _ = serde_json::to_writer(&mut *out, &who.plain());
-            true
+/// Rich-text segments' `text` joined into one JSON string (the escaped contents of each
+/// copied as they are: joined escaped text is the escaped joined text).
+fn write_text(b: &[u8], at: usize, out: &mut Vec<u8>) -> Result<usize, ScanError> {
+    out.push(b'"');
+    let end = each_item(b, at, |_, at| {
+        let ([text], end) = members(b, at, [b"text"])?;
+        match text {
+            None | Some(b"null") => {}
+            Some(s) if s.first() == Some(&b'"') => out.extend_from_slice(&s[1..s.len() - 1]),
+            Some(_) => return Err(unusual()),
         }
-        Err(_) => false,
-    }
+        Ok(end)
+    })?;
+    out.push(b'"');
+    Ok(end)
+}
+
+/// Where the array of strings at `at` ends; Err when it is not one.
+fn strings_only(b: &[u8], at: usize) -> Result<usize, ScanError> {
+    each_item(b, at, |_, at| {
+        let (start, end) = value_span(b, at)?;
+        if b[start] == b'"' {
+            Ok(end)
+        } else {
+            Err(unusual())
+        }
+    })
 }
 
 /// Whether `raw` (a value of shape `shape`) can be written without parsing it, and how.
@@ -687,12 +854,30 @@ fn already_plain(shape: &Shape, raw: &[u8]) -> Option<AsIs> {
         Shape::Checkbox => first == b't' || first == b'f',
         Shape::Time if is_number => {
             // Integers only: a fraction or exponent goes the parsed way.
-            let ms = std::str::from_utf8(raw).ok()?.parse::<i64>().ok()?;
-            return Some(AsIs::Time(ms));
+            return integer(raw).map(AsIs::Time);
         }
         _ => false,
     };
     plain.then_some(AsIs::Copy)
+}
+
+/// The integer `raw` spells (an optional minus and up to 18 digits), if it is one.
+fn integer(raw: &[u8]) -> Option<i64> {
+    let (negative, digits) = match raw.split_first()? {
+        (b'-', rest) => (true, rest),
+        _ => (false, raw),
+    };
+    if digits.is_empty() || digits.len() > 18 {
+        return None;
+    }
+    let mut value = 0i64;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        value = value * 10 + i64::from(d - b'0');
+    }
+    Some(if negative { -value } else { value })
 }
 
 fn separate(out: &mut Vec<u8>, first: &mut bool) {
@@ -926,5 +1111,52 @@ mod tests {
             out["fields"],
             json!({"future": {"a": [1]}, "stage": {"s": 1}})
         );
+    }
+
+    #[test]
+    fn fast_paths_agree_with_the_general_path() {
+        let cases = [
+            (
+                Shape::Text,
+                json!([{"type": "text", "text": "a \"b\"\n"}, {"type": "mention", "text": "@张三"}, {"type": "url"}]),
+            ),
+            (
+                Shape::People,
+                json!([{"id": "ou_1", "name": "", "email": "e@x", "avatar_url": "u"}, {"name": "n"}]),
+            ),
+            (
+                Shape::Attachments,
+                json!([{"file_token": "f", "name": "", "size": 12, "type": "image/png", "url": "u", "tmp_url": "t"}, {"file_token": "g"}]),
+            ),
+            (Shape::Links, json!({"link_record_ids": ["recA", "recB"]})),
+            (Shape::Url, json!({"link": "https://x", "text": "x"})),
+            (Shape::Url, json!({"text": "x"})),
+            (Shape::Strings, json!(["a", "b \\ c"])),
+        ];
+        for (shape, value) in cases {
+            let raw = value.to_string();
+            let mut fast_out = Vec::new();
+            let end = write_fast(&shape, raw.as_bytes(), 0, &mut fast_out)
+                .unwrap_or_else(|e| panic!("{shape:?} {raw}: {e}"));
+            assert_eq!(end, raw.len(), "{shape:?}");
+            let fast: Value = serde_json::from_slice(&fast_out).unwrap();
+            let Plain::Value(general) = plain(&shape, value) else {
+                panic!("{shape:?}: an error value")
+            };
+            assert_eq!(fast, general, "{shape:?} {raw}");
+        }
+        for (shape, unusual) in [
+            (Shape::Text, json!("plain")),
+            (Shape::People, json!({"id": "ou_1"})),
+            (Shape::People, json!([{"id": 7}])),
+            (Shape::Attachments, json!([{"size": 1.5}])),
+            (Shape::Links, json!([{"record_ids": ["recA"]}])),
+            (Shape::Strings, json!(["a", 1])),
+        ] {
+            let mut out = Vec::new();
+            let raw = unusual.to_string();
+            assert!(fast(&mut out, |out| write_fast(&shape, raw.as_bytes(), 0, out)).is_none());
+            assert!(out.is_empty(), "{shape:?}: nothing written");
+        }
     }
 }

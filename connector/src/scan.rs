@@ -171,6 +171,30 @@ pub fn each_member(
     }
 }
 
+/// Calls `item(index, value_start)` for each element of the array at `pos`; `item` returns
+/// where the element ends (so it can read the element as it goes). Returns the index after the
+/// closing bracket.
+pub fn each_item(
+    b: &[u8],
+    pos: usize,
+    mut item: impl FnMut(usize, usize) -> Scan<usize>,
+) -> Scan<usize> {
+    let mut pos = expect(b, pos, b'[', "`[`")?;
+    if b.get(skip_ws(b, pos)) == Some(&b']') {
+        return Ok(skip_ws(b, pos) + 1);
+    }
+    let mut index = 0;
+    loop {
+        pos = skip_ws(b, item(index, pos)?);
+        index += 1;
+        match b.get(pos) {
+            Some(b',') => pos += 1,
+            Some(b']') => return Ok(pos + 1),
+            _ => return Err(unexpected(b, pos, "`,` or `]`")),
+        }
+    }
+}
+
 /// Calls `element(index, start, end)` for each element of the array at `pos`; returns the
 /// index after the closing bracket.
 pub fn each_element(
