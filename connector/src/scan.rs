@@ -202,22 +202,11 @@ pub fn each_element(
     pos: usize,
     mut element: impl FnMut(usize, usize, usize) -> Scan<()>,
 ) -> Scan<usize> {
-    let mut pos = expect(b, pos, b'[', "`[`")?;
-    if b.get(skip_ws(b, pos)) == Some(&b']') {
-        return Ok(skip_ws(b, pos) + 1);
-    }
-    let mut index = 0;
-    loop {
-        let (start, end) = value_span(b, pos)?;
+    each_item(b, pos, |index, at| {
+        let (start, end) = value_span(b, at)?;
         element(index, start, end)?;
-        index += 1;
-        pos = skip_ws(b, end);
-        match b.get(pos) {
-            Some(b',') => pos += 1,
-            Some(b']') => return Ok(pos + 1),
-            _ => return Err(unexpected(b, pos, "`,` or `]`")),
-        }
-    }
+        Ok(end)
+    })
 }
 
 #[cfg(test)]
