@@ -13,7 +13,6 @@ use crate::schema::FieldInfo;
 use serde_json::{Map, Value, json};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
 
 /// What a field's plain value is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -435,7 +434,7 @@ pub struct PlainRecords {
     /// Each field's name and shape, in the fields list's order.
     fields: Vec<(String, Shape)>,
     /// Index into `fields` by the name's bytes (as a record's key writes it, unescaped).
-    by_name: HashMap<Vec<u8>, usize, BuildHasherDefault<Fnv>>,
+    by_name: HashMap<Vec<u8>, usize>,
     /// Indices into `fields` of the checkbox fields: an empty cell is `false`.
     checkboxes: Vec<usize>,
     /// The field found at each position of the last record's `fields`: records of a table
@@ -443,29 +442,6 @@ pub struct PlainRecords {
     order: Vec<usize>,
     /// Formula and lookup error values made null so far, by field.
     error_values: BTreeMap<String, u64>,
-}
-
-/// FNV-1a: a fast hash for the few short field names of a table (no untrusted-key flooding
-/// to fear: the keys come from the table's own fields list).
-#[derive(Default)]
-struct Fnv(u64);
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        let mut hash = if self.0 == 0 {
-            0xcbf2_9ce4_8422_2325
-        } else {
-            self.0
-        };
-        for &byte in bytes {
-            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-        }
-        self.0 = hash;
-    }
 }
 
 impl PlainRecords {
