@@ -105,20 +105,19 @@ impl<H: Transport> FeishuClient<H> {
 
     /// Counts a request about to go out, or refuses it when the budget is spent.
     fn spend(&mut self, what: &str) -> Result<(), ConnectorError> {
-        match self.config.max_api_calls {
-            Some(max) if self.sent >= max => Err(ConnectorError::new(
-                Category::Config,
-                format!(
-                    "the request budget is spent: config field `max_api_calls` allows {max} \
-                     requests and all were sent, so {what} was not; raise `max_api_calls` or \
-                     run again from the saved state to go on"
-                ),
-            )),
-            _ => {
-                self.sent += 1;
-                Ok(())
-            }
+        if self.within_budget() {
+            self.sent += 1;
+            return Ok(());
         }
+        let max = self.config.max_api_calls.unwrap_or_default();
+        Err(ConnectorError::new(
+            Category::Config,
+            format!(
+                "the request budget is spent: config field `max_api_calls` allows {max} \
+                 requests and all were sent, so {what} was not; raise `max_api_calls` or \
+                 run again from the saved state to go on"
+            ),
+        ))
     }
 
     pub fn transport(&mut self) -> &mut H {
@@ -217,14 +216,11 @@ impl<H: Transport> FeishuClient<H> {
         table: &TableRef,
         ids: &[String],
     ) -> Result<HttpResponse, ConnectorError> {
-        let path = format!(
-            "{}/batch_get",
-            table.search_path().trim_end_matches("/search")
-        );
+        let path = table.batch_get_path();
         let mut url = format!("{}{path}", self.config.lark_host);
-        if let Some(kind) = &self.config.user_id_type {
-            url.push_str("?user_id_type=");
-            url.push_str(kind);
+        if let Some(query) = self.user_id_query() {
+            url.push('?');
+            url.push_str(&query);
         }
         let body = serde_json::json!({"record_ids": ids, "automatic_fields": true}).to_string();
         self.send(&format!("POST {}", shown_path(&path)), true, |bearer| {
@@ -242,11 +238,17 @@ impl<H: Transport> FeishuClient<H> {
             url.push_str("&page_token=");
             url.push_str(&crate::host::encode_component(token));
         }
-        if let Some(kind) = &self.config.user_id_type {
-            url.push_str("&user_id_type=");
-            url.push_str(kind);
+        if let Some(query) = self.user_id_query() {
+            url.push('&');
+            url.push_str(&query);
         }
         url
+    }
+
+    /// `user_id_type=...` for the records endpoints, when the config sets one.
+    fn user_id_query(&self) -> Option<String> {
+        let kind = self.config.user_id_type.as_ref()?;
+        Some(format!("user_id_type={kind}"))
     }
 
     /// Fetches the tenant token now (it is cached), so that bad credentials or a refused host

@@ -18,6 +18,14 @@ impl TableRef {
         search_path(&self.app_token, &self.table_id)
     }
 
+    /// Path of the records `batch_get` endpoint for this table.
+    pub fn batch_get_path(&self) -> String {
+        format!(
+            "{}/batch_get",
+            records_path(&self.app_token, &self.table_id)
+        )
+    }
+
     /// Search request body: automatic fields bring created/modified time and user; a view
     /// limits the records to the view's, in its order.
     pub fn search_body(&self) -> String {
@@ -32,9 +40,14 @@ impl TableRef {
 
 /// Path of the records search endpoint under the Open API host.
 pub fn search_path(app_token: &str, table_id: &str) -> String {
+    format!("{}/search", records_path(app_token, table_id))
+}
+
+/// Path of a table's records under the Open API host.
+fn records_path(app_token: &str, table_id: &str) -> String {
     use crate::host::encode_component as enc;
     format!(
-        "/open-apis/bitable/v1/apps/{}/tables/{}/records/search",
+        "/open-apis/bitable/v1/apps/{}/tables/{}/records",
         enc(app_token),
         enc(table_id)
     )
