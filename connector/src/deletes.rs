@@ -128,21 +128,12 @@ fn emit_came_back<H: Transport, O: Output>(
     let mut count = 0;
     for chunk in ids.chunks(BATCH_GET_IDS) {
         let answer = batch_get(client, table, chunk)?;
-        let records = answer
-            .records
-            .iter()
-            .map(|r| {
-                let raw = r.get().as_bytes();
-                match plain.as_deref_mut() {
-                    None => Ok(raw.to_vec()),
-                    Some(plain) => plain.render(raw).map_err(|e| {
-                        ConnectorError::bad_response(format!(
-                            "a record from records/batch_get is not a JSON object: {e}"
-                        ))
-                    }),
-                }
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let raw: Vec<&[u8]> = answer.records.iter().map(|r| r.get().as_bytes()).collect();
+        let records = PlainRecords::hand_over(plain.as_deref_mut(), &raw).map_err(|e| {
+            ConnectorError::bad_response(format!(
+                "a record from records/batch_get is not a JSON object: {e}"
+            ))
+        })?;
         count += records.len();
         if !records.is_empty() {
             out.emit_records(stream, records)?;

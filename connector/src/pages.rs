@@ -317,17 +317,10 @@ fn read_page<H: Transport, O: Output>(
     if let Some(deletes) = read.deletes.as_mut() {
         kept.iter().for_each(|r| deletes.saw(r));
     }
-    let records: Vec<Vec<u8>> = match read.plain.as_deref_mut() {
-        None => kept.iter().map(|r| r.to_vec()).collect(),
-        Some(plain) => kept
-            .iter()
-            .map(|r| plain.render(r))
-            .collect::<Result<_, _>>()
-            .map_err(|e| {
-                ConnectorError::bad_response(format!("a record is not a JSON object: {e}"))
-                    .context(where_())
-            })?,
-    };
+    let records = PlainRecords::hand_over(read.plain.as_deref_mut(), &kept).map_err(|e| {
+        ConnectorError::bad_response(format!("a record is not a JSON object: {e}"))
+            .context(where_())
+    })?;
     let emitted = records.len() as u64;
     if !records.is_empty() {
         let bytes = records.iter().map(Vec::len).sum();

@@ -583,6 +583,18 @@ impl PlainRecords {
         Ok(end)
     }
 
+    /// Records as a stream hands them over: each rendered with plain values when `plain` is
+    /// given, else as Feishu sent it.
+    pub fn hand_over(
+        plain: Option<&mut PlainRecords>,
+        records: &[&[u8]],
+    ) -> Result<Vec<Vec<u8>>, String> {
+        match plain {
+            None => Ok(records.iter().map(|r| r.to_vec()).collect()),
+            Some(plain) => records.iter().map(|r| plain.render(r)).collect(),
+        }
+    }
+
     /// The field whose raw key is `key`, at `position` of a record's `fields`.
     fn field_at(&mut self, position: usize, key: &[u8]) -> Result<Option<usize>, ScanError> {
         if let Some(&index) = self.order.get(position)

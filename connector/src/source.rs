@@ -12,6 +12,7 @@ use crate::error::{Category, ConnectorError};
 use crate::host::{LogLevel, Output, Transport};
 use crate::incremental::{self, SavedState};
 use crate::pages::{StreamStart, read_stream};
+use crate::plain::Shape;
 use crate::records::{RecordsPage, TableRef};
 use crate::schema::{records_schema, unknown_field};
 use crate::schema_drift;
@@ -100,10 +101,7 @@ pub fn discover<H: Transport>(host: H, config: &str) -> Result<String, Connector
         let values = client.config().values;
         let mut schema = records_schema(&fields, values, |f| unknown.push(unknown_field(f)));
         if client.config().detect_deletes {
-            schema["properties"][DELETED_AT] = json!({
-                "type": ["null", "string"], "format": "date-time",
-                "airbyte_type": "timestamp_with_timezone"
-            });
+            schema["properties"][DELETED_AT] = Shape::Time.schema();
         }
         if !unknown.is_empty() {
             let message = format!(
