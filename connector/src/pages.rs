@@ -298,7 +298,8 @@ fn read_page<H: Transport, O: Output>(
         let path = crate::host::shown_path(&table.search_path());
         format!("records page {page_number} from POST {path}")
     };
-    let page = RecordsPage::parse(&response.body).map_err(|e| e.context(where_()))?;
+    let page = RecordsPage::parse_plain(&response.body, read.plain.as_deref_mut())
+        .map_err(|e| e.context(where_()))?;
     let more = lane
         .cursor
         .advance(page.has_more, page.page_token.as_deref());
@@ -307,20 +308,13 @@ fn read_page<H: Transport, O: Output>(
     }
     let range = lane.lane.range;
     let (plan, tracker) = (&read.plan, &mut *read.tracker);
-    let kept: Vec<&[u8]> = page
-        .items
-        .iter()
-        .copied()
-        .filter(|r| range.is_none_or(|range| range.holds(r)))
-        .filter(|r| !plan.track_cursor || tracker.keep(incremental::record_cursor(r)))
-        .collect();
+    let (kept, records) = page.kept(|r| {
+        range.is_none_or(|range| range.holds(r))
+            && (!plan.track_cursor || tracker.keep(incremental::record_cursor(r)))
+    });
     if let Some(deletes) = read.deletes.as_mut() {
         kept.iter().for_each(|r| deletes.saw(r));
     }
-    let records = PlainRecords::hand_over(read.plain.as_deref_mut(), &kept).map_err(|e| {
-        ConnectorError::bad_response(format!("a record is not a JSON object: {e}"))
-            .context(where_())
-    })?;
     let emitted = records.len() as u64;
     if !records.is_empty() {
         let bytes = records.iter().map(Vec::len).sum();

@@ -437,11 +437,14 @@ pub struct PlainRecords {
     by_name: HashMap<Vec<u8>, usize>,
     /// Indices into `fields` of the checkbox fields: an empty cell is `false`.
     checkboxes: Vec<usize>,
-    /// The field found at each position of the last record's `fields`: records of a table
-    /// list their fields in the same order, so a key is mostly matched without hashing.
+    /// The fields in the order records list them (learned from the records): records of a
+    /// table list their fields in one order, leaving out empty ones, so a key is mostly found
+    /// a step or two after the last one without hashing.
     order: Vec<usize>,
     /// Formula and lookup error values made null so far, by field.
     error_values: BTreeMap<String, u64>,
+    /// The length of the last record rendered.
+    last_len: usize,
 }
 
 impl PlainRecords {
@@ -453,6 +456,7 @@ impl PlainRecords {
             checkboxes: Vec::new(),
             order: Vec::new(),
             error_values: BTreeMap::new(),
+            last_len: 0,
         };
         for field in fields {
             let shape = Shape::of_field(field);
@@ -488,11 +492,20 @@ impl PlainRecords {
     /// ([`write_fast`]); only values in another form are parsed, one at a time, by the
     /// tolerant general path ([`plain`]). The two agree (a unit test holds them to it).
     pub fn render(&mut self, record: &[u8]) -> Result<Vec<u8>, String> {
-        let mut out = Vec::with_capacity(record.len());
+        self.render_at(record, 0)
+            .map(|(out, _)| out)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The record whose object opens at `at` of `record` rendered as [`PlainRecords::render`]
+    /// does, and where it ends.
+    pub fn render_at(&mut self, record: &[u8], at: usize) -> Result<(Vec<u8>, usize), ScanError> {
+        // Records of a table are much alike: room for the last one and a quarter more.
+        let mut out = Vec::with_capacity(self.last_len + self.last_len / 4 + 64);
         out.push(b'{');
         let mut first = true;
         let mut fields_seen = false;
-        each_member(record, 0, |key, at| {
+        let end = each_member(record, at, |key, at| {
             separate(&mut out, &mut first);
             write_key(&mut out, key);
             match key {
@@ -515,16 +528,15 @@ impl PlainRecords {
                     Ok(end)
                 }
             }
-        })
-        .map_err(|e| e.to_string())?;
+        })?;
         if !fields_seen {
             separate(&mut out, &mut first);
             out.extend_from_slice(b"\"fields\":");
-            self.render_fields(b"{}", 0, &mut out)
-                .map_err(|e| e.to_string())?;
+            self.render_fields(b"{}", 0, &mut out)?;
         }
         out.push(b'}');
-        Ok(out)
+        self.last_len = out.len();
+        Ok((out, end))
     }
 
     /// The `fields` object at `at` of `b`, written with plain values, unticked checkboxes
@@ -539,12 +551,11 @@ impl PlainRecords {
         let mut first = true;
         // Which of `self.checkboxes` the record has.
         let mut checkboxes_seen = vec![false; self.checkboxes.len()];
-        let mut position = 0;
+        let mut next = 0;
         let end = each_member(b, at, |key, at| {
             separate(out, &mut first);
             write_key(out, key);
-            let index = self.field_at(position, key)?;
-            position += 1;
+            let index = self.field_at(&mut next, key)?;
             let Some(index) = index else {
                 let (start, end) = value_span(b, at)?;
                 out.extend_from_slice(&b[start..end]);
@@ -595,12 +606,16 @@ impl PlainRecords {
         }
     }
 
-    /// The field whose raw key is `key`, at `position` of a record's `fields`.
-    fn field_at(&mut self, position: usize, key: &[u8]) -> Result<Option<usize>, ScanError> {
-        if let Some(&index) = self.order.get(position)
-            && self.fields[index].0.as_bytes() == key
-        {
-            return Ok(Some(index));
+    /// The field whose raw key is `key`, the next key of a record's `fields` after the one
+    /// found at `order[*next - 1]`; moves `next` past it in `order`.
+    fn field_at(&mut self, next: &mut usize, key: &[u8]) -> Result<Option<usize>, ScanError> {
+        // Up to three fields left out (empty cells) between two keys are stepped over.
+        let ahead = self.order.iter().enumerate().skip(*next).take(4);
+        for (at, &index) in ahead {
+            if self.fields[index].0.as_bytes() == key {
+                *next = at + 1;
+                return Ok(Some(index));
+            }
         }
         let index = if key.contains(&b'\\') {
             self.by_name.get(field_name(key)?.as_bytes()).copied()
@@ -608,10 +623,12 @@ impl PlainRecords {
             self.by_name.get(key).copied()
         };
         if let Some(index) = index {
-            if position < self.order.len() {
-                self.order[position] = index;
-            } else if position == self.order.len() {
-                self.order.push(index);
+            match self.order.iter().position(|&i| i == index) {
+                Some(at) => *next = at + 1,
+                None => {
+                    self.order.insert(*next, index);
+                    *next += 1;
+                }
             }
         }
         Ok(index)

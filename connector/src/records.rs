@@ -2,7 +2,8 @@
 //! Items are located with the structural scanner, not parsed; the host validates each one.
 
 use crate::error::ConnectorError;
-use crate::scan::{ScanError, each_element, each_member, skip_ws, value_span};
+use crate::plain::PlainRecords;
+use crate::scan::{ScanError, each_item, each_member, skip_ws, value_span};
 
 /// The records a stream reads: a table, optionally through one of its views.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +77,8 @@ pub struct RecordsPage<'a> {
     pub page_token: Option<String>,
     /// `data.total`: how many records the search matches, when Feishu says.
     pub total: Option<u64>,
+    /// Each item with plain values, when the page was read with [`RecordsPage::parse_plain`].
+    rendered: Option<Vec<Vec<u8>>>,
 }
 
 fn malformed(path: &str, error: ScanError) -> ConnectorError {
@@ -92,8 +95,20 @@ impl<'a> RecordsPage<'a> {
     /// `data.page_token` and each `data.items[i]` span, without building the items. Errors
     /// name the JSON location that is wrong.
     pub fn parse(body: &'a [u8]) -> Result<Self, ConnectorError> {
+        Self::parse_plain(body, None)
+    }
+
+    /// Like [`RecordsPage::parse`], with each item also rendered with plain values by `plain`
+    /// as it is scanned (one pass over the page instead of two).
+    pub fn parse_plain(
+        body: &'a [u8],
+        plain: Option<&mut PlainRecords>,
+    ) -> Result<Self, ConnectorError> {
         let b = body;
-        let mut fields = DataFields::default();
+        let mut fields = DataFields {
+            rendered: plain.map(|plain| (plain, Vec::new())),
+            ..DataFields::default()
+        };
         let mut path = String::new();
         let mut duplicate = None;
         let end = each_member(b, 0, |key, at| {
@@ -120,11 +135,28 @@ impl<'a> RecordsPage<'a> {
         }
         fields.into_page()
     }
+
+    /// The items `keep` keeps, as they are (for ids and cursors) and as they are handed over
+    /// (rendered with plain values when the page was read so, else copied).
+    pub fn kept(self, mut keep: impl FnMut(&[u8]) -> bool) -> (Vec<&'a [u8]>, Vec<Vec<u8>>) {
+        let mut raw = Vec::with_capacity(self.items.len());
+        let mut records = Vec::with_capacity(self.items.len());
+        let rendered = self.rendered.map(Vec::into_iter);
+        let mut rendered = rendered.into_iter().flatten();
+        for item in self.items {
+            let plain = rendered.next();
+            if keep(item) {
+                records.push(plain.unwrap_or_else(|| item.to_vec()));
+                raw.push(item);
+            }
+        }
+        (raw, records)
+    }
 }
 
 /// What the scan of `data` collects.
 #[derive(Default)]
-struct DataFields<'a> {
+struct DataFields<'a, 'p> {
     present: bool,
     /// The first key of `data` seen twice.
     duplicate: Option<&'static str>,
@@ -135,9 +167,11 @@ struct DataFields<'a> {
     page_token: Option<&'a [u8]>,
     total: Option<u64>,
     items: Vec<&'a [u8]>,
+    /// The renderer of plain values and each item it rendered, when asked for.
+    rendered: Option<(&'p mut PlainRecords, Vec<Vec<u8>>)>,
 }
 
-impl<'a> DataFields<'a> {
+impl<'a> DataFields<'a, '_> {
     /// Scans the `data` object at `at`, keeping `path` on the member being read.
     fn scan(&mut self, b: &'a [u8], at: usize, path: &mut String) -> Result<usize, ScanError> {
         each_member(b, at, |key, at| {
@@ -155,10 +189,23 @@ impl<'a> DataFields<'a> {
                 self.items_seen = true;
             }
             if key == b"items" && b.get(skip_ws(b, at)) == Some(&b'[') {
-                return each_element(b, at, |i, start, end| {
+                return each_item(b, at, |i, at| {
                     *path = format!("data.items[{}]", i + 1);
+                    let start = skip_ws(b, at);
+                    let end = match &mut self.rendered {
+                        Some((plain, rendered)) if b.get(start) == Some(&b'{') => {
+                            let (record, end) = plain.render_at(b, start)?;
+                            rendered.push(record);
+                            end
+                        }
+                        Some((_, rendered)) => {
+                            rendered.push(Vec::new());
+                            value_span(b, start)?.1
+                        }
+                        None => value_span(b, start)?.1,
+                    };
                     self.items.push(&b[start..end]);
-                    Ok(())
+                    Ok(end)
                 })
                 .inspect_err(|_| {
                     if path.as_str() == "data.items" {
@@ -183,6 +230,7 @@ impl<'a> DataFields<'a> {
     }
 
     fn into_page(self) -> Result<RecordsPage<'a>, ConnectorError> {
+        let rendered = self.rendered.map(|(_, rendered)| rendered);
         if !self.present {
             return Err(ConnectorError::bad_response(
                 "response has no `data` object",
@@ -223,6 +271,7 @@ impl<'a> DataFields<'a> {
             has_more,
             page_token,
             total: self.total,
+            rendered,
         })
     }
 }
