@@ -183,21 +183,21 @@ impl BatchDecoder {
     /// One batch of `records` (each a JSON object); a record that does not fit its schema
     /// fails the page, naming why.
     pub fn decode(&mut self, records: &[Vec<u8>]) -> Result<RecordBatch, ArrowError> {
-        let mut lines = Vec::with_capacity(records.iter().map(|r| r.len() + 1).sum());
         for record in records {
-            if self.json_text.is_empty() {
-                lines.extend_from_slice(record);
+            // Each record is fed as it is (the decoder takes one JSON value after another).
+            let rewritten;
+            let record = if self.json_text.is_empty() {
+                record
             } else {
-                lines.extend_from_slice(&self.with_json_text(record)?);
+                rewritten = self.with_json_text(record)?;
+                &rewritten
+            };
+            if self.decoder.decode(record)? != record.len() {
+                return Err(ArrowError(format!(
+                    "a page of {} records does not fit in one batch",
+                    records.len()
+                )));
             }
-            lines.push(b'\n');
-        }
-        let read = self.decoder.decode(&lines)?;
-        if read != lines.len() {
-            return Err(ArrowError(format!(
-                "a page of {} records does not fit in one batch",
-                records.len()
-            )));
         }
         match self.decoder.flush()? {
             Some(batch) => self.flattened(batch),

@@ -317,7 +317,7 @@ impl<S: Sink, O: Observer> RunReport<S, O> {
 
 /// Why `text` is not a JSON object in UTF-8, if it is not.
 fn invalid_object(text: &[u8]) -> Option<String> {
-    let text = match std::str::from_utf8(text) {
+    let text = match simdutf8::compat::from_utf8(text) {
         Ok(text) => text,
         Err(e) => return Some(format!("not valid UTF-8: {e}")),
     };
