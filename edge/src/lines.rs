@@ -109,7 +109,7 @@ impl<W: Write> Output for Lines<W> {
     }
 
     fn emit_records(&mut self, stream: &str, records: Vec<Vec<u8>>) -> Result<(), ConnectorError> {
-        self.report.records(stream, &records).map_err(refused)
+        self.report.records(stream, records).map_err(refused)
     }
 
     fn emit_state(&mut self, stream: &str, state: &str) -> Result<(), ConnectorError> {

@@ -112,7 +112,7 @@ impl types::Host for StoreData {}
 impl host::Host for StoreData {
     fn emit_records(&mut self, stream: String, records: Vec<Vec<u8>>) -> Result<(), OutputError> {
         lock(&self.output)
-            .records(&stream, &records)
+            .records(&stream, records)
             .map_err(output_error)
     }
 

@@ -102,13 +102,18 @@ impl<S: Sink, O: Observer> RunReport<S, O> {
 
     /// Hands `message` to the sink, unless the report is closed.
     fn deliver(&mut self, message: Message<'_>) -> Result<(), Refusal> {
+        self.deliver_with(|sink| sink.send(message))
+    }
+
+    /// Runs `send` on the sink, unless the report is closed; a failure closes it.
+    fn deliver_with(&mut self, send: impl FnOnce(&mut S) -> io::Result<()>) -> Result<(), Refusal> {
         if let Some(e) = &self.write_error {
             return Err(Refusal::Closed(format!("stdout cannot be written: {e}")));
         }
         if self.closed {
             return Err(Refusal::Closed("the run is over".into()));
         }
-        self.sink.send(message).map_err(|e| {
+        send(&mut self.sink).map_err(|e| {
             let refusal = Refusal::Closed(format!("stdout cannot be written: {e}"));
             self.closed = true;
             self.write_error = Some(e);
@@ -117,7 +122,7 @@ impl<S: Sink, O: Observer> RunReport<S, O> {
     }
 
     /// Writes one page of records; each must be a JSON object. Returns once flushed.
-    pub fn records(&mut self, stream: &str, records: &[Vec<u8>]) -> Result<(), Refusal> {
+    pub fn records(&mut self, stream: &str, records: Vec<Vec<u8>>) -> Result<(), Refusal> {
         let invalid = records
             .iter()
             .enumerate()
@@ -128,13 +133,10 @@ impl<S: Sink, O: Observer> RunReport<S, O> {
         if self.streams.admit(stream).map_err(Refusal::StreamEnded)? {
             self.status(stream, Status::Started);
         }
-        self.deliver(Message::Records {
-            stream,
-            records,
-            emitted_at: now_ms(),
-        })?;
-        self.streams.count(stream, records.len() as u64);
-        self.observer.page(stream, records.len() as u64);
+        let count = records.len() as u64;
+        self.deliver_with(|sink| sink.send_records(stream, records, now_ms()))?;
+        self.streams.count(stream, count);
+        self.observer.page(stream, count);
         Ok(())
     }
 
@@ -376,10 +378,10 @@ mod tests {
         let mut buffer = Vec::new();
         {
             let mut out = report(&mut buffer);
-            out.records("s", &[b"{\"a\":1}".to_vec(), b"{\"a\":2}".to_vec()])
+            out.records("s", vec![b"{\"a\":1}".to_vec(), b"{\"a\":2}".to_vec()])
                 .unwrap();
             out.state("s", "{}").unwrap();
-            out.records("s", &[b"{\"a\":3}".to_vec()]).unwrap();
+            out.records("s", vec![b"{\"a\":3}".to_vec()]).unwrap();
             out.state("s", "{\"c\":1}").unwrap();
             out.status("s", Status::Complete);
             assert_eq!(out.finish(None, false), Ending::Succeeded);
@@ -410,12 +412,13 @@ mod tests {
         let mut buffer = Vec::new();
         let mut out = report(&mut buffer);
         assert!(
-            out.records("s", &[b"{\"a\":\"\xff\"}".to_vec()]).is_err(),
+            out.records("s", vec![b"{\"a\":\"\xff\"}".to_vec()])
+                .is_err(),
             "invalid UTF-8"
         );
         for bad in ["[1]", "{\"a\":", "{}\n{\"type\":\"SPEC\"}", "nope"] {
             assert!(
-                out.records("s", &[bad.as_bytes().to_vec()]).is_err(),
+                out.records("s", vec![bad.as_bytes().to_vec()]).is_err(),
                 "{bad}"
             );
         }
@@ -427,13 +430,13 @@ mod tests {
         let mut buffer = Vec::new();
         {
             let mut out = report(&mut buffer);
-            out.records("a", &[b"{\"x\":1}".to_vec(), b"{\"x\":2}".to_vec()])
+            out.records("a", vec![b"{\"x\":1}".to_vec(), b"{\"x\":2}".to_vec()])
                 .unwrap();
             out.state("a", "{\"c\":1}").unwrap();
-            out.records("b", &[b"{}".to_vec()]).unwrap();
+            out.records("b", vec![b"{}".to_vec()]).unwrap();
             let ending = out.finish(Some(transient("gone")), false);
             assert_eq!(ending, Ending::Failed(ErrorKind::Transient));
-            assert!(out.records("a", &[b"{}".to_vec()]).is_err());
+            assert!(out.records("a", vec![b"{}".to_vec()]).is_err());
         }
         let messages = parsed(&buffer);
         assert_eq!(
@@ -465,9 +468,9 @@ mod tests {
         let mut buffer = Vec::new();
         {
             let mut out = report(&mut buffer);
-            out.records("a", &[b"{}".to_vec()]).unwrap();
+            out.records("a", vec![b"{}".to_vec()]).unwrap();
             out.fail_stream("a", &transient("a broke"));
-            out.records("b", &[b"{}".to_vec()]).unwrap();
+            out.records("b", vec![b"{}".to_vec()]).unwrap();
             out.status("b", Status::Complete);
             assert_eq!(
                 out.finish(None, false),
@@ -515,7 +518,7 @@ mod tests {
         let mut buffer = Vec::new();
         {
             let mut out = report(&mut buffer);
-            out.records("a", &[b"{}".to_vec()]).unwrap();
+            out.records("a", vec![b"{}".to_vec()]).unwrap();
             assert_eq!(out.finish(None, false), Ending::Failed(ErrorKind::Internal));
             out.summary(Duration::from_millis(1200), ": 3 requests");
         }

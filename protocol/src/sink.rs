@@ -71,6 +71,21 @@ pub trait Sink {
     /// Takes one message.
     fn send(&mut self, message: Message<'_>) -> io::Result<()>;
 
+    /// Takes one page of records (checked): as [`Message::Records`] unless the sink keeps
+    /// pages, which it may then take without copying them.
+    fn send_records(
+        &mut self,
+        stream: &str,
+        records: Vec<Vec<u8>>,
+        emitted_at: u64,
+    ) -> io::Result<()> {
+        self.send(Message::Records {
+            stream,
+            records: &records,
+            emitted_at,
+        })
+    }
+
     /// Makes what was sent durable (called at checkpoints and at the end).
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
@@ -80,6 +95,15 @@ pub trait Sink {
 impl<S: Sink + ?Sized> Sink for Box<S> {
     fn send(&mut self, message: Message<'_>) -> io::Result<()> {
         (**self).send(message)
+    }
+
+    fn send_records(
+        &mut self,
+        stream: &str,
+        records: Vec<Vec<u8>>,
+        emitted_at: u64,
+    ) -> io::Result<()> {
+        (**self).send_records(stream, records, emitted_at)
     }
 
     fn flush(&mut self) -> io::Result<()> {

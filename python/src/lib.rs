@@ -62,6 +62,15 @@ struct Failure {
 struct ChannelSink(SyncSender<Owned>);
 
 impl Sink for ChannelSink {
+    fn send_records(
+        &mut self,
+        stream: &str,
+        records: Vec<Vec<u8>>,
+        emitted_at: u64,
+    ) -> io::Result<()> {
+        self.pass(Owned::Records(stream.to_string(), records, emitted_at))
+    }
+
     fn send(&mut self, message: Message<'_>) -> io::Result<()> {
         let owned = match message {
             Message::Spec(spec) => Owned::Spec(spec.get().to_string()),
@@ -94,8 +103,15 @@ impl Sink for ChannelSink {
                 emitted_at: now_ms(),
             }),
         };
+        self.pass(owned)
+    }
+}
+
+impl ChannelSink {
+    /// Passes `message` on to the Python side (waiting while the queue is full).
+    fn pass(&self, message: Owned) -> io::Result<()> {
         self.0
-            .send(owned)
+            .send(message)
             .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the Python reader went away"))
     }
 }
