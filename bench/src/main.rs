@@ -323,10 +323,19 @@ fn main() -> Result<()> {
         None,
         table.busy()? - before,
     );
-    if let Some(raw) = &ours_500 {
+    if ours_500.is_some() {
+        // One read of each is at the mercy of the machine's other work: compare the best of
+        // five reads of each, taken in turn.
+        let (mut raw_best, mut plain_best) = (Duration::MAX, Duration::MAX);
+        for _ in 0..5 {
+            raw_best = raw_best.min(bench.read(&table, 500, false)?.0.wall);
+            plain_best = plain_best.min(bench.read_values(&table, 500, false, "plain")?.0.wall);
+        }
         println!(
-            "\nplain / raw wall time: {:.2}×\n",
-            plain.wall.as_secs_f64() / raw.wall.as_secs_f64()
+            "\nplain / raw wall time, best of 5 reads each: {:.3} s / {:.3} s = {:.2}×\n",
+            plain_best.as_secs_f64(),
+            raw_best.as_secs_f64(),
+            plain_best.as_secs_f64() / raw_best.as_secs_f64()
         );
     }
     if bench.args.scale_records > 0 {
