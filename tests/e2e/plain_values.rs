@@ -177,3 +177,26 @@ fn user_id_type_reaches_the_search() {
         bad.stdout
     );
 }
+
+#[test]
+fn raw_records_are_the_bytes_feishu_sent() {
+    let mock = mock(MockConfig::with_records(120));
+    let run = crate::harness::read(&mock, 50, &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with(r#"{"type":"RECORD""#))
+        .collect();
+    assert_eq!(lines.len(), 120);
+    for (index, line) in lines.iter().enumerate() {
+        // The mock writes each record as serde_json's compact text; every protocol line
+        // escapes U+2028 and U+2029 (JSON allows them raw, JavaScript line readers do not).
+        let sent = serde_json::to_string(&mock.current_record(index))
+            .unwrap()
+            .replace('\u{2028}', "\\u2028")
+            .replace('\u{2029}', "\\u2029");
+        let data = format!(r#","data":{sent},"emitted_at":"#);
+        assert!(line.contains(&data), "record {index}:\n{line}\nnot\n{data}");
+    }
+}
