@@ -50,8 +50,8 @@ pub use inspect::{GrantView, HostField, Inspection};
 pub use limits::Limits;
 pub use output::BoxedSink;
 pub use protocol::{
-    ErrorKind, FailureType, Level, Message, ProtocolLines, Report, Sink, Status, contract, exit,
-    now_ms,
+    ErrorKind, FailureType, Level, Message, Page, ProtocolLines, Report, Sink, Status, contract,
+    exit, now_ms,
 };
 pub use sandbox::HostPattern;
 

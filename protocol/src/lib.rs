@@ -19,7 +19,7 @@ pub use report::{Blame, ConnectorFailure, ErrorCategory, ErrorKind, Report, cont
 pub use run_report::{Ending, Observer, Refusal, RunReport};
 use serde::Serialize;
 use serde_json::value::RawValue;
-pub use sink::{Message, ProtocolLines, Sink};
+pub use sink::{Message, Page, ProtocolLines, Sink};
 use std::io::{self, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
 

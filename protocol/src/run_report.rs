@@ -5,7 +5,7 @@
 //! and the summary. What a host shows besides (stderr lines, a progress bar) goes to its
 //! [`Observer`].
 
-use crate::{Blame, ErrorKind, Level, Message, Report, Sink, Status, StreamLedger, now_ms};
+use crate::{Blame, ErrorKind, Level, Message, Page, Report, Sink, Status, StreamLedger, now_ms};
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 use std::io;
@@ -134,7 +134,12 @@ impl<S: Sink, O: Observer> RunReport<S, O> {
             self.status(stream, Status::Started);
         }
         let count = records.len() as u64;
-        self.deliver_with(|sink| sink.send_records(stream, records, now_ms()))?;
+        let page = Page {
+            stream,
+            records,
+            emitted_at: now_ms(),
+        };
+        self.deliver_with(|sink| sink.send_page(page))?;
         self.streams.count(stream, count);
         self.observer.page(stream, count);
         Ok(())

@@ -64,6 +64,16 @@ pub enum Message<'a> {
     },
 }
 
+/// One page of records of `stream`, owned (see [`Sink::send_page`]).
+#[derive(Debug)]
+pub struct Page<'a> {
+    pub stream: &'a str,
+    /// Each record's JSON object, as the component handed it over.
+    pub records: Vec<Vec<u8>>,
+    /// When the page was taken, in milliseconds since the epoch.
+    pub emitted_at: u64,
+}
+
 /// Receives a run's messages in order. `send` returns once the message is taken, which is the
 /// back-pressure: the component waits meanwhile. An error stops the run (the component is
 /// told its output is closed).
@@ -73,16 +83,11 @@ pub trait Sink {
 
     /// Takes one page of records (checked): as [`Message::Records`] unless the sink keeps
     /// pages, which it may then take without copying them.
-    fn send_records(
-        &mut self,
-        stream: &str,
-        records: Vec<Vec<u8>>,
-        emitted_at: u64,
-    ) -> io::Result<()> {
+    fn send_page(&mut self, page: Page<'_>) -> io::Result<()> {
         self.send(Message::Records {
-            stream,
-            records: &records,
-            emitted_at,
+            stream: page.stream,
+            records: &page.records,
+            emitted_at: page.emitted_at,
         })
     }
 
@@ -97,13 +102,8 @@ impl<S: Sink + ?Sized> Sink for Box<S> {
         (**self).send(message)
     }
 
-    fn send_records(
-        &mut self,
-        stream: &str,
-        records: Vec<Vec<u8>>,
-        emitted_at: u64,
-    ) -> io::Result<()> {
-        (**self).send_records(stream, records, emitted_at)
+    fn send_page(&mut self, page: Page<'_>) -> io::Result<()> {
+        (**self).send_page(page)
     }
 
     fn flush(&mut self) -> io::Result<()> {

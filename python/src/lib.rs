@@ -9,8 +9,8 @@ use arrow_array::ffi::{FFI_ArrowSchema, to_ffi};
 use arrow_array::{Array, RecordBatch, StructArray};
 use arrow_records::BatchDecoder;
 use host_runner::{
-    CompileCache, Connector, HostPattern, Input, Limits, Message, Operation, Outcome, RateLimit,
-    SettingNames, Settings, Sink, Status, Stop, StopReason, now_ms,
+    CompileCache, Connector, HostPattern, Input, Limits, Message, Operation, Outcome, Page,
+    RateLimit, SettingNames, Settings, Sink, Status, Stop, StopReason, now_ms,
 };
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -62,13 +62,9 @@ struct Failure {
 struct ChannelSink(SyncSender<Owned>);
 
 impl Sink for ChannelSink {
-    fn send_records(
-        &mut self,
-        stream: &str,
-        records: Vec<Vec<u8>>,
-        emitted_at: u64,
-    ) -> io::Result<()> {
-        self.pass(Owned::Records(stream.to_string(), records, emitted_at))
+    fn send_page(&mut self, page: Page<'_>) -> io::Result<()> {
+        let stream = page.stream.to_string();
+        self.pass(Owned::Records(stream, page.records, page.emitted_at))
     }
 
     fn send(&mut self, message: Message<'_>) -> io::Result<()> {
