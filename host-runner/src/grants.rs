@@ -53,6 +53,16 @@ pub fn host_fields(spec: &Value) -> Vec<(String, Option<String>)> {
         .collect()
 }
 
+/// The fields the config sets (not null) that the spec marks `x-run-wide-limit`: limits the
+/// connector counts within one instance, which hold for the whole run only when every stream
+/// is read by that one instance.
+pub fn run_wide_limits(spec: &Value, config: &Value) -> Vec<String> {
+    marked(spec, "x-run-wide-limit")
+        .filter(|(name, _)| config.get(*name).is_some_and(|v| !v.is_null()))
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
 /// The config's values of fields the spec marks `airbyte_secret` (at least 4 characters),
 /// to be masked wherever the runner prints request details.
 pub fn secret_values(spec: &Value, config: &Value) -> Vec<String> {

@@ -7,7 +7,7 @@ use crate::egress::RunGrants;
 use crate::engine::Runtime;
 use crate::engine::datasource::connector::types::ConnectorError;
 use crate::fanout::{Shared, read_concurrently, stream_entries};
-use crate::grants::{allow_list, log_grants, secret_values};
+use crate::grants::{allow_list, log_grants, run_wide_limits, secret_values};
 use crate::inputs::Inputs;
 use crate::limits::{explain_trap, hit_limit};
 use crate::output::{BoxedSink, Output, SharedOutput, lock, output};
@@ -120,6 +120,19 @@ pub fn describe(failure: &Failure) -> Report {
     }
 }
 
+/// Why a read of several streams runs in one instance.
+fn one_instance_note(limits: &[String]) -> String {
+    format!(
+        "reading the streams one after another in one instance: the config sets {}, which the \
+         connector's spec marks as a limit for the whole run",
+        limits
+            .iter()
+            .map(|name| format!("`{name}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
+}
+
 /// Everything the worker thread does; `running` is called once the component is ready.
 fn execute(
     load: impl FnOnce() -> Result<Arc<Runtime>>,
@@ -181,6 +194,18 @@ fn execute(
             let entries = match (&grants, settings.concurrency > 1) {
                 (Some(_), true) => stream_entries(inputs.catalog.as_deref()),
                 _ => None,
+            };
+            let limits = inputs
+                .config
+                .as_ref()
+                .map(|config| run_wide_limits(&spec, config))
+                .unwrap_or_default();
+            let entries = match entries {
+                Some(_) if !limits.is_empty() => {
+                    lock(output).note(Level::Info, &one_instance_note(&limits));
+                    None
+                }
+                entries => entries,
             };
             if let (Some(entries), Some(grants)) = (entries, &grants) {
                 let shared = Shared {

@@ -149,3 +149,74 @@ fn an_unchanged_table_costs_only_the_tables_list_and_a_changed_one_is_read() {
         json!(2)
     );
 }
+
+#[test]
+fn the_budget_holds_for_a_whole_run_of_several_streams() {
+    let mock = mock(MockConfig {
+        copies: 3,
+        ..MockConfig::with_records(300)
+    });
+    let files = Files::new();
+    let mut config = mock.connector_config(100);
+    config.as_object_mut().map(|o| o.remove("table_id"));
+    config["max_api_calls"] = json!(10);
+    let tables = [
+        "tblMockTable0001",
+        "tblMockCopy00001",
+        "tblMockCopy00002",
+        "tblMockCopy00003",
+    ];
+    let streams: Vec<Value> = tables
+        .iter()
+        .map(|t| json!({"stream": {"name": format!("t_{t}")}, "sync_mode": "full_refresh"}))
+        .collect();
+    let args = [
+        "read".to_string(),
+        "--config".into(),
+        files.json("config.json", &config),
+        "--catalog".into(),
+        files.json("catalog.json", &json!({ "streams": streams })),
+        "--concurrency".into(),
+        "4".into(),
+    ];
+    let run = run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        mock.requests().len(),
+        10,
+        "the budget is the run's, not each stream's"
+    );
+    let errors: Vec<&Value> = run
+        .of_type("TRACE")
+        .into_iter()
+        .filter(|t| t["trace"]["type"] == "ERROR")
+        .collect();
+    let incomplete = run
+        .statuses()
+        .iter()
+        .filter(|s| s.ends_with(":INCOMPLETE"))
+        .count();
+    assert!(
+        incomplete > 0 && errors.len() == incomplete,
+        "{}",
+        run.stdout
+    );
+    for error in errors {
+        let message = error["trace"]["error"]["message"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            message.contains("config field `max_api_calls` allows 10 requests"),
+            "{message}"
+        );
+        assert_eq!(error["trace"]["error"]["failure_type"], "config_error");
+    }
+    assert!(
+        run.stderr.contains(
+            "reading the streams one after another in one instance: the config sets \
+             `max_api_calls`, which the connector's spec marks as a limit for the whole run"
+        ),
+        "{}",
+        run.stderr
+    );
+}
