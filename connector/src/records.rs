@@ -189,8 +189,10 @@ impl<'a> DataFields<'a, '_> {
                 self.items_seen = true;
             }
             if key == b"items" && b.get(skip_ws(b, at)) == Some(&b'[') {
+                // The number of the item being read, named in the path only on failure.
+                let mut number = 0;
                 return each_item(b, at, |i, at| {
-                    *path = format!("data.items[{}]", i + 1);
+                    number = i + 1;
                     let start = skip_ws(b, at);
                     let end = match &mut self.rendered {
                         Some((plain, rendered)) if b.get(start) == Some(&b'{') => {
@@ -207,11 +209,7 @@ impl<'a> DataFields<'a, '_> {
                     self.items.push(&b[start..end]);
                     Ok(end)
                 })
-                .inspect_err(|_| {
-                    if path.as_str() == "data.items" {
-                        *path = "data.items[0]".into();
-                    }
-                });
+                .inspect_err(|_| *path = format!("data.items[{number}]"));
             }
             let (start, end) = value_span(b, at)?;
             match key {
@@ -313,6 +311,13 @@ mod tests {
             "{}",
             e.message
         );
+        let e = RecordsPage::parse(br#"{"code":0,"data":{"has_more":true,"items":[{"a":1},{"b":"#)
+            .unwrap_err();
+        assert!(
+            e.message.starts_with("malformed JSON at `data.items[2]`"),
+            "{}",
+            e.message
+        );
         let e = RecordsPage::parse(br#"{"code":0,"data":{"has_more":"yes"}}"#).unwrap_err();
         assert!(e.message.contains("`data.has_more`"), "{}", e.message);
         let e =
@@ -349,6 +354,41 @@ mod tests {
             assert_eq!(e.category, crate::error::Category::BadResponse);
             assert!(e.message.contains(needle), "{body}: {}", e.message);
         }
+    }
+
+    #[test]
+    fn a_plain_page_renders_each_item_as_it_is_scanned() {
+        use crate::schema::FieldInfo;
+        let field = FieldInfo {
+            field_id: None,
+            field_name: "名字".into(),
+            type_code: 1,
+            ui_type: None,
+            property: None,
+        };
+        let mut plain = PlainRecords::new(&[field], |_| {});
+        let body = r#"{"code":0,"data":{"has_more":false,"items":[
+            {"record_id":"rec1","fields":{"名字":[{"type":"text","text":"张"},{"type":"text","text":"三"}]}},
+            {"record_id":"rec2","fields":{"名字":[{"type":"text","text":"李四"}]}},
+            {"record_id":"rec3","fields":{}}]}}"#;
+        let page = RecordsPage::parse_plain(body.as_bytes(), Some(&mut plain)).unwrap();
+        let (raw, records) = page.kept(|r| record_id(r).as_deref() != Some("rec2"));
+        let ids: Vec<_> = raw.iter().filter_map(|r| record_id(r)).collect();
+        assert_eq!(ids, ["rec1", "rec3"]);
+        let records: Vec<&str> = records
+            .iter()
+            .map(|r| std::str::from_utf8(r).unwrap())
+            .collect();
+        assert_eq!(
+            records,
+            [
+                r#"{"record_id":"rec1","fields":{"名字":"张三"}}"#,
+                r#"{"record_id":"rec3","fields":{}}"#
+            ]
+        );
+        let page = RecordsPage::parse(body.as_bytes()).unwrap();
+        let (_, records) = page.kept(|_| true);
+        assert_eq!(records[2], br#"{"record_id":"rec3","fields":{}}"#);
     }
 
     #[test]
