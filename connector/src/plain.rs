@@ -419,7 +419,7 @@ fn utc_text(year: u32, month: u32, day: u32, ms_of_day: u32) -> [u8; 24] {
 }
 
 /// (year, month, day) of days since 1970-01-01 (Howard Hinnant's `civil_from_days`), in 32-bit
-/// arithmetic for the days of years 0 to 9999 and 64-bit outside them.
+/// arithmetic from the year 0 on (64-bit before it).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let (era, doe) = match u32::try_from(z) {
