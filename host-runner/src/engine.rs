@@ -8,7 +8,7 @@ use crate::store::StoreData;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use wasmtime::component::{Component, HasSelf, Linker};
-use wasmtime::{Cache, CacheConfig, Config, Engine, Store};
+use wasmtime::{Cache, CacheConfig, Config, Engine, ProfilingStrategy, Store};
 
 // The world includes WASI (HTTP, clocks, random, stdio); those come from wasmtime's own WASI
 // crates, so only our `host` interface is generated here.
@@ -49,6 +49,7 @@ impl Runtime {
     /// Compiles (or loads from the cache) the component `bytes` (`name` for messages).
     pub fn from_bytes(bytes: &[u8], name: &str, cache: &CompileCache) -> Result<Self> {
         let mut config = Config::new();
+        config.profiler(profiler());
         match cache_config(cache) {
             Ok(cache) => {
                 config.cache(cache);
@@ -105,6 +106,20 @@ impl Runtime {
             .instantiate(&mut store)
             .map_err(|e| explain_trap(e, &store))?;
         Ok((store, instance))
+    }
+}
+
+/// The profiler `$HOST_RUNNER_PROFILER` names (`perfmap` or `jitdump`, for Linux `perf`), so
+/// that profiles name the component's functions; none when unset.
+fn profiler() -> ProfilingStrategy {
+    match std::env::var("HOST_RUNNER_PROFILER").as_deref() {
+        Ok("perfmap") => ProfilingStrategy::PerfMap,
+        Ok("jitdump") => ProfilingStrategy::JitDump,
+        Ok(other) if !other.is_empty() => {
+            eprintln!("WARN  HOST_RUNNER_PROFILER={other:?} is not perfmap or jitdump; ignored");
+            ProfilingStrategy::None
+        }
+        _ => ProfilingStrategy::None,
     }
 }
 
