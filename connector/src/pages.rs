@@ -48,35 +48,8 @@ pub fn read_stream<H: Transport, O: Output>(
         }
         DeleteCheck::new(saved.record_ids)
     });
-    let outcome = plain_records(client, out, stream)
-        .and_then(|mut plain| {
-            let plan = search_plan(client, out, stream, mode, tracker.since)?;
-            let mut read = StreamRead {
-                stream,
-                plan,
-                tracker: &mut tracker,
-                plain: plain.as_mut(),
-                deletes,
-            };
-            let count = read_pages(client, out, &mut read).inspect_err(|_| {
-                // Pages emitted since the last checkpoint are complete: keep them.
-                if read.plan.sorted && read.tracker.unsaved() {
-                    let _ = out.emit_state(name, &read.tracker.state());
-                }
-            })?;
-            if let Some(check) = read.deletes.take() {
-                let swept = check.finish(client, out, name, &stream.table, plain.as_mut())?;
-                tracker.carry(RECORD_IDS, swept.current.to_state());
-            }
-            if let Some(errors) = plain.as_ref().and_then(PlainRecords::error_values) {
-                let message = format!(
-                    "stream `{name}`: formula or lookup error values were made null ({errors})"
-                );
-                out.log(LogLevel::Warn, &message);
-            }
-            Ok(count)
-        })
-        .and_then(|count| {
+    let outcome =
+        read_records(client, out, stream, mode, &mut tracker, deletes).and_then(|count| {
             // Only a complete read may vouch for the revision it started from.
             if let (true, Some(revision)) = (incremental, stream.revision) {
                 tracker.carry(TABLE_REVISION, revision.into());
@@ -98,6 +71,45 @@ pub fn read_stream<H: Transport, O: Output>(
         }
         Err(error) => Err(error.context(format!("reading stream `{name}`"))),
     }
+}
+
+/// Emits the stream's records page by page (plain when asked) and, with a delete check, the
+/// records deleted since the last read; returns how many records were emitted. A failed read
+/// still saves the state of the pages it emitted in full, when they came sorted.
+fn read_records<H: Transport, O: Output>(
+    client: &mut FeishuClient<H>,
+    out: &mut O,
+    stream: &StreamDef,
+    mode: SyncMode,
+    tracker: &mut CursorTracker,
+    deletes: Option<DeleteCheck>,
+) -> Result<u64, ConnectorError> {
+    let name = stream.name.as_str();
+    let mut plain = plain_records(client, out, stream)?;
+    let plan = search_plan(client, out, stream, mode, tracker.since)?;
+    let mut read = StreamRead {
+        stream,
+        plan,
+        tracker,
+        plain: plain.as_mut(),
+        deletes,
+    };
+    let count = read_pages(client, out, &mut read).inspect_err(|_| {
+        // Pages emitted since the last checkpoint are complete: keep them.
+        if read.plan.sorted && read.tracker.unsaved() {
+            let _ = out.emit_state(name, &read.tracker.state());
+        }
+    })?;
+    if let Some(check) = read.deletes.take() {
+        let swept = check.finish(client, out, name, &stream.table, read.plain.as_deref_mut())?;
+        read.tracker.carry(RECORD_IDS, swept.current.to_state());
+    }
+    if let Some(errors) = plain.as_ref().and_then(PlainRecords::error_values) {
+        let message =
+            format!("stream `{name}`: formula or lookup error values were made null ({errors})");
+        out.log(LogLevel::Warn, &message);
+    }
+    Ok(count)
 }
 
 /// Where a stream's read starts from.
