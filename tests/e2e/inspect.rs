@@ -51,7 +51,21 @@ fn inspect_shows_the_interface_and_the_grants() {
     assert_eq!(view["grants"][0]["pattern"], mock.url().as_str());
     assert_eq!(view["grants"][0]["source"], "config field lark_host");
     assert_eq!(view["max_memory_mib"], 256);
+    assert_eq!(view["concurrency"], 4);
     assert!(mock.requests().is_empty(), "inspect sends nothing");
+
+    let mut budgeted = mock.connector_config(100);
+    budgeted["max_api_calls"] = serde_json::json!(50);
+    let config = files.json("budgeted.json", &budgeted);
+    let (code, text) = inspect(&["--config", &config]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains(
+            "1 streams at once\n  (one instance reads every stream: the config sets \
+             max_api_calls, marked x-run-wide-limit)"
+        ),
+        "{text}"
+    );
 
     let mut no_host = mock.connector_config(100);
     no_host.as_object_mut().map(|o| o.remove("lark_host"));
