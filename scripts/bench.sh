@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the release runner, the size-optimised component and the benchmark, then prints the
-# figures (see README "Performance"). Extra arguments go to feishu-bench, e.g.
+# Builds the release runner, the component (guest profile) and the benchmark, then prints the
+# figures (see docs/performance.md). Extra arguments go to feishu-bench, e.g.
 #   scripts/bench.sh --records 100000 --scale-records 1000000 --peer 'python3 -m source_feishu read --config {config}'
 set -euo pipefail
 cd "$(dirname "$0")/.."
