@@ -3,13 +3,14 @@
 # host of the component: host-runner (release), the Node.js host, and the edge build under jco
 # serve (read over HTTP). Prints wall time, records/s and peak RSS, medians of 3 runs.
 #   scripts/bench-hosts.sh [RECORDS]
+# BENCH_COMPONENT=path/to/feishu.wasm compares another build of the component (edge aside).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 records=${1:-100000}
 rustup target add wasm32-wasip2 >/dev/null
 cargo build --quiet -p connector --target wasm32-wasip2 --profile guest
 cargo build --quiet --release -p host-runner -p mock-feishu
-component=target/wasm32-wasip2/guest/feishu.wasm
+component=${BENCH_COMPONENT:-target/wasm32-wasip2/guest/feishu.wasm}
 source scripts/node-packages.sh
 work=$(mktemp -d)
 pids=()
