@@ -28,7 +28,7 @@ impl AsIs {
 }
 
 /// A value in a form the fast paths do not take: the general path handles it.
-pub(super) fn unusual() -> ScanError {
+fn unusual() -> ScanError {
     ScanError::Unexpected {
         offset: 0,
         found: ' ',
@@ -51,14 +51,14 @@ pub(super) fn fast(
 }
 
 /// The raw values of some members of an object (None for a member it lacks).
-pub(super) type Members<'a, const N: usize> = [Option<&'a [u8]>; N];
+type Members<'a, const N: usize> = [Option<&'a [u8]>; N];
 
 /// A fast path writing the value at a position and returning where it ends.
-pub(super) type WriteAt = fn(&[u8], usize, &mut Vec<u8>) -> Result<usize, ScanError>;
+type WriteAt = fn(&[u8], usize, &mut Vec<u8>) -> Result<usize, ScanError>;
 
 /// The raw values of the members `keys` of the object at `at` (None for a key it lacks), and
 /// where the object ends.
-pub(super) fn members<'a, const N: usize>(
+fn members<'a, const N: usize>(
     b: &'a [u8],
     at: usize,
     keys: [&[u8]; N],
@@ -75,7 +75,7 @@ pub(super) fn members<'a, const N: usize>(
 }
 
 /// Writes a string member as it is, null when absent or null; `empty_null` makes `""` null.
-pub(super) fn write_string(
+fn write_string(
     out: &mut Vec<u8>,
     value: Option<&[u8]>,
     empty_null: bool,
@@ -91,7 +91,7 @@ pub(super) fn write_string(
 
 /// Writes each element of the array at `at` through `element`, as a JSON array; returns
 /// where the array ends.
-pub(super) fn write_each(
+fn write_each(
     b: &[u8],
     at: usize,
     out: &mut Vec<u8>,
@@ -124,7 +124,7 @@ pub(super) fn write_person(b: &[u8], at: usize, out: &mut Vec<u8>) -> Result<usi
 
 /// `{file_token, name, size, mime_type, url}` of the attachment at `at` (Feishu's `type` as
 /// `mime_type`): what [`attachment`](super::general::attachment) makes of one.
-pub(super) fn write_attachment(b: &[u8], at: usize, out: &mut Vec<u8>) -> Result<usize, ScanError> {
+fn write_attachment(b: &[u8], at: usize, out: &mut Vec<u8>) -> Result<usize, ScanError> {
     let keys = [&b"file_token"[..], b"name", b"size", b"type", b"url"];
     let ([token, name, size, kind, url], end) = members(b, at, keys)?;
     out.extend_from_slice(b"{\"file_token\":");
@@ -183,7 +183,7 @@ pub(super) fn write_fast(
 
 /// Rich-text segments' `text` joined into one JSON string (the escaped contents of each
 /// copied as they are: joined escaped text is the escaped joined text).
-pub(super) fn write_text(b: &[u8], at: usize, out: &mut Vec<u8>) -> Result<usize, ScanError> {
+fn write_text(b: &[u8], at: usize, out: &mut Vec<u8>) -> Result<usize, ScanError> {
     out.push(b'"');
     let end = each_item(b, at, |_, at| {
         let ([text], end) = members(b, at, [b"text"])?;
@@ -199,7 +199,7 @@ pub(super) fn write_text(b: &[u8], at: usize, out: &mut Vec<u8>) -> Result<usize
 }
 
 /// Where the array of strings at `at` ends; Err when it is not one.
-pub(super) fn strings_only(b: &[u8], at: usize) -> Result<usize, ScanError> {
+fn strings_only(b: &[u8], at: usize) -> Result<usize, ScanError> {
     each_item(b, at, |_, at| {
         let (start, end) = value_span(b, at)?;
         if b[start] == b'"' {
@@ -229,7 +229,7 @@ pub(super) fn already_plain(shape: &Shape, raw: &[u8]) -> Option<AsIs> {
 }
 
 /// The integer `raw` spells (an optional minus and up to 18 digits), if it is one.
-pub(super) fn integer(raw: &[u8]) -> Option<i64> {
+fn integer(raw: &[u8]) -> Option<i64> {
     let (negative, digits) = match raw.split_first()? {
         (b'-', rest) => (true, rest),
         _ => (false, raw),

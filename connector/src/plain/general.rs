@@ -13,11 +13,11 @@ pub(super) enum Plain {
 }
 
 /// Spreadsheet error values a formula may carry instead of a result.
-pub(super) const ERROR_VALUES: [&str; 9] = [
+const ERROR_VALUES: [&str; 9] = [
     "#ERROR", "#ERROR!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#N/A", "#NUM!", "NaN",
 ];
 
-pub(super) fn is_error_value(value: &Value) -> bool {
+fn is_error_value(value: &Value) -> bool {
     value.as_str().is_some_and(|s| ERROR_VALUES.contains(&s))
 }
 
@@ -46,7 +46,7 @@ pub(super) fn plain(shape: &Shape, value: Value) -> Plain {
 }
 
 /// A formula's result: its first (only) result, by the result type.
-pub(super) fn formula(inner: &Shape, value: Value) -> Plain {
+fn formula(inner: &Shape, value: Value) -> Plain {
     let results = results(value);
     if let Shape::Text = inner {
         return Plain::Value(joined_text(&results));
@@ -62,7 +62,7 @@ pub(super) fn formula(inner: &Shape, value: Value) -> Plain {
 }
 
 /// A lookup's results: text joined into one string, anything else an array of results.
-pub(super) fn lookup(inner: &Shape, value: Value) -> Plain {
+fn lookup(inner: &Shape, value: Value) -> Plain {
     let results = results(value);
     if let Shape::Text = inner {
         return Plain::Value(joined_text(&results));
@@ -83,7 +83,7 @@ pub(super) fn lookup(inner: &Shape, value: Value) -> Plain {
 
 /// The `value` list of a formula or lookup (`{"type": t, "value": [...]}`), or the value
 /// itself when it is not wrapped.
-pub(super) fn results(value: Value) -> Value {
+fn results(value: Value) -> Value {
     match value {
         Value::Object(mut o) if o.contains_key("value") => o.remove("value").unwrap_or_default(),
         other => other,
@@ -99,7 +99,7 @@ pub(super) fn listed(value: Value) -> Vec<Value> {
     }
 }
 
-pub(super) fn string_of(value: Value) -> Value {
+fn string_of(value: Value) -> Value {
     match value {
         Value::String(_) | Value::Null => value,
         other => Value::String(other.to_string()),
@@ -108,7 +108,7 @@ pub(super) fn string_of(value: Value) -> Value {
 
 /// Rich-text segments joined by their `text` (mentions and links as they show); a string as
 /// it is.
-pub(super) fn joined_text(value: &Value) -> Value {
+fn joined_text(value: &Value) -> Value {
     match value {
         Value::Null => Value::Null,
         Value::String(_) => value.clone(),
@@ -132,7 +132,7 @@ pub(super) fn joined_text(value: &Value) -> Value {
     }
 }
 
-pub(super) fn number(value: Value) -> Value {
+fn number(value: Value) -> Value {
     match value {
         Value::String(s) => s
             .trim()
@@ -163,7 +163,7 @@ pub(super) fn person(value: Value) -> Value {
 
 /// Record ids of a link cell: `{"link_record_ids": [...]}`, or the older
 /// `[{"record_ids": [...]}]` form.
-pub(super) fn link_ids(value: Value) -> Value {
+fn link_ids(value: Value) -> Value {
     let mut ids = Vec::new();
     for item in listed(value) {
         if let Value::Object(mut o) = item {
@@ -188,7 +188,7 @@ pub(super) fn attachment(value: Value) -> Value {
 }
 
 /// `{address, lng, lat}` from `{"location": "lng,lat", "full_address", "address", ...}`.
-pub(super) fn location(value: &Value) -> Value {
+fn location(value: &Value) -> Value {
     if value.is_null() {
         return Value::Null;
     }
@@ -211,7 +211,7 @@ pub(super) fn location(value: &Value) -> Value {
 }
 
 /// Epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`; anything else as null.
-pub(super) fn iso_time(value: &Value) -> Value {
+fn iso_time(value: &Value) -> Value {
     let ms = match value {
         Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
         Value::String(s) => s.trim().parse::<i64>().ok(),

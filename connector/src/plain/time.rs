@@ -24,7 +24,7 @@ pub(super) fn write_utc(out: &mut Vec<u8>, ms: i64) {
 }
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` of a year (0 to 9999), month, day and millisecond of the day.
-pub(super) fn utc_text(year: u32, month: u32, day: u32, ms_of_day: u32) -> [u8; 24] {
+fn utc_text(year: u32, month: u32, day: u32, ms_of_day: u32) -> [u8; 24] {
     let mut text = *b"0000-00-00T00:00:00.000Z";
     let mut put = |at: usize, width: usize, mut value: u32| {
         for i in (at..at + width).rev() {
@@ -44,7 +44,7 @@ pub(super) fn utc_text(year: u32, month: u32, day: u32, ms_of_day: u32) -> [u8; 
 
 /// (year, month, day) of days since 1970-01-01 (Howard Hinnant's `civil_from_days`), in 32-bit
 /// arithmetic from the year 0 on (64-bit before it).
-pub(super) fn civil_from_days(days: i64) -> (i64, u32, u32) {
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
     let (era, doe) = match u32::try_from(z) {
         Ok(z) => (i64::from(z / 146_097), z % 146_097),
