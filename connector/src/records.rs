@@ -141,8 +141,7 @@ impl<'a> RecordsPage<'a> {
     pub fn kept(self, mut keep: impl FnMut(&[u8]) -> bool) -> (Vec<&'a [u8]>, Vec<Vec<u8>>) {
         let mut raw = Vec::with_capacity(self.items.len());
         let mut records = Vec::with_capacity(self.items.len());
-        let rendered = self.rendered.map(Vec::into_iter);
-        let mut rendered = rendered.into_iter().flatten();
+        let mut rendered = self.rendered.into_iter().flatten();
         for item in self.items {
             let plain = rendered.next();
             if keep(item) {
