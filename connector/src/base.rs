@@ -80,9 +80,10 @@ fn list_all<T: DeserializeOwned, H: Transport>(
         let data = page.data.ok_or_else(|| {
             ConnectorError::bad_response(format!("GET {}: no `data`", shown_path(path)))
         })?;
+        let items = data.items.len();
         all.extend(data.items);
         if !cursor
-            .advance(data.has_more, data.page_token.as_deref())
+            .advance(data.has_more, data.page_token.as_deref(), items)
             .map_err(|e| e.context(format!("GET {}", shown_path(path))))?
         {
             return Ok(all);

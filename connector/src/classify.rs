@@ -100,6 +100,10 @@ fn starts_with_code_zero(body: &[u8]) -> bool {
     matches!(rest.trim_ascii_start().first(), Some(b',' | b'}'))
 }
 
+/// The hint of a request Feishu rejected as malformed (HTTP 400 and like codes).
+pub const REJECTED_REQUEST_HINT: &str =
+    "Feishu rejected the request; check `page_size`, `app_token` and `table_id`";
+
 fn classify_code(code: i64, envelope: &Envelope, response: &HttpResponse, what: &str) -> Verdict {
     let log_id = envelope
         .error
@@ -157,10 +161,7 @@ fn classify_code(code: i64, envelope: &Envelope, response: &HttpResponse, what: 
             "the app's monthly API quota is used up",
         )
     } else if BAD_REQUEST.contains(&code) {
-        fail(
-            Category::Config,
-            "Feishu rejected the request; check `page_size`, `app_token` and `table_id`",
-        )
+        fail(Category::Config, REJECTED_REQUEST_HINT)
     } else {
         fail(Category::BadResponse, "unexpected Feishu error")
     }

@@ -62,6 +62,18 @@ impl DeleteCheck {
         table: &TableRef,
         plain: Option<&mut PlainRecords>,
     ) -> Result<SweepOutcome, ConnectorError> {
+        self.sweep(client, out, stream, table, plain)
+            .map_err(sweep_failed)
+    }
+
+    fn sweep<H: Transport, O: Output>(
+        self,
+        client: &mut FeishuClient<H>,
+        out: &mut O,
+        stream: &str,
+        table: &TableRef,
+        plain: Option<&mut PlainRecords>,
+    ) -> Result<SweepOutcome, ConnectorError> {
         let mut current = list_ids(client, table)?;
         let Some(mut known) = self.previous else {
             let message = format!(
@@ -78,18 +90,13 @@ impl DeleteCheck {
         known.extend(&self.emitted);
         let vanished = known.missing_from(&current);
         let came_back = current.missing_from(&known);
-        let mut deleted = Vec::new();
-        for chunk in vanished.chunks(BATCH_GET_IDS) {
-            let answer = batch_get(client, table, chunk)?;
-            for record in &answer.records {
-                if let Some(id) = record_id(record.get().as_bytes()) {
-                    current.insert(&id);
-                }
-            }
-            for id in &answer.forbidden_record_ids {
-                current.insert(id);
-            }
-            deleted.extend(answer.absent_record_ids);
+        let (deleted, unanswered) = confirm_deleted(client, table, &vanished, &mut current)?;
+        if unanswered > 0 {
+            let message = format!(
+                "stream `{stream}`: records/batch_get said nothing of {unanswered} of the ids \
+                 asked about; they stay remembered and are asked about again next read"
+            );
+            out.log(LogLevel::Warn, &message);
         }
         let now = format_utc(client.transport().epoch_ms());
         let tombstones: Vec<Vec<u8>> = deleted
@@ -116,6 +123,62 @@ impl DeleteCheck {
     }
 }
 
+/// A failed sweep's error, saying what failed and what to do (the sweep's requests are its
+/// own: a hint about the read's `page_size` would mislead).
+fn sweep_failed(mut error: ConnectorError) -> ConnectorError {
+    if error.category == crate::error::Category::OutputClosed {
+        return error;
+    }
+    if let Some(head) = error
+        .message
+        .strip_suffix(crate::classify::REJECTED_REQUEST_HINT)
+    {
+        error.message = format!("{head}Feishu rejected the sweep's request");
+    }
+    let message = format!(
+        "the records were read, but the sweep for deleted records (`detect_deletes`) failed: {}. \
+         The next run reads on from the last state saved and sweeps again; set \
+         `detect_deletes` to false to read without the sweep",
+        error.message
+    );
+    error.message = message;
+    error
+}
+
+/// Asks `records/batch_get` about each vanished id: only an id that was asked, that the
+/// sweep did not list, and that the answer names absent is deleted. An id found or forbidden
+/// stays in `current`, and so does one the answer says nothing of (asked again next read);
+/// ids the answer names that were not asked are ignored. Returns the deleted ids and how many
+/// asked ids got no answer.
+fn confirm_deleted<H: Transport>(
+    client: &mut FeishuClient<H>,
+    table: &TableRef,
+    vanished: &[String],
+    current: &mut RecordIds,
+) -> Result<(Vec<String>, usize), ConnectorError> {
+    let (mut deleted, mut unanswered) = (Vec::new(), 0);
+    for chunk in vanished.chunks(BATCH_GET_IDS) {
+        let answer = batch_get(client, table, chunk)?;
+        let mut present: Vec<String> = answer
+            .records
+            .iter()
+            .filter_map(|record| record_id(record.get().as_bytes()))
+            .collect();
+        present.extend(answer.forbidden_record_ids);
+        for id in chunk {
+            if present.contains(id) {
+                current.insert(id);
+            } else if answer.absent_record_ids.contains(id) && !current.contains(id) {
+                deleted.push(id.clone());
+            } else {
+                unanswered += usize::from(!answer.absent_record_ids.contains(id));
+                current.insert(id);
+            }
+        }
+    }
+    Ok((deleted, unanswered))
+}
+
 /// Fetches and emits the records whose ids came back; returns how many were emitted.
 fn emit_came_back<H: Transport, O: Output>(
     client: &mut FeishuClient<H>,
@@ -128,7 +191,13 @@ fn emit_came_back<H: Transport, O: Output>(
     let mut count = 0;
     for chunk in ids.chunks(BATCH_GET_IDS) {
         let answer = batch_get(client, table, chunk)?;
-        let raw: Vec<&[u8]> = answer.records.iter().map(|r| r.get().as_bytes()).collect();
+        // Only the records asked for: anything else in the answer is not this sweep's.
+        let raw: Vec<&[u8]> = answer
+            .records
+            .iter()
+            .map(|r| r.get().as_bytes())
+            .filter(|r| record_id(r).is_some_and(|id| chunk.contains(&id)))
+            .collect();
         let records = PlainRecords::hand_over(plain.as_deref_mut(), &raw).map_err(|e| {
             ConnectorError::bad_response(format!(
                 "a record from records/batch_get is not a JSON object: {e}"
@@ -168,7 +237,7 @@ fn list_ids<H: Transport>(
             ids.insert(&id);
         }
         let more = cursor
-            .advance(page.has_more, page.page_token.as_deref())
+            .advance(page.has_more, page.page_token.as_deref(), page.items.len())
             .map_err(|e| e.context(where_()))?;
         if !more {
             return Ok(ids);
@@ -319,5 +388,98 @@ mod tests {
         assert_eq!(outcome.current.len(), 1);
         assert!(out.records.is_empty());
         assert_eq!(client.requests_sent(), 2, "a token and one page of ids");
+    }
+
+    /// A table holding `ids` now, whose batch_get answers `answer` whatever it is asked.
+    fn answering(ids: &'static [&'static str], answer: &'static str) -> FakeHost {
+        FakeHost::new(move |req: &HttpRequest| {
+            if req.url.ends_with(TOKEN_PATH) {
+                return token_ok("t");
+            }
+            if req.url.contains("/batch_get") {
+                return json(200, answer);
+            }
+            let items: Vec<Value> = ids
+                .iter()
+                .map(|id| serde_json::json!({"record_id": id, "fields": {}}))
+                .collect();
+            let answer =
+                serde_json::json!({"code": 0, "data": {"has_more": false, "items": items}});
+            json(200, &answer.to_string())
+        })
+    }
+
+    fn sweep_with(host: FakeHost, previous: &[&str]) -> (SweepOutcome, FakeOutput) {
+        let mut client = client(host);
+        let mut out = FakeOutput::default();
+        let previous: RecordIds = previous.iter().copied().collect();
+        let outcome = DeleteCheck::new(Some(previous))
+            .finish(&mut client, &mut out, "s", &table(), None)
+            .unwrap();
+        (outcome, out)
+    }
+
+    #[test]
+    fn ids_nobody_asked_about_are_never_deleted() {
+        // recB vanished and is asked; the answer also names recA (listed by the sweep) and recZ.
+        let host = answering(
+            &["recA"],
+            r#"{"code":0,"data":{"records":[],"absent_record_ids":["recA","recB","recZ"]}}"#,
+        );
+        let (outcome, out) = sweep_with(host, &["recA", "recB"]);
+        assert_eq!(outcome.deleted, 1);
+        assert_eq!(outcome.current, ["recA"].into_iter().collect());
+        let emitted = &out.records[0].1;
+        assert_eq!(emitted.len(), 1);
+        assert!(emitted[0].contains(r#""record_id":"recB""#), "{emitted:?}");
+    }
+
+    #[test]
+    fn asked_ids_the_answer_says_nothing_of_stay_remembered() {
+        for answer in [
+            r#"{"code":0,"data":{}}"#,
+            r#"{"code":0,"data":{"records":[],"absent_record_ids":["recC"]}}"#,
+            r#"{"code":0}"#,
+        ] {
+            let host = answering(&["recA"], answer);
+            let (outcome, out) = sweep_with(host, &["recA", "recB", "recC"]);
+            let deleted_c = answer.contains("recC");
+            assert_eq!(outcome.deleted, usize::from(deleted_c), "{answer}");
+            assert!(
+                outcome.current.contains("recB"),
+                "{answer}: asked again next read"
+            );
+            assert_eq!(outcome.current.contains("recC"), !deleted_c, "{answer}");
+            assert!(
+                out.logs.iter().any(|(_, m)| m.contains("said nothing of")),
+                "{answer}: {:?}",
+                out.logs
+            );
+        }
+    }
+
+    #[test]
+    fn a_failed_sweep_says_so_without_page_size_hints() {
+        let host = FakeHost::new(|req: &HttpRequest| {
+            if req.url.ends_with(TOKEN_PATH) {
+                return token_ok("t");
+            }
+            json(400, r#"{"code":1254001,"msg":"WrongRequestBody"}"#)
+        });
+        let mut client = client(host);
+        let e = DeleteCheck::new(None)
+            .finish(&mut client, &mut FakeOutput::default(), "s", &table(), None)
+            .unwrap_err();
+        assert!(
+            e.message.contains("the sweep for deleted records"),
+            "{}",
+            e.message
+        );
+        assert!(!e.message.contains("page_size"), "{}", e.message);
+        assert!(
+            e.message.contains("`detect_deletes` to false"),
+            "{}",
+            e.message
+        );
     }
 }

@@ -1,8 +1,11 @@
-//! Incremental sync on `last_modified_time`: saved states, the server-side filter on a
-//! ModifiedTime field, and the cursor a read may save.
+//! Incremental sync on `last_modified_time`: saved states (and the table each belongs to), the
+//! server-side filter on a ModifiedTime field, and the cursor a read may save: the newest
+//! time emitted, the ids emitted at exactly that time, and, for a read stopped part way, the
+//! page it had reached.
 
 use crate::error::ConnectorError;
 use crate::record_ids::RecordIds;
+use crate::records::TableRef;
 use crate::scan::{each_member, value_span};
 use crate::schema::FieldInfo;
 use serde_json::{Map, Value, json};
@@ -20,6 +23,16 @@ pub const RECORD_IDS: &str = "record_ids";
 /// State member holding the table's `revision` when the stream was last read in full.
 pub const TABLE_REVISION: &str = "table_revision";
 
+/// State member naming the table the state belongs to ([`StateIdentity`]).
+pub const BELONGS_TO: &str = "table";
+/// State member holding the ids of the records emitted with exactly the cursor's time.
+pub const CURSOR_IDS: &str = "cursor_ids";
+/// State member holding where a read stopped part way stood ([`ResumePoint`]).
+pub const RESUME: &str = "resume";
+/// Records emitted with exactly the cursor's time are remembered by id up to this many; past
+/// it they are emitted again by the next read (a tie that large is rare).
+pub const MAX_CURSOR_IDS: usize = 10_000;
+
 /// What a stream's saved state holds.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SavedState {
@@ -29,6 +42,130 @@ pub struct SavedState {
     pub record_ids: Option<RecordIds>,
     /// The table's revision at the last complete read.
     pub revision: Option<i64>,
+    /// The table the state was written for; None in states of earlier versions.
+    pub identity: Option<StateIdentity>,
+    /// The records emitted with exactly the cursor's time.
+    pub cursor_ids: Option<RecordIds>,
+    /// Where a read that stopped part way stood.
+    pub resume: Option<ResumePoint>,
+}
+
+/// The table a state belongs to: the Base (by a hash of its app token, which the state must
+/// not show), the table and the view.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateIdentity {
+    pub base: String,
+    pub table_id: String,
+    pub view_id: Option<String>,
+}
+
+impl StateIdentity {
+    pub fn of(table: &TableRef) -> Self {
+        Self {
+            base: base_hash(&table.app_token),
+            table_id: table.table_id.clone(),
+            view_id: table.view_id.clone(),
+        }
+    }
+
+    pub fn to_state(&self) -> Value {
+        json!({"base": self.base, "table_id": self.table_id, "view_id": self.view_id})
+    }
+
+    fn from_state(state: &Value) -> Result<Self, String> {
+        let text = |key: &str| state.get(key).and_then(Value::as_str).map(str::to_string);
+        let view_id = match state.get("view_id") {
+            None | Some(Value::Null) => None,
+            Some(_) => Some(text("view_id").ok_or("`view_id` must be a string or null")?),
+        };
+        Ok(Self {
+            base: text("base").ok_or("`base` must be a string")?,
+            table_id: text("table_id").ok_or("`table_id` must be a string")?,
+            view_id,
+        })
+    }
+
+    /// How a state of `self` differs from one of `now`, in words; None when they agree.
+    pub fn difference(&self, now: &Self) -> Option<String> {
+        let view = |v: &Option<String>| {
+            v.as_deref()
+                .map_or("no view".into(), |v| format!("view {v}"))
+        };
+        if self.base != now.base {
+            Some("another Base".into())
+        } else if self.table_id != now.table_id {
+            Some(format!(
+                "table {} (this stream reads {})",
+                self.table_id, now.table_id
+            ))
+        } else if self.view_id != now.view_id {
+            Some(format!(
+                "{} (this stream reads {})",
+                view(&self.view_id),
+                view(&now.view_id)
+            ))
+        } else {
+            None
+        }
+    }
+}
+
+/// A stable, non-reversible name of a Base's app token (64-bit FNV-1a, in hex).
+fn base_hash(app_token: &str) -> String {
+    let hash = app_token.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{hash:016x}")
+}
+
+/// Where a read sorted by modification time stood when it last saved its state: the search
+/// (`from`, the day its filter started from, None for no filter), the page size and
+/// `page_token` of the last page emitted, and that page's first and last record id and item
+/// count, so the next read can ask for the same page, see that it is unchanged, and go on
+/// after it. When the page differs, the read starts again from the cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResumePoint {
+    pub from: Option<i64>,
+    pub page_size: u32,
+    pub token: Option<String>,
+    pub first: String,
+    pub last: String,
+    pub items: usize,
+}
+
+impl ResumePoint {
+    pub fn to_state(&self) -> Value {
+        json!({
+            "from": self.from, "page_size": self.page_size, "page_token": self.token,
+            "first": self.first, "last": self.last, "items": self.items,
+        })
+    }
+
+    fn from_state(state: &Value) -> Result<Self, String> {
+        let text = |key: &str| state.get(key).and_then(Value::as_str).map(str::to_string);
+        let number = |key: &str| state.get(key).and_then(Value::as_u64);
+        let token = match state.get("page_token") {
+            None | Some(Value::Null) => None,
+            Some(_) => Some(text("page_token").ok_or("`page_token` must be a string or null")?),
+        };
+        let from = match state.get("from") {
+            None | Some(Value::Null) => None,
+            Some(v) => Some(v.as_i64().ok_or("`from` must be an integer or null")?),
+        };
+        Ok(Self {
+            from,
+            page_size: number("page_size")
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|&n| n > 0)
+                .ok_or("`page_size` must be a positive integer")?,
+            token,
+            first: text("first").ok_or("`first` must be a string")?,
+            last: text("last").ok_or("`last` must be a string")?,
+            items: number("items")
+                .and_then(|n| usize::try_from(n).ok())
+                .ok_or("`items` must be a whole number")?,
+        })
+    }
 }
 
 /// Saved cursors by stream name, from a state document: an array of STREAM state messages (as
@@ -102,10 +239,31 @@ fn saved_state(stream_state: &Value, stream: &str) -> Result<SavedState, Connect
             ))
         })?),
     };
+    let member = |key: &str| match stream_state.get(key) {
+        None | Some(Value::Null) => None,
+        Some(v) => Some(v),
+    };
+    let drop_it = |key: &str, why: String| {
+        bad(format!(
+            "`{key}` {why}; drop it from the state to read anew"
+        ))
+    };
+    let identity = member(BELONGS_TO)
+        .map(|v| StateIdentity::from_state(v).map_err(|why| drop_it(BELONGS_TO, why)))
+        .transpose()?;
+    let cursor_ids = member(CURSOR_IDS)
+        .map(|v| RecordIds::from_state(v).map_err(|why| drop_it(CURSOR_IDS, why)))
+        .transpose()?;
+    let resume = member(RESUME)
+        .map(|v| ResumePoint::from_state(v).map_err(|why| drop_it(RESUME, why)))
+        .transpose()?;
     Ok(SavedState {
         cursor: integer(CURSOR_FIELD, "ms since the epoch")?,
         record_ids,
         revision: integer(TABLE_REVISION, "the table's revision")?,
+        identity,
+        cursor_ids,
+        resume,
     })
 }
 
@@ -147,11 +305,24 @@ pub fn tracks_only_some_fields(field: &FieldInfo) -> bool {
         })
 }
 
-/// Search body narrowing to records modified on or after the day before `cursor`, oldest
-/// first, by the ModifiedTime field `field`. Never used with a view: Feishu ignores the view
-/// when a filter or sort is given.
-pub fn filtered_search_body(field: &str, cursor: i64) -> String {
-    let from = cursor.saturating_sub(FILTER_SLACK_MS).max(0);
+/// The time a search for records modified since `cursor` filters from: [`FILTER_SLACK_MS`]
+/// before it, as the filter works to the day.
+pub fn filter_from(cursor: i64) -> i64 {
+    cursor.saturating_sub(FILTER_SLACK_MS).max(0)
+}
+
+/// Search body narrowing to records modified after the day before `from` (see
+/// [`filter_from`]), oldest first, by the ModifiedTime field `field`; with no `from`, every
+/// record, oldest first. Never used with a view: Feishu ignores the view when a filter or
+/// sort is given.
+pub fn modified_search_body(field: &str, from: Option<i64>) -> String {
+    match from {
+        Some(from) => filtered_search_body(field, from),
+        None => sorted_search_body(field),
+    }
+}
+
+fn filtered_search_body(field: &str, from: i64) -> String {
     let body = json!({
         "automatic_fields": true,
         "filter": {"conjunction": "and", "conditions": [
@@ -164,7 +335,7 @@ pub fn filtered_search_body(field: &str, cursor: i64) -> String {
 
 /// Search body asking for every record, oldest modification first, by the ModifiedTime field
 /// `field` (a first incremental read, which can then save its cursor after every page).
-pub fn sorted_search_body(field: &str) -> String {
+fn sorted_search_body(field: &str) -> String {
     json!({"automatic_fields": true, "sort": [{"field_name": field, "desc": false}]}).to_string()
 }
 
@@ -173,9 +344,15 @@ pub fn sorted_search_body(field: &str) -> String {
 pub struct CursorTracker {
     /// The saved cursor: records older than it are skipped.
     pub since: Option<i64>,
+    /// Records emitted at exactly `since` by earlier reads: skipped unless modified again.
+    since_ids: RecordIds,
     /// When the sync started (ms since the epoch): the new cursor never passes it.
     started_ms: i64,
     max_seen: Option<i64>,
+    /// The ids emitted at exactly `max_seen`; None when there were too many to remember.
+    at_max: Option<RecordIds>,
+    /// Where a sorted read stands, saved until the read completes.
+    position: Option<ResumePoint>,
     /// Other members of the state, saved beside the cursor.
     carried: Map<String, Value>,
     /// Bytes of the carried members, and of records emitted since the last checkpoint.
@@ -187,12 +364,32 @@ impl CursorTracker {
     pub fn new(since: Option<i64>, started_ms: i64) -> Self {
         Self {
             since,
+            since_ids: RecordIds::default(),
             started_ms,
             max_seen: None,
+            at_max: None,
+            position: None,
             carried: Map::new(),
             carried_bytes: 0,
             unsaved_bytes: 0,
         }
+    }
+
+    /// The records emitted at exactly the saved cursor by earlier reads, to be skipped.
+    pub fn delivered_at_cursor(mut self, ids: Option<RecordIds>) -> Self {
+        self.since_ids = ids.unwrap_or_default();
+        self
+    }
+
+    /// Notes the page a sorted read has emitted last (saved with the state until
+    /// [`CursorTracker::completed`]).
+    pub fn reached(&mut self, point: ResumePoint) {
+        self.position = Some(point);
+    }
+
+    /// The read completed: the next one starts from the cursor, not from a page.
+    pub fn completed(&mut self) {
+        self.position = None;
     }
 
     /// Saves `value` as state member `key` beside the cursor from now on.
@@ -219,15 +416,49 @@ impl CursorTracker {
         }
     }
 
-    /// Whether a record with this cursor value is to be emitted (at or after the saved
-    /// cursor; records without one are kept).
-    pub fn keep(&mut self, cursor: Option<i64>) -> bool {
+    /// Whether a record with this cursor value and id (`id` is asked only when needed) is to
+    /// be emitted: at or after the saved cursor, and not one an earlier read emitted at exactly
+    /// the cursor; records without a cursor are kept.
+    pub fn keep(&mut self, cursor: Option<i64>, id: impl FnOnce() -> Option<String>) -> bool {
         let Some(value) = cursor else { return true };
         if self.since.is_some_and(|since| value < since) {
             return false;
         }
-        self.max_seen = Some(self.max_seen.map_or(value, |m| m.max(value)));
+        let id = id();
+        if self.since == Some(value) && id.as_deref().is_some_and(|i| self.since_ids.contains(i)) {
+            return false;
+        }
+        match self.max_seen {
+            Some(max) if value < max => {}
+            Some(max) if value == max => self.note_at_max(id),
+            _ => {
+                self.max_seen = Some(value);
+                self.at_max = Some(RecordIds::default());
+                self.note_at_max(id);
+            }
+        }
         true
+    }
+
+    fn note_at_max(&mut self, id: Option<String>) {
+        match (self.at_max.as_mut(), id) {
+            (Some(ids), Some(id)) if ids.len() < MAX_CURSOR_IDS => ids.insert(&id),
+            _ => self.at_max = None,
+        }
+    }
+
+    /// The ids emitted at exactly the cursor to save, by this read and earlier ones; None
+    /// when there are none or too many to remember.
+    pub fn cursor_ids(&self) -> Option<RecordIds> {
+        let cursor = self.cursor()?;
+        let mut ids = RecordIds::default();
+        if self.since == Some(cursor) {
+            ids.extend(&self.since_ids);
+        }
+        if self.max_seen == Some(cursor) {
+            ids.extend(self.at_max.as_ref()?);
+        }
+        (!ids.is_empty()).then_some(ids)
     }
 
     /// The cursor to save: the largest value seen, never past the sync's start, never behind
@@ -245,6 +476,12 @@ impl CursorTracker {
         let mut state = Map::new();
         if let Some(c) = self.cursor() {
             state.insert(CURSOR_FIELD.to_string(), json!(c));
+        }
+        if let Some(ids) = self.cursor_ids() {
+            state.insert(CURSOR_IDS.to_string(), ids.to_state());
+        }
+        if let Some(point) = &self.position {
+            state.insert(RESUME.to_string(), point.to_state());
         }
         state.extend(self.carried.clone());
         Value::Object(state).to_string()
@@ -312,6 +549,14 @@ mod tests {
                 r#"{"a":{"table_revision":true}}"#,
                 "`table_revision` must be an integer",
             ),
+            (
+                r#"{"a":{"table":{"table_id":"t"}}}"#,
+                "`table` `base` must be a string; drop it",
+            ),
+            (
+                r#"{"a":{"resume":{"page_size":0}}}"#,
+                "`resume` `page_size` must be a positive integer",
+            ),
         ] {
             let e = parse_state(text).unwrap_err();
             assert!(e.message.contains(needle), "{text}: {}", e.message);
@@ -332,20 +577,95 @@ mod tests {
 
     #[test]
     fn the_cursor_keeps_boundary_ties_and_never_passes_the_start() {
+        let id = |i: &'static str| move || Some(i.to_string());
         let mut t = CursorTracker::new(Some(100), 1_000);
-        assert!(!t.keep(Some(99)));
-        assert!(t.keep(Some(100)), "a tie with the cursor is emitted again");
-        assert!(t.keep(Some(500)));
-        assert!(t.keep(None));
+        assert!(!t.keep(Some(99), id("rec1")));
+        assert!(
+            t.keep(Some(100), id("rec2")),
+            "a tie with the cursor is emitted again"
+        );
+        assert!(t.keep(Some(500), id("rec3")));
+        assert!(t.keep(None, id("rec4")));
         assert_eq!(t.cursor(), Some(500));
-        assert!(t.keep(Some(5_000)), "modified during the sync");
+        assert_eq!(t.cursor_ids().unwrap().ids().collect::<Vec<_>>(), ["rec3"]);
+        assert!(t.keep(Some(5_000), id("rec5")), "modified during the sync");
         assert_eq!(t.cursor(), Some(1_000));
+        assert_eq!(t.cursor_ids(), None, "nothing was emitted at exactly 1000");
         assert_eq!(t.state(), r#"{"last_modified_time":1000}"#);
         t.carry(TABLE_REVISION, json!(3));
         assert_eq!(
             t.state(),
             r#"{"last_modified_time":1000,"table_revision":3}"#
         );
+    }
+
+    #[test]
+    fn ties_emitted_at_the_cursor_are_not_emitted_again() {
+        let id = |i: &'static str| move || Some(i.to_string());
+        let mut first = CursorTracker::new(None, 1_000);
+        assert!(first.keep(Some(100), id("rec1")));
+        assert!(first.keep(Some(100), id("rec2")));
+        let state = format!(r#"{{"a":{}}}"#, first.state());
+        let saved = parse_state(&state).unwrap().remove("a").unwrap();
+        assert_eq!(saved.cursor, Some(100));
+        let mut next =
+            CursorTracker::new(saved.cursor, 2_000).delivered_at_cursor(saved.cursor_ids);
+        assert!(!next.keep(Some(100), id("rec1")), "delivered at the cursor");
+        assert!(next.keep(Some(100), id("rec3")), "a tie not delivered yet");
+        assert_eq!(
+            next.cursor_ids().unwrap().ids().collect::<Vec<_>>(),
+            ["rec1", "rec2", "rec3"]
+        );
+        assert!(next.keep(Some(150), id("rec1")), "modified again");
+        assert_eq!(
+            next.cursor_ids().unwrap().ids().collect::<Vec<_>>(),
+            ["rec1"]
+        );
+    }
+
+    #[test]
+    fn a_stopped_sorted_read_saves_where_it_stood_until_it_completes() {
+        let mut t = CursorTracker::new(None, 1_000);
+        assert!(t.keep(Some(100), || Some("rec1".into())));
+        let point = ResumePoint {
+            from: Some(5),
+            page_size: 100,
+            token: Some("pgt".into()),
+            first: "rec0".into(),
+            last: "rec1".into(),
+            items: 2,
+        };
+        t.reached(point.clone());
+        let saved = parse_state(&format!(r#"{{"a":{}}}"#, t.state())).unwrap();
+        assert_eq!(saved["a"].resume, Some(point));
+        t.completed();
+        assert!(!t.state().contains(RESUME));
+    }
+
+    #[test]
+    fn a_state_names_its_table_and_tells_another_apart() {
+        let table = |app: &str, table: &str, view: Option<&str>| TableRef {
+            app_token: app.into(),
+            table_id: table.into(),
+            view_id: view.map(str::to_string),
+        };
+        let a = StateIdentity::of(&table("bascnSecret", "tblA", None));
+        assert!(!a.to_state().to_string().contains("bascnSecret"));
+        let state = format!(r#"{{"s":{{"table":{}}}}}"#, a.to_state());
+        assert_eq!(parse_state(&state).unwrap()["s"].identity, Some(a.clone()));
+        assert_eq!(a.difference(&a), None);
+        let b = StateIdentity::of(&table("bascnSecret", "tblB", None));
+        assert_eq!(
+            a.difference(&b).unwrap(),
+            "table tblA (this stream reads tblB)"
+        );
+        let view = StateIdentity::of(&table("bascnSecret", "tblA", Some("vew1")));
+        assert_eq!(
+            view.difference(&a).unwrap(),
+            "view vew1 (this stream reads no view)"
+        );
+        let other = StateIdentity::of(&table("bascnOther", "tblA", None));
+        assert_eq!(a.difference(&other).unwrap(), "another Base");
     }
 
     #[test]
@@ -361,15 +681,15 @@ mod tests {
     #[test]
     fn a_future_cursor_yields_nothing_and_is_kept() {
         let mut t = CursorTracker::new(Some(9_000), 1_000);
-        assert!(!t.keep(Some(5_000)));
+        assert!(!t.keep(Some(5_000), || None));
         assert_eq!(t.cursor(), Some(9_000));
         assert_eq!(CursorTracker::new(None, 1_000).state(), "{}");
     }
 
     #[test]
     fn the_filter_asks_from_two_days_before() {
-        let body: Value =
-            serde_json::from_str(&filtered_search_body("修改时间", 3 * 86_400_000)).unwrap();
+        let from = Some(filter_from(3 * 86_400_000));
+        let body: Value = serde_json::from_str(&modified_search_body("修改时间", from)).unwrap();
         assert_eq!(
             body["filter"]["conditions"][0]["value"],
             json!(["ExactDate", "86400000"])

@@ -9,11 +9,14 @@ use crate::config::Values;
 use crate::deletes::DeleteCheck;
 use crate::error::{Category, ConnectorError};
 use crate::host::{LogLevel, Output, StreamStatus, Transport};
-use crate::incremental::{self, CursorTracker, RECORD_IDS, SavedState, TABLE_REVISION};
+use crate::incremental::{
+    self, BELONGS_TO, CursorTracker, RECORD_IDS, ResumePoint, SavedState, StateIdentity,
+    TABLE_REVISION,
+};
 use crate::paginator::PageCursor;
 use crate::plain::PlainRecords;
 use crate::planning::{Lane, SearchPlan, search_plan};
-use crate::records::RecordsPage;
+use crate::records::{RecordsPage, record_id};
 use crate::schema::unknown_field;
 use crate::schema_drift::{self, KnownField};
 
@@ -34,8 +37,17 @@ pub fn read_stream<H: Transport, O: Output>(
         started_ms,
         catalog_fields,
     } = start;
-    let mut tracker = CursorTracker::new(saved.cursor, started_ms);
     let incremental = mode == SyncMode::Incremental;
+    let saved = if incremental {
+        state_of_this_table(out, stream, saved)
+    } else {
+        saved
+    };
+    let mut tracker =
+        CursorTracker::new(saved.cursor, started_ms).delivered_at_cursor(saved.cursor_ids.clone());
+    if incremental {
+        tracker.carry(BELONGS_TO, StateIdentity::of(&stream.table).to_state());
+    }
     if incremental && saved.revision.is_some() && saved.revision == stream.revision {
         return skip_unchanged(out, stream, saved, tracker);
     }
@@ -48,15 +60,20 @@ pub fn read_stream<H: Transport, O: Output>(
         }
         DeleteCheck::new(saved.record_ids)
     });
-    let outcome =
-        read_records(client, out, stream, mode, &mut tracker, deletes).and_then(|count| {
-            // Only a complete read may vouch for the revision it started from.
-            if let (true, Some(revision)) = (incremental, stream.revision) {
-                tracker.carry(TABLE_REVISION, revision.into());
-            }
-            out.emit_state(name, &tracker.state())?;
-            Ok(count)
-        });
+    let read = ReadFrom {
+        mode,
+        resume: saved.resume,
+        deletes,
+    };
+    let outcome = read_records(client, out, stream, read, &mut tracker).and_then(|count| {
+        tracker.completed();
+        // Only a complete read may vouch for the revision it started from.
+        if let (true, Some(revision)) = (incremental, stream.revision) {
+            tracker.carry(TABLE_REVISION, revision.into());
+        }
+        out.emit_state(name, &tracker.state())?;
+        Ok(count)
+    });
     match outcome {
         Ok(count) => {
             out.log(
@@ -73,6 +90,41 @@ pub fn read_stream<H: Transport, O: Output>(
     }
 }
 
+/// The saved state when it belongs to the stream's table. A state written for another table,
+/// Base or view is ignored with a WARN (the stream is read from the start); a state of an
+/// earlier version, which does not say, is used but its revision is not trusted to skip
+/// the read.
+fn state_of_this_table<O: Output>(
+    out: &mut O,
+    stream: &StreamDef,
+    saved: SavedState,
+) -> SavedState {
+    let now = StateIdentity::of(&stream.table);
+    match saved.identity.as_ref().map(|then| then.difference(&now)) {
+        Some(None) => saved,
+        Some(Some(other)) => {
+            let message = format!(
+                "stream `{}`: the state given was saved for {other}, so it is ignored and the \
+                 stream is read from the start",
+                stream.name
+            );
+            out.log(LogLevel::Warn, &message);
+            SavedState::default()
+        }
+        None => SavedState {
+            revision: None,
+            ..saved
+        },
+    }
+}
+
+/// How a stream is read: its mode, the page a stopped read reached, and the delete check.
+struct ReadFrom {
+    mode: SyncMode,
+    resume: Option<ResumePoint>,
+    deletes: Option<DeleteCheck>,
+}
+
 /// Emits the stream's records page by page (plain when asked) and, with a delete check, the
 /// records deleted since the last read; returns how many records were emitted. A failed read
 /// still saves the state of the pages it emitted in full, when they came sorted.
@@ -80,13 +132,17 @@ fn read_records<H: Transport, O: Output>(
     client: &mut FeishuClient<H>,
     out: &mut O,
     stream: &StreamDef,
-    mode: SyncMode,
+    from: ReadFrom,
     tracker: &mut CursorTracker,
-    deletes: Option<DeleteCheck>,
 ) -> Result<u64, ConnectorError> {
     let name = stream.name.as_str();
+    let ReadFrom {
+        mode,
+        resume,
+        deletes,
+    } = from;
     let mut plain = plain_records(client, out, stream)?;
-    let plan = search_plan(client, out, stream, mode, tracker.since)?;
+    let plan = search_plan(client, out, stream, mode, tracker.since, resume)?;
     let mut read = StreamRead {
         stream,
         plan,
@@ -223,6 +279,12 @@ struct LaneCursor {
     page_size: u32,
 }
 
+impl LaneCursor {
+    fn sorted_resume(&self) -> Option<&ResumePoint> {
+        self.lane.sorted.as_ref()?.resume.as_ref()
+    }
+}
+
 /// Pages through a stream's records, emitting each page's records (those at or after the
 /// cursor, and in the lane's range of creation time) as Feishu sent them, and fetching each
 /// lane's next page while the current one is handed over. Several lanes are read in turn,
@@ -236,10 +298,13 @@ fn read_pages<H: Transport, O: Output>(
     let page_size = client.config().page_size;
     let mut lanes: Vec<LaneCursor> = std::mem::take(&mut read.plan.lanes)
         .into_iter()
-        .map(|lane| LaneCursor {
-            lane,
-            cursor: PageCursor::default(),
-            page_size,
+        .map(|lane| {
+            let resume = lane.sorted.as_ref().and_then(|s| s.resume.as_ref());
+            LaneCursor {
+                cursor: PageCursor::resuming(resume.and_then(|p| p.token.clone())),
+                page_size: resume.map_or(page_size, |p| p.page_size),
+                lane,
+            }
         })
         .collect();
     if lanes.len() > 1 {
@@ -284,13 +349,20 @@ fn read_page<H: Transport, O: Output>(
 ) -> Result<(u64, bool), ConnectorError> {
     let stream = read.stream;
     let table = &stream.table;
-    let body = lane.lane.body.as_str();
+    let body = lane.lane.body.clone();
+    let body = body.as_str();
+    let asked_token = lane.cursor.token().map(str::to_string);
+    let resuming = lane.sorted_resume().is_some();
     let response = loop {
         let answer = match lane.lane.first.take() {
             Some(first) => Ok(first),
             None => client.search_records(table, body, lane.page_size, lane.cursor.token()),
         };
         match answer {
+            Err(e) if resuming && !ends_the_read(&e) => {
+                restart_sorted(client, out, read, lane, &e.message);
+                return Ok((0, true));
+            }
             Err(e) if e.category == Category::ResponseTooLarge && lane.page_size > 1 => {
                 if lane.page_size == client.config().page_size {
                     let message = format!(
@@ -311,30 +383,135 @@ fn read_page<H: Transport, O: Output>(
         format!("records page {page_number} from POST {path}")
     };
     let page = RecordsPage::parse_plain(&response.body, read.plain.as_deref_mut())
-        .map_err(|e| e.context(where_()))?;
+        .map_err(|e| e.context(where_()));
+    if let Some(point) = lane.lane.sorted.as_mut().and_then(|s| s.resume.take()) {
+        return match page {
+            Ok(page) if is_the_page(&page, &point) => go_on_after(client, out, read, lane, &page),
+            Ok(_) => {
+                restart_sorted(client, out, read, lane, "its records differ now");
+                Ok((0, true))
+            }
+            Err(e) => {
+                restart_sorted(client, out, read, lane, &e.message);
+                Ok((0, true))
+            }
+        };
+    }
+    let page = page?;
     let more = lane
         .cursor
-        .advance(page.has_more, page.page_token.as_deref());
+        .advance(page.has_more, page.page_token.as_deref(), page.items.len());
     if let Ok(true) = more {
         client.prefetch_records(table, body, lane.page_size, lane.cursor.token());
     }
+    // Where a sorted read stands after this page, should it stop here.
+    let point = lane.lane.sorted.as_ref().and_then(|sorted| {
+        Some(ResumePoint {
+            from: sorted.from,
+            page_size: lane.page_size,
+            token: asked_token,
+            first: record_id(page.items.first()?)?,
+            last: record_id(page.items.last()?)?,
+            items: page.items.len(),
+        })
+    });
+    let page_bytes: usize = page.items.iter().map(|r| r.len()).sum();
     let range = lane.lane.range;
     let (plan, tracker) = (&read.plan, &mut *read.tracker);
     let (kept, records) = page.kept(|r| {
         range.is_none_or(|range| range.holds(r))
-            && (!plan.track_cursor || tracker.keep(incremental::record_cursor(r)))
+            && (!plan.track_cursor || tracker.keep(incremental::record_cursor(r), || record_id(r)))
     });
     if let Some(deletes) = read.deletes.as_mut() {
         kept.iter().for_each(|r| deletes.saw(r));
     }
     let emitted = records.len() as u64;
     if !records.is_empty() {
-        let bytes = records.iter().map(Vec::len).sum();
         out.emit_records(&stream.name, records)
             .map_err(|e| e.context(where_()))?;
-        if read.plan.sorted && read.tracker.checkpoint_due(bytes) {
-            out.emit_state(&stream.name, &read.tracker.state())?;
-        }
+    }
+    if let Some(point) = point {
+        read.tracker.reached(point);
+    }
+    if lane.lane.sorted.is_some() && read.tracker.checkpoint_due(page_bytes.max(1)) {
+        out.emit_state(&stream.name, &read.tracker.state())?;
     }
     Ok((emitted, more?))
+}
+
+/// Errors that end a read however it goes on: a resumed search failing for anything else is
+/// started again from the cursor instead.
+fn ends_the_read(e: &ConnectorError) -> bool {
+    matches!(
+        e.category,
+        Category::Auth
+            | Category::Permission
+            | Category::RateLimited(_)
+            | Category::Config
+            | Category::OutputClosed
+    )
+}
+
+/// Whether `page` is the page a stopped read emitted last: same first and last record, same
+/// count (nothing before it moved, so what follows it is what the stopped read had not read).
+fn is_the_page(page: &RecordsPage<'_>, point: &ResumePoint) -> bool {
+    let id = |r: Option<&&[u8]>| r.and_then(|r| record_id(r));
+    page.items.len() == point.items
+        && id(page.items.first()).as_deref() == Some(point.first.as_str())
+        && id(page.items.last()).as_deref() == Some(point.last.as_str())
+}
+
+/// The page a stopped read emitted last came back unchanged: its records were emitted then,
+/// so the read goes on after it.
+fn go_on_after<H: Transport, O: Output>(
+    client: &mut FeishuClient<H>,
+    out: &mut O,
+    read: &mut StreamRead<'_>,
+    lane: &mut LaneCursor,
+    page: &RecordsPage<'_>,
+) -> Result<(u64, bool), ConnectorError> {
+    if let Some(deletes) = read.deletes.as_mut() {
+        page.items.iter().for_each(|r| deletes.saw(r));
+    }
+    let message = format!(
+        "stream `{}`: going on after the page the last read stopped at",
+        read.stream.name
+    );
+    out.log(LogLevel::Info, &message);
+    let more = lane
+        .cursor
+        .advance(page.has_more, page.page_token.as_deref(), page.items.len())?;
+    if more {
+        let body = lane.lane.body.clone();
+        client.prefetch_records(
+            &read.stream.table,
+            &body,
+            lane.page_size,
+            lane.cursor.token(),
+        );
+    }
+    Ok((0, more))
+}
+
+/// The page a stopped read reached cannot be read again as it was (`why`): the search starts
+/// again from the cursor, where the records emitted before it are skipped by time and id.
+fn restart_sorted<H: Transport, O: Output>(
+    client: &mut FeishuClient<H>,
+    out: &mut O,
+    read: &mut StreamRead<'_>,
+    lane: &mut LaneCursor,
+    why: &str,
+) {
+    let Some(sorted) = lane.lane.sorted.as_mut() else {
+        return;
+    };
+    let message = format!(
+        "stream `{}`: cannot go on after the page the last read stopped at ({why}); reading \
+         again from the saved cursor, without emitting again what was emitted",
+        read.stream.name
+    );
+    out.log(LogLevel::Info, &message);
+    lane.lane.body = sorted.restart(read.tracker.since);
+    lane.cursor = PageCursor::default();
+    lane.page_size = client.config().page_size;
 }

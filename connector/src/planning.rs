@@ -7,7 +7,7 @@ use crate::catalog::{StreamDef, SyncMode};
 use crate::client::FeishuClient;
 use crate::error::{Category, ConnectorError};
 use crate::host::{HttpResponse, LogLevel, Output, Transport};
-use crate::incremental;
+use crate::incremental::{self, ResumePoint};
 use crate::ranges::{self, CreatedRange};
 use crate::records::{RecordsPage, TableRef};
 
@@ -18,6 +18,26 @@ pub struct Lane {
     pub body: String,
     pub range: Option<CreatedRange>,
     pub first: Option<HttpResponse>,
+    /// For a search sorted by modification time, what it is sorted and filtered by.
+    pub sorted: Option<SortedSearch>,
+}
+
+/// A search sorted by a ModifiedTime field: the field, the day its filter starts from (None:
+/// no filter), and the page of a stopped read to go on after, asked for (and checked) first.
+pub struct SortedSearch {
+    pub field: String,
+    pub from: Option<i64>,
+    pub resume: Option<ResumePoint>,
+}
+
+impl SortedSearch {
+    /// The search of records modified since `cursor` (every record without one), from its
+    /// first page.
+    pub fn restart(&mut self, cursor: Option<i64>) -> String {
+        self.from = cursor.map(incremental::filter_from);
+        self.resume = None;
+        incremental::modified_search_body(&self.field, self.from)
+    }
 }
 
 /// How a stream's records are asked for and handled.
@@ -38,6 +58,7 @@ pub fn search_plan<H: Transport, O: Output>(
     stream: &StreamDef,
     mode: SyncMode,
     since: Option<i64>,
+    resume: Option<ResumePoint>,
 ) -> Result<SearchPlan, ConnectorError> {
     let plain = |track_cursor| SearchPlan::whole(stream, track_cursor);
     if mode == SyncMode::FullRefresh {
@@ -68,18 +89,32 @@ pub fn search_plan<H: Transport, O: Output>(
                 field.field_name
             ),
         ),
-        Some(field) => Ok(SearchPlan {
-            lanes: vec![Lane {
-                body: match since {
-                    Some(cursor) => incremental::filtered_search_body(&field.field_name, cursor),
-                    None => incremental::sorted_search_body(&field.field_name),
-                },
-                range: None,
-                first: None,
-            }],
-            track_cursor: true,
-            sorted: true,
-        }),
+        Some(field) => {
+            let mut sorted = SortedSearch {
+                field: field.field_name.clone(),
+                from: None,
+                resume: None,
+            };
+            let page_size = client.config().page_size;
+            let body = match resume.filter(|point| point.page_size <= page_size) {
+                Some(point) => {
+                    sorted.from = point.from;
+                    sorted.resume = Some(point);
+                    incremental::modified_search_body(&sorted.field, sorted.from)
+                }
+                None => sorted.restart(since),
+            };
+            Ok(SearchPlan {
+                lanes: vec![Lane {
+                    body,
+                    range: None,
+                    first: None,
+                    sorted: Some(sorted),
+                }],
+                track_cursor: true,
+                sorted: true,
+            })
+        }
         None => {
             let message = format!(
                 "stream `{}`: the table has no \"Modified time\" field, so every record is read and \
@@ -100,6 +135,7 @@ impl SearchPlan {
                 body: stream.table.search_body(),
                 range: None,
                 first: None,
+                sorted: None,
             }],
             track_cursor,
             sorted: false,
@@ -151,6 +187,7 @@ fn full_refresh_plan<H: Transport, O: Output>(
                 body: range.search_body(&field),
                 range: Some(range),
                 first: None,
+                sorted: None,
             })
             .collect(),
         track_cursor: false,

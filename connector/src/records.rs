@@ -68,6 +68,20 @@ pub fn record_id(record: &[u8]) -> Option<String> {
     found
 }
 
+/// Where the record object at `at` ends, and whether it has a non-empty string `record_id`
+/// (one walk over its members, as finding its end takes anyway).
+fn with_record_id(b: &[u8], at: usize) -> Result<(usize, bool), ScanError> {
+    let mut has_id = false;
+    let end = each_member(b, at, |key, at| {
+        let (start, end) = value_span(b, at)?;
+        if key == b"record_id" {
+            has_id = b[start] == b'"' && end - start > 2;
+        }
+        Ok(end)
+    })?;
+    Ok((end, has_id))
+}
+
 /// One page of records, borrowing the response body.
 #[derive(Debug)]
 pub struct RecordsPage<'a> {
@@ -162,6 +176,8 @@ struct DataFields<'a, 'p> {
     /// `data.items` was present but neither an array nor null.
     items_not_array: bool,
     items_seen: bool,
+    /// The first item (0-based) without a string `record_id`.
+    without_id: Option<usize>,
     has_more: Option<&'a [u8]>,
     page_token: Option<&'a [u8]>,
     total: Option<u64>,
@@ -193,18 +209,23 @@ impl<'a> DataFields<'a, '_> {
                 return each_item(b, at, |i, at| {
                     number = i + 1;
                     let start = skip_ws(b, at);
-                    let end = match &mut self.rendered {
-                        Some((plain, rendered)) if b.get(start) == Some(&b'{') => {
+                    let is_object = b.get(start) == Some(&b'{');
+                    let (end, has_id) = match &mut self.rendered {
+                        Some((plain, rendered)) if is_object => {
                             let (record, end) = plain.render_at(b, start)?;
                             rendered.push(record);
-                            end
+                            (end, plain.had_record_id())
                         }
                         Some((_, rendered)) => {
                             rendered.push(Vec::new());
-                            value_span(b, start)?.1
+                            (value_span(b, start)?.1, false)
                         }
-                        None => value_span(b, start)?.1,
+                        None if is_object => with_record_id(b, start)?,
+                        None => (value_span(b, start)?.1, false),
                     };
+                    if !has_id && is_object && self.without_id.is_none() {
+                        self.without_id = Some(i);
+                    }
                     self.items.push(&b[start..end]);
                     Ok(end)
                 })
@@ -261,6 +282,11 @@ impl<'a> DataFields<'a, '_> {
         if let Some(i) = self.items.iter().position(|r| !r.starts_with(b"{")) {
             return Err(ConnectorError::bad_response(format!(
                 "`data.items[{i}]` is not a JSON object"
+            )));
+        }
+        if let Some(i) = self.without_id {
+            return Err(ConnectorError::bad_response(format!(
+                "`data.items[{i}]` has no `record_id` string, the stream's primary key"
             )));
         }
         Ok(RecordsPage {
@@ -352,6 +378,29 @@ mod tests {
             let e = RecordsPage::parse(body.as_bytes()).unwrap_err();
             assert_eq!(e.category, crate::error::Category::BadResponse);
             assert!(e.message.contains(needle), "{body}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn items_without_a_string_record_id_are_bad_responses() {
+        for body in [
+            r#"{"code":0,"data":{"has_more":false,"items":[{"record_id":"r1"},{"fields":{}}]}}"#,
+            r#"{"code":0,"data":{"has_more":false,"items":[{"record_id":"r1"},{"record_id":7}]}}"#,
+            r#"{"code":0,"data":{"has_more":false,"items":[{"record_id":"r1"},{"record_id":""}]}}"#,
+        ] {
+            let mut plain = PlainRecords::new(&[], |_| {});
+            for e in [
+                RecordsPage::parse(body.as_bytes()).unwrap_err(),
+                RecordsPage::parse_plain(body.as_bytes(), Some(&mut plain)).unwrap_err(),
+            ] {
+                assert_eq!(e.category, crate::error::Category::BadResponse);
+                assert!(
+                    e.message
+                        .contains("`data.items[1]` has no `record_id` string"),
+                    "{body}: {}",
+                    e.message
+                );
+            }
         }
     }
 

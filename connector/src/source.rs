@@ -411,13 +411,15 @@ mod tests {
             ["rec3", "rec4", "rec5"],
             "the record at the cursor comes again"
         );
+        assert_eq!(out.states.len(), 1);
+        let saved: serde_json::Value = serde_json::from_str(&out.states[0].1).unwrap();
+        assert_eq!(saved["last_modified_time"], 1005);
         assert_eq!(
-            out.states,
-            vec![(
-                "records".to_string(),
-                r#"{"last_modified_time":1005}"#.to_string()
-            )]
+            saved["cursor_ids"]["count"], 1,
+            "rec5, emitted at the cursor"
         );
+        assert_eq!(saved["table"]["table_id"], "tbl1");
+        assert_eq!(saved["table"]["view_id"], serde_json::Value::Null);
         let searches = host
             .requests
             .iter()

@@ -39,6 +39,9 @@ pub enum Fault {
     /// `count` records are appended to the main table (created now, as the next indices)
     /// before this search is answered, as if users added them during the read.
     AddRecords { count: usize },
+    /// HTTP 200 with this body verbatim: for answers whose shape contradicts itself (an
+    /// empty page whose `total` says otherwise, items without ids, odd cell values).
+    Answer(String),
 }
 
 pub(crate) fn fault_response(fault: &Fault) -> Response {

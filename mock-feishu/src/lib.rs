@@ -54,6 +54,9 @@ pub struct MockConfig {
     /// Bitable requests allowed per sliding second (as Feishu's per-app quota); over it the
     /// mock answers HTTP 429, code 99991400, and counts a violation.
     pub qps: Option<usize>,
+    /// When set, every `records/batch_get` answers this `data` object (code 0) instead of
+    /// what the table holds: for answers that name ids nobody asked about, or leave some out.
+    pub batch_get_answer: Option<Value>,
 }
 
 impl Default for MockConfig {
@@ -65,6 +68,7 @@ impl Default for MockConfig {
             copies: 0,
             latency: std::time::Duration::ZERO,
             qps: None,
+            batch_get_answer: None,
         }
     }
 }

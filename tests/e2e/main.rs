@@ -8,6 +8,7 @@ mod base_streams;
 mod big_table;
 mod check;
 mod compile_cache;
+mod complete_syncs;
 mod concurrency;
 mod contract;
 mod deletes;

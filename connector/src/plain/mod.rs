@@ -45,6 +45,8 @@ pub struct PlainRecords {
     error_values: BTreeMap<String, u64>,
     /// The length of the last record rendered.
     last_len: usize,
+    /// Whether the last record rendered had a non-empty string `record_id`.
+    had_record_id: bool,
 }
 
 impl PlainRecords {
@@ -57,6 +59,7 @@ impl PlainRecords {
             order: Vec::new(),
             error_values: BTreeMap::new(),
             last_len: 0,
+            had_record_id: false,
         };
         for field in fields {
             let shape = Shape::of_field(field);
@@ -105,6 +108,7 @@ impl PlainRecords {
         out.push(b'{');
         let mut first = true;
         let mut fields_seen = false;
+        self.had_record_id = false;
         let end = each_member(record, at, |key, at| {
             separate(&mut out, &mut first);
             write_key(&mut out, key);
@@ -124,6 +128,9 @@ impl PlainRecords {
                 }
                 _ => {
                     let (start, end) = value_span(record, at)?;
+                    if key == b"record_id" {
+                        self.had_record_id = record[start] == b'"' && end - start > 2;
+                    }
                     out.extend_from_slice(&record[start..end]);
                     Ok(end)
                 }
@@ -137,6 +144,12 @@ impl PlainRecords {
         out.push(b'}');
         self.last_len = out.len();
         Ok((out, end))
+    }
+
+    /// Whether the record [`PlainRecords::render_at`] rendered last had a non-empty string
+    /// `record_id`.
+    pub fn had_record_id(&self) -> bool {
+        self.had_record_id
     }
 
     /// The `fields` object at `at` of `b`, written with plain values, unticked checkboxes
