@@ -35,6 +35,9 @@ pub struct SweepOutcome {
     pub current: RecordIds,
     pub deleted: usize,
     pub restored: usize,
+    /// Ids asked about that the answer said nothing of: the table's revision must not let
+    /// the next read skip asking again.
+    pub unanswered: usize,
 }
 
 impl DeleteCheck {
@@ -94,7 +97,8 @@ impl DeleteCheck {
         if unanswered > 0 {
             let message = format!(
                 "stream `{stream}`: records/batch_get said nothing of {unanswered} of the ids \
-                 asked about; they stay remembered and are asked about again next read"
+                 asked about; they stay remembered and are asked about again by the next read, which the \
+                 table's revision will not skip"
             );
             out.log(LogLevel::Warn, &message);
         }
@@ -119,6 +123,7 @@ impl DeleteCheck {
             current,
             deleted: deleted.len(),
             restored,
+            unanswered,
         })
     }
 }

@@ -65,15 +65,16 @@ pub fn read_stream<H: Transport, O: Output>(
         resume: saved.resume,
         deletes,
     };
-    let outcome = read_records(client, out, stream, read, &mut tracker).and_then(|count| {
-        tracker.completed();
-        // Only a complete read may vouch for the revision it started from.
-        if let (true, Some(revision)) = (incremental, stream.revision) {
-            tracker.carry(TABLE_REVISION, revision.into());
-        }
-        out.emit_state(name, &tracker.state())?;
-        Ok(count)
-    });
+    let outcome =
+        read_records(client, out, stream, read, &mut tracker).and_then(|(count, settled)| {
+            tracker.completed();
+            // Only a complete read may vouch for the revision it started from.
+            if let (true, true, Some(revision)) = (incremental, settled, stream.revision) {
+                tracker.carry(TABLE_REVISION, revision.into());
+            }
+            out.emit_state(name, &tracker.state())?;
+            Ok(count)
+        });
     match outcome {
         Ok(count) => {
             out.log(
@@ -126,15 +127,16 @@ struct ReadFrom {
 }
 
 /// Emits the stream's records page by page (plain when asked) and, with a delete check, the
-/// records deleted since the last read; returns how many records were emitted. A failed read
-/// still saves the state of the pages it emitted in full, when they came sorted.
+/// records deleted since the last read; returns how many records were emitted, and whether
+/// the read settled everything (no deleted id left unconfirmed). A failed read still saves
+/// the state of the pages it emitted in full, when they came sorted.
 fn read_records<H: Transport, O: Output>(
     client: &mut FeishuClient<H>,
     out: &mut O,
     stream: &StreamDef,
     from: ReadFrom,
     tracker: &mut CursorTracker,
-) -> Result<u64, ConnectorError> {
+) -> Result<(u64, bool), ConnectorError> {
     let name = stream.name.as_str();
     let ReadFrom {
         mode,
@@ -156,16 +158,18 @@ fn read_records<H: Transport, O: Output>(
             let _ = out.emit_state(name, &read.tracker.state());
         }
     })?;
+    let mut settled = true;
     if let Some(check) = read.deletes.take() {
         let swept = check.finish(client, out, name, &stream.table, read.plain.as_deref_mut())?;
         read.tracker.carry(RECORD_IDS, swept.current.to_state());
+        settled = swept.unanswered == 0;
     }
     if let Some(errors) = plain.as_ref().and_then(PlainRecords::error_values) {
         let message =
             format!("stream `{name}`: formula or lookup error values were made null ({errors})");
         out.log(LogLevel::Warn, &message);
     }
-    Ok(count)
+    Ok((count, settled))
 }
 
 /// Where a stream's read starts from.

@@ -177,3 +177,71 @@ fn discover_declares_the_deleted_at_column_only_with_the_option() {
     );
     assert_eq!(column(&without), Value::Null);
 }
+
+/// A second mock of the same Base whose `batch_get` answers `answer`, with `deleted` gone.
+fn answering(answer: Value, deleted: &[usize]) -> MockFeishu {
+    let mock = mock(MockConfig {
+        batch_get_answer: Some(answer),
+        ..MockConfig::with_records(N)
+    });
+    mock.delete(deleted);
+    mock
+}
+
+#[test]
+fn only_ids_asked_about_and_reported_absent_are_deleted() {
+    let before = mock(MockConfig::with_records(N));
+    let first = read(&config(&before), &json!([]), "incremental");
+    let listed = data::record_id(6);
+    let answer = json!({
+        "records": [],
+        "absent_record_ids": [data::record_id(5), listed, "recNeverAsked1"],
+        "forbidden_record_ids": [],
+    });
+    let after = answering(answer, &[5]);
+    let second = read(&config(&after), &states_of(&first), "incremental");
+    assert_eq!(
+        tombstones(&second),
+        [data::record_id(5)],
+        "a listed id and one nobody asked about are not deleted"
+    );
+    assert_eq!(remembered(&second), N as u64 - 1);
+}
+
+#[test]
+fn asked_ids_the_answer_leaves_out_are_asked_again_next_run() {
+    let before = mock(MockConfig::with_records(N));
+    let first = read(&config(&before), &json!([]), "incremental");
+    for answer in [
+        json!({"records": [], "absent_record_ids": [data::record_id(5)]}),
+        json!({}),
+    ] {
+        let after = answering(answer.clone(), &[5, 700]);
+        let second = read(&config(&after), &states_of(&first), "incremental");
+        let reported = tombstones(&second);
+        assert!(
+            reported.iter().all(|id| *id == data::record_id(5)),
+            "{answer}: {reported:?}"
+        );
+        assert_eq!(
+            remembered(&second),
+            N as u64 - reported.len() as u64,
+            "{answer}: the unanswered ids stay remembered"
+        );
+        assert!(
+            second
+                .logs()
+                .iter()
+                .any(|l| l.contains("records/batch_get said nothing of")),
+            "{answer}: {:?}",
+            second.logs()
+        );
+        // The next run, answered in full, reports what was left.
+        let honest = mock(MockConfig::with_records(N));
+        honest.delete(&[5, 700]);
+        let third = read(&config(&honest), &states_of(&second), "incremental");
+        let mut all = reported;
+        all.extend(tombstones(&third));
+        assert_eq!(all, [data::record_id(5), data::record_id(700)], "{answer}");
+    }
+}
