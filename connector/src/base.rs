@@ -24,7 +24,8 @@ pub struct TableInfo {
 }
 
 /// Stream name of a table: its name made safe (letters and digits of any script, other runs
-/// as `_`) and its table_id, which keeps every name unique, stable and with ASCII in it.
+/// as `_`) and its table_id (made safe by [`safe_table_id`]), which keeps every name unique,
+/// stable and with ASCII in it.
 pub fn stream_name(table: &TableInfo) -> String {
     let mut safe = String::new();
     for c in table.name.chars() {
@@ -35,14 +36,29 @@ pub fn stream_name(table: &TableInfo) -> String {
         }
     }
     let safe = safe.trim_matches('_');
+    let id = safe_table_id(&table.table_id);
     if safe.is_empty() {
-        table.table_id.clone()
+        id
     } else {
-        format!("{safe}_{}", table.table_id)
+        format!("{safe}_{id}")
     }
 }
 
-/// The table_id a stream name ends with (`..._<table_id>` or the bare table_id).
+/// A table_id as it may stand in a stream name: itself when it is ASCII letters and digits
+/// (as Feishu's are); otherwise those letters and digits and a hash of the whole id, so no
+/// path, query or control character gets through and two odd ids stay apart.
+pub fn safe_table_id(table_id: &str) -> String {
+    if !table_id.is_empty() && table_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return table_id.to_string();
+    }
+    let kept: String = table_id
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect();
+    format!("{kept}x{:08x}", crate::record_ids::hash64(table_id) as u32)
+}
+
+/// The (safe) table_id a stream name ends with (`..._<table_id>` or the bare table_id).
 pub fn table_id_of(stream: &str) -> &str {
     stream.rsplit('_').next().unwrap_or(stream)
 }
@@ -137,7 +153,19 @@ pub fn tables<H: Transport>(
         "/open-apis/bitable/v1/apps/{}/tables",
         encode_component(app_token)
     );
-    let all: Vec<TableInfo> = list_all(client, &path)?;
+    let mut all: Vec<TableInfo> = list_all(client, &path)?;
+    let mut seen = std::collections::HashSet::new();
+    all.retain(|t| {
+        let first = seen.insert(t.table_id.clone());
+        if !first {
+            let message = format!(
+                "the tables list names table {:?} more than once; it is offered once",
+                t.table_id
+            );
+            client.transport().log(LogLevel::Warn, &message);
+        }
+        first
+    });
     let (tables, others): (Vec<_>, Vec<_>) = all
         .into_iter()
         .partition(|t| !t.table_id.starts_with("ldx"));
@@ -198,6 +226,24 @@ mod tests {
         for name in ["项目任务_Tasks_tblA1", "tblA3", "Launch_plan_tblA2"] {
             assert!(name.chars().any(|c| c.is_ascii_alphanumeric()));
         }
+    }
+
+    #[test]
+    fn hostile_table_ids_give_safe_distinct_names() {
+        let names: Vec<String> = ["tbl/../x", "tbl?x", "tbl\u{7}x", "tbl x", ""]
+            .iter()
+            .map(|id| stream_name(&table(id, "名/字")))
+            .collect();
+        for name in &names {
+            assert!(
+                name.chars().all(|c| c.is_alphanumeric() || c == '_'),
+                "{name:?}"
+            );
+            assert!(name.starts_with("名_字_"), "{name:?}");
+        }
+        let unique: std::collections::BTreeSet<&String> = names.iter().collect();
+        assert_eq!(unique.len(), names.len(), "{names:?}");
+        assert_eq!(table_id_of(&names[0]), safe_table_id("tbl/../x"));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Which streams a read covers: the configured catalog's selection (names and sync modes,
 //! checked strictly) and how a selected name finds the stream the source offers now.
 
-use crate::base::{SINGLE_TABLE_STREAM, table_id_of};
+use crate::base::{SINGLE_TABLE_STREAM, safe_table_id, table_id_of};
 use crate::error::{Category, ConnectorError};
 use crate::records::TableRef;
 use serde_json::Value;
@@ -85,9 +85,9 @@ pub fn match_stream(name: &str, offered: &[StreamDef]) -> Result<StreamDef, Conn
 /// The offered stream `name` means, if any.
 pub fn find_stream(name: &str, offered: &[StreamDef]) -> Option<StreamDef> {
     let found = offered.iter().find(|s| s.name == name).or_else(|| {
-        offered
-            .iter()
-            .find(|s| s.name != SINGLE_TABLE_STREAM && s.table.table_id == table_id_of(name))
+        offered.iter().find(|s| {
+            s.name != SINGLE_TABLE_STREAM && safe_table_id(&s.table.table_id) == table_id_of(name)
+        })
     })?;
     Some(StreamDef {
         name: name.to_string(),

@@ -110,12 +110,9 @@ impl StateIdentity {
     }
 }
 
-/// A stable, non-reversible name of a Base's app token (64-bit FNV-1a, in hex).
+/// A stable, non-reversible name of a Base's app token.
 fn base_hash(app_token: &str) -> String {
-    let hash = app_token.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    format!("{hash:016x}")
+    format!("{:016x}", crate::record_ids::hash64(app_token))
 }
 
 /// Where a read sorted by modification time stood when it last saved its state: the search

@@ -16,6 +16,7 @@ use crate::incremental::{
 use crate::paginator::PageCursor;
 use crate::plain::PlainRecords;
 use crate::planning::{Lane, SearchPlan, search_plan};
+use crate::record_ids::hash64;
 use crate::records::{RecordsPage, record_id};
 use crate::schema::unknown_field;
 use crate::schema_drift::{self, KnownField};
@@ -281,6 +282,44 @@ struct LaneCursor {
     lane: Lane,
     cursor: PageCursor,
     page_size: u32,
+    count: LaneCount,
+}
+
+/// What a lane read against what Feishu counted: the `total` of its first page and the items
+/// that came. A lane that ends short is read once more, emitting only what it had not; still
+/// short, it is reported in a WARN with the numbers.
+#[derive(Default)]
+struct LaneCount {
+    total: Option<u64>,
+    received: u64,
+    /// Hashes of the ids the lane emitted (sorted when it is read again).
+    emitted: Vec<u64>,
+    /// The lane is being read a second time.
+    again: bool,
+    /// The lane went on from where an earlier run stopped: its items are not all counted.
+    resumed: bool,
+}
+
+impl LaneCount {
+    /// Whether the record was emitted by the lane's first reading.
+    fn emitted_before(&self, record: &[u8]) -> bool {
+        self.again
+            && record_id(record).is_some_and(|id| self.emitted.binary_search(&hash64(&id)).is_ok())
+    }
+
+    /// Notes a page: its `total` (on the lane's first page) and its items.
+    fn page(&mut self, first: bool, total: Option<u64>, items: usize) {
+        if first {
+            self.total = total;
+        }
+        self.received += items as u64;
+    }
+
+    /// How many fewer items came than Feishu counted, if fewer did.
+    fn short_by(&self) -> Option<(u64, u64)> {
+        let total = self.total.filter(|_| !self.resumed)?;
+        (self.received < total).then_some((self.received, total))
+    }
 }
 
 impl LaneCursor {
@@ -307,6 +346,10 @@ fn read_pages<H: Transport, O: Output>(
             LaneCursor {
                 cursor: PageCursor::resuming(resume.and_then(|p| p.token.clone())),
                 page_size: resume.map_or(page_size, |p| p.page_size),
+                count: LaneCount {
+                    resumed: resume.is_some(),
+                    ..LaneCount::default()
+                },
                 lane,
             }
         })
@@ -402,6 +445,8 @@ fn read_page<H: Transport, O: Output>(
         };
     }
     let page = page?;
+    let first_page = lane.cursor.pages() == 0 && lane.count.received == 0;
+    lane.count.page(first_page, page.total, page.items.len());
     let more = lane
         .cursor
         .advance(page.has_more, page.page_token.as_deref(), page.items.len());
@@ -421,13 +466,18 @@ fn read_page<H: Transport, O: Output>(
     });
     let page_bytes: usize = page.items.iter().map(|r| r.len()).sum();
     let range = lane.lane.range;
-    let (plan, tracker) = (&read.plan, &mut *read.tracker);
+    let (plan, tracker, count) = (&read.plan, &mut *read.tracker, &lane.count);
     let (kept, records) = page.kept(|r| {
         range.is_none_or(|range| range.holds(r))
+            && !count.emitted_before(r)
             && (!plan.track_cursor || tracker.keep(incremental::record_cursor(r), || record_id(r)))
     });
     if let Some(deletes) = read.deletes.as_mut() {
         kept.iter().for_each(|r| deletes.saw(r));
+    }
+    if !lane.count.again {
+        let ids = kept.iter().filter_map(|r| record_id(r));
+        lane.count.emitted.extend(ids.map(|id| hash64(&id)));
     }
     let emitted = records.len() as u64;
     if !records.is_empty() {
@@ -440,7 +490,46 @@ fn read_page<H: Transport, O: Output>(
     if lane.lane.sorted.is_some() && read.tracker.checkpoint_due(page_bytes.max(1)) {
         out.emit_state(&stream.name, &read.tracker.state())?;
     }
-    Ok((emitted, more?))
+    let more = more?;
+    Ok((emitted, more || read_short_lane_again(out, stream, lane)))
+}
+
+/// At the end of a lane: when fewer records came than Feishu counted, the first time the
+/// lane is read again (true: it has more); the second time a WARN gives the numbers.
+fn read_short_lane_again<O: Output>(
+    out: &mut O,
+    stream: &StreamDef,
+    lane: &mut LaneCursor,
+) -> bool {
+    let Some((received, total)) = lane.count.short_by() else {
+        return false;
+    };
+    let what = match lane.lane.range {
+        Some(_) => "a range of creation time",
+        None => "the search",
+    };
+    if lane.count.again {
+        let message = format!(
+            "stream `{}`: {what} gave {received} records where Feishu counted {total}, read \
+             twice; records may be missing (deleted during the read, or held back by Feishu)",
+            stream.name
+        );
+        out.log(LogLevel::Warn, &message);
+        return false;
+    }
+    let message = format!(
+        "stream `{}`: {what} gave {received} records where Feishu counted {total}; reading it \
+         once more (records emitted already are not emitted again)",
+        stream.name
+    );
+    out.log(LogLevel::Info, &message);
+    lane.count.emitted.sort_unstable();
+    lane.count.emitted.dedup();
+    lane.count.again = true;
+    lane.count.total = None;
+    lane.count.received = 0;
+    lane.cursor = PageCursor::default();
+    true
 }
 
 /// Errors that end a read however it goes on: a resumed search failing for anything else is
@@ -517,5 +606,6 @@ fn restart_sorted<H: Transport, O: Output>(
     out.log(LogLevel::Info, &message);
     lane.lane.body = sorted.restart(read.tracker.since);
     lane.cursor = PageCursor::default();
+    lane.count = LaneCount::default();
     lane.page_size = client.config().page_size;
 }

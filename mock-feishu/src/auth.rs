@@ -71,7 +71,7 @@ pub(crate) fn authorize(state: &AppState, headers: &HeaderMap) -> Option<Respons
 }
 
 /// Checks the Base and table ids: an error response when one is unknown.
-pub(crate) fn check_ids(app: &str, table: Option<&str>) -> Option<Response> {
+pub(crate) fn check_ids(state: &AppState, app: &str, table: Option<&str>) -> Option<Response> {
     if app != data::APP_TOKEN {
         return Some(feishu_error(StatusCode::OK, 1254040, "BaseTokenNotFound"));
     }
@@ -80,6 +80,7 @@ pub(crate) fn check_ids(app: &str, table: Option<&str>) -> Option<Response> {
             && data::tables_with_copies(0, 8)
                 .iter()
                 .any(|m| m.table_id == t)
+            || state.config.extra_tables.iter().any(|(id, _)| id == t)
     };
     table
         .filter(|t| !known(t))

@@ -57,6 +57,9 @@ pub struct MockConfig {
     /// When set, every `records/batch_get` answers this `data` object (code 0) instead of
     /// what the table holds: for answers that name ids nobody asked about, or leave some out.
     pub batch_get_answer: Option<Value>,
+    /// Tables `(table_id, name)` listed after the Base's own, as a tables list may name
+    /// them (odd characters, an id twice); searches of them find nothing.
+    pub extra_tables: Vec<(String, String)>,
 }
 
 impl Default for MockConfig {
@@ -69,6 +72,7 @@ impl Default for MockConfig {
             latency: std::time::Duration::ZERO,
             qps: None,
             batch_get_answer: None,
+            extra_tables: Vec::new(),
         }
     }
 }

@@ -71,7 +71,7 @@ pub(crate) async fn search_page(
         }
         _ => {}
     }
-    if let Some(r) = authorize(&state, &headers).or_else(|| check_ids(&app, Some(&table))) {
+    if let Some(r) = authorize(&state, &headers).or_else(|| check_ids(&state, &app, Some(&table))) {
         return r;
     }
     if let Some(Fault::Answer(answer)) = fault {
@@ -284,7 +284,7 @@ pub(crate) async fn batch_get(
 ) -> Response {
     let path = format!("/open-apis/bitable/v1/apps/{app}/tables/{table}/records/batch_get");
     if let Some(r) = admit(&state, peer, "POST", &path, &q, &headers, &body)
-        .or_else(|| check_ids(&app, Some(&table)))
+        .or_else(|| check_ids(&state, &app, Some(&table)))
     {
         return r;
     }

@@ -159,8 +159,8 @@ pub(crate) async fn tables(
     headers: HeaderMap,
 ) -> Response {
     let path = format!("/open-apis/bitable/v1/apps/{app}/tables");
-    if let Some(r) =
-        admit(&state, peer, "GET", &path, &q, &headers, "").or_else(|| check_ids(&app, None))
+    if let Some(r) = admit(&state, peer, "GET", &path, &q, &headers, "")
+        .or_else(|| check_ids(&state, &app, None))
     {
         return r;
     }
@@ -183,7 +183,12 @@ pub(crate) async fn tables(
             json!({"table_id": t.table_id, "name": t.name, "revision": revision})
         })
         .collect();
+    let mut items = items;
     let has_more = end < all.len();
+    if !has_more {
+        let extra = state.config.extra_tables.iter();
+        items.extend(extra.map(|(id, name)| json!({"table_id": id, "name": name, "revision": 1})));
+    }
     ok(
         json!({"has_more": has_more, "page_token": if has_more { page_token(end) } else { String::new() },
               "total": all.len(), "items": items}),
@@ -221,7 +226,7 @@ pub(crate) async fn fields(
 ) -> Response {
     let path = format!("/open-apis/bitable/v1/apps/{app}/tables/{table}/fields");
     if let Some(r) = admit(&state, peer, "GET", &path, &q, &headers, "")
-        .or_else(|| check_ids(&app, Some(&table)))
+        .or_else(|| check_ids(&state, &app, Some(&table)))
     {
         return r;
     }

@@ -373,3 +373,63 @@ fn a_stream_refused_by_feishu_does_not_lose_the_others() {
         );
     }
 }
+
+#[test]
+fn hostile_table_ids_give_safe_unique_stream_names() {
+    let extra = [
+        ("tbl/../etc", "坏/表"),
+        ("tbl?x=1", "坏/表"),
+        ("tbl\u{7}\u{1b}[31m", "坏/表"),
+        (TABLE_ID, "again"),
+    ];
+    let mock = mock(MockConfig {
+        extra_tables: extra
+            .iter()
+            .map(|(id, name)| (id.to_string(), name.to_string()))
+            .collect(),
+        ..MockConfig::with_records(3)
+    });
+    let config = base_config(&mock);
+    let run = with_config(&config, &["discover"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let catalog = &run.of_type("CATALOG")[0]["catalog"];
+    let names = stream_names(catalog);
+    let odd: Vec<&String> = names.iter().filter(|n| n.starts_with("坏_表_")).collect();
+    assert_eq!(odd.len(), 3, "{names:?}");
+    for name in &names {
+        assert!(
+            name.chars().all(|c| c.is_alphanumeric() || c == '_'),
+            "{name:?}"
+        );
+    }
+    let mut unique = names.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), names.len(), "{names:?}");
+    assert_eq!(names.iter().filter(|n| n.ends_with(TABLE_ID)).count(), 1);
+    assert!(
+        run.logs()
+            .iter()
+            .any(|l| l.contains("names table \"tblMockTable0001\" more than once")),
+        "{:?}",
+        run.logs()
+    );
+    // The discovered catalog is taken back by read.
+    let streams: Vec<Value> = catalog["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|stream| {
+            json!({"stream": stream, "sync_mode": "full_refresh",
+                   "destination_sync_mode": "overwrite"})
+        })
+        .collect();
+    let catalog = json!({ "streams": streams });
+    let read = with_config(&config, &["read", &catalog.to_string()]);
+    assert!(
+        !read.stderr.contains("configured catalog selects"),
+        "{}",
+        read.stderr
+    );
+    assert_eq!(records_of(&read, MAIN).len(), 3, "{}", read.stderr);
+}

@@ -141,3 +141,24 @@ fn ranges_fall_back_to_one_at_a_time_when_feishu_says_the_table_is_busy() {
     let switches = bodies.windows(2).filter(|w| w[0] != w[1]).count();
     assert!(switches <= 3, "{switches} switches between ranges");
 }
+
+#[test]
+fn a_range_that_comes_back_short_is_read_once_more() {
+    // The answer to one range's first page: nothing, though Feishu counts a thousand.
+    let short = Fault::Answer(
+        r#"{"code":0,"msg":"success","data":{"has_more":false,"total":1000,"items":[]}}"#.into(),
+    );
+    let mock = mock(MockConfig::with_records(3000).fault(5, short));
+    let split = read_in_ranges(&mock, 50, 4);
+    assert_eq!(split.code, 0, "{}", split.stderr);
+    let (records, twice) = by_id(&split);
+    assert!(twice.is_empty(), "emitted twice: {twice:?}");
+    assert_eq!(records.len(), 3000, "the short range was read again");
+    assert!(
+        split.logs().iter().any(|l| l.contains(
+            "a range of creation time gave 0 records where Feishu counted 1000; reading it once more"
+        )),
+        "{:?}",
+        split.logs()
+    );
+}

@@ -191,3 +191,27 @@ fn records_without_a_record_id_are_refused() {
     );
     assert!(run.records().is_empty(), "nothing of the refused page");
 }
+
+#[test]
+fn a_search_that_stays_short_of_its_total_is_reported_with_the_numbers() {
+    let short = Fault::Answer(
+        r#"{"code":0,"msg":"success","data":{"has_more":false,"total":3,"items":[{"record_id":"recA1","fields":{}},{"record_id":"recA2","fields":{}}]}}"#
+            .into(),
+    );
+    let mock = mock(
+        MockConfig::with_records(3)
+            .fault(1, short.clone())
+            .fault(2, short),
+    );
+    let files = Files::new();
+    let config = files.json("config.json", &mock.connector_config(100));
+    let run = run(&["read", "--config", &config]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(ids(&run), ["recA1", "recA2"], "each once");
+    let warning = "the search gave 2 records where Feishu counted 3, read twice";
+    assert!(
+        run.logs().iter().any(|l| l.contains(warning)),
+        "{:?}",
+        run.logs()
+    );
+}
