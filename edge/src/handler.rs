@@ -114,6 +114,11 @@ fn serve(
             logger.borrow_mut().log(level, message)
         }))
     };
+    if let Some(inputs) = &inputs {
+        let spec: Value = serde_json::from_str(&source::spec()).unwrap_or_default();
+        let config: Value = serde_json::from_str(&inputs.config).unwrap_or_default();
+        lines.borrow_mut().mask_config_secrets(&spec, &config);
+    }
     match (operation, inputs) {
         (Operation::Spec, _) => {
             let spec: Value = serde_json::from_str(&source::spec()).unwrap_or_default();

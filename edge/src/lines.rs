@@ -7,6 +7,7 @@ use airbyte_protocol::{
 };
 use feishu::error::{Category, ConnectorError};
 use feishu::host::{LogLevel, Output, StreamStatus};
+use serde_json::Value;
 use serde_json::value::RawValue;
 use std::io::Write;
 use std::time::Instant;
@@ -63,6 +64,12 @@ impl<W: Write> Lines<W> {
 
     pub fn spec(&mut self, spec: &RawValue) {
         self.report.spec(spec);
+    }
+
+    /// Masks the values of the config's fields that the spec marks `airbyte_secret` in
+    /// everything written from now on.
+    pub fn mask_config_secrets(&mut self, spec: &Value, config: &Value) {
+        self.report.secrets().add_config(spec, config);
     }
 
     pub fn catalog(&mut self, catalog: &RawValue) {

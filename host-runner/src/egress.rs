@@ -4,7 +4,7 @@
 
 use crate::dial::{ExchangeReport, HttpClient, Timeouts};
 use crate::output::{SharedOutput, lock};
-use crate::protocol::Level;
+use crate::protocol::{Level, Secrets};
 use crate::request_rate::RateLimiter;
 use crate::sandbox::{AllowList, HostPattern, Origin};
 use crate::stats::RunStats;
@@ -13,15 +13,17 @@ use std::time::Duration;
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};
 
 /// What every instance of a run is given: the hosts granted, the defaults refused (named when
-/// refused), the run's rate limiter and counters, and the config's secrets (masked in logs).
+/// refused), the run's rate limiter and counters, and the run's secrets (masked in all it writes).
 pub struct RunGrants {
     pub allowed: AllowList,
     pub proposed: Vec<(String, Origin)>,
     pub limiter: Arc<RateLimiter>,
     pub stats: Arc<RunStats>,
-    /// The secrets to mask in the per-request debug lines; `None` when those lines are not
-    /// shown (then no line is formatted at all).
-    pub request_log: Option<Arc<Vec<String>>>,
+    /// Whether each request gets a debug line (otherwise no line is formatted at all).
+    pub request_log: bool,
+    /// The run's secrets: each bearer token the component sends is added, so that nothing
+    /// the run writes shows it.
+    pub secrets: Secrets,
 }
 
 /// The sandbox for outgoing HTTP: the operator's grants, the address policy (in the dialer)
@@ -38,6 +40,8 @@ pub struct SandboxHooks {
     client: Option<HttpClient>,
     /// The latest refusal, for the run's error message.
     refusal: Arc<Mutex<Option<String>>>,
+    /// The run's secrets, which each bearer token sent joins.
+    secrets: Secrets,
 }
 
 type BoxedFuture<T> = Box<dyn Future<Output = T> + Send>;
@@ -65,6 +69,7 @@ impl SandboxHooks {
             output,
             client: None,
             refusal: Arc::default(),
+            secrets: Secrets::default(),
         }
     }
 
@@ -79,14 +84,9 @@ impl SandboxHooks {
             *refusal.lock().unwrap_or_else(|p| p.into_inner()) = Some(message);
         });
         let output = self.output.clone();
-        let on_exchange = access.request_log.clone().map(|secrets| {
-            Arc::new(move |line: &str| {
-                let mut line = line.to_string();
-                for secret in secrets.iter() {
-                    line = line.replace(secret.as_str(), "***");
-                }
-                lock(&output).log(Level::Debug, &line);
-            }) as ExchangeReport
+        // The report masks the run's secrets in every line.
+        let on_exchange = access.request_log.then(|| {
+            Arc::new(move |line: &str| lock(&output).log(Level::Debug, line)) as ExchangeReport
         });
         self.client = Some(HttpClient::new(
             allowed.clone(),
@@ -98,6 +98,7 @@ impl SandboxHooks {
         ));
         self.allowed = allowed;
         self.proposed = access.proposed.clone();
+        self.secrets = access.secrets.clone();
     }
 
     /// Why the sandbox refused a request since the last call, if it did.
@@ -143,6 +144,13 @@ impl WasiHttpHooks for SandboxHooks {
         options: Option<RequestOptions>,
         _fut: BoxedFuture<Result<(), wasmtime_wasi_http::Error>>,
     ) -> BoxedFuture<SendResult> {
+        if let Some(bearer) = request
+            .headers()
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+        {
+            self.secrets.add_bearer(bearer);
+        }
         let granted = Origin::of(request.uri()).is_some_and(|o| self.allowed.allows(&o).is_some());
         let Some(client) = self.client.clone().filter(|_| granted) else {
             return self.refuse(request.uri());

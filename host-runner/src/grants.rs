@@ -63,16 +63,6 @@ pub fn run_wide_limits(spec: &Value, config: &Value) -> Vec<String> {
         .collect()
 }
 
-/// The config's values of fields the spec marks `airbyte_secret` (at least 4 characters),
-/// to be masked wherever the runner prints request details.
-pub fn secret_values(spec: &Value, config: &Value) -> Vec<String> {
-    marked(spec, "airbyte_secret")
-        .filter_map(|(name, _)| config.get(name)?.as_str())
-        .filter(|value| value.len() >= 4)
-        .map(str::to_string)
-        .collect()
-}
-
 /// Logs the effective allowlist, each grant with its source, and warns of clear-text grants.
 pub fn log_grants(output: &SharedOutput, allowed: &AllowList, allow_hosts_setting: &str) {
     let mut out = lock(output);

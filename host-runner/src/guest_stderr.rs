@@ -2,7 +2,7 @@
 //! and its control characters escaped, bounded per run.
 
 use crate::output::stderr_line;
-use crate::protocol::Level;
+use crate::protocol::{Level, Secrets};
 use std::io;
 use std::sync::{Arc, Mutex};
 
@@ -21,11 +21,21 @@ pub struct GuestStderr {
 struct GuestLines {
     pending: Vec<u8>,
     shown: usize,
+    /// Masked in every line shown.
+    secrets: Secrets,
 }
 
 impl GuestStderr {
-    pub fn new() -> Self {
-        Self::default()
+    /// The component's stderr, with the run's `secrets` masked.
+    pub fn new(secrets: Secrets) -> Self {
+        let lines = GuestLines {
+            pending: Vec::new(),
+            shown: 0,
+            secrets,
+        };
+        Self {
+            state: Arc::new(Mutex::new(lines)),
+        }
     }
 
     fn take(&self, bytes: &[u8]) {
@@ -49,6 +59,7 @@ impl GuestLines {
         }
         self.shown += line.len() + 1;
         let text = String::from_utf8_lossy(line);
+        let text = self.secrets.scrub(&text);
         if self.shown > GUEST_STDERR_LIMIT {
             stderr_line(Level::Warn, "component stderr: (more output dropped)");
         } else {

@@ -7,7 +7,7 @@ use crate::egress::RunGrants;
 use crate::engine::Runtime;
 use crate::engine::datasource::connector::types::ConnectorError;
 use crate::fanout::{Shared, read_concurrently, stream_entries};
-use crate::grants::{allow_list, log_grants, run_wide_limits, secret_values};
+use crate::grants::{allow_list, log_grants, run_wide_limits};
 use crate::inputs::Inputs;
 use crate::limits::{explain_trap, hit_limit};
 use crate::output::{BoxedSink, Output, SharedOutput, lock, output};
@@ -156,6 +156,8 @@ fn execute(
     })?;
     let mut grants = None;
     if let Some(config_json) = &inputs.config {
+        let secrets = lock(output).secrets().clone();
+        secrets.add_config(&spec, config_json);
         let (allowed, proposed) = allow_list(settings, &spec, config_json);
         log_grants(output, &allowed, &settings.names.allow_hosts);
         let access = RunGrants {
@@ -166,8 +168,8 @@ fn execute(
                 settings.rate_limit.reset_header.clone(),
             ),
             stats: stats.clone(),
-            request_log: matches!(settings.min_level, Level::Debug | Level::Trace)
-                .then(|| Arc::new(secret_values(&spec, config_json))),
+            request_log: matches!(settings.min_level, Level::Debug | Level::Trace),
+            secrets,
         };
         store.data_mut().hooks.grant(&access);
         grants = Some(access);

@@ -32,7 +32,7 @@ impl StoreData {
     pub fn new(output: SharedOutput, limits: Limits, names: &SettingNames) -> Self {
         // No env, args, preopened dirs or sockets; stderr goes through the runner's logger.
         let wasi = WasiCtxBuilder::new()
-            .stderr(GuestStderr::new())
+            .stderr(GuestStderr::new(lock(&output).secrets().clone()))
             .allow_tcp(false)
             .allow_udp(false)
             .allow_ip_name_lookup(false)

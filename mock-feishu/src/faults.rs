@@ -20,7 +20,8 @@ pub enum Fault {
     ServerErrorHtml,
     /// Headers and part of the body are sent, then the connection is cut.
     DropConnection,
-    /// HTTP `status` with a Feishu error `code` and `msg`.
+    /// HTTP `status` with a Feishu error `code` and `msg` (on a records search, `{bearer}` in
+    /// `msg` becomes the token the request carried, as a server echoing it would).
     Code { status: u16, code: i64, msg: String },
     /// HTTP 200 with a JSON body cut short.
     MalformedJson,

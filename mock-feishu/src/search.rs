@@ -230,6 +230,16 @@ pub(crate) async fn search_page(
             )
                 .into_response()
         }
+        Some(Fault::Code { status, code, msg }) => {
+            // `{bearer}` in the message stands for the token the request carried.
+            let bearer = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or_default();
+            let msg = msg.replace("{bearer}", bearer);
+            fault_response(&Fault::Code { status, code, msg })
+        }
         Some(
             f @ (Fault::RateLimited { .. }
             | Fault::TooManyRequests

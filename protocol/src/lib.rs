@@ -4,7 +4,8 @@
 //! - [`report`]: the failure table — a connector's error category or a runner failure becomes
 //!   a [`Report`] with its [`ErrorKind`], [`FailureType`], exit code and internal text.
 //! - [`RunReport`] ([`run_report`]): the stream status bracket, fail-stream, the run's end and
-//!   the summary, as [`Message`]s to a [`Sink`] ([`sink`]), over each stream's [`StreamLedger`].
+//!   the summary, as [`Message`]s to a [`Sink`] ([`sink`]), over each stream's [`StreamLedger`],
+//!   with the run's [`Secrets`] ([`secrets`]) masked in everything it writes.
 //! - This module: the Airbyte protocol on the wire, serialize-only [`Line`]s written one JSON
 //!   object per line by [`ProtocolWriter`]; RECORD lines are spliced around the connector's raw
 //!   JSON instead of re-serialised.
@@ -12,11 +13,13 @@
 mod ledger;
 pub mod report;
 pub mod run_report;
+pub mod secrets;
 pub mod sink;
 
 pub use ledger::{StreamLedger, StreamProgress};
 pub use report::{Blame, ConnectorFailure, ErrorCategory, ErrorKind, Report, contract, exit};
 pub use run_report::{Ending, Observer, Refusal, RunReport};
+pub use secrets::Secrets;
 use serde::Serialize;
 use serde_json::value::RawValue;
 pub use sink::{Message, Page, ProtocolLines, Sink};

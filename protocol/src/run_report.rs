@@ -5,9 +5,12 @@
 //! and the summary. What a host shows besides (stderr lines, a progress bar) goes to its
 //! [`Observer`].
 
-use crate::{Blame, ErrorKind, Level, Message, Page, Report, Sink, Status, StreamLedger, now_ms};
+use crate::{
+    Blame, ErrorKind, Level, Message, Page, Report, Secrets, Sink, Status, StreamLedger, now_ms,
+};
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 use std::io;
 use std::time::Duration;
 
@@ -59,6 +62,8 @@ pub struct RunReport<S: Sink, O: Observer = ()> {
     failed: Vec<(String, ErrorKind)>,
     /// Logs less severe than this are dropped.
     min_level: Level,
+    /// Masked in everything written.
+    secrets: Secrets,
 }
 
 impl<S: Sink, O: Observer> RunReport<S, O> {
@@ -72,7 +77,19 @@ impl<S: Sink, O: Observer> RunReport<S, O> {
             write_error: None,
             failed: Vec::new(),
             min_level,
+            secrets: Secrets::default(),
         }
+    }
+
+    /// Masks `secrets` in everything written from now on (they may grow meanwhile: the
+    /// bearer tokens a host sees are added as they come).
+    pub fn mask(&mut self, secrets: Secrets) {
+        self.secrets = secrets;
+    }
+
+    /// The secrets masked in everything written.
+    pub fn secrets(&self) -> &Secrets {
+        &self.secrets
     }
 
     /// The observer, to change what it shows.
@@ -133,6 +150,18 @@ impl<S: Sink, O: Observer> RunReport<S, O> {
         if self.streams.admit(stream).map_err(Refusal::StreamEnded)? {
             self.status(stream, Status::Started);
         }
+        let records = if self.secrets.is_empty() {
+            records
+        } else {
+            let secrets = &self.secrets;
+            records
+                .into_iter()
+                .map(|r| match secrets.scrub_bytes(&r) {
+                    Cow::Borrowed(_) => r,
+                    Cow::Owned(masked) => masked,
+                })
+                .collect()
+        };
         let count = records.len() as u64;
         let page = Page {
             stream,
@@ -147,7 +176,9 @@ impl<S: Sink, O: Observer> RunReport<S, O> {
 
     /// Writes a STATE for `stream` with the records emitted since its previous state.
     pub fn state(&mut self, stream: &str, state: &str) -> Result<(), Refusal> {
-        let state: &RawValue = serde_json::from_str(state).map_err(|e| Refusal::Invalid {
+        let secrets = self.secrets.clone();
+        let state = secrets.scrub(state);
+        let state: &RawValue = serde_json::from_str(&state).map_err(|e| Refusal::Invalid {
             index: 0,
             reason: e.to_string(),
         })?;
@@ -200,6 +231,8 @@ impl<S: Sink, O: Observer> RunReport<S, O> {
         if !self.shows(level) {
             return;
         }
+        let secrets = self.secrets.clone();
+        let message = &*secrets.scrub(message);
         if level.severity() >= Level::Info.severity() {
             let _ = self.deliver(Message::Log { level, message });
         }
@@ -209,7 +242,8 @@ impl<S: Sink, O: Observer> RunReport<S, O> {
     /// A line for people only (not a message), when the run shows `level`.
     pub fn note(&mut self, level: Level, message: &str) {
         if self.shows(level) {
-            self.observer.note(level, message);
+            let message = self.secrets.scrub(message);
+            self.observer.note(level, &message);
         }
     }
 
@@ -253,12 +287,24 @@ impl<S: Sink, O: Observer> RunReport<S, O> {
 
     /// A TRACE ERROR, of `stream` when given, otherwise of the run (and the same for people).
     pub fn error(&mut self, report: &Report, stream: Option<&str>) {
+        let report = &Report {
+            message: self.secrets.scrub(&report.message).into_owned(),
+            internal: self.secrets.scrub(&report.internal).into_owned(),
+            request_id: report
+                .request_id
+                .as_deref()
+                .map(|id| self.secrets.scrub(id).into_owned()),
+            ..report.clone()
+        };
         self.note(Level::Error, &report.message);
         let _ = self.deliver(Message::Error { report, stream });
     }
 
     /// The outcome of a `check`.
     pub fn connection_status(&mut self, succeeded: bool, message: Option<&str>) {
+        let secrets = self.secrets.clone();
+        let message = message.map(|m| secrets.scrub(m));
+        let message = message.as_deref();
         let _ = self.deliver(Message::ConnectionStatus { succeeded, message });
     }
 

@@ -160,3 +160,22 @@ fn bad_requests_get_a_trace_error_and_a_4xx() {
         assert!(message.contains(needle), "{message}");
     }
 }
+
+#[test]
+fn the_edge_build_masks_a_secret_the_server_echoes() {
+    let echo = mock_feishu::Fault::Code {
+        status: 400,
+        code: 1254000,
+        msg: format!("WrongRequestBody: app_secret={APP_SECRET}"),
+    };
+    let mock = mock(MockConfig::with_records(5).fault(1, echo));
+    let server = EdgeServer::start();
+    let body = json!({ "config": mock.connector_config(50) }).to_string();
+    let (status, check) = server.request("POST", "/check", &body);
+    assert_eq!(status, 200);
+    assert!(
+        !check.contains(APP_SECRET),
+        "the secret was echoed: {check}"
+    );
+    assert!(check.contains("app_secret=**********"), "{check}");
+}

@@ -30,5 +30,6 @@ mod read_catalog_and_state;
 mod read_paginates;
 mod sandbox;
 mod schema_changes;
+mod secrets_masked;
 mod spec;
 mod standard_tests;

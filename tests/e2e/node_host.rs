@@ -189,3 +189,31 @@ fn the_node_host_follows_the_contracts_failure_table() {
     let node: Value = serde_json::from_str(&run.stdout).expect("the script prints JSON");
     assert_eq!(node, table);
 }
+
+#[test]
+fn secrets_a_server_echoes_are_masked_the_same_way() {
+    let echo = || mock_feishu::Fault::Code {
+        status: 400,
+        code: 1254000,
+        msg: format!(
+            "WrongRequestBody: {} Bearer {{bearer}}",
+            mock_feishu::APP_SECRET
+        ),
+    };
+    for command in ["check", "read"] {
+        let mock = mock(
+            MockConfig::with_records(5)
+                .fault(1, echo())
+                .fault(2, echo()),
+        );
+        let files = Files::new();
+        let config = files.json("config.json", &mock.connector_config(50));
+        let run = both_agree(&[command, "--config", &config]);
+        assert!(
+            run.stdout
+                .contains("WrongRequestBody: ********** Bearer **********"),
+            "{}",
+            run.stdout
+        );
+    }
+}

@@ -15,6 +15,7 @@ import { transpile } from '@bytecodealliance/jco';
 import { WASIShim } from '@bytecodealliance/preview2-shim/instantiation';
 import { outgoingHandler } from '@bytecodealliance/preview2-shim/http';
 import * as line from './protocol.js';
+import { Secrets } from './secrets.js';
 import { allowList, patternText } from './sandbox.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -105,6 +106,7 @@ export class Connector {
     const specText = guard(() => exports.spec(), run);
     const spec = JSON.parse(specText);
     if (config !== undefined) {
+      run.secrets.addConfig(spec, config);
       run.sandbox = allowList(spec, config, allowHosts);
       run.logGrants();
     }
@@ -145,6 +147,7 @@ export class Connector {
         const name = scheme?.tag === 'HTTPS' ? 'https' : scheme?.tag === 'HTTP' ? 'http' : String(scheme?.val);
         const url = `${name}://${authority}${request.pathWithQuery() ?? '/'}`;
         run.requests += 1;
+        run.noteBearer(request);
         if (!run.sandbox?.allowsUrl(url)) {
           run.refuse(url);
           throw { tag: 'HTTP-request-denied' };
@@ -244,13 +247,26 @@ class Run {
     this.sandbox = null;
     this.requests = 0;
     this.started = Date.now();
+    this.secrets = new Secrets();
   }
 
   emit(text) {
-    this.write(Buffer.from(`${text}\n`));
+    this.write(Buffer.from(`${this.secrets.scrub(text)}\n`));
+  }
+
+  /** Adds the bearer token an outgoing request carries to the secrets masked. */
+  noteBearer(request) {
+    try {
+      for (const value of request.headers().get('authorization')) {
+        this.secrets.addBearer(Buffer.from(value).toString('utf8'));
+      }
+    } catch {
+      // A request without readable headers carries no token to mask.
+    }
   }
 
   note(level, message) {
+    message = this.secrets.scrub(message);
     if (SEVERITY[level] >= SEVERITY[this.minLevel] || level === 'ERROR') {
       // Control characters escaped, as host-runner does on stderr.
       this.stderr(`${level.padEnd(5)} ${JSON.stringify(message).slice(1, -1)}\n`);
@@ -331,7 +347,7 @@ class Run {
     else if (s.status !== 'STARTED') {
       return { tag: 'err', val: { tag: 'closed', val: `stream \`${stream}\` is already ${s.status}; no more records are accepted` } };
     }
-    this.write(line.records(stream, records));
+    this.write(this.secrets.scrubBytes(line.records(stream, records)));
     s.sinceState += records.length;
     s.total += records.length;
     return undefined;
