@@ -245,8 +245,7 @@ pub(crate) async fn search_page(
             | Fault::TooManyRequests
             | Fault::GatewayTimeout
             | Fault::DataNotReady
-            | Fault::ServerErrorHtml
-            | Fault::Code { .. }),
+            | Fault::ServerErrorHtml),
         ) => fault_response(&f),
         _ => (
             [(header::CONTENT_TYPE, "application/json; charset=utf-8")],
