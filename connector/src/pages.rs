@@ -165,6 +165,13 @@ fn read_records<H: Transport, O: Output>(
         read.tracker.carry(RECORD_IDS, swept.current.to_state());
         settled = swept.unanswered == 0;
     }
+    for (field, count) in plain.iter().flat_map(PlainRecords::misfits) {
+        let message = format!(
+            "stream `{name}`: {count} values of field {field:?} did not fit its type and were \
+             made null"
+        );
+        out.log(LogLevel::Warn, &message);
+    }
     if let Some(errors) = plain.as_ref().and_then(PlainRecords::error_values) {
         let message =
             format!("stream `{name}`: formula or lookup error values were made null ({errors})");

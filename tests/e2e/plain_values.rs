@@ -122,7 +122,7 @@ fn discover_says_each_plain_type() {
     };
     assert_eq!(ty("文本"), json!({"type": ["null", "string"]}));
     assert_eq!(ty("数字"), json!({"type": ["null", "number"]}));
-    assert_eq!(ty("复选框"), json!({"type": "boolean"}));
+    assert_eq!(ty("复选框"), json!({"type": ["null", "boolean"]}));
     assert_eq!(
         ty("日期"),
         json!({"type": ["null", "string"], "format": "date-time", "airbyte_type": "timestamp_with_timezone"})
@@ -199,4 +199,43 @@ fn raw_records_are_the_bytes_feishu_sent() {
         let data = format!(r#","data":{sent},"emitted_at":"#);
         assert!(line.contains(&data), "record {index}:\n{line}\nnot\n{data}");
     }
+}
+
+#[test]
+fn values_that_contradict_their_type_become_null_with_one_warning_per_field() {
+    let page = json!({"code": 0, "msg": "success", "data": {"has_more": false, "total": 2, "items": [
+        {"record_id": "recOdd1", "fields": {"数量": "abc", "完成": "true", "关联任务": [1, 2],
+                                            "状态": 5, "截止日期": 1e20, "任务名称": "fine"}},
+        {"record_id": "recOdd2", "fields": {"数量": "12.5", "完成": 1, "截止日期": -1e15}}
+    ]}});
+    let mock =
+        mock(MockConfig::with_records(2).fault(1, mock_feishu::Fault::Answer(page.to_string())));
+    let mut config = mock.connector_config(100);
+    config["values"] = json!("plain");
+    let run = with(&config, "read");
+    let fields = fields_of(&run);
+    assert_eq!(
+        fields[0],
+        json!({"数量": null, "完成": null, "关联任务": null, "状态": null, "截止日期": null,
+               "任务名称": "fine"})
+    );
+    assert_eq!(
+        fields[1],
+        json!({"数量": 12.5, "完成": null, "截止日期": null})
+    );
+    let warnings: Vec<&str> = run
+        .logs()
+        .into_iter()
+        .filter(|l| l.contains("did not fit its type"))
+        .collect();
+    assert_eq!(
+        warnings,
+        [
+            "stream `records`: 1 values of field \"关联任务\" did not fit its type and were made null",
+            "stream `records`: 2 values of field \"完成\" did not fit its type and were made null",
+            "stream `records`: 2 values of field \"截止日期\" did not fit its type and were made null",
+            "stream `records`: 1 values of field \"数量\" did not fit its type and were made null",
+            "stream `records`: 1 values of field \"状态\" did not fit its type and were made null",
+        ]
+    );
 }

@@ -168,7 +168,7 @@ pub(super) fn write_fast(
         }
         Shape::Url => {
             let ([link], end) = members(b, at, [b"link"])?;
-            out.extend_from_slice(link.unwrap_or(b"null"));
+            write_string(out, link, false)?;
             Ok(end)
         }
         Shape::Strings => {
@@ -220,8 +220,11 @@ pub(super) fn already_plain(shape: &Shape, raw: &[u8]) -> Option<AsIs> {
         Shape::Number => is_number,
         Shape::Checkbox => first == b't' || first == b'f',
         Shape::Time if is_number => {
-            // Integers only: a fraction or exponent goes the parsed way.
-            return integer(raw).map(AsIs::Time);
+            // Integers only: a fraction or exponent goes the parsed way, as does a time
+            // outside the years 1 to 9999 (a misfit there).
+            return integer(raw)
+                .filter(|&ms| super::time::in_range(ms))
+                .map(AsIs::Time);
         }
         _ => false,
     };

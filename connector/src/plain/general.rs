@@ -6,10 +6,13 @@ use super::shape::Shape;
 use super::time::format_utc;
 use serde_json::{Value, json};
 
-/// How a value came out: plain, or a formula's error value (null instead).
+/// How a value came out: plain, a formula's error value, or a value that does not fit its
+/// field's type (both written as null, and counted).
+#[derive(Debug, PartialEq)]
 pub(super) enum Plain {
     Value(Value),
     ErrorValue,
+    Misfit,
 }
 
 /// Spreadsheet error values a formula may carry instead of a result.
@@ -21,28 +24,63 @@ fn is_error_value(value: &Value) -> bool {
     value.as_str().is_some_and(|s| ERROR_VALUES.contains(&s))
 }
 
-/// The plain value of `value` of shape `shape`.
+/// The plain value of `value` of shape `shape`; [`Plain::Misfit`] when it does not fit the
+/// shape (a number cell holding `"abc"`, a checkbox holding `1`, a time past year 9999).
 pub(super) fn plain(shape: &Shape, value: Value) -> Plain {
     let v = match shape {
-        Shape::Text => joined_text(&value),
+        Shape::Text => Some(joined_text(&value)),
         Shape::Number => number(value),
-        Shape::String | Shape::Opaque | Shape::Unknown => value,
-        Shape::Url => match value {
-            Value::Object(mut o) => o.remove("link").unwrap_or(Value::Null),
-            other => other,
+        Shape::String => matches!(value, Value::String(_) | Value::Null).then_some(value),
+        Shape::Opaque | Shape::Unknown => Some(value),
+        Shape::Url => url(value),
+        Shape::Strings => each(value, |item| item.is_string().then_some(item)),
+        Shape::Time => match value {
+            Value::Null => Some(Value::Null),
+            other => iso_time(&other),
         },
-        Shape::Strings => Value::Array(listed(value).into_iter().map(string_of).collect()),
-        Shape::Time => iso_time(&value),
-        Shape::Checkbox => Value::Bool(value.as_bool().unwrap_or(false)),
-        Shape::People => Value::Array(listed(value).into_iter().map(person).collect()),
+        Shape::Checkbox => match value {
+            Value::Bool(_) => Some(value),
+            Value::Null => Some(Value::Bool(false)),
+            _ => None,
+        },
+        Shape::People => each(value, person),
         Shape::Links => link_ids(value),
-        Shape::Attachments => Value::Array(listed(value).into_iter().map(attachment).collect()),
+        Shape::Attachments => each(value, attachment),
         Shape::Location => location(&value),
         Shape::Formula(inner) => return formula(inner, value),
         Shape::Lookup(inner) => return lookup(inner, value),
-        Shape::Unwrapped => results(value),
+        Shape::Unwrapped => Some(results(value)),
     };
-    Plain::Value(v)
+    v.map_or(Plain::Misfit, Plain::Value)
+}
+
+/// A list cell (a single value as a list of one) with each item made plain by `item`; None
+/// when the cell or an item does not fit.
+fn each(value: Value, item: impl Fn(Value) -> Option<Value>) -> Option<Value> {
+    let items = match value {
+        Value::Array(items) => items,
+        Value::Null => Vec::new(),
+        Value::Object(_) | Value::String(_) => vec![value],
+        _ => return None,
+    };
+    items
+        .into_iter()
+        .map(item)
+        .collect::<Option<Vec<_>>>()
+        .map(Value::Array)
+}
+
+/// The link of a Url cell (`{"link", "text"}`, or a bare string).
+fn url(value: Value) -> Option<Value> {
+    match value {
+        Value::Object(mut o) => match o.remove("link") {
+            Some(link @ Value::String(_)) => Some(link),
+            None | Some(Value::Null) => Some(Value::Null),
+            Some(_) => None,
+        },
+        Value::String(_) | Value::Null => Some(value),
+        _ => None,
+    }
 }
 
 /// A formula's result: its first (only) result, by the result type.
@@ -75,7 +113,7 @@ fn lookup(inner: &Shape, value: Value) -> Plain {
         match plain(inner, result) {
             Plain::Value(Value::Array(items)) if inner.is_list() => out.extend(items),
             Plain::Value(v) => out.push(v),
-            Plain::ErrorValue => return Plain::ErrorValue,
+            other => return other,
         }
     }
     Plain::Value(Value::Array(out))
@@ -96,13 +134,6 @@ pub(super) fn listed(value: Value) -> Vec<Value> {
         Value::Array(items) => items,
         Value::Null => Vec::new(),
         other => vec![other],
-    }
-}
-
-fn string_of(value: Value) -> Value {
-    match value {
-        Value::String(_) | Value::Null => value,
-        other => Value::String(other.to_string()),
     }
 }
 
@@ -132,90 +163,120 @@ fn joined_text(value: &Value) -> Value {
     }
 }
 
-fn number(value: Value) -> Value {
+/// A number cell: a number, or a string that spells one (blank: null).
+fn number(value: Value) -> Option<Value> {
     match value {
+        Value::String(s) if s.trim().is_empty() => Some(Value::Null),
         Value::String(s) => s
             .trim()
             .parse::<f64>()
             .ok()
             .filter(|n| n.is_finite())
             .and_then(serde_json::Number::from_f64)
-            .map_or(Value::Null, Value::Number),
-        Value::Number(_) => value,
-        _ => Value::Null,
+            .map(Value::Number),
+        Value::Number(_) | Value::Null => Some(value),
+        _ => None,
     }
 }
 
 /// `{id, name, email}` of a person or group (a bare name as the name).
-pub(super) fn person(value: Value) -> Value {
+pub(super) fn person(value: Value) -> Option<Value> {
     match value {
         Value::Object(mut o) => {
             let mut take = |key: &str| match o.remove(key) {
                 Some(Value::String(s)) if !s.is_empty() => Value::String(s),
                 _ => Value::Null,
             };
-            json!({"id": take("id"), "name": take("name"), "email": take("email")})
+            Some(json!({"id": take("id"), "name": take("name"), "email": take("email")}))
         }
-        Value::String(name) => json!({"id": null, "name": name, "email": null}),
-        _ => json!({"id": null, "name": null, "email": null}),
+        Value::String(name) => Some(json!({"id": null, "name": name, "email": null})),
+        _ => None,
     }
 }
 
-/// Record ids of a link cell: `{"link_record_ids": [...]}`, or the older
-/// `[{"record_ids": [...]}]` form.
-fn link_ids(value: Value) -> Value {
+/// Record ids of a link cell: `{"link_record_ids": [...]}`, the older
+/// `[{"record_ids": [...]}]` form, or bare id strings.
+fn link_ids(value: Value) -> Option<Value> {
     let mut ids = Vec::new();
-    for item in listed(value) {
-        if let Value::Object(mut o) = item {
-            let list = o
-                .remove("link_record_ids")
-                .or_else(|| o.remove("record_ids"));
-            ids.extend(list.map(listed).unwrap_or_default());
+    let items = match value {
+        Value::Array(items) => items,
+        Value::Null => Vec::new(),
+        Value::Object(_) => vec![value],
+        _ => return None,
+    };
+    for item in items {
+        match item {
+            Value::Object(mut o) => {
+                let list = o
+                    .remove("link_record_ids")
+                    .or_else(|| o.remove("record_ids"));
+                match list {
+                    Some(Value::Array(list)) if list.iter().all(Value::is_string) => {
+                        ids.extend(list)
+                    }
+                    None | Some(Value::Null) => {}
+                    Some(_) => return None,
+                }
+            }
+            Value::String(_) => ids.push(item),
+            _ => return None,
         }
     }
-    Value::Array(ids)
+    Some(Value::Array(ids))
 }
 
-pub(super) fn attachment(value: Value) -> Value {
+pub(super) fn attachment(value: Value) -> Option<Value> {
+    if !value.is_object() {
+        return None;
+    }
     let field = |key: &str| value.get(key).cloned().unwrap_or(Value::Null);
-    json!({
-        "file_token": field("file_token"),
-        "name": field("name"),
-        "size": field("size"),
-        "mime_type": field("type"),
-        "url": field("url"),
-    })
+    let text = |key: &str| Some(field(key)).filter(|v| v.is_null() || v.is_string());
+    let size = Some(field("size")).filter(|v| v.is_null() || v.is_u64())?;
+    Some(json!({
+        "file_token": text("file_token")?,
+        "name": text("name")?,
+        "size": size,
+        "mime_type": text("type")?,
+        "url": text("url")?,
+    }))
 }
 
 /// `{address, lng, lat}` from `{"location": "lng,lat", "full_address", "address", ...}`.
-fn location(value: &Value) -> Value {
+fn location(value: &Value) -> Option<Value> {
     if value.is_null() {
-        return Value::Null;
+        return Some(Value::Null);
+    }
+    if !value.is_object() {
+        return None;
     }
     let mut coordinates = value
         .get("location")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .split(',')
-        .map(|part| number(Value::String(part.to_string())));
-    let address = value
-        .get("full_address")
-        .or_else(|| value.get("address"))
-        .cloned()
-        .unwrap_or(Value::Null);
-    json!({
+        .map(|part| number(Value::String(part.to_string())).unwrap_or(Value::Null));
+    let address = match value.get("full_address").or_else(|| value.get("address")) {
+        Some(a @ Value::String(_)) => a.clone(),
+        _ => Value::Null,
+    };
+    Some(json!({
         "address": address,
         "lng": coordinates.next().unwrap_or(Value::Null),
         "lat": coordinates.next().unwrap_or(Value::Null),
-    })
+    }))
 }
 
-/// Epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`; anything else as null.
-fn iso_time(value: &Value) -> Value {
+/// Epoch milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`; None for anything else, and for times
+/// outside the years 1 to 9999 (which RFC 3339 cannot write).
+fn iso_time(value: &Value) -> Option<Value> {
     let ms = match value {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 1e17)
+                .map(|f| f as i64)
+        }),
         Value::String(s) => s.trim().parse::<i64>().ok(),
         _ => None,
-    };
-    ms.map_or(Value::Null, |ms| Value::String(format_utc(ms)))
+    }?;
+    super::time::in_range(ms).then(|| Value::String(format_utc(ms)))
 }

@@ -5,8 +5,9 @@
 //! from the result type in `property.type.data_type`). [`PlainRecords::render`] rewrites one
 //! record's `fields` by those shapes: text segments joined, dates as ISO-8601 UTC, people as
 //! `{id, name, email}`, links as record ids, formulas and lookups unwrapped, unticked checkboxes
-//! `false`. Fields of unknown types pass through unchanged; a formula's error value becomes
-//! null and is counted.
+//! `false`. Fields of unknown types pass through unchanged; a formula's error value, and a
+//! value that does not fit its field's type (a number cell holding `"abc"`, a time past year
+//! 9999), become null and are counted.
 //!
 //! `shape` gives each field its shape and schema; [`PlainRecords`] walks a record once and
 //! writes each value through `fast` (the usual forms, written as they are read) or, for any
@@ -43,6 +44,8 @@ pub struct PlainRecords {
     order: Vec<usize>,
     /// Formula and lookup error values made null so far, by field.
     error_values: BTreeMap<String, u64>,
+    /// Values that did not fit their field's type, made null so far, by field.
+    misfits: BTreeMap<String, u64>,
     /// The length of the last record rendered.
     last_len: usize,
     /// Whether the last record rendered had a non-empty string `record_id`.
@@ -58,6 +61,7 @@ impl PlainRecords {
             checkboxes: Vec::new(),
             order: Vec::new(),
             error_values: BTreeMap::new(),
+            misfits: BTreeMap::new(),
             last_len: 0,
             had_record_id: false,
         };
@@ -122,8 +126,10 @@ impl PlainRecords {
                         return Ok(end);
                     }
                     let (start, end) = value_span(record, at)?;
-                    let first = listed(parse(&record[start..end])?).into_iter().next();
-                    write_value(&mut out, &first.map_or(Value::Null, person));
+                    // A person that cannot be parsed (nested past serde's depth) is null.
+                    let parsed = parse(&record[start..end]).unwrap_or(Value::Null);
+                    let first = listed(parsed).into_iter().next();
+                    write_value(&mut out, &first.and_then(person).unwrap_or(Value::Null));
                     Ok(end)
                 }
                 _ => {
@@ -187,14 +193,24 @@ impl PlainRecords {
                 time.write(out, value);
                 return Ok(end);
             }
-            match plain(shape, parse(value)?) {
-                Plain::Value(v) => write_value(out, &v),
-                Plain::ErrorValue => {
-                    let name = self.fields[index].0.clone();
-                    *self.error_values.entry(name).or_default() += 1;
-                    out.extend_from_slice(b"null");
+            // A value the scanner took but serde cannot (nested past its depth) fits nothing.
+            let outcome = parse(value).map_or(Plain::Misfit, |v| plain(shape, v));
+            let counts = match outcome {
+                Plain::Value(v) => {
+                    write_value(out, &v);
+                    return Ok(end);
+                }
+                Plain::ErrorValue => &mut self.error_values,
+                Plain::Misfit => &mut self.misfits,
+            };
+            let name = &self.fields[index].0;
+            match counts.get_mut(name) {
+                Some(n) => *n += 1,
+                None => {
+                    counts.insert(name.clone(), 1);
                 }
             }
+            out.extend_from_slice(b"null");
             Ok(end)
         })?;
         let unseen = self.checkboxes.iter().zip(&checkboxes_seen);
@@ -245,6 +261,12 @@ impl PlainRecords {
             }
         }
         Ok(index)
+    }
+
+    /// The values that did not fit their field's type (made null) so far: each field's name
+    /// and count.
+    pub fn misfits(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.misfits.iter().map(|(name, n)| (name.as_str(), *n))
     }
 
     /// The formula and lookup error values made null so far, by field, as one sentence; None
@@ -396,6 +418,139 @@ mod tests {
             record["last_modified_by"],
             json!({"id": "ou_2", "name": null, "email": null})
         );
+    }
+
+    /// Whether `value` fits `schema` (the subset our schemas use: `type`, `items`,
+    /// `properties`).
+    fn fits(schema: &Value, value: &Value) -> bool {
+        let kind = |t: &str| match t {
+            "null" => value.is_null(),
+            "string" => value.is_string(),
+            "number" => value.is_number(),
+            "integer" => value.is_i64() || value.is_u64(),
+            "boolean" => value.is_boolean(),
+            "array" => value.is_array(),
+            "object" => value.is_object(),
+            _ => false,
+        };
+        let typed = match &schema["type"] {
+            Value::String(t) => kind(t),
+            Value::Array(ts) => ts.iter().filter_map(Value::as_str).any(kind),
+            _ => true,
+        };
+        let items = match (value, schema.get("items")) {
+            (Value::Array(items), Some(s)) => items.iter().all(|i| fits(s, i)),
+            _ => true,
+        };
+        let properties = match (value, schema.get("properties").and_then(Value::as_object)) {
+            (Value::Object(o), Some(ps)) => {
+                ps.iter().all(|(k, s)| o.get(k).is_none_or(|v| fits(s, v)))
+            }
+            _ => true,
+        };
+        typed && items && properties
+    }
+
+    #[test]
+    fn values_that_do_not_fit_their_type_are_null_counted_and_fit_the_schema() {
+        let cases = [
+            (field("n", 2, None), json!("abc")),
+            (field("n", 2, None), json!(true)),
+            (field("check", 7, None), json!("true")),
+            (field("check", 7, None), json!(1)),
+            (field("link", 18, None), json!([1, 2])),
+            (field("select", 3, None), json!(5)),
+            (field("when", 5, None), json!(1e20)),
+            (field("when", 5, None), json!(300_000_000_000_000i64)),
+            (field("when", 5, None), json!("soon")),
+            (field("tags", 4, None), json!([1, "a"])),
+            (field("who", 11, None), json!([5])),
+            (field("files", 17, None), json!([{"size": "big"}])),
+            (field("place", 22, None), json!("here")),
+            (field("url", 15, None), json!({"link": 5})),
+            (field("f", 20, Some(2)), json!({"type": 2, "value": ["x"]})),
+        ];
+        for (f, value) in cases {
+            let shape = Shape::of_field(&f);
+            let name = f.field_name.clone();
+            let mut plain = PlainRecords::new(std::slice::from_ref(&f), |_| {});
+            let record = json!({"record_id": "r", "fields": {name.clone(): value.clone()}});
+            let bytes = plain.render(record.to_string().as_bytes()).unwrap();
+            let out: Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(out["fields"][&name], Value::Null, "{name} {value}");
+            let counted: Vec<_> = plain.misfits().collect();
+            let errors = plain.error_values();
+            assert!(
+                counted == [(name.as_str(), 1)] || errors.is_some(),
+                "{name} {value}: {counted:?}"
+            );
+            assert!(fits(&shape.schema(), &Value::Null), "{name}: null fits");
+        }
+    }
+
+    #[test]
+    fn a_value_nested_past_the_parsers_depth_is_a_misfit_not_a_failure() {
+        let deep = format!("{}{}", "[".repeat(1000), "]".repeat(1000));
+        let record = format!(r#"{{"record_id":"r","fields":{{"n":{deep},"t":"ok"}}}}"#);
+        let fields = [field("n", 2, None), field("t", 1, None)];
+        let mut plain = PlainRecords::new(&fields, |_| {});
+        let bytes = plain.render(record.as_bytes()).unwrap();
+        let out: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(out["fields"], json!({"n": null, "t": "ok"}));
+        assert_eq!(plain.misfits().collect::<Vec<_>>(), [("n", 1)]);
+    }
+
+    #[test]
+    fn every_plain_value_fits_its_schema() {
+        let fields = [
+            field("text", 1, None),
+            field("n", 2, None),
+            field("select", 3, None),
+            field("tags", 4, None),
+            field("when", 5, None),
+            field("check", 7, None),
+            field("who", 11, None),
+            field("url", 15, None),
+            field("files", 17, None),
+            field("link", 18, None),
+            field("lookup", 19, Some(1)),
+            field("formula", 20, Some(2)),
+            field("place", 22, None),
+            field("auto", 1005, None),
+        ];
+        let values = [
+            json!(null),
+            json!("7"),
+            json!(7),
+            json!(true),
+            json!([{"type": "text", "text": "a"}]),
+            json!(["a", "b"]),
+            json!({"link": "https://x", "text": "x"}),
+            json!({"link_record_ids": ["recA"]}),
+            json!([{"id": "ou_1", "name": "n"}]),
+            json!([{"file_token": "f", "size": 3}]),
+            json!({"location": "1,2", "full_address": "x"}),
+            json!({"type": 2, "value": [1.5]}),
+            json!({"type": 1, "value": [{"type": "text", "text": "t"}]}),
+            json!(1735689600000i64),
+            json!([1, 2]),
+            json!({"odd": [1]}),
+        ];
+        for f in &fields {
+            let schema = Shape::of_field(f).schema();
+            for value in &values {
+                let mut plain = PlainRecords::new(std::slice::from_ref(f), |_| {});
+                let record = json!({"record_id": "r", "fields": {f.field_name.clone(): value}});
+                let bytes = plain.render(record.to_string().as_bytes()).unwrap();
+                let out: Value = serde_json::from_slice(&bytes).unwrap();
+                let cell = &out["fields"][&f.field_name];
+                assert!(
+                    fits(&schema, cell),
+                    "{}: {value} became {cell}, not {schema}",
+                    f.field_name
+                );
+            }
+        }
     }
 
     #[test]

@@ -76,7 +76,8 @@ impl Shape {
         Shape::of(field.type_code, result)
     }
 
-    /// The JSON schema of this shape's values (every one nullable but checkboxes).
+    /// The JSON schema of this shape's values (every one nullable: a value that does not fit
+    /// its type is null).
     pub fn schema(&self) -> Value {
         let nullable = |kind: &str| json!({"type": ["null", kind]});
         let array_of = |items: Value| json!({"type": ["null", "array"], "items": items});
@@ -90,7 +91,8 @@ impl Shape {
                 "format": "date-time",
                 "airbyte_type": "timestamp_with_timezone"
             }),
-            Shape::Checkbox => json!({"type": "boolean"}),
+            // An empty cell is false; a value that is no boolean is null.
+            Shape::Checkbox => json!({"type": ["null", "boolean"]}),
             Shape::People => array_of(json!({
                 "type": "object",
                 "properties": {"id": string_or_null, "name": string_or_null, "email": string_or_null}
@@ -120,10 +122,7 @@ impl Shape {
 
     /// This shape's schema, null allowed (a formula's error value is null).
     fn nullable_schema(&self) -> Value {
-        match self {
-            Shape::Checkbox => json!({"type": ["null", "boolean"]}),
-            other => other.schema(),
-        }
+        self.schema()
     }
 
     /// The schema of one result of a lookup: the shape's, or its items' for lists.

@@ -1,5 +1,15 @@
 //! Epoch milliseconds as ISO-8601 UTC text.
 
+/// Epoch milliseconds of 0001-01-01T00:00:00.000Z and of 9999-12-31T23:59:59.999Z: the times
+/// RFC 3339 can write.
+pub const MIN_MS: i64 = -62_135_596_800_000;
+pub const MAX_MS: i64 = 253_402_300_799_999;
+
+/// Whether `ms` is a time RFC 3339 can write (years 1 to 9999).
+pub fn in_range(ms: i64) -> bool {
+    (MIN_MS..=MAX_MS).contains(&ms)
+}
+
 /// Epoch milliseconds as an ISO-8601 UTC time (days to civil date after Howard Hinnant's
 /// `civil_from_days`).
 pub fn format_utc(ms: i64) -> String {
