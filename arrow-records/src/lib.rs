@@ -131,6 +131,10 @@ fn column(
 /// Decodes pages of one stream's records into record batches.
 pub struct BatchDecoder {
     decoder: Decoder,
+    /// The schema decoded (before flattening), to start a decoder afresh.
+    decoded: SchemaRef,
+    /// Cells made null so far because they did not fit their column.
+    nulled: u64,
     /// The schema of the batches handed out (after flattening).
     schema: SchemaRef,
     /// Paths of values handed over as their JSON text.
@@ -164,11 +168,11 @@ impl BatchDecoder {
             .map(|name| name.to_string())
             .collect();
         let schema = Arc::new(flat_schema(&decoded, &flatten));
-        let decoder = ReaderBuilder::new(decoded)
-            .with_batch_size(MAX_ROWS)
-            .build_decoder()?;
+        let decoder = fresh_decoder(&decoded)?;
         Ok(Self {
             decoder,
+            decoded,
+            nulled: 0,
             schema,
             json_text,
             flatten,
@@ -180,29 +184,86 @@ impl BatchDecoder {
         self.schema.clone()
     }
 
-    /// One batch of `records` (each a JSON object); a record that does not fit its schema
-    /// fails the page, naming why.
+    /// One batch of `records` (each a JSON object). A value that does not fit its column (a
+    /// string in a number column, say) becomes null there, and is counted
+    /// ([`BatchDecoder::take_nulled`]); only a record that is no JSON object fails the page.
     pub fn decode(&mut self, records: &[Vec<u8>]) -> Result<RecordBatch, ArrowError> {
-        for record in records {
-            // Each record is fed as it is (the decoder takes one JSON value after another).
-            let rewritten;
-            let record = if self.json_text.is_empty() {
-                record
-            } else {
-                rewritten = self.with_json_text(record)?;
-                &rewritten
-            };
-            if self.decoder.decode(record)? != record.len() {
-                return Err(ArrowError(format!(
-                    "a page of {} records does not fit in one batch",
-                    records.len()
-                )));
-            }
+        let records: Vec<Vec<u8>> = records
+            .iter()
+            .map(|r| self.rewritten(r))
+            .collect::<Result<_, _>>()?;
+        match decode_into(&mut self.decoder, &records) {
+            Ok(Some(batch)) => return self.flattened(batch),
+            Ok(None) => return Ok(RecordBatch::new_empty(self.schema.clone())),
+            Err(_) => self.decoder = fresh_decoder(&self.decoded)?,
         }
-        match self.decoder.flush()? {
+        let mut fitted = Vec::with_capacity(records.len());
+        for record in &records {
+            let (record, nulled) = self.fitted(record)?;
+            self.nulled += nulled;
+            fitted.push(record);
+        }
+        match decode_into(&mut self.decoder, &fitted)? {
             Some(batch) => self.flattened(batch),
             None => Ok(RecordBatch::new_empty(self.schema.clone())),
         }
+    }
+
+    /// The cells made null since the last call because they did not fit their column.
+    pub fn take_nulled(&mut self) -> u64 {
+        std::mem::take(&mut self.nulled)
+    }
+
+    /// `record` as the decoder takes it (untyped values as their JSON text).
+    fn rewritten(&self, record: &[u8]) -> Result<Vec<u8>, ArrowError> {
+        if self.json_text.is_empty() {
+            Ok(record.to_vec())
+        } else {
+            self.with_json_text(record)
+        }
+    }
+
+    /// Whether `record` alone decodes.
+    fn fits(&self, record: &Value) -> bool {
+        let Ok(mut decoder) = fresh_decoder(&self.decoded) else {
+            return false;
+        };
+        let bytes = record.to_string().into_bytes();
+        decode_into(&mut decoder, &[bytes]).is_ok()
+    }
+
+    /// `record` with each cell that does not fit its column made null (a top-level member,
+    /// or a member of a top-level object such as `fields`), and how many were.
+    fn fitted(&self, record: &[u8]) -> Result<(Vec<u8>, u64), ArrowError> {
+        let mut value: Value =
+            serde_json::from_slice(record).map_err(|e| ArrowError(e.to_string()))?;
+        let Some(members) = value.as_object_mut() else {
+            return Err(ArrowError("a record is not a JSON object".into()));
+        };
+        let mut nulled = 0;
+        for (key, member) in members.iter_mut() {
+            let alone = |v: &Value| serde_json::json!({ key.clone(): v });
+            if self.fits(&alone(member)) {
+                continue;
+            }
+            if let Value::Object(children) = member {
+                let keys: Vec<String> = children.keys().cloned().collect();
+                for child in keys {
+                    let cell = serde_json::json!({ child.clone(): children[&child] });
+                    if !self.fits(&alone(&cell)) {
+                        children.insert(child, Value::Null);
+                        nulled += 1;
+                    }
+                }
+                if self.fits(&alone(member)) {
+                    continue;
+                }
+            }
+            *member = Value::Null;
+            nulled += 1;
+        }
+        let bytes = serde_json::to_vec(&value).map_err(|e| ArrowError(e.to_string()))?;
+        Ok((bytes, nulled))
     }
 
     /// `record` with every untyped value at the JSON text paths replaced by its JSON text.
@@ -235,6 +296,30 @@ impl BatchDecoder {
         }
         Ok(RecordBatch::try_new(self.schema.clone(), columns)?)
     }
+}
+
+/// A decoder of records of `decoded` that takes any page.
+fn fresh_decoder(decoded: &SchemaRef) -> Result<Decoder, ArrowError> {
+    Ok(ReaderBuilder::new(decoded.clone())
+        .with_batch_size(MAX_ROWS)
+        .build_decoder()?)
+}
+
+/// Feeds `records` to `decoder` and flushes it: the batch, None for no rows.
+fn decode_into(
+    decoder: &mut Decoder,
+    records: &[Vec<u8>],
+) -> Result<Option<RecordBatch>, ArrowError> {
+    for record in records {
+        // Each record is fed as it is (the decoder takes one JSON value after another).
+        if decoder.decode(record)? != record.len() {
+            return Err(ArrowError(format!(
+                "a page of {} records does not fit in one batch",
+                records.len()
+            )));
+        }
+    }
+    Ok(decoder.flush()?)
 }
 
 /// `decoded` with the struct columns in `flatten` replaced by their children, each named by
@@ -352,11 +437,31 @@ mod tests {
     }
 
     #[test]
-    fn a_record_that_does_not_fit_fails_the_page() {
+    fn a_cell_that_does_not_fit_becomes_null_and_is_counted() {
         let mut decoder = BatchDecoder::new(&schema(), &["fields"]).unwrap();
-        let bad = [json!({"record_id": "r", "fields": {"数字": "many"}})
+        let records = [
+            json!({"record_id": "r1", "fields": {"数字": "many", "名称": "甲", "完成": "yes"}}),
+            json!({"record_id": "r2", "created_time": "soon", "fields": {"数字": 2.0}}),
+        ]
+        .map(|r| r.to_string().into_bytes());
+        let batch = decoder.decode(&records).unwrap();
+        assert_eq!(batch.num_rows(), 2);
+        let column = |name: &str| batch.column(batch.schema().index_of(name).unwrap()).clone();
+        assert!(column("数字").is_null(0));
+        assert!(column("完成").is_null(0));
+        assert_eq!(column("名称").as_string::<i32>().value(0), "甲");
+        assert!(column("created_time").is_null(1));
+        assert_eq!(column("数字").as_primitive::<Float64Type>().value(1), 2.0);
+        assert_eq!(decoder.take_nulled(), 3);
+        assert_eq!(decoder.take_nulled(), 0);
+        let next = [json!({"record_id": "r3", "fields": {"数字": 3}})
             .to_string()
             .into_bytes()];
-        assert!(decoder.decode(&bad).is_err());
+        assert_eq!(
+            decoder.decode(&next).unwrap().num_rows(),
+            1,
+            "the decoder goes on"
+        );
+        assert!(decoder.decode(&[b"[1]".to_vec()]).is_err(), "no object");
     }
 }

@@ -15,6 +15,7 @@ names (`lark_host`) and `allow_hosts`; a default the component proposes is never
 from __future__ import annotations
 
 import json
+import logging
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -30,6 +31,8 @@ from typing import (
 )
 
 from . import _native
+
+_logger = logging.getLogger("feishu_wasm")
 
 if TYPE_CHECKING:
     import pyarrow
@@ -294,7 +297,14 @@ class Source:
         try:
             for message in run:
                 if message[0] == "BATCH":
-                    _, _, schema_capsule, array_capsule, _ = message
+                    _, _, schema_capsule, array_capsule, _, nulled = message
+                    if nulled:
+                        _logger.warning(
+                            "stream %s: %d values did not fit their Arrow column and were "
+                            "made null",
+                            stream,
+                            nulled,
+                        )
                     yield pyarrow.record_batch(_CArray(schema_capsule, array_capsule))
                 elif message[0] == "STATE" and on_state is not None:
                     on_state(json.loads(message[2]))

@@ -39,7 +39,8 @@ enum Owned {
     StreamStatus(String, Status, u64),
     Log(&'static str, String),
     Error(Failure),
-    Batch(String, RecordBatch),
+    /// A page as one Arrow batch, with the cells made null because they did not fit.
+    Batch(String, RecordBatch, u64),
 }
 
 /// Why a run ended as it did: (kind, message, upstream code, request id).
@@ -393,10 +394,10 @@ fn to_tuple(py: Python<'_>, message: Owned) -> PyResult<Py<PyTuple>> {
             ("STREAM_STATUS", stream, status.name(), emitted_at).into_pyobject(py)?
         }
         Owned::Log(level, message) => ("LOG", level, message).into_pyobject(py)?,
-        Owned::Batch(stream, batch) => {
+        Owned::Batch(stream, batch, nulled) => {
             let rows = batch.num_rows();
             let (schema, array) = batch_capsules(py, batch)?;
-            ("BATCH", stream, schema, array, rows).into_pyobject(py)?
+            ("BATCH", stream, schema, array, rows, nulled).into_pyobject(py)?
         }
         Owned::Error(f) => {
             let upstream = (f.upstream_code, f.request_id, f.emitted_at);
@@ -415,15 +416,15 @@ fn to_tuple(py: Python<'_>, message: Owned) -> PyResult<Py<PyTuple>> {
     Ok(tuple.unbind())
 }
 
-/// A page of records as one Arrow batch when there is a decoder; a page that does not fit the
-/// stream's schema is a failure of that stream.
+/// A page of records as one Arrow batch when there is a decoder (cells that do not fit their
+/// column null, and counted); a page that cannot be decoded at all is a failure of that stream.
 fn as_batch(arrow: Option<&Mutex<BatchDecoder>>, message: Owned) -> Result<Owned, Box<Failure>> {
     let (Some(decoder), Owned::Records(stream, records, _)) = (arrow, &message) else {
         return Ok(message);
     };
     let mut decoder = decoder.lock().unwrap_or_else(|p| p.into_inner());
     match decoder.decode(records) {
-        Ok(batch) => Ok(Owned::Batch(stream.clone(), batch)),
+        Ok(batch) => Ok(Owned::Batch(stream.clone(), batch, decoder.take_nulled())),
         Err(e) => Err(Box::new(Failure {
             kind: "internal",
             message: format!("a page of stream `{stream}` does not fit its schema as Arrow: {e}"),

@@ -113,21 +113,16 @@ impl Shape {
                     "lat": {"type": ["null", "number"]}
                 }
             }),
-            Shape::Formula(inner) => inner.nullable_schema(),
+            Shape::Formula(inner) => inner.schema(),
             Shape::Lookup(inner) if **inner == Shape::Text => nullable("string"),
             Shape::Lookup(inner) => array_of(inner.item_schema()),
             Shape::Unwrapped | Shape::Opaque | Shape::Unknown => json!({}),
         }
     }
 
-    /// This shape's schema, null allowed (a formula's error value is null).
-    fn nullable_schema(&self) -> Value {
-        self.schema()
-    }
-
     /// The schema of one result of a lookup: the shape's, or its items' for lists.
     fn item_schema(&self) -> Value {
-        let schema = self.nullable_schema();
+        let schema = self.schema();
         match schema.get("items") {
             Some(items) if self.is_list() => items.clone(),
             _ => schema,
