@@ -282,7 +282,7 @@ mod tests {
     use super::*;
     use crate::config::Config;
     use crate::fake::{FakeHost, FakeOutput, json, token_ok};
-    use crate::host::HttpRequest;
+    use crate::host::{HttpRequest, HttpResponse};
     use crate::token::TOKEN_PATH;
     use serde_json::Value;
 
@@ -319,14 +319,18 @@ mod tests {
                 return json(200, &answer.to_string());
             }
             assert_eq!(body["field_names"], serde_json::json!([]));
-            let items: Vec<Value> = ids
-                .iter()
-                .map(|id| serde_json::json!({"record_id": id, "fields": {}}))
-                .collect();
-            let answer =
-                serde_json::json!({"code": 0, "data": {"has_more": false, "items": items}});
-            json(200, &answer.to_string())
+            ids_page(ids)
         })
+    }
+
+    /// One search page (the last) holding records of `ids` without fields.
+    fn ids_page(ids: &[&str]) -> Result<HttpResponse, crate::host::TransportFailure> {
+        let items: Vec<Value> = ids
+            .iter()
+            .map(|id| serde_json::json!({"record_id": id, "fields": {}}))
+            .collect();
+        let answer = serde_json::json!({"code": 0, "data": {"has_more": false, "items": items}});
+        json(200, &answer.to_string())
     }
 
     fn client(host: FakeHost) -> FeishuClient<FakeHost> {
@@ -404,13 +408,7 @@ mod tests {
             if req.url.contains("/batch_get") {
                 return json(200, answer);
             }
-            let items: Vec<Value> = ids
-                .iter()
-                .map(|id| serde_json::json!({"record_id": id, "fields": {}}))
-                .collect();
-            let answer =
-                serde_json::json!({"code": 0, "data": {"has_more": false, "items": items}});
-            json(200, &answer.to_string())
+            ids_page(ids)
         })
     }
 

@@ -3,24 +3,11 @@
 //! and answers that contradict themselves end as clear failures instead of lost records.
 
 use crate::harness::{Files, Run, mock, run};
-use crate::incremental::{incremental_catalog, states_of};
+use crate::incremental::states_of;
+use crate::quota::read;
 use mock_feishu::{Fault, MockConfig, data};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
-
-fn read(config: &Value, state: &Value) -> Run {
-    let files = Files::new();
-    let args = [
-        "read".to_string(),
-        "--config".into(),
-        files.json("config.json", config),
-        "--catalog".into(),
-        files.json("catalog.json", &incremental_catalog("records")),
-        "--state".into(),
-        files.json("state.json", state),
-    ];
-    run(&args.iter().map(String::as_str).collect::<Vec<_>>())
-}
 
 fn ids(run: &Run) -> Vec<String> {
     run.records()

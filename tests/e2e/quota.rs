@@ -11,7 +11,8 @@ use std::collections::BTreeSet;
 
 const N: usize = 1200;
 
-fn read(config: &Value, state: &Value) -> Run {
+/// An incremental read of the `records` stream from `state`.
+pub fn read(config: &Value, state: &Value) -> Run {
     let files = Files::new();
     let args = [
         "read".to_string(),
