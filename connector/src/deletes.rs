@@ -216,15 +216,33 @@ fn emit_came_back<H: Transport, O: Output>(
     Ok(count)
 }
 
-/// The ids of every record of `table` (or its view): a search for no fields, 500 a page.
+/// The search body listing `table`'s ids: only its primary field asked for, so pages stay
+/// small (what an empty `field_names` does is not documented, and the official SDKs leave the
+/// key out rather than send one).
+fn ids_search_body<H: Transport>(
+    client: &mut FeishuClient<H>,
+    table: &TableRef,
+) -> Result<String, ConnectorError> {
+    let fields = crate::base::fields(client, &table.app_token, &table.table_id)?;
+    let primary = fields
+        .iter()
+        .find(|f| f.is_primary)
+        .or(fields.first())
+        .map(|f| f.field_name.clone());
+    let mut body = serde_json::json!({"field_names": primary.into_iter().collect::<Vec<_>>()});
+    if let Some(view) = &table.view_id {
+        body["view_id"] = view.as_str().into();
+    }
+    Ok(body.to_string())
+}
+
+/// The ids of every record of `table` (or its view): a search for its primary field, 500 a
+/// page.
 fn list_ids<H: Transport>(
     client: &mut FeishuClient<H>,
     table: &TableRef,
 ) -> Result<RecordIds, ConnectorError> {
-    let body = match &table.view_id {
-        None => r#"{"field_names":[]}"#.to_string(),
-        Some(view) => serde_json::json!({"field_names": [], "view_id": view}).to_string(),
-    };
+    let body = ids_search_body(client, table)?;
     let mut ids = RecordIds::default();
     let mut cursor = PageCursor::default();
     loop {
@@ -300,6 +318,9 @@ mod tests {
             if req.url.ends_with(TOKEN_PATH) {
                 return token_ok("t");
             }
+            if req.url.contains("/fields") {
+                return fields_page();
+            }
             let body: Value = serde_json::from_str(req.json_body.as_deref().unwrap()).unwrap();
             if req.url.contains("/batch_get") {
                 let asked: Vec<&str> = body["record_ids"]
@@ -318,9 +339,23 @@ mod tests {
                 let answer = serde_json::json!({"code": 0, "data": {"records": records, "absent_record_ids": absent}});
                 return json(200, &answer.to_string());
             }
-            assert_eq!(body["field_names"], serde_json::json!([]));
+            assert_eq!(
+                body["field_names"],
+                serde_json::json!(["名称"]),
+                "the primary field"
+            );
             ids_page(ids)
         })
+    }
+
+    /// The table's fields list: the primary field and another.
+    fn fields_page() -> Result<HttpResponse, crate::host::TransportFailure> {
+        let items = serde_json::json!([
+            {"field_id": "fld2", "field_name": "备注", "type": 1, "is_primary": false},
+            {"field_id": "fld1", "field_name": "名称", "type": 1, "is_primary": true},
+        ]);
+        let answer = serde_json::json!({"code": 0, "data": {"has_more": false, "items": items}});
+        json(200, &answer.to_string())
     }
 
     /// One search page (the last) holding records of `ids` without fields.
@@ -396,7 +431,11 @@ mod tests {
             .unwrap();
         assert_eq!(outcome.current.len(), 1);
         assert!(out.records.is_empty());
-        assert_eq!(client.requests_sent(), 2, "a token and one page of ids");
+        assert_eq!(
+            client.requests_sent(),
+            3,
+            "a token, the fields list (a read has it already) and one page of ids"
+        );
     }
 
     /// A table holding `ids` now, whose batch_get answers `answer` whatever it is asked.
@@ -404,6 +443,9 @@ mod tests {
         FakeHost::new(move |req: &HttpRequest| {
             if req.url.ends_with(TOKEN_PATH) {
                 return token_ok("t");
+            }
+            if req.url.contains("/fields") {
+                return fields_page();
             }
             if req.url.contains("/batch_get") {
                 return json(200, answer);
@@ -466,6 +508,9 @@ mod tests {
         let host = FakeHost::new(|req: &HttpRequest| {
             if req.url.ends_with(TOKEN_PATH) {
                 return token_ok("t");
+            }
+            if req.url.contains("/fields") {
+                return fields_page();
             }
             json(400, r#"{"code":1254001,"msg":"WrongRequestBody"}"#)
         });

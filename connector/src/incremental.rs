@@ -517,6 +517,7 @@ mod tests {
             type_code: MODIFIED_TIME_TYPE,
             ui_type: None,
             property: Some(property),
+            is_primary: false,
         };
         assert!(!tracks_only_some_fields(&field(
             json!({"date_formatter": "yyyy/MM/dd"})

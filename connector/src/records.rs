@@ -413,6 +413,7 @@ mod tests {
             type_code: 1,
             ui_type: None,
             property: None,
+            is_primary: false,
         };
         let mut plain = PlainRecords::new(&[field], |_| {});
         let body = r#"{"code":0,"data":{"has_more":false,"items":[

@@ -21,6 +21,9 @@ pub struct FieldInfo {
     /// Type-specific settings (options, formatters, linked table...), when given.
     #[serde(default)]
     pub property: Option<serde_json::Value>,
+    /// Whether this is the table's primary (first) field.
+    #[serde(default)]
+    pub is_primary: bool,
 }
 
 fn nullable(kind: &str) -> Value {
@@ -177,6 +180,7 @@ mod tests {
                 type_code: 1,
                 ui_type: Some("Text".into()),
                 property: None,
+                is_primary: false,
             },
             FieldInfo {
                 field_id: None,
@@ -184,6 +188,7 @@ mod tests {
                 type_code: 4242,
                 ui_type: None,
                 property: None,
+                is_primary: false,
             },
         ];
         let mut seen = Vec::new();

@@ -102,6 +102,7 @@ mod tests {
             type_code,
             ui_type: None,
             property: None,
+            is_primary: false,
         }
     }
 

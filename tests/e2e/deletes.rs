@@ -63,7 +63,7 @@ fn remembered(run: &Run) -> u64 {
 fn id_sweeps(mock: &MockFeishu) -> usize {
     mock.requests()
         .iter()
-        .filter(|r| r.path.ends_with("/search") && r.body.contains(r#""field_names":[]"#))
+        .filter(|r| r.path.ends_with("/search") && r.body.contains(r#""field_names":["#))
         .count()
 }
 
@@ -81,6 +81,16 @@ fn each_deleted_record_is_reported_once_and_a_restored_one_comes_back() {
             .contains("remembered the ids of its 1200 records")
     );
     assert_eq!(id_sweeps(&mock), 3, "1200 ids at 500 a page");
+    let sweep = mock
+        .requests()
+        .into_iter()
+        .find(|r| r.path.ends_with("/search") && r.body.contains("field_names"))
+        .expect("a sweep");
+    assert_eq!(
+        serde_json::from_str::<Value>(&sweep.body).unwrap(),
+        json!({"field_names": ["任务名称"]}),
+        "only the primary field"
+    );
 
     mock.delete(&[5, 700]);
     let second = read(&config, &states_of(&first), "incremental");

@@ -349,6 +349,7 @@ mod tests {
             type_code: code,
             ui_type: None,
             property: data_type.map(|t| json!({"type": {"data_type": t}})),
+            is_primary: false,
         }
     }
 
