@@ -75,7 +75,13 @@ pub struct Config {
     pub detect_deletes: bool,
     /// Most requests one run may send (token and retries included); no limit when absent.
     pub max_api_calls: Option<u64>,
+    /// An incremental stream whose table's revision has not changed is skipped only when it
+    /// was last read for real less than this many hours ago; 0 never skips.
+    pub revision_recheck_hours: u64,
 }
+
+/// Hours after which a table skipped as unchanged is read for real again, by default.
+pub const DEFAULT_REVISION_RECHECK_HOURS: u64 = 24;
 
 impl Config {
     /// Parses and validates a config document; errors name the offending field.
@@ -111,6 +117,8 @@ impl Config {
             user_id_type: one_of(&fields, "user_id_type", &USER_ID_TYPES)?.map(str::to_string),
             detect_deletes: optional_bool(&fields, "detect_deletes")?.unwrap_or(false),
             max_api_calls: positive(&fields, "max_api_calls")?,
+            revision_recheck_hours: whole(&fields, "revision_recheck_hours")?
+                .unwrap_or(DEFAULT_REVISION_RECHECK_HOURS),
         })
     }
 }
@@ -310,6 +318,17 @@ fn positive(fields: &Map<String, Value>, name: &str) -> Result<Option<u64>, Conn
     }
 }
 
+/// An optional whole number (0 allowed).
+fn whole(fields: &Map<String, Value>, name: &str) -> Result<Option<u64>, ConnectorError> {
+    match fields.get(name) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) if n.as_u64().is_some() => Ok(n.as_u64()),
+        Some(other) => Err(ConnectorError::config(format!(
+            "config field `{name}` must be a whole number (0 or more), got {other}"
+        ))),
+    }
+}
+
 /// The value of an optional string field that must be one of `allowed`.
 fn one_of<'a>(
     fields: &'a Map<String, Value>,
@@ -388,6 +407,25 @@ mod tests {
         let mut v = base();
         v[key] = value;
         Config::parse(&v.to_string())
+    }
+
+    #[test]
+    fn revision_recheck_hours_default_to_a_day_and_take_zero() {
+        assert_eq!(
+            Config::parse(&base().to_string())
+                .unwrap()
+                .revision_recheck_hours,
+            24
+        );
+        let zero = parse_with("revision_recheck_hours", 0.into()).unwrap();
+        assert_eq!(zero.revision_recheck_hours, 0);
+        for bad in [Value::from(-1), Value::from(1.5), Value::from("24")] {
+            let e = parse_with("revision_recheck_hours", bad).unwrap_err();
+            assert!(
+                e.message
+                    .contains("`revision_recheck_hours` must be a whole number")
+            );
+        }
     }
 
     #[test]

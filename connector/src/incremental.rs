@@ -22,6 +22,9 @@ pub const FILTER_SLACK_MS: i64 = 2 * 86_400_000;
 pub const RECORD_IDS: &str = "record_ids";
 /// State member holding the table's `revision` when the stream was last read in full.
 pub const TABLE_REVISION: &str = "table_revision";
+/// State member holding when (ms since the epoch) the stream was last read for real, not
+/// skipped as unchanged.
+pub const READ_AT: &str = "read_at";
 
 /// State member naming the table the state belongs to ([`StateIdentity`]).
 pub const BELONGS_TO: &str = "table";
@@ -48,6 +51,8 @@ pub struct SavedState {
     pub cursor_ids: Option<RecordIds>,
     /// Where a read that stopped part way stood.
     pub resume: Option<ResumePoint>,
+    /// When the stream was last read for real (ms since the epoch).
+    pub read_at: Option<i64>,
 }
 
 /// The table a state belongs to: the Base (by a hash of its app token, which the state must
@@ -261,6 +266,7 @@ fn saved_state(stream_state: &Value, stream: &str) -> Result<SavedState, Connect
         identity,
         cursor_ids,
         resume,
+        read_at: integer(READ_AT, "ms since the epoch")?,
     })
 }
 

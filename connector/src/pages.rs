@@ -10,7 +10,7 @@ use crate::deletes::DeleteCheck;
 use crate::error::{Category, ConnectorError};
 use crate::host::{LogLevel, Output, StreamStatus, Transport};
 use crate::incremental::{
-    self, BELONGS_TO, CursorTracker, RECORD_IDS, ResumePoint, SavedState, StateIdentity,
+    self, BELONGS_TO, CursorTracker, READ_AT, RECORD_IDS, ResumePoint, SavedState, StateIdentity,
     TABLE_REVISION,
 };
 use crate::paginator::PageCursor;
@@ -50,7 +50,26 @@ pub fn read_stream<H: Transport, O: Output>(
         tracker.carry(BELONGS_TO, StateIdentity::of(&stream.table).to_state());
     }
     if incremental && saved.revision.is_some() && saved.revision == stream.revision {
-        return skip_unchanged(out, stream, saved, tracker);
+        let recheck_ms = client
+            .config()
+            .revision_recheck_hours
+            .saturating_mul(3_600_000);
+        let read_ms_ago = saved.read_at.map(|at| started_ms.saturating_sub(at));
+        match read_ms_ago {
+            Some(ago) if i64::try_from(recheck_ms).is_ok_and(|max| ago < max) => {
+                return skip_unchanged(out, stream, saved, tracker);
+            }
+            _ => {
+                let message = format!(
+                    "stream `{}`: the table's revision is unchanged, but it was not read for \
+                     real in the last {} hours (`revision_recheck_hours`): reading it, as \
+                     Feishu does not document that every edit changes the revision",
+                    stream.name,
+                    client.config().revision_recheck_hours
+                );
+                out.log(LogLevel::Info, &message);
+            }
+        }
     }
     if let Some(known) = catalog_fields {
         warn_of_schema_changes(client, out, stream, &known);
@@ -72,6 +91,7 @@ pub fn read_stream<H: Transport, O: Output>(
             // Only a complete read may vouch for the revision it started from.
             if let (true, true, Some(revision)) = (incremental, settled, stream.revision) {
                 tracker.carry(TABLE_REVISION, revision.into());
+                tracker.carry(READ_AT, started_ms.into());
             }
             out.emit_state(name, &tracker.state())?;
             Ok(count)
@@ -225,6 +245,9 @@ fn skip_unchanged<O: Output>(
     }
     if let Some(revision) = saved.revision {
         tracker.carry(TABLE_REVISION, revision.into());
+    }
+    if let Some(read_at) = saved.read_at {
+        tracker.carry(READ_AT, read_at.into());
     }
     out.emit_state(name, &tracker.state())
         .map_err(|e| e.context(format!("reading stream `{name}`")))?;

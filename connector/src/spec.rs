@@ -80,6 +80,11 @@ pub fn specification() -> Value {
                     "default": false,
                     "description": "Incremental streams also report records deleted in Feishu since the last read, each once, as {record_id, _ab_cdc_deleted_at} (dedup destinations and dlt merge remove them). Each read then lists every record id (one request per 500 records) and the state remembers them (about 0.9 MB per 100k records)."
                 },
+                "revision_recheck_hours": {
+                    "type": "integer", "order": 13, "title": "Re-check Unchanged Tables After (hours)",
+                    "minimum": 0, "default": 24,
+                    "description": "An incremental stream whose table's revision has not changed since its last read is skipped (no search), but only until this many hours have passed since it was last read for real: Feishu does not document that every cell edit changes the revision. 0 never skips."
+                },
                 "max_api_calls": {
                     "type": "integer", "order": 12, "title": "Most API Calls Per Run",
                     "minimum": 1, "x-run-wide-limit": true,

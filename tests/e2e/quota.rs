@@ -215,3 +215,53 @@ fn the_budget_holds_for_a_whole_run_of_several_streams() {
         run.stderr
     );
 }
+
+#[test]
+fn an_unchanged_table_is_read_for_real_again_after_revision_recheck_hours() {
+    let mock = mock(MockConfig::with_records(50));
+    let mut config = mock.connector_config(500);
+    let first = read(&config, &json!([]));
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let mut state = states_of(&first);
+    let last = state.as_array_mut().unwrap().last_mut().unwrap();
+    let read_at = last["stream"]["stream_state"]["read_at"]
+        .as_i64()
+        .expect("read_at");
+    // A day and a minute ago: past the default of 24 hours.
+    last["stream"]["stream_state"]["read_at"] = json!(read_at - 86_460_000);
+    let searches = |from: usize| {
+        mock.requests()[from..]
+            .iter()
+            .filter(|r| r.path.ends_with("/search"))
+            .count()
+    };
+    let before = mock.requests().len();
+    let stale = read(&config, &state);
+    assert_eq!(stale.code, 0, "{}", stale.stderr);
+    assert_eq!(searches(before), 1, "a real incremental search");
+    assert!(
+        stale
+            .logs()
+            .iter()
+            .any(|l| l.contains("not read for real in the last 24 hours")),
+        "{:?}",
+        stale.logs()
+    );
+    assert!(
+        stale.records().is_empty(),
+        "nothing changed, nothing emitted"
+    );
+    let fresh = states_of(&stale);
+    let fresh_state = &fresh.as_array().unwrap().last().unwrap()["stream"]["stream_state"];
+    assert!(
+        fresh_state["read_at"].as_i64() > Some(read_at),
+        "the real read is noted"
+    );
+
+    // 0: never skip.
+    config["revision_recheck_hours"] = json!(0);
+    let before = mock.requests().len();
+    let never = read(&config, &fresh);
+    assert_eq!(never.code, 0, "{}", never.stderr);
+    assert_eq!(searches(before), 1);
+}

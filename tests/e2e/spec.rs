@@ -26,6 +26,7 @@ fn spec_describes_the_airbyte_feishu_fields() {
             "lark_host",
             "max_api_calls",
             "page_size",
+            "revision_recheck_hours",
             "table_id",
             "table_ranges",
             "user_id_type",
@@ -53,6 +54,7 @@ fn spec_describes_the_airbyte_feishu_fields() {
     assert_eq!(props["page_size"]["maximum"], 500);
     assert_eq!(props["page_size"]["default"], 100);
     assert_eq!(props["table_ranges"]["default"], 1);
+    assert_eq!(props["revision_recheck_hours"]["default"], 24);
     assert_eq!(props["table_ranges"]["maximum"], 8);
     assert_eq!(props["lark_host"]["default"], "https://open.feishu.cn");
     for (name, prop) in props {
