@@ -175,8 +175,12 @@ impl<H: Transport> FeishuClient<H> {
         // A request that cannot start now is simply sent again when it is needed.
         if let Ok(pending) = self.host.start(&search_request(&url, body, Some(bearer))) {
             self.sent += 1;
-            // One page ahead per search: an older one for the same search is dropped.
-            self.prefetched.retain(|p| p.body != body);
+            // One page ahead per search (a table's path and a body): an older one for the same
+            // search is dropped; other tables' searches may have the same body.
+            let path = |url: &str| url.split('?').next().unwrap_or_default().to_string();
+            let this = path(&url);
+            self.prefetched
+                .retain(|p| p.body != body || path(&p.url) != this);
             self.prefetched.push(Prefetched {
                 url,
                 body: body.to_string(),

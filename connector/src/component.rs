@@ -125,6 +125,10 @@ impl Output for WasiOutput {
     fn fail_stream(&mut self, stream: &str, error: &ConnectorError) {
         wit_host::fail_stream(stream, &to_wit_ref(error));
     }
+
+    fn streams_at_once(&self) -> u32 {
+        wit_host::streams_at_once()
+    }
 }
 
 fn log(level: LogLevel, message: &str) {

@@ -57,6 +57,8 @@ pub struct FakeOutput {
     pub states: Vec<(String, String)>,
     pub statuses: Vec<(String, StreamStatus)>,
     pub failures: Vec<(String, ConnectorError)>,
+    /// What [`Output::streams_at_once`] answers (0 taken as 1).
+    pub at_once: u32,
 }
 
 impl Transport for FakeHost {
@@ -110,5 +112,8 @@ impl Output for FakeOutput {
         self.statuses
             .push((stream.to_string(), StreamStatus::Incomplete));
         self.failures.push((stream.to_string(), error.clone()));
+    }
+    fn streams_at_once(&self) -> u32 {
+        self.at_once.max(1)
     }
 }

@@ -99,6 +99,11 @@ pub trait Output {
     fn stream_status(&mut self, stream: &str, status: StreamStatus);
     /// Reports that `stream` stopped on `error`; the host marks it incomplete.
     fn fail_stream(&mut self, stream: &str, error: &ConnectorError);
+    /// How many streams the host lets this read have in progress at once (taking turns page
+    /// by page, each with a request in flight); one at a time unless the host says more.
+    fn streams_at_once(&self) -> u32 {
+        1
+    }
 }
 
 /// `path` as it may appear in messages: the Base's token (the segment after `/apps/`) and a
@@ -175,6 +180,9 @@ impl<O: Output + ?Sized> Output for &mut O {
     }
     fn fail_stream(&mut self, stream: &str, error: &ConnectorError) {
         (**self).fail_stream(stream, error)
+    }
+    fn streams_at_once(&self) -> u32 {
+        (**self).streams_at_once()
     }
 }
 

@@ -2,8 +2,9 @@
 //!
 //! Flow of a read: [`config`] validates the user's JSON config; [`client`] fetches a tenant
 //! token ([`token`]) and sends each request through one retry loop steered by the error
-//! classifier ([`classify`]); [`source`] pages through `records/search` ([`paginator`],
-//! [`records`]) and hands each page's records, verbatim, to the host a page at a time.
+//! classifier ([`classify`]); [`source`] selects the streams and [`stream_read`] reads them, several
+//! at once taking turns page by page, each through `records/search` ([`pages`], [`paginator`],
+//! [`records`]), handing each page's records, verbatim, to the host a page at a time.
 //!
 //! Everything but `component` and `wasi_http` is plain Rust over the [`host::Transport`] and
 //! [`host::Output`] traits and tests natively. On wasm, `wasi_http` is the transport and
@@ -33,6 +34,7 @@ pub mod schema;
 pub mod schema_drift;
 pub mod source;
 pub mod spec;
+pub mod stream_read;
 pub mod token;
 pub mod url;
 

@@ -8,15 +8,15 @@ use crate::catalog::{self, StreamDef, SyncMode};
 use crate::client::FeishuClient;
 use crate::config::{Config, MAX_PAGE_SIZE, Values};
 use crate::deletes::DELETED_AT;
-use crate::error::{Category, ConnectorError};
+use crate::error::ConnectorError;
 use crate::host::{LogLevel, Output, Transport};
 use crate::incremental::{self, SavedState};
-use crate::pages::{StreamStart, read_stream};
 use crate::plain::Shape;
 use crate::records::{RecordsPage, TableRef};
 use crate::schema::{records_schema, unknown_field};
 use crate::schema_drift;
 use crate::spec::{catalog_entry, specification};
+use crate::stream_read::{Selected, StreamStart, read_streams};
 use serde_json::json;
 
 /// The connection specification as JSON text.
@@ -197,29 +197,24 @@ pub fn read<H: Transport, O: Output>(
     }
     warn_of_stale_state(out, &saved, &offered);
     let started_ms = client.transport().epoch_ms();
-    for (name, mode) in selected {
-        let outcome = catalog::match_stream(&name, &offered).and_then(|stream| {
-            let resume_from = match mode {
-                SyncMode::Incremental => saved.remove(&stream.name).unwrap_or_default(),
-                SyncMode::FullRefresh => SavedState::default(),
-            };
-            let start = StreamStart {
-                saved: resume_from,
-                started_ms,
-                catalog_fields: catalog_fields.remove(&name),
-            };
-            read_stream(&mut client, out, &stream, mode, start)
-        });
-        match outcome {
-            Ok(()) => {}
-            // Output gone or credentials rejected: no other stream can do better.
-            Err(error) if matches!(error.category, Category::OutputClosed | Category::Auth) => {
-                return Err(error);
-            }
-            Err(error) => out.fail_stream(&name, &error),
-        }
-    }
-    Ok(())
+    let streams = selected.into_iter().map(|(name, mode)| {
+        let stream = catalog::match_stream(&name, &offered).map_err(|e| (name.clone(), e))?;
+        let saved = match mode {
+            SyncMode::Incremental => saved.remove(&stream.name).unwrap_or_default(),
+            SyncMode::FullRefresh => SavedState::default(),
+        };
+        let start = StreamStart {
+            saved,
+            started_ms,
+            catalog_fields: catalog_fields.remove(&name),
+        };
+        Ok(Selected {
+            stream,
+            mode,
+            start,
+        })
+    });
+    read_streams(&mut client, out, streams)
 }
 
 /// The configured table's revision, from the tables list (every table's is there already
@@ -504,6 +499,88 @@ mod tests {
             out.statuses
                 .contains(&("A_tblA".to_string(), StreamStatus::Complete))
         );
+    }
+
+    /// A Base of tables A and B, each of `n` records two a page (ids `rec<table><i>`).
+    fn two_tables(
+        n: usize,
+    ) -> impl FnMut(&HttpRequest) -> Result<crate::host::HttpResponse, crate::host::TransportFailure>
+    {
+        move |req| {
+            if req.url.ends_with(TOKEN_PATH) {
+                return token_ok("t-1");
+            }
+            if req.url.contains("/tables?") {
+                return json(
+                    200,
+                    r#"{"code":0,"data":{"has_more":false,"items":[{"table_id":"tblA","name":"A"},{"table_id":"tblB","name":"B"}]}}"#,
+                );
+            }
+            let table = if req.url.contains("/tblA/") { "A" } else { "B" };
+            let offset: usize = req
+                .url
+                .split("page_token=p")
+                .nth(1)
+                .map_or(0, |s| s.parse().unwrap());
+            let end = (offset + 2).min(n);
+            let items: Vec<String> = (offset..end)
+                .map(|i| format!(r#"{{"record_id":"rec{table}{i}","fields":{{}}}}"#))
+                .collect();
+            let body = format!(
+                r#"{{"code":0,"data":{{"has_more":{},"page_token":"p{end}","total":{n},"items":[{}]}}}}"#,
+                end < n,
+                items.join(",")
+            );
+            json(200, &body)
+        }
+    }
+
+    #[test]
+    fn streams_read_at_once_take_turns_with_one_token_and_one_tables_list() {
+        let config = CONFIG.replace(r#""table_id":"tbl1","#, "");
+        let mut host = FakeHost::new(two_tables(4));
+        let mut out = FakeOutput {
+            at_once: 2,
+            ..FakeOutput::default()
+        };
+        read(&mut host, &mut out, &config, None, None).unwrap();
+        let pages: Vec<(&str, &str)> = out
+            .records
+            .iter()
+            .map(|(stream, records)| (stream.as_str(), &records[0][14..20]))
+            .collect();
+        assert_eq!(
+            pages,
+            [
+                ("A_tblA", "recA0\""),
+                ("B_tblB", "recB0\""),
+                ("A_tblA", "recA2\""),
+                ("B_tblB", "recB2\""),
+            ],
+            "the streams take turns page by page"
+        );
+        let statuses: Vec<(&str, StreamStatus)> = out
+            .statuses
+            .iter()
+            .map(|(s, status)| (s.as_str(), *status))
+            .collect();
+        assert_eq!(
+            statuses,
+            [
+                ("A_tblA", StreamStatus::Started),
+                ("B_tblB", StreamStatus::Started),
+                ("A_tblA", StreamStatus::Complete),
+                ("B_tblB", StreamStatus::Complete),
+            ]
+        );
+        let count = |part: &str| {
+            host.requests
+                .iter()
+                .filter(|r| r.url.contains(part))
+                .count()
+        };
+        assert_eq!((count(TOKEN_PATH), count("/tables?")), (1, 1));
+        assert_eq!(count("/search"), 4, "two pages of each");
     }
 
     #[test]

@@ -119,6 +119,10 @@ impl datasource::connector::host::Host for Host {
     fn log(&mut self, level: LogLevel, message: String) {
         eprintln!("{level:?}: {message}");
     }
+    fn streams_at_once(&mut self) -> u32 {
+        // Up to four streams take turns, each with a request in flight.
+        4
+    }
 }
 
 /// Reads every stream `config` offers, with outgoing HTTP granted to `origin` only.

@@ -221,6 +221,10 @@ fn execute(
                 read_concurrently(&shared, entries);
                 return Ok(());
             }
+            // The whole read is this instance's: it reads up to `--concurrency` streams at
+            // once itself, with one token, one tables list and one budget.
+            store.data_mut().streams_at_once =
+                u32::try_from(settings.concurrency.max(1)).unwrap_or(u32::MAX);
             let call = source.call_read(
                 &mut store,
                 config_text,

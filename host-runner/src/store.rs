@@ -25,6 +25,9 @@ pub struct StoreData {
     pub hooks: SandboxHooks,
     pub(crate) limiter: StoreCap,
     output: SharedOutput,
+    /// How many streams the instance's `read` may have in progress at once (1 unless the
+    /// run gives the whole read to this instance).
+    pub streams_at_once: u32,
 }
 
 impl StoreData {
@@ -48,6 +51,7 @@ impl StoreData {
             ),
             limiter: StoreCap::new(limits.max_memory_bytes, names.max_memory.clone()),
             output,
+            streams_at_once: 1,
         }
     }
 
@@ -145,5 +149,9 @@ impl host::Host for StoreData {
             LogLevel::Error => Level::Error,
         };
         lock(&self.output).log(level, &message);
+    }
+
+    fn streams_at_once(&mut self) -> u32 {
+        self.streams_at_once.max(1)
     }
 }

@@ -154,3 +154,45 @@ fn a_429_with_a_reset_pauses_every_instance() {
         "requests went out during the pause: {early:?}"
     );
 }
+
+/// A read of every table without a catalog: one instance reads the streams at once.
+fn read_base_without_catalog(mock: &MockFeishu, page_size: u32, extra: &[&str]) -> Run {
+    let files = Files::new();
+    let mut config = mock.connector_config(page_size);
+    config.as_object_mut().map(|o| o.remove("table_id"));
+    let config = files.json("config.json", &config);
+    let mut args = vec!["read", "--config", &config];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
+#[test]
+fn a_read_without_a_catalog_takes_streams_at_once_on_one_token_and_one_tables_list() {
+    let mock = mock(base(1200));
+    let sequential = read_base_without_catalog(&mock, 500, &["--concurrency", "1"]);
+    let before = mock.requests().len();
+    let at_once = read_base_without_catalog(&mock, 500, &["--concurrency", "4"]);
+    assert_eq!(sequential.code, 0, "{}", sequential.stderr);
+    assert_eq!(at_once.code, 0, "{}", at_once.stderr);
+    assert_eq!(
+        per_stream(&sequential),
+        per_stream(&at_once),
+        "each stream's own output"
+    );
+    let statuses = at_once.statuses();
+    let first_complete = statuses.iter().position(|s| s.ends_with(":COMPLETE"));
+    assert_eq!(
+        first_complete,
+        Some(4),
+        "four streams in progress at once: {statuses:?}"
+    );
+    let paths: Vec<String> = mock.requests()[before..]
+        .iter()
+        .map(|r| r.path.clone())
+        .collect();
+    let count = |end: &str| paths.iter().filter(|p| p.ends_with(end)).count();
+    assert_eq!(count("/tenant_access_token/internal"), 1, "one token");
+    // The mock pages the tables list by two: one listing of its 9 items is 5 pages.
+    assert_eq!(count("/tables"), 5, "one tables list");
+    assert_eq!(count("/search"), 4 * 3 + 4, "every page once: {paths:?}");
+}

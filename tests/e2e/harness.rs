@@ -278,24 +278,33 @@ pub fn venv_python(name: &str, packages: &[&str], probe: &str) -> PathBuf {
 }
 
 /// A run's stdout as another host of the same component must print it: every `emitted_at`
-/// value blanked and the end-of-read summary LOG (its figures are timings) left out.
+/// and state `read_at` value blanked and the end-of-read summary LOG (its figures are
+/// timings) left out.
 pub fn comparable_lines(stdout: &str) -> Vec<String> {
-    const AT: &str = r#""emitted_at":"#;
     stdout
         .lines()
         .filter(|l| !l.starts_with(r#"{"type":"LOG","log":{"level":"INFO","message":"summary: "#))
-        .map(|line| match line.find(AT) {
-            Some(at) => {
-                let start = at + AT.len();
-                let end = start
-                    + line[start..]
-                        .find(|c: char| !c.is_ascii_digit() && c != '.')
-                        .unwrap_or(0);
-                format!("{}0{}", &line[..start], &line[end..])
-            }
-            None => line.to_string(),
+        .map(|line| {
+            // When a message was written, and when a state's stream was read: the clock's.
+            let line = zero_number_after(line, r#""emitted_at":"#);
+            zero_number_after(&line, r#""read_at":"#)
         })
         .collect()
+}
+
+/// `line` with the number after `key` written as 0.
+fn zero_number_after(line: &str, key: &str) -> String {
+    match line.find(key) {
+        Some(at) => {
+            let start = at + key.len();
+            let end = start
+                + line[start..]
+                    .find(|c: char| !c.is_ascii_digit() && c != '.')
+                    .unwrap_or(0);
+            format!("{}0{}", &line[..start], &line[end..])
+        }
+        None => line.to_string(),
+    }
 }
 
 /// Asserts that `other` (another host's output) equals host-runner's `reference` stdout, line

@@ -22,7 +22,9 @@ fn both_agree(args: &[&str]) -> Run {
     let mut ours = vec![args[0], "--concurrency", "1"];
     ours.extend(&args[1..]);
     let reference = run(&ours);
-    let node = node_host(args);
+    let mut theirs = args.to_vec();
+    theirs.extend(["--concurrency", "1"]);
+    let node = node_host(&theirs);
     assert_eq!(
         node.code, reference.code,
         "exit codes differ\nnode: {}",
@@ -216,4 +218,26 @@ fn secrets_a_server_echoes_are_masked_the_same_way() {
             run.stdout
         );
     }
+}
+
+#[test]
+fn a_base_read_without_a_catalog_takes_turns_the_same_way() {
+    let mock = base_mock();
+    let files = Files::new();
+    let config = files.json("config.json", &base_config(&mock, 50));
+    let args = ["read", "--config", &config, "--concurrency", "3"];
+    let reference = run(&args);
+    assert_eq!(reference.code, 0, "{}", reference.stderr);
+    let node = node_host(&args);
+    assert_eq!(node.code, 0, "{}", node.stderr);
+    assert_same_lines(&reference.stdout, &node.stdout);
+    let statuses = reference.statuses();
+    let first_complete = statuses
+        .iter()
+        .position(|s| s.ends_with(":COMPLETE"))
+        .expect("a complete stream");
+    assert!(
+        first_complete >= 3,
+        "three streams started at once: {statuses:?}"
+    );
 }

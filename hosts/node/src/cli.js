@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // feishu-node-host COMPONENT spec|check|discover|read [--config F] [--catalog F] [--state F]
-//                  [--allow-host P]... [--log-level error|warn|info|debug]
+//                  [--allow-host P]... [--log-level error|warn|info|debug] [--concurrency N]
 // Same arguments, stdout and exit codes as host-runner; logs go to stderr.
 
 import { readFileSync } from 'node:fs';
@@ -10,12 +10,12 @@ import { normalizeState } from './state.js';
 
 const USAGE =
   'usage: feishu-node-host COMPONENT spec|check|discover|read [--config FILE] [--catalog FILE] ' +
-  '[--state FILE] [--allow-host PATTERN]... [--log-level error|warn|info|debug]';
+  '[--state FILE] [--allow-host PATTERN]... [--log-level error|warn|info|debug] [--concurrency N]';
 const OPERATIONS = ['spec', 'check', 'discover', 'read'];
 const LEVELS = { error: 'ERROR', warn: 'WARN', info: 'INFO', debug: 'DEBUG' };
 
 function parseArgs(argv) {
-  const args = { allowHosts: [], minLevel: 'INFO' };
+  const args = { allowHosts: [], minLevel: 'INFO', concurrency: 4 };
   const positional = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -38,6 +38,12 @@ function parseArgs(argv) {
         const level = LEVELS[value()];
         if (!level) throw new Error('--log-level takes error, warn, info or debug');
         args.minLevel = level;
+        break;
+      }
+      case '--concurrency': {
+        const n = Number(value());
+        if (!Number.isInteger(n) || n < 1) throw new Error('--concurrency takes a whole number of at least 1');
+        args.concurrency = n;
         break;
       }
       case '-h': case '--help': process.stdout.write(`${USAGE}\n`); process.exit(EXIT.ok); break;
@@ -78,6 +84,7 @@ async function main() {
   return connector.run(args.operation, inputs, {
     allowHosts: args.allowHosts,
     minLevel: args.minLevel,
+    concurrency: args.concurrency,
     write: fdWriter(1),
     stderr: fdWriter(2),
   });

@@ -89,8 +89,9 @@ export class Connector {
    * state } (JSON texts), `allowHosts` (patterns), writing protocol lines with `write`. Returns
    * the exit code.
    */
-  async run(operation, inputs, { allowHosts = [], write = fdWriter(1), stderr = fdWriter(2), minLevel = 'INFO' } = {}) {
+  async run(operation, inputs, { allowHosts = [], write = fdWriter(1), stderr = fdWriter(2), minLevel = 'INFO', concurrency = 4 } = {}) {
     const run = new Run(write, stderr, minLevel);
+    run.streamsAtOnce = Math.max(1, Math.floor(concurrency));
     let result;
     try {
       result = await this.#execute(run, operation, inputs, allowHosts);
@@ -248,6 +249,7 @@ class Run {
     this.requests = 0;
     this.started = Date.now();
     this.secrets = new Secrets();
+    this.streamsAtOnce = 1;
   }
 
   emit(text) {
@@ -334,6 +336,7 @@ class Run {
         this.failed.push(failure.kind);
       },
       log: (level, message) => this.log(level.toUpperCase(), message),
+      streamsAtOnce: () => this.streamsAtOnce,
     };
   }
 

@@ -1,0 +1,394 @@
+//! Reading streams: each with its status bracket, its state (checked to be this table's,
+//! saved as it goes and at its end), a skip when its table is unchanged, and the sweep for
+//! deleted records at its end; several streams read at once, taking turns page by page, each
+//! with its next page in flight, so one instance spends one token, one tables list and one
+//! budget on a whole run.
+//!
+//! Flow: [`read_streams`] opens up to the host's [`Output::streams_at_once`] streams
+//! ([`open_stream`]: STARTED, the state, the plan), steps each in turn ([`OpenStream::step`]:
+//! one page, `pages`), and ends each ([`OpenStream::finish`]: sweep, state, COMPLETE) or fails
+//! it (its emitted pages' state kept, the failure the stream's alone).
+
+use crate::base;
+use crate::catalog::{StreamDef, SyncMode};
+use crate::client::FeishuClient;
+use crate::config::Values;
+use crate::deletes::DeleteCheck;
+use crate::error::{Category, ConnectorError};
+use crate::host::{LogLevel, Output, StreamStatus, Transport};
+use crate::incremental::{
+    BELONGS_TO, CursorTracker, READ_AT, RECORD_IDS, SavedState, StateIdentity, TABLE_REVISION,
+};
+use crate::pages::{Lanes, StreamRead};
+use crate::plain::PlainRecords;
+use crate::planning::search_plan;
+use crate::schema::unknown_field;
+use crate::schema_drift::{self, KnownField};
+
+/// Where a stream's read starts from.
+pub struct StreamStart {
+    /// The stream's saved state (empty for a full refresh).
+    pub saved: SavedState,
+    /// When the sync started (ms since the epoch).
+    pub started_ms: i64,
+    /// The fields the configured catalog's schema knows by id, when it marks them.
+    pub catalog_fields: Option<Vec<KnownField>>,
+}
+
+/// A stream to read: its definition, how, and from where.
+pub struct Selected {
+    pub stream: StreamDef,
+    pub mode: SyncMode,
+    pub start: StreamStart,
+}
+
+/// Reads `streams`, up to `out.streams_at_once()` at a time taking turns page by page. A
+/// stream's failure is reported as that stream's and the others go on; only a closed output
+/// or rejected credentials end the read (returned). `unmatched` streams (named by the
+/// catalog, not offered) fail as they come.
+pub fn read_streams<H: Transport, O: Output>(
+    client: &mut FeishuClient<H>,
+    out: &mut O,
+    streams: impl IntoIterator<Item = Result<Selected, (String, ConnectorError)>>,
+) -> Result<(), ConnectorError> {
+    let at_once = out.streams_at_once().max(1) as usize;
+    let mut waiting = streams.into_iter();
+    let mut open: Vec<OpenStream> = Vec::new();
+    let mut turn = 0;
+    loop {
+        while open.len() < at_once {
+            let Some(next) = waiting.next() else { break };
+            let opened = next.and_then(|s| {
+                let name = s.stream.name.clone();
+                open_stream(client, out, &s.stream, s.mode, s.start).map_err(|e| (name, e))
+            });
+            match opened {
+                Ok(Some(stream)) => open.push(stream),
+                Ok(None) => {}
+                Err((name, error)) => stream_failed(out, &name, error)?,
+            }
+        }
+        if open.is_empty() {
+            return Ok(());
+        }
+        let i = turn % open.len();
+        match open[i].step(client, out) {
+            Ok(true) => turn = i + 1,
+            outcome => {
+                let mut stream = open.remove(i);
+                turn = i;
+                let ended = outcome.and_then(|_| stream.finish(client, out));
+                if let Err(error) = ended {
+                    let error = stream.failed(out, error);
+                    stream_failed(out, &stream.read.stream.name, error)?;
+                }
+            }
+        }
+    }
+}
+
+/// Reports a stream's failure as that stream's; a closed output or rejected credentials are
+/// returned instead: no other stream can do better.
+fn stream_failed<O: Output>(
+    out: &mut O,
+    stream: &str,
+    error: ConnectorError,
+) -> Result<(), ConnectorError> {
+    match error.category {
+        Category::OutputClosed | Category::Auth => Err(error),
+        _ => {
+            out.fail_stream(stream, &error);
+            Ok(())
+        }
+    }
+}
+
+/// A stream being read: its pages' lanes and what is read around them.
+pub struct OpenStream {
+    read: StreamRead,
+    lanes: Lanes,
+    incremental: bool,
+    started_ms: i64,
+}
+
+/// Starts reading a stream: STARTED, its state checked to be this table's, and its searches
+/// planned. None when there is nothing to read (an incremental stream whose table is
+/// unchanged: its state again, and COMPLETE).
+pub fn open_stream<H: Transport, O: Output>(
+    client: &mut FeishuClient<H>,
+    out: &mut O,
+    stream: &StreamDef,
+    mode: SyncMode,
+    start: StreamStart,
+) -> Result<Option<OpenStream>, ConnectorError> {
+    let name = stream.name.as_str();
+    out.stream_status(name, StreamStatus::Started);
+    opened(client, out, stream, mode, start)
+        .map_err(|error| error.context(format!("reading stream `{name}`")))
+}
+
+fn opened<H: Transport, O: Output>(
+    client: &mut FeishuClient<H>,
+    out: &mut O,
+    stream: &StreamDef,
+    mode: SyncMode,
+    start: StreamStart,
+) -> Result<Option<OpenStream>, ConnectorError> {
+    let StreamStart {
+        saved,
+        started_ms,
+        catalog_fields,
+    } = start;
+    let incremental = mode == SyncMode::Incremental;
+    let saved = if incremental {
+        state_of_this_table(out, stream, saved)
+    } else {
+        saved
+    };
+    let mut tracker =
+        CursorTracker::new(saved.cursor, started_ms).delivered_at_cursor(saved.cursor_ids.clone());
+    if incremental {
+        tracker.carry(BELONGS_TO, StateIdentity::of(&stream.table).to_state());
+        if unchanged_and_recent(client, out, stream, &saved, started_ms) {
+            skip_unchanged(out, stream, saved, tracker)?;
+            return Ok(None);
+        }
+    }
+    if let Some(known) = catalog_fields {
+        warn_of_schema_changes(client, out, stream, &known);
+    }
+    let deletes = (incremental && client.config().detect_deletes).then(|| {
+        if let Some(ids) = &saved.record_ids {
+            tracker.carry(RECORD_IDS, ids.to_state());
+        }
+        DeleteCheck::new(saved.record_ids)
+    });
+    let plain = plain_records(client, out, stream)?;
+    let plan = search_plan(client, out, stream, mode, tracker.since, saved.resume)?;
+    let mut read = StreamRead {
+        stream: stream.clone(),
+        plan,
+        tracker,
+        plain,
+        deletes,
+    };
+    let lanes = Lanes::start(client, &mut read);
+    Ok(Some(OpenStream {
+        read,
+        lanes,
+        incremental,
+        started_ms,
+    }))
+}
+
+/// Whether an incremental stream's table has the revision its state saw, and was read for
+/// real less than `revision_recheck_hours` ago (else an INFO says why it is read anyway).
+fn unchanged_and_recent<H: Transport, O: Output>(
+    client: &FeishuClient<H>,
+    out: &mut O,
+    stream: &StreamDef,
+    saved: &SavedState,
+    started_ms: i64,
+) -> bool {
+    if saved.revision.is_none() || saved.revision != stream.revision {
+        return false;
+    }
+    let hours = client.config().revision_recheck_hours;
+    let recheck_ms = i64::try_from(hours.saturating_mul(3_600_000)).unwrap_or(i64::MAX);
+    let read_ms_ago = saved.read_at.map(|at| started_ms.saturating_sub(at));
+    if read_ms_ago.is_some_and(|ago| ago < recheck_ms) {
+        return true;
+    }
+    let message = format!(
+        "stream `{}`: the table's revision is unchanged, but it was not read for real in the \
+         last {hours} hours (`revision_recheck_hours`): reading it, as Feishu does not document \
+         that every edit changes the revision",
+        stream.name
+    );
+    out.log(LogLevel::Info, &message);
+    false
+}
+
+impl OpenStream {
+    /// Reads and emits the stream's next page; false once its pages have ended.
+    pub fn step<H: Transport, O: Output>(
+        &mut self,
+        client: &mut FeishuClient<H>,
+        out: &mut O,
+    ) -> Result<bool, ConnectorError> {
+        self.lanes.step(client, out, &mut self.read)
+    }
+
+    /// Ends the stream once its pages have ended: the sweep for deleted records, WARNs of
+    /// values made null, the final state, and COMPLETE.
+    pub fn finish<H: Transport, O: Output>(
+        &mut self,
+        client: &mut FeishuClient<H>,
+        out: &mut O,
+    ) -> Result<(), ConnectorError> {
+        let read = &mut self.read;
+        let name = read.stream.name.clone();
+        let mut settled = true;
+        if let Some(check) = read.deletes.take() {
+            let table = &read.stream.table;
+            let swept = check.finish(client, out, &name, table, read.plain.as_mut())?;
+            read.tracker.carry(RECORD_IDS, swept.current.to_state());
+            settled = swept.unanswered == 0;
+        }
+        warn_of_nulls(out, &name, read.plain.as_ref());
+        read.tracker.completed();
+        // Only a complete read may vouch for the revision it started from.
+        if let (true, true, Some(revision)) = (self.incremental, settled, read.stream.revision) {
+            read.tracker.carry(TABLE_REVISION, revision.into());
+            read.tracker.carry(READ_AT, self.started_ms.into());
+        }
+        out.emit_state(&name, &read.tracker.state())?;
+        let count = self.lanes.emitted;
+        out.log(
+            LogLevel::Info,
+            &format!("stream `{name}`: read {count} records"),
+        );
+        if count == 0 && read.tracker.since.is_none() {
+            out.log(LogLevel::Warn, &empty_table_warning(&name));
+        }
+        out.stream_status(&name, StreamStatus::Complete);
+        Ok(())
+    }
+
+    /// The stream stopped on `error`: the state of the pages it emitted in full is kept;
+    /// returns the error with the stream named.
+    pub fn failed<O: Output>(&mut self, out: &mut O, error: ConnectorError) -> ConnectorError {
+        self.read.keep_what_was_emitted(out);
+        let name = &self.read.stream.name;
+        error.context(format!("reading stream `{name}`"))
+    }
+}
+
+/// One WARN per field whose values did not fit its type, and one for formula error values.
+fn warn_of_nulls<O: Output>(out: &mut O, name: &str, plain: Option<&PlainRecords>) {
+    for (field, count) in plain.into_iter().flat_map(PlainRecords::misfits) {
+        let message = format!(
+            "stream `{name}`: {count} values of field {field:?} did not fit its type and were \
+             made null"
+        );
+        out.log(LogLevel::Warn, &message);
+    }
+    if let Some(errors) = plain.and_then(PlainRecords::error_values) {
+        let message =
+            format!("stream `{name}`: formula or lookup error values were made null ({errors})");
+        out.log(LogLevel::Warn, &message);
+    }
+}
+
+/// The saved state when it belongs to the stream's table. A state written for another table,
+/// Base or view is ignored with a WARN (the stream is read from the start); a state of an
+/// earlier version, which does not say, is used but its revision is not trusted to skip
+/// the read.
+fn state_of_this_table<O: Output>(
+    out: &mut O,
+    stream: &StreamDef,
+    saved: SavedState,
+) -> SavedState {
+    let now = StateIdentity::of(&stream.table);
+    match saved.identity.as_ref().map(|then| then.difference(&now)) {
+        Some(None) => saved,
+        Some(Some(other)) => {
+            let message = format!(
+                "stream `{}`: the state given was saved for {other}, so it is ignored and the \
+                 stream is read from the start",
+                stream.name
+            );
+            out.log(LogLevel::Warn, &message);
+            SavedState::default()
+        }
+        None => SavedState {
+            revision: None,
+            ..saved
+        },
+    }
+}
+
+/// Warns once when the table's fields differ from the catalog's (renamed, added, removed,
+/// retyped). The read goes on either way; a fields list that cannot be read skips the check.
+fn warn_of_schema_changes<H: Transport, O: Output>(
+    client: &mut FeishuClient<H>,
+    out: &mut O,
+    stream: &StreamDef,
+    known: &[KnownField],
+) {
+    let table = &stream.table;
+    let Ok(now) = base::fields(client, &table.app_token, &table.table_id) else {
+        return;
+    };
+    let changes = schema_drift::changes(known, &now);
+    if !changes.is_empty() {
+        out.log(
+            LogLevel::Warn,
+            &schema_drift::warning(&stream.name, &changes),
+        );
+    }
+}
+
+/// An incremental stream whose table has not changed since the state's read (same
+/// revision): its state again, and nothing read.
+fn skip_unchanged<O: Output>(
+    out: &mut O,
+    stream: &StreamDef,
+    saved: SavedState,
+    mut tracker: CursorTracker,
+) -> Result<(), ConnectorError> {
+    let name = stream.name.as_str();
+    if let Some(ids) = &saved.record_ids {
+        tracker.carry(RECORD_IDS, ids.to_state());
+    }
+    if let Some(revision) = saved.revision {
+        tracker.carry(TABLE_REVISION, revision.into());
+    }
+    if let Some(read_at) = saved.read_at {
+        tracker.carry(READ_AT, read_at.into());
+    }
+    out.emit_state(name, &tracker.state())?;
+    let message = format!(
+        "stream `{name}`: the table is unchanged since the last read (revision {}); nothing to read",
+        saved.revision.unwrap_or_default()
+    );
+    out.log(LogLevel::Info, &message);
+    out.stream_status(name, StreamStatus::Complete);
+    Ok(())
+}
+
+/// With `values: plain`, the shapes of the stream's fields (from its fields list; fields of
+/// unknown type named in one WARN); None for raw values.
+fn plain_records<H: Transport, O: Output>(
+    client: &mut FeishuClient<H>,
+    out: &mut O,
+    stream: &StreamDef,
+) -> Result<Option<PlainRecords>, ConnectorError> {
+    if client.config().values != Values::Plain {
+        return Ok(None);
+    }
+    let table = &stream.table;
+    let fields = base::fields(client, &table.app_token, &table.table_id)?;
+    let mut unknown = Vec::new();
+    let plain = PlainRecords::new(&fields, |f| unknown.push(unknown_field(f)));
+    if !unknown.is_empty() {
+        let message = format!(
+            "stream `{}`: fields of unknown type pass through unchanged: {}",
+            stream.name,
+            unknown.join(", ")
+        );
+        out.log(LogLevel::Warn, &message);
+    }
+    Ok(Some(plain))
+}
+
+/// Why a table may read empty when it is not: Feishu answers a search of a Base with advanced
+/// permissions with success and no records unless the app may manage the Base.
+fn empty_table_warning(stream: &str) -> String {
+    format!(
+        "stream `{stream}`: the table read no records. If the Base has advanced permissions on, \
+         Feishu hides its records from apps without manage rights: in the Base's advanced \
+         permissions, give the app (or a group holding it) \"can manage\"; otherwise the table \
+         (or its view) is empty"
+    )
+}
