@@ -473,6 +473,18 @@ fn wan(bench: &Bench) -> Result<()> {
             base.violations()? - before,
         );
     }
+    // Without a catalog: one instance reads every stream of the Base (the four big tables
+    // and the mock's small ones), four at once taking turns, on one token and one tables list.
+    let before = base.violations()?;
+    let m = wan_read(bench, &base, &["--concurrency".into(), "4".into()])?;
+    wan_row(
+        "whole Base without a catalog, --concurrency 4",
+        records,
+        pages,
+        a.wan_qps,
+        &m,
+        base.violations()? - before,
+    );
     drop(base);
     let mut single = Table::start_with(&a.mock, 100_000, bench.dir.path(), &wan_flags(0))?;
     for ranges in [1, 4] {

@@ -123,8 +123,8 @@ pub fn describe(failure: &Failure) -> Report {
 /// Why a read of several streams runs in one instance.
 fn one_instance_note(limits: &[String]) -> String {
     format!(
-        "reading the streams one after another in one instance: the config sets {}, which the \
-         connector's spec marks as a limit for the whole run",
+        "reading the streams in one instance (up to --concurrency at once, taking turns): the \
+         config sets {}, which the connector's spec marks as a limit for the whole run",
         limits
             .iter()
             .map(|name| format!("`{name}`"))
