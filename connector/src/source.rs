@@ -40,8 +40,13 @@ pub fn check<H: Transport>(host: H, config: &str) -> Result<(), ConnectorError> 
     let estimate = ReadEstimate::new(client.config(), &totals);
     let message = estimate.describe(client.config(), client.requests_sent());
     client.transport().log(LogLevel::Info, &message);
+    let plan = estimate.quota_plan(client.config());
+    client.transport().log(LogLevel::Info, &plan);
     Ok(())
 }
+
+/// The calls a month Feishu's free plan gives a whole tenant (all its apps together).
+pub const FREE_PLAN_CALLS: u64 = 10_000;
 
 /// The requests a full read would send, from each table's record count.
 struct ReadEstimate {
@@ -87,6 +92,48 @@ impl ReadEstimate {
             ));
         }
         message
+    }
+
+    /// What reads cost in calls Feishu counts against the monthly quota (token requests are
+    /// not counted) when nothing changes, and what hourly and daily incremental reads cost a
+    /// month (30 days).
+    fn quota_plan(&self, config: &Config) -> String {
+        let full = self.requests.saturating_sub(1);
+        // The tables list, 100 tables a page: all an unchanged read asks.
+        let unchanged = (self.tables as u64).div_ceil(100).max(1);
+        let sweep = if config.detect_deletes { self.sweep } else { 0 };
+        // Every table read for real: its fields list and one page, and the sweep.
+        let recheck = unchanged + 2 * self.tables as u64 + sweep;
+        let every = config.revision_recheck_hours;
+        let month = |run_hours: u64| {
+            let runs = 720 / run_hours;
+            let rechecks = match every {
+                0 => runs,
+                every if run_hours >= every => runs,
+                every => (720 / every).min(runs),
+            };
+            rechecks * recheck + (runs - rechecks) * unchanged
+        };
+        let (hourly, daily) = (month(1), month(24));
+        let share = |calls: u64| match calls * 100 / FREE_PLAN_CALLS {
+            0 => "under 1%".to_string(),
+            percent => format!("{percent}%"),
+        };
+        format!(
+            "quota (calls Feishu counts; token requests are free): a full read about {full}; an \
+             incremental read when nothing changed {unchanged} (the tables list), {recheck} when \
+             it re-checks every table (every {every} hours, `revision_recheck_hours`){}; so \
+             incremental reads every hour cost about {hourly} calls a month ({} of the free \
+             plan's {FREE_PLAN_CALLS} for all the tenant's apps), every day about {daily} ({}); \
+             changed records add their pages",
+            if sweep > 0 {
+                ", the sweep for deleted records included"
+            } else {
+                ""
+            },
+            share(hourly),
+            share(daily),
+        )
     }
 }
 
@@ -651,7 +698,7 @@ mod tests {
         let mut host = FakeHost::new(table(5));
         check(&mut host, CONFIG).unwrap();
         assert!(host.requests[1].url.contains("page_size=1"));
-        let estimate = &host.logs.last().unwrap().1;
+        let estimate = &host.logs[host.logs.len() - 2].1;
         assert_eq!(
             estimate,
             "a full read of 1 tables (5 records at page_size 2) would send about 6 requests \
@@ -660,7 +707,7 @@ mod tests {
         let budget = CONFIG.replace('}', r#","max_api_calls":4,"detect_deletes":true}"#);
         let mut host = FakeHost::new(table(5));
         check(&mut host, &budget).unwrap();
-        let estimate = &host.logs.last().unwrap().1;
+        let estimate = &host.logs[host.logs.len() - 2].1;
         assert!(
             estimate.ends_with(
                 "; detect_deletes adds about 1 to each incremental read; more than \
@@ -672,6 +719,17 @@ mod tests {
         assert_eq!(
             check(FakeHost::new(table(0)), "{}").unwrap_err().category,
             Category::Config
+        );
+        let plan = &host.logs.last().unwrap().1;
+        // 5 records at page_size 2: token, fields, 3 pages; the sweep is one page of ids.
+        assert_eq!(
+            plan,
+            "quota (calls Feishu counts; token requests are free): a full read about 5; an \
+             incremental read when nothing changed 1 (the tables list), 4 when it re-checks \
+             every table (every 24 hours, `revision_recheck_hours`), the sweep for deleted \
+             records included; so incremental reads every hour cost about 810 calls a month (8% \
+             of the free plan's 10000 for all the tenant's apps), every day about 120 (1%); \
+             changed records add their pages"
         );
     }
 }
