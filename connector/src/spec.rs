@@ -87,7 +87,7 @@ pub fn specification() -> Value {
                 },
                 "max_api_calls": {
                     "type": "integer", "order": 12, "title": "Most API Calls Per Run",
-                    "minimum": 1, "x-run-wide-limit": true,
+                    "minimum": 1,
                     "description": "Stop a run cleanly after this many requests to Feishu (token and retries included), saving the state up to the last complete page, so a free tenant's monthly quota is not eaten by one sync. No limit when empty."
                 }
             }

@@ -53,16 +53,6 @@ pub fn host_fields(spec: &Value) -> Vec<(String, Option<String>)> {
         .collect()
 }
 
-/// The fields the config sets (not null) that the spec marks `x-run-wide-limit`: limits the
-/// connector counts within one instance, which hold for the whole run only when every stream
-/// is read by that one instance.
-pub fn run_wide_limits(spec: &Value, config: &Value) -> Vec<String> {
-    marked(spec, "x-run-wide-limit")
-        .filter(|(name, _)| config.get(*name).is_some_and(|v| !v.is_null()))
-        .map(|(name, _)| name.clone())
-        .collect()
-}
-
 /// Logs the effective allowlist, each grant with its source, and warns of clear-text grants.
 pub fn log_grants(output: &SharedOutput, allowed: &AllowList, allow_hosts_setting: &str) {
     let mut out = lock(output);

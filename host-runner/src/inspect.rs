@@ -34,11 +34,8 @@ pub struct Inspection {
     pub request_timeout_secs: u64,
     /// Requests per second to each host (0: no limit).
     pub max_rps: usize,
-    /// Streams read at once (1 when the config sets a run-wide limit).
+    /// Streams read at once (by one instance, taking turns page by page).
     pub concurrency: usize,
-    /// Config fields set that the spec marks `x-run-wide-limit`: every stream is then read in
-    /// one instance.
-    pub run_wide_limits: Vec<String>,
 }
 
 /// A config field that names a host.
@@ -92,7 +89,6 @@ pub fn inspect(
         None => Value::Object(Default::default()),
     };
     let (allowed, proposed) = allow_list(settings, &spec, &config_json);
-    let run_wide_limits = crate::grants::run_wide_limits(&spec, &config_json);
     Ok(Inspection {
         imports,
         exports,
@@ -116,11 +112,6 @@ pub fn inspect(
         timeout_secs: settings.timeout.as_secs(),
         request_timeout_secs: settings.limits.request_timeout.as_secs(),
         max_rps: settings.rate_limit.max_rps,
-        concurrency: if run_wide_limits.is_empty() {
-            settings.concurrency
-        } else {
-            1
-        },
-        run_wide_limits,
+        concurrency: settings.concurrency,
     })
 }

@@ -28,7 +28,6 @@
 mod dial;
 mod egress;
 mod engine;
-mod fanout;
 mod grants;
 mod guest_stderr;
 mod inputs;

@@ -160,12 +160,6 @@ fn describe(i: &host_runner::Inspection, component: &std::path::Path) -> String 
         if i.max_rps == 0 { " (no limit)" } else { "" },
         i.concurrency
     ));
-    if !i.run_wide_limits.is_empty() {
-        text.push_str(&format!(
-            "  (one instance reads every stream: the config sets {}, marked x-run-wide-limit)\n",
-            i.run_wide_limits.join(", ")
-        ));
-    }
     text
 }
 

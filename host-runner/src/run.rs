@@ -6,8 +6,7 @@
 use crate::egress::RunGrants;
 use crate::engine::Runtime;
 use crate::engine::datasource::connector::types::ConnectorError;
-use crate::fanout::{Shared, read_concurrently, stream_entries};
-use crate::grants::{allow_list, log_grants, run_wide_limits};
+use crate::grants::{allow_list, log_grants};
 use crate::inputs::Inputs;
 use crate::limits::{explain_trap, hit_limit};
 use crate::output::{BoxedSink, Output, SharedOutput, lock, output};
@@ -120,19 +119,6 @@ pub fn describe(failure: &Failure) -> Report {
     }
 }
 
-/// Why a read of several streams runs in one instance.
-fn one_instance_note(limits: &[String]) -> String {
-    format!(
-        "reading the streams in one instance (up to --concurrency at once, taking turns): the \
-         config sets {}, which the connector's spec marks as a limit for the whole run",
-        limits
-            .iter()
-            .map(|name| format!("`{name}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    )
-}
-
 /// Everything the worker thread does; `running` is called once the component is ready.
 fn execute(
     load: impl FnOnce() -> Result<Arc<Runtime>>,
@@ -154,7 +140,6 @@ fn execute(
             "the connector's spec is not valid JSON: {e}"
         ))
     })?;
-    let mut grants = None;
     if let Some(config_json) = &inputs.config {
         let secrets = lock(output).secrets().clone();
         secrets.add_config(&spec, config_json);
@@ -172,7 +157,6 @@ fn execute(
             secrets,
         };
         store.data_mut().hooks.grant(&access);
-        grants = Some(access);
     }
     let config_text = inputs.config_text.as_deref().unwrap_or_default();
     match operation {
@@ -193,36 +177,8 @@ fn execute(
             lock(output).catalog(&raw);
         }
         Operation::Read { .. } => {
-            let entries = match (&grants, settings.concurrency > 1) {
-                (Some(_), true) => stream_entries(inputs.catalog.as_deref()),
-                _ => None,
-            };
-            let limits = inputs
-                .config
-                .as_ref()
-                .map(|config| run_wide_limits(&spec, config))
-                .unwrap_or_default();
-            let entries = match entries {
-                Some(_) if !limits.is_empty() => {
-                    lock(output).note(Level::Info, &one_instance_note(&limits));
-                    None
-                }
-                entries => entries,
-            };
-            if let (Some(entries), Some(grants)) = (entries, &grants) {
-                let shared = Shared {
-                    runtime: &runtime,
-                    settings,
-                    output,
-                    grants,
-                    config: config_text,
-                    state: inputs.state.as_deref(),
-                };
-                read_concurrently(&shared, entries);
-                return Ok(());
-            }
-            // The whole read is this instance's: it reads up to `--concurrency` streams at
-            // once itself, with one token, one tables list and one budget.
+            // One instance reads the whole catalog, up to `--concurrency` streams at once
+            // taking turns, on one token, one tables list and one budget.
             store.data_mut().streams_at_once =
                 u32::try_from(settings.concurrency.max(1)).unwrap_or(u32::MAX);
             let call = source.call_read(

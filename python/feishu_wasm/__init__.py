@@ -195,8 +195,8 @@ class Source:
     feishu.wasm). `allow_hosts`: more hosts the component may reach
     (`scheme://host[:port]`, `*` wildcards). `max_memory_mib`: cap on the component's memory.
     `timeout_secs`: wall-clock cap on each operation. `concurrency`: streams read at once
-    (each in a sandboxed instance of its own). `max_rps`: requests per second to Feishu,
-    shared by those instances (Feishu allows 20 per app; 0 = no limit). A limit left None
+    (by one sandboxed instance, taking turns page by page). `max_rps`: requests per second to
+    Feishu (Feishu allows 20 per app; 0 = no limit). A limit left None
     takes the runner's default (256 MiB, six hours, 4 streams, Feishu's 20 per second).
     """
 
