@@ -62,11 +62,15 @@ pub fn read_streams<H: Transport, O: Output>(
                 let name = s.stream.name.clone();
                 open_stream(client, out, &s.stream, s.mode, s.start).map_err(|e| (name, e))
             });
-            match opened {
-                Ok(Some(stream)) => open.push(stream),
-                Ok(None) => {}
-                Err((name, error)) => stream_failed(out, &name, error)?,
-            }
+            let failed = match opened {
+                Ok(Some(stream)) => {
+                    open.push(stream);
+                    Ok(())
+                }
+                Ok(None) => Ok(()),
+                Err((name, error)) => stream_failed(out, &name, error),
+            };
+            failed.map_err(|error| end_all(out, &mut open, error))?;
         }
         if open.is_empty() {
             return Ok(());
@@ -80,11 +84,25 @@ pub fn read_streams<H: Transport, O: Output>(
                 let ended = outcome.and_then(|_| stream.finish(client, out));
                 if let Err(error) = ended {
                     let error = stream.failed(out, error);
-                    stream_failed(out, &stream.read.stream.name, error)?;
+                    stream_failed(out, &stream.read.stream.name, error)
+                        .map_err(|error| end_all(out, &mut open, error))?;
                 }
             }
         }
     }
+}
+
+/// The read ends on `error` with `open` streams in progress: each keeps the state of the pages
+/// it emitted in full (the host marks them incomplete).
+fn end_all<O: Output>(
+    out: &mut O,
+    open: &mut [OpenStream],
+    error: ConnectorError,
+) -> ConnectorError {
+    for stream in open.iter_mut() {
+        stream.read.keep_what_was_emitted(out);
+    }
+    error
 }
 
 /// Reports a stream's failure as that stream's; a closed output or rejected credentials are
@@ -109,6 +127,8 @@ pub struct OpenStream {
     lanes: Lanes,
     incremental: bool,
     started_ms: i64,
+    /// Requests sent for this stream (its share of the run's, pages prefetched included).
+    requests: u64,
 }
 
 /// Starts reading a stream: STARTED, its state checked to be this table's, and its searches
@@ -178,6 +198,7 @@ fn opened<H: Transport, O: Output>(
         lanes,
         incremental,
         started_ms,
+        requests: 0,
     }))
 }
 
@@ -216,7 +237,10 @@ impl OpenStream {
         client: &mut FeishuClient<H>,
         out: &mut O,
     ) -> Result<bool, ConnectorError> {
-        self.lanes.step(client, out, &mut self.read)
+        let before = client.requests_sent();
+        let more = self.lanes.step(client, out, &mut self.read);
+        self.requests += client.requests_sent() - before;
+        more
     }
 
     /// Ends the stream once its pages have ended: the sweep for deleted records, WARNs of
@@ -226,6 +250,7 @@ impl OpenStream {
         client: &mut FeishuClient<H>,
         out: &mut O,
     ) -> Result<(), ConnectorError> {
+        let before = client.requests_sent();
         let read = &mut self.read;
         let name = read.stream.name.clone();
         let mut settled = true;
@@ -244,9 +269,10 @@ impl OpenStream {
         }
         out.emit_state(&name, &read.tracker.state())?;
         let count = self.lanes.emitted;
+        let requests = self.requests + client.requests_sent() - before;
         out.log(
             LogLevel::Info,
-            &format!("stream `{name}`: read {count} records"),
+            &format!("stream `{name}`: read {count} records with {requests} requests"),
         );
         if count == 0 && read.tracker.since.is_none() {
             out.log(LogLevel::Warn, &empty_table_warning(&name));

@@ -115,9 +115,9 @@ pub struct SandboxArgs {
     /// Compile the component on every run instead of caching it.
     #[arg(long, global = true, conflicts_with = "cache_dir")]
     pub no_cache: bool,
-    /// Streams read at once, each in a sandboxed instance of its own (1: one after another).
-    /// Records of different streams may interleave; each stream's messages stay in order
-    /// [default: 4].
+    /// Streams read at once by the sandboxed instance, taking turns page by page (1: one after
+    /// another). Records of different streams may interleave; each stream's messages stay in
+    /// order [default: 4].
     #[arg(long, value_name = "N", global = true,
           value_parser = clap::value_parser!(u64).range(1..=64))]
     pub concurrency: Option<u64>,
@@ -126,7 +126,7 @@ pub struct SandboxArgs {
     #[arg(long, value_enum, value_name = "PRESET", default_value_t = RateLimits::Feishu,
           global = true, env = "HOST_RUNNER_RATE_LIMITS")]
     pub rate_limits: RateLimits,
-    /// Requests per second to each host, shared by every instance of the run, instead of the
+    /// Requests per second to each host, for the whole run, instead of the
     /// preset's (0 = no limit). Parallel syncs of one app share Feishu's quota: give each a
     /// part (also settable where flags are not, as in an image).
     #[arg(long, value_name = "N", global = true, env = "HOST_RUNNER_MAX_RPS")]

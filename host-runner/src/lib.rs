@@ -114,7 +114,7 @@ pub struct Settings {
     pub echo_stderr: bool,
     /// Draw live progress on stderr when it is a terminal (needs `echo_stderr`).
     pub progress: bool,
-    /// Streams read at once, each in an instance of its own (1: one after another).
+    /// Streams read at once by the instance, taking turns page by page (1: one after another).
     pub concurrency: usize,
     /// How fast requests may go out, and how the upstream says to wait.
     pub rate_limit: RateLimit,
@@ -122,7 +122,7 @@ pub struct Settings {
     pub names: SettingNames,
 }
 
-/// The rate limits of a run, shared by every instance; [`RateLimit::feishu`] is Feishu's.
+/// The rate limits of a run, for the whole run; [`RateLimit::feishu`] is Feishu's.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RateLimit {
     /// Requests per second to each destination (0: no limit).

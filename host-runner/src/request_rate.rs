@@ -1,4 +1,4 @@
-//! One rate limiter for a whole run, shared by every instance: requests to each destination
+//! One rate limiter for a whole run, for every request: requests to each destination
 //! are spaced so that no sliding second holds more than `max_rps` of them, and an answer that
 //! says "too many requests, wait N s" pauses every request to that destination until then.
 

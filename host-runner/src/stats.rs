@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// Counters shared by every instance of a run.
+/// Counters of a run.
 #[derive(Debug, Default)]
 pub struct RunStats {
     requests: AtomicU64,

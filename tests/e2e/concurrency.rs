@@ -195,4 +195,11 @@ fn a_read_without_a_catalog_takes_streams_at_once_on_one_token_and_one_tables_li
     // The mock pages the tables list by two: one listing of its 9 items is 5 pages.
     assert_eq!(count("/tables"), 5, "one tables list");
     assert_eq!(count("/search"), 4 * 3 + 4, "every page once: {paths:?}");
+    assert!(
+        at_once.logs().contains(
+            &"stream `项目任务_Tasks_tblMockTable0001`: read 1200 records with 3 requests"
+        ),
+        "each stream's own requests: {:?}",
+        at_once.logs()
+    );
 }
