@@ -2,8 +2,8 @@
 //! [`WasiTransport`] (WASI HTTP) and [`WasiOutput`], which implements [`Output`] with the WIT
 //! `host` imports.
 
-use crate::error::{Category, ConnectorError};
-use crate::host::{LogLevel, Output, StreamStatus};
+use crate::error::{ConnectorError, WireCategory};
+use crate::host::{LogLevel, Output, OutputRefusal, StreamStatus};
 use crate::source;
 use crate::wasi_http::WasiTransport;
 
@@ -79,15 +79,15 @@ fn to_wit(error: ConnectorError) -> wit::ConnectorError {
 }
 
 fn to_wit_ref(error: &ConnectorError) -> wit::ConnectorError {
-    let category = match error.category {
-        Category::Config => wit::ErrorCategory::Config,
-        Category::Auth => wit::ErrorCategory::Auth,
-        Category::Permission => wit::ErrorCategory::Permission,
-        Category::NotFound => wit::ErrorCategory::NotFound,
-        Category::RateLimited(_) => wit::ErrorCategory::RateLimited(error.category.wait_ms()),
-        Category::Transient => wit::ErrorCategory::Transient,
-        Category::BadResponse | Category::ResponseTooLarge => wit::ErrorCategory::BadResponse,
-        Category::Internal | Category::OutputClosed => wit::ErrorCategory::Internal,
+    let category = match error.category.wire() {
+        WireCategory::Config => wit::ErrorCategory::Config,
+        WireCategory::Auth => wit::ErrorCategory::Auth,
+        WireCategory::Permission => wit::ErrorCategory::Permission,
+        WireCategory::NotFound => wit::ErrorCategory::NotFound,
+        WireCategory::RateLimited(wait) => wit::ErrorCategory::RateLimited(wait),
+        WireCategory::Transient => wit::ErrorCategory::Transient,
+        WireCategory::BadResponse => wit::ErrorCategory::BadResponse,
+        WireCategory::Internal => wit::ErrorCategory::Internal,
     };
     wit::ConnectorError {
         category,
@@ -143,13 +143,11 @@ fn log(level: LogLevel, message: &str) {
 
 fn host_refused(error: wit::OutputError) -> ConnectorError {
     match error {
-        wit::OutputError::InvalidRecord(r) => ConnectorError::bad_response(format!(
-            "item {} of the page is not valid JSON: {}",
-            r.index, r.reason
-        )),
-        wit::OutputError::Closed(why) => ConnectorError::new(
-            Category::OutputClosed,
-            format!("the host stopped taking output: {why}"),
-        ),
+        wit::OutputError::InvalidRecord(r) => OutputRefusal::Invalid {
+            index: r.index,
+            reason: r.reason,
+        },
+        wit::OutputError::Closed(why) => OutputRefusal::Closed(why),
     }
+    .into_error()
 }

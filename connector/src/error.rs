@@ -28,7 +28,37 @@ pub struct Upstream {
     pub request_id: Option<String>,
 }
 
+/// A category as it crosses to a host: the WIT `error-category`'s cases, into which every
+/// [`Category`] maps once, here, for the component and the edge build alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WireCategory {
+    Config,
+    Auth,
+    Permission,
+    NotFound,
+    /// The wait the upstream asked for, in milliseconds, when it said.
+    RateLimited(Option<u64>),
+    Transient,
+    BadResponse,
+    Internal,
+}
+
 impl Category {
+    /// The category a host is told: a page too large is a bad answer (smaller pages were
+    /// tried), and a closed output an internal failure (the host closed it).
+    pub fn wire(&self) -> WireCategory {
+        match self {
+            Category::Config => WireCategory::Config,
+            Category::Auth => WireCategory::Auth,
+            Category::Permission => WireCategory::Permission,
+            Category::NotFound => WireCategory::NotFound,
+            Category::RateLimited(_) => WireCategory::RateLimited(self.wait_ms()),
+            Category::Transient => WireCategory::Transient,
+            Category::BadResponse | Category::ResponseTooLarge => WireCategory::BadResponse,
+            Category::Internal | Category::OutputClosed => WireCategory::Internal,
+        }
+    }
+
     /// For `RateLimited`, the wait the upstream asked for in milliseconds (saturating).
     pub fn wait_ms(&self) -> Option<u64> {
         match self {
@@ -89,3 +119,32 @@ impl fmt::Display for ConnectorError {
 }
 
 impl std::error::Error for ConnectorError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::host::OutputRefusal;
+    use std::time::Duration;
+
+    #[test]
+    fn every_category_crosses_to_hosts_once_mapped() {
+        let wait = Category::RateLimited(Some(Duration::from_millis(1500)));
+        assert_eq!(wait.wire(), WireCategory::RateLimited(Some(1500)));
+        assert_eq!(Category::ResponseTooLarge.wire(), WireCategory::BadResponse);
+        assert_eq!(Category::OutputClosed.wire(), WireCategory::Internal);
+        assert_eq!(Category::Permission.wire(), WireCategory::Permission);
+    }
+
+    #[test]
+    fn a_refused_output_is_the_same_error_in_every_host() {
+        let invalid = OutputRefusal::Invalid {
+            index: 3,
+            reason: "EOF".into(),
+        };
+        let error = invalid.into_error();
+        assert_eq!(error.category, Category::BadResponse);
+        assert_eq!(error.message, "item 3 of the page is not valid JSON: EOF");
+        let closed = OutputRefusal::Closed("stdout closed".into()).into_error();
+        assert_eq!(closed.category, Category::OutputClosed);
+    }
+}

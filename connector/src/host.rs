@@ -2,7 +2,7 @@
 //! by the client) and [`Output`] (what a read produces), so that the
 //! Feishu logic runs natively in tests and through WIT imports in the component.
 
-use crate::error::ConnectorError;
+use crate::error::{Category, ConnectorError};
 use std::time::Duration;
 
 /// HTTP methods the connector uses.
@@ -103,6 +103,32 @@ pub trait Output {
     /// by page, each with a request in flight); one at a time unless the host says more.
     fn streams_at_once(&self) -> u32 {
         1
+    }
+}
+
+/// Why a host did not take a batch of output (the WIT `output-error`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutputRefusal {
+    /// Item `index` of the batch (or the state, index 0) is not a valid JSON object.
+    Invalid { index: u32, reason: String },
+    /// The host takes no more output.
+    Closed(String),
+}
+
+impl OutputRefusal {
+    /// The connector's error for a refused batch, the same in every host: an item that is no
+    /// JSON object is a bad answer from upstream (records are handed over as Feishu sent
+    /// them); a closed output ends the read.
+    pub fn into_error(self) -> ConnectorError {
+        match self {
+            OutputRefusal::Invalid { index, reason } => ConnectorError::bad_response(format!(
+                "item {index} of the page is not valid JSON: {reason}"
+            )),
+            OutputRefusal::Closed(why) => ConnectorError::new(
+                Category::OutputClosed,
+                format!("the host stopped taking output: {why}"),
+            ),
+        }
     }
 }
 

@@ -143,8 +143,13 @@ pub fn open_stream<H: Transport, O: Output>(
 ) -> Result<Option<OpenStream>, ConnectorError> {
     let name = stream.name.as_str();
     out.stream_status(name, StreamStatus::Started);
-    opened(client, out, stream, mode, start)
-        .map_err(|error| error.context(format!("reading stream `{name}`")))
+    let before = client.requests_sent();
+    let mut open = opened(client, out, stream, mode, start)
+        .map_err(|error| error.context(format!("reading stream `{name}`")))?;
+    if let Some(open) = open.as_mut() {
+        open.requests = client.requests_sent() - before;
+    }
+    Ok(open)
 }
 
 fn opened<H: Transport, O: Output>(

@@ -5,8 +5,8 @@
 use airbyte_protocol::{
     ConnectorFailure, ErrorCategory, Level, ProtocolLines, Refusal, Report, RunReport, Status,
 };
-use feishu::error::{Category, ConnectorError};
-use feishu::host::{LogLevel, Output, StreamStatus};
+use feishu::error::{ConnectorError, WireCategory};
+use feishu::host::{LogLevel, Output, OutputRefusal, StreamStatus};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use std::io::Write;
@@ -18,17 +18,18 @@ pub struct Lines<W: Write> {
     started: Instant,
 }
 
-/// The contract's report of a connector error.
+/// The contract's report of a connector error (the category as the connector maps it for
+/// every host).
 pub fn report_of(error: &ConnectorError) -> Report {
-    let category = match &error.category {
-        Category::Config => ErrorCategory::Config,
-        Category::Auth => ErrorCategory::Auth,
-        Category::Permission => ErrorCategory::Permission,
-        Category::NotFound => ErrorCategory::NotFound,
-        Category::RateLimited(_) => ErrorCategory::RateLimited(error.category.wait_ms()),
-        Category::Transient => ErrorCategory::Transient,
-        Category::BadResponse | Category::ResponseTooLarge => ErrorCategory::BadResponse,
-        Category::Internal | Category::OutputClosed => ErrorCategory::Internal,
+    let category = match error.category.wire() {
+        WireCategory::Config => ErrorCategory::Config,
+        WireCategory::Auth => ErrorCategory::Auth,
+        WireCategory::Permission => ErrorCategory::Permission,
+        WireCategory::NotFound => ErrorCategory::NotFound,
+        WireCategory::RateLimited(wait) => ErrorCategory::RateLimited(wait),
+        WireCategory::Transient => ErrorCategory::Transient,
+        WireCategory::BadResponse => ErrorCategory::BadResponse,
+        WireCategory::Internal => ErrorCategory::Internal,
     };
     let failure = ConnectorFailure {
         category,
@@ -39,19 +40,16 @@ pub fn report_of(error: &ConnectorError) -> Report {
     Report::connector(failure, None)
 }
 
-/// The connector's view of a refused output.
+/// The connector's view of a refused output (as the connector maps it for every host).
 fn refused(refusal: Refusal) -> ConnectorError {
     match refusal {
-        Refusal::Invalid { index, reason } => ConnectorError::new(
-            Category::Internal,
-            format!("item {index} of the output is not a JSON object: {reason}"),
-        ),
-        Refusal::Closed(_) => ConnectorError::new(
-            Category::OutputClosed,
-            "the client stopped reading the response".to_string(),
-        ),
-        Refusal::StreamEnded(why) => ConnectorError::new(Category::Internal, why),
+        Refusal::Invalid { index, reason } => OutputRefusal::Invalid {
+            index: u32::try_from(index).unwrap_or(u32::MAX),
+            reason,
+        },
+        Refusal::Closed(why) | Refusal::StreamEnded(why) => OutputRefusal::Closed(why),
     }
+    .into_error()
 }
 
 impl<W: Write> Lines<W> {
@@ -140,7 +138,7 @@ impl<W: Write> Output for Lines<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use feishu::error::Upstream;
+    use feishu::error::{Category, Upstream};
     use serde_json::Value;
 
     fn parsed(bytes: &[u8]) -> Vec<Value> {
