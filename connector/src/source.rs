@@ -338,29 +338,36 @@ mod tests {
                     r#"{"code":0,"data":{"has_more":false,"items":[{"field_name":"n","type":2}]}}"#,
                 );
             }
-            let offset: usize = req
-                .url
-                .split("page_token=p")
-                .nth(1)
-                .map_or(0, |s| s.parse().unwrap());
-            let end = (offset + 2).min(n);
-            let items: Vec<String> = (offset..end)
-                .map(|i| {
-                    format!(
-                        r#"{{"record_id":"rec{i}","fields":{{"n":{i}}},"last_modified_time":{}}}"#,
-                        1000 + i
-                    )
-                })
-                .collect();
-            json(
-                200,
-                &format!(
-                    r#"{{"code":0,"data":{{"has_more":{},"page_token":"p{end}","total":{n},"items":[{}]}}}}"#,
-                    end < n,
-                    items.join(",")
-                ),
-            )
+            page_of(req, n, |i| {
+                format!(
+                    r#"{{"record_id":"rec{i}","fields":{{"n":{i}}},"last_modified_time":{}}}"#,
+                    1000 + i
+                )
+            })
         }
+    }
+
+    /// The page of `n` records (two a page) a search `req` asks for, each written by `record`.
+    fn page_of(
+        req: &HttpRequest,
+        n: usize,
+        record: impl Fn(usize) -> String,
+    ) -> Result<crate::host::HttpResponse, crate::host::TransportFailure> {
+        let offset: usize = req
+            .url
+            .split("page_token=p")
+            .nth(1)
+            .map_or(0, |s| s.parse().unwrap());
+        let end = (offset + 2).min(n);
+        let items: Vec<String> = (offset..end).map(record).collect();
+        json(
+            200,
+            &format!(
+                r#"{{"code":0,"data":{{"has_more":{},"page_token":"p{end}","total":{n},"items":[{}]}}}}"#,
+                end < n,
+                items.join(",")
+            ),
+        )
     }
 
     fn emitted(out: &FakeOutput) -> Vec<String> {
@@ -564,21 +571,9 @@ mod tests {
                 );
             }
             let table = if req.url.contains("/tblA/") { "A" } else { "B" };
-            let offset: usize = req
-                .url
-                .split("page_token=p")
-                .nth(1)
-                .map_or(0, |s| s.parse().unwrap());
-            let end = (offset + 2).min(n);
-            let items: Vec<String> = (offset..end)
-                .map(|i| format!(r#"{{"record_id":"rec{table}{i}","fields":{{}}}}"#))
-                .collect();
-            let body = format!(
-                r#"{{"code":0,"data":{{"has_more":{},"page_token":"p{end}","total":{n},"items":[{}]}}}}"#,
-                end < n,
-                items.join(",")
-            );
-            json(200, &body)
+            page_of(req, n, |i| {
+                format!(r#"{{"record_id":"rec{table}{i}","fields":{{}}}}"#)
+            })
         }
     }
 
