@@ -63,12 +63,15 @@ pub(crate) fn record_request(
 /// Counters for benchmarks: time spent building search answers, and requests served.
 pub(crate) async fn stats(State(state): State<AppState>) -> Response {
     let busy_ns = state.busy_nanos.load(Ordering::Relaxed);
-    let (searches, violations) = {
+    let (searches, violations, tokens) = {
         let shared = state.shared();
-        (shared.searches, shared.violations)
+        (shared.searches, shared.violations, shared.tokens_issued)
     };
-    Json(json!({"busy_ns": busy_ns, "searches": searches, "violations": violations}))
-        .into_response()
+    Json(
+        json!({"busy_ns": busy_ns, "searches": searches, "violations": violations,
+                "tokens_issued": tokens}),
+    )
+    .into_response()
 }
 
 /// WAN mode: every Open API answer waits `latency`; Bitable requests over `qps` in the last

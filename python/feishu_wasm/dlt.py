@@ -1,5 +1,6 @@
-"""A dlt source over the sandboxed Feishu connector: one resource per stream (table), merged on
-`record_id`, incremental on `last_modified_time` with the cursor in dlt's own state.
+"""A dlt source over the sandboxed Feishu connector: one table per stream, merged on
+`record_id`, all streams read in one run of the component (with `arrow=True`, one resource and
+run per stream), incremental on `last_modified_time` with the connector's state in dlt's.
 
     import dlt, feishu_wasm
     pipeline = dlt.pipeline(destination="duckdb", dataset_name="feishu")
@@ -45,22 +46,82 @@ def dlt_source(
     arrow: bool = False,
     **source_options: Any,
 ) -> DltSource:
-    """A dlt source reading the streams `config` offers (or only `streams`); with `arrow`,
-    pages are Arrow tables (needs pyarrow).
+    """A dlt source reading the streams `config` offers (or only `streams`): one table per
+    stream, all read in **one run** of the component (one token, one tables list, one
+    `max_api_calls` budget, `concurrency` streams at once); with `arrow`, pages are Arrow
+    tables (needs pyarrow) and each table is read in a run of its own.
 
     `source_options` go to `feishu_wasm.Source` (component, allow_hosts, max_memory_mib,
-    timeout_secs, cache_dir).
+    timeout_secs, cache_dir, concurrency, max_rps).
     """
     source = Source(config, **source_options)
     catalog = source.discover()
     wanted = set(streams) if streams is not None else None
-    resources = [
-        _resource(source, stream, arrow)
-        for stream in catalog["streams"]
-        if wanted is None or stream["name"] in wanted
-    ]
+    selected = [s for s in catalog["streams"] if wanted is None or s["name"] in wanted]
+    if arrow:
+        resources = [_resource(source, stream, arrow) for stream in selected]
+    else:
+        resources = [_base_resource(source, selected, name)]
     schema = Schema(name, normalizers={"names": naming})
     return DltSource(schema, name, resources)
+
+
+def _configured(streams: Iterable[Mapping[str, Any]]) -> Dict[str, Any]:
+    """A configured catalog reading `streams` incrementally, deduplicated on `record_id`."""
+    return {
+        "streams": [
+            {
+                "stream": {"name": s["name"], "json_schema": s.get("json_schema", {})},
+                "sync_mode": "incremental",
+                "cursor_field": [CURSOR],
+                "destination_sync_mode": "append_dedup",
+            }
+            for s in streams
+        ]
+    }
+
+
+def _base_resource(source: Source, streams: List[Mapping[str, Any]], name: str) -> Any:
+    """One resource reading every stream in one run, each page dispatched to its stream's table
+    (merged on `record_id`, with that stream's column hints); the connector's state of each
+    stream is kept in the resource's dlt state."""
+    schemas = {s["name"]: s.get("json_schema", {}) for s in streams}
+
+    def hinted(stream: str, page: List[Dict[str, Any]]) -> Any:
+        hints = dlt.mark.make_hints(
+            table_name=stream,
+            primary_key="record_id",
+            write_disposition="merge",
+            columns=_columns(schemas.get(stream, {}), False),
+        )
+        return dlt.mark.with_hints(page, hints, create_table_variant=True)
+
+    def records() -> Iterator[Any]:
+        saved = dlt.current.resource_state()
+        states: Dict[str, Any] = saved.setdefault("connector_states", {})
+        state = [
+            {
+                "type": "STREAM",
+                "stream": {"stream_descriptor": {"name": stream}, "stream_state": stream_state},
+            }
+            for stream, stream_state in states.items()
+            if stream in schemas
+        ]
+        pages: Dict[str, List[Dict[str, Any]]] = {}
+        for message in source.read(catalog=_configured(streams), state=state or None):
+            if message["type"] == "RECORD":
+                stream = message["record"]["stream"]
+                page = pages.setdefault(stream, [])
+                page.append(message["record"]["data"])
+                if len(page) >= 500:
+                    yield hinted(stream, pages.pop(stream))
+            elif message["type"] == "STATE":
+                stream_state = message["state"]["stream"]
+                states[stream_state["stream_descriptor"]["name"]] = stream_state["stream_state"]
+        for stream, page in pages.items():
+            yield hinted(stream, page)
+
+    return dlt.resource(records, name=name)
 
 
 def _columns(json_schema: Mapping[str, Any], arrow: bool) -> Dict[str, Dict[str, Any]]:
@@ -109,16 +170,7 @@ def _resource(source: Source, stream: Mapping[str, Any], arrow: bool) -> Any:
         def keep(stream_state: Dict[str, Any]) -> None:
             saved["connector_state"] = stream_state
 
-        catalog = {
-            "streams": [
-                {
-                    "stream": {"name": name, "json_schema": stream.get("json_schema", {})},
-                    "sync_mode": "incremental",
-                    "cursor_field": [CURSOR],
-                    "destination_sync_mode": "append_dedup",
-                }
-            ]
-        }
+        catalog = _configured([stream])
         if arrow:
             yield from source.arrow_batches(name, catalog=catalog, state=state, on_state=keep)
             return

@@ -53,8 +53,14 @@ class Mock:
         return config
 
     def searches(self) -> int:
+        return self.stats()["searches"]
+
+    def tokens_issued(self) -> int:
+        return self.stats()["tokens_issued"]
+
+    def stats(self) -> Dict[str, Any]:
         with urllib.request.urlopen(f"{self.url}/__mock/stats") as answer:
-            return json.load(answer)["searches"]
+            return json.load(answer)
 
     def modify(self, indices: list, at_ms: int) -> None:
         body = json.dumps({"indices": indices, "at_ms": at_ms}).encode()

@@ -58,6 +58,24 @@ def test_a_base_loads_with_every_field_in_its_own_column(mock, tmp_path):
     assert not any(c.startswith("fields__x") for c in columns), sorted(columns)
 
 
+def test_one_run_reads_every_table_on_one_token_and_one_budget(mock, tmp_path):
+    p = pipeline(tmp_path)
+    before = mock.tokens_issued()
+    p.run(dlt_source(mock))
+    assert mock.tokens_issued() - before == 2, "one for discover, one for the whole read"
+    counts = p.last_trace.last_normalize_info.row_counts
+    assert counts.get(MAIN) == 250, counts
+    # The budget holds for the read of every table together (discover's run, 7 requests,
+    # has its own): 10 requests stop it, where a run per table would have fitted each.
+    budgeted = feishu_wasm.dlt_source(
+        dict(mock.base_config(), max_api_calls=10),
+        cache_dir=os.environ.get("FEISHU_WASM_CACHE"),
+        max_rps=0,
+    )
+    with pytest.raises(Exception, match="`max_api_calls` allows 10 requests"):
+        pipeline(tmp_path / "budget").run(budgeted)
+
+
 def test_a_second_run_loads_exactly_the_changes(mock, tmp_path):
     p = pipeline(tmp_path)
     p.run(dlt_source(mock))
