@@ -203,3 +203,40 @@ fn a_read_without_a_catalog_takes_streams_at_once_on_one_token_and_one_tables_li
         at_once.logs()
     );
 }
+
+#[test]
+fn a_read_with_the_discovered_catalog_spends_a_page_per_page_and_a_fields_list_per_table() {
+    let mock = mock(base(1200));
+    let files = Files::new();
+    let mut config = mock.connector_config(500);
+    config.as_object_mut().map(|o| o.remove("table_id"));
+    let config = files.json("config.json", &config);
+    let discover = run(&["discover", "--config", &config]);
+    assert_eq!(discover.code, 0, "{}", discover.stderr);
+    let streams: Vec<Value> = discover.of_type("CATALOG")[0]["catalog"]["streams"]
+        .as_array()
+        .expect("streams")
+        .iter()
+        .map(|s| serde_json::json!({"stream": s, "sync_mode": "full_refresh", "destination_sync_mode": "overwrite"}))
+        .collect();
+    let catalog = files.json("catalog.json", &serde_json::json!({ "streams": streams }));
+    let before = mock.requests().len();
+    let read = run(&["read", "--config", &config, "--catalog", &catalog]);
+    assert_eq!(read.code, 0, "{}", read.stderr);
+    let paths: Vec<String> = mock.requests()[before..]
+        .iter()
+        .map(|r| r.path.clone())
+        .collect();
+    let count = |end: &str| paths.iter().filter(|p| p.ends_with(end)).count();
+    let (tables, pages) = (TABLES.len(), 4 * 3 + 4);
+    assert_eq!(count("/tenant_access_token/internal"), 1);
+    assert_eq!(count("/search"), pages, "each page once");
+    assert_eq!(
+        count("/fields"),
+        tables,
+        "each table's fields once (the catalog's check)"
+    );
+    // Calls Feishu counts: pages, a fields list per table, and the tables list (5 pages of
+    // the mock's; one for up to 100 tables on Feishu).
+    assert_eq!(paths.len() - 1, pages + tables + 5, "{paths:?}");
+}
