@@ -16,6 +16,11 @@ pub fn specification() -> Value {
             "title": "Feishu / Lark Bitable Source Spec",
             "type": "object",
             "required": ["app_id", "app_secret"],
+            // What Feishu allows (Bitable reads per app) and how it says to wait; hosts apply
+            // it unless their operator sets another rate. Token requests do not count
+            // against the tenant's monthly quota.
+            "x-rate-limit": {"requests_per_second": 20, "reset_header": "x-ogw-ratelimit-reset"},
+            "x-uncounted-paths": ["/open-apis/auth/"],
             "anyOf": [
                 {"title": "By ids", "required": ["app_token"]},
                 {"title": "By link", "required": ["base_url"]}

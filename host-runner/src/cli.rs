@@ -4,7 +4,7 @@
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use host_runner::{
-    CompileCache, HostPattern, Input, Level, Limits, Operation, RateLimit, SettingNames, Settings,
+    CompileCache, HostPattern, Input, Level, Limits, Operation, SettingNames, Settings,
 };
 use std::path::PathBuf;
 use std::time::Duration;
@@ -121,14 +121,9 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "N", global = true,
           value_parser = clap::value_parser!(u64).range(1..=64))]
     pub concurrency: Option<u64>,
-    /// The upstream's rate limits: `feishu` (20 requests per second per host, waits as its
-    /// x-ogw-ratelimit-reset header says) or `none` (no limit; a 429 pauses one second).
-    #[arg(long, value_enum, value_name = "PRESET", default_value_t = RateLimits::Feishu,
-          global = true, env = "HOST_RUNNER_RATE_LIMITS")]
-    pub rate_limits: RateLimits,
-    /// Requests per second to each host, for the whole run, instead of the
-    /// preset's (0 = no limit). Parallel syncs of one app share Feishu's quota: give each a
-    /// part (also settable where flags are not, as in an image).
+    /// Requests per second to each host, for the whole run, instead of what the component's
+    /// spec declares (`x-rate-limit`; 0 = no limit). Parallel syncs of one app share its
+    /// upstream's quota: give each a part (also settable where flags are not, as in an image).
     #[arg(long, value_name = "N", global = true, env = "HOST_RUNNER_MAX_RPS")]
     pub max_rps: Option<u64>,
     /// Also show debug logs on stderr (the same as --log-level debug).
@@ -175,15 +170,6 @@ pub enum LogLevel {
     Debug,
 }
 
-/// Rate-limit presets: the upstream's quota and how it says to wait.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RateLimits {
-    /// Feishu / Lark: 20 requests per second, `x-ogw-ratelimit-reset`.
-    Feishu,
-    /// No limit; a 429 pauses its host for one second.
-    None,
-}
-
 impl Cli {
     pub fn into_run_config(self) -> Result<RunConfig> {
         let s = self.sandbox;
@@ -220,13 +206,6 @@ impl Cli {
             (false, None) => CompileCache::Default,
         };
         let defaults = Settings::default();
-        let mut rate_limit = match s.rate_limits {
-            RateLimits::Feishu => RateLimit::feishu(),
-            RateLimits::None => RateLimit::default(),
-        };
-        if let Some(max_rps) = s.max_rps {
-            rate_limit.max_rps = max_rps as usize;
-        }
         Ok(RunConfig {
             component: self.component,
             action,
@@ -251,7 +230,7 @@ impl Cli {
                 echo_stderr: true,
                 progress: !s.quiet,
                 concurrency: s.concurrency.map_or(defaults.concurrency, |n| n as usize),
-                rate_limit,
+                max_rps: s.max_rps.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
                 names: SettingNames {
                     allow_hosts: "--allow-host".into(),
                     max_memory: "--max-memory-mib".into(),

@@ -111,7 +111,9 @@ pub fn inspect(
         max_memory_mib: settings.limits.max_memory_bytes >> 20,
         timeout_secs: settings.timeout.as_secs(),
         request_timeout_secs: settings.limits.request_timeout.as_secs(),
-        max_rps: settings.rate_limit.max_rps,
+        max_rps: settings
+            .max_rps
+            .unwrap_or(crate::request_rate::DeclaredLimit::of_spec(&spec).max_rps),
         concurrency: settings.concurrency,
     })
 }

@@ -116,30 +116,11 @@ pub struct Settings {
     pub progress: bool,
     /// Streams read at once by the instance, taking turns page by page (1: one after another).
     pub concurrency: usize,
-    /// How fast requests may go out, and how the upstream says to wait.
-    pub rate_limit: RateLimit,
+    /// Requests per second to each host instead of what the component's spec declares
+    /// (`x-rate-limit`); None takes the declaration, 0 sets no limit.
+    pub max_rps: Option<usize>,
     /// How the front end names these settings in the messages the runner writes.
     pub names: SettingNames,
-}
-
-/// The rate limits of a run, for the whole run; [`RateLimit::feishu`] is Feishu's.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RateLimit {
-    /// Requests per second to each destination (0: no limit).
-    pub max_rps: usize,
-    /// The response header whose seconds a rate-limit answer (429, or a 400 carrying it) asks
-    /// every request to that destination to wait.
-    pub reset_header: Option<String>,
-}
-
-impl RateLimit {
-    /// Feishu / Lark: 20 Bitable reads per second per app, and `x-ogw-ratelimit-reset`.
-    pub fn feishu() -> Self {
-        Self {
-            max_rps: 20,
-            reset_header: Some("x-ogw-ratelimit-reset".into()),
-        }
-    }
 }
 
 /// How a front end names the settings a message may tell the user to change: the CLI says
@@ -178,7 +159,7 @@ impl Default for Settings {
             echo_stderr: false,
             progress: false,
             concurrency: 4,
-            rate_limit: RateLimit::default(),
+            max_rps: None,
             names: SettingNames::default(),
         }
     }

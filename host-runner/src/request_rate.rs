@@ -2,6 +2,7 @@
 //! are spaced so that no sliding second holds more than `max_rps` of them, and an answer that
 //! says "too many requests, wait N s" pauses every request to that destination until then.
 
+use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -10,6 +11,58 @@ use std::time::{Duration, Instant};
 /// delay, so a window measured at the server may start later than ours.
 const MARGIN: Duration = Duration::from_millis(50);
 const WINDOW: Duration = Duration::from_secs(1);
+
+/// The rate limit a component's spec declares (`connectionSpecification."x-rate-limit"`:
+/// `{"requests_per_second": N, "reset_header": "..."}`): what its upstream allows, and the
+/// header by which the upstream says how long to wait. No declaration: no limit, and a
+/// rate-limit answer pauses its destination one second.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeclaredLimit {
+    pub max_rps: usize,
+    pub reset_header: Option<String>,
+}
+
+impl DeclaredLimit {
+    pub fn of_spec(spec: &Value) -> Self {
+        let schema = spec.get("connectionSpecification").unwrap_or(spec);
+        let declared = schema.get("x-rate-limit");
+        let field = |key: &str| declared.and_then(|d| d.get(key));
+        Self {
+            max_rps: field("requests_per_second")
+                .and_then(Value::as_u64)
+                .map_or(0, |n| usize::try_from(n).unwrap_or(usize::MAX)),
+            reset_header: field("reset_header")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        }
+    }
+
+    /// The limit a run applies: the operator's requests per second when set (0: none),
+    /// else the declared ones.
+    pub fn limiter(&self, operator_rps: Option<usize>) -> Arc<RateLimiter> {
+        RateLimiter::new(
+            operator_rps.unwrap_or(self.max_rps),
+            self.reset_header.clone(),
+        )
+    }
+}
+
+/// Path prefixes of requests the upstream does not count against its quota, as the spec
+/// declares them (`connectionSpecification."x-uncounted-paths"`, e.g. token requests).
+pub fn uncounted_paths(spec: &Value) -> Vec<String> {
+    let schema = spec.get("connectionSpecification").unwrap_or(spec);
+    schema
+        .get("x-uncounted-paths")
+        .and_then(Value::as_array)
+        .map(|paths| {
+            paths
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
 
 /// Send slots per destination (`scheme://host:port`).
 #[derive(Debug)]
@@ -82,6 +135,28 @@ impl RateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_spec_declares_the_limit_and_the_operator_may_set_another() {
+        let spec = serde_json::json!({"connectionSpecification": {
+            "x-rate-limit": {"requests_per_second": 20, "reset_header": "x-reset"},
+            "x-uncounted-paths": ["/auth/"]
+        }});
+        let declared = DeclaredLimit::of_spec(&spec);
+        assert_eq!(declared.max_rps, 20);
+        assert_eq!(declared.limiter(None).max_rps, 20);
+        assert_eq!(declared.limiter(Some(5)).max_rps, 5);
+        assert_eq!(
+            declared.limiter(Some(0)).max_rps,
+            0,
+            "the operator's no limit"
+        );
+        assert_eq!(declared.limiter(None).reset_header(), Some("x-reset"));
+        assert_eq!(uncounted_paths(&spec), ["/auth/"]);
+        let silent = DeclaredLimit::of_spec(&serde_json::json!({"connectionSpecification": {}}));
+        assert_eq!(silent, DeclaredLimit::default());
+        assert!(uncounted_paths(&serde_json::json!({})).is_empty());
+    }
 
     /// The most slots any one-second window holds.
     fn busiest_second(slots: &[Instant]) -> usize {

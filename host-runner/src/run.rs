@@ -11,7 +11,7 @@ use crate::inputs::Inputs;
 use crate::limits::{explain_trap, hit_limit};
 use crate::output::{BoxedSink, Output, SharedOutput, lock, output};
 use crate::protocol::{Ending, Level, Report};
-use crate::request_rate::RateLimiter;
+use crate::request_rate::{DeclaredLimit, uncounted_paths};
 use crate::stats::RunStats;
 use crate::store::StoreData;
 use crate::watchdog::{WorkerEvent, lock_within, watch};
@@ -140,6 +140,7 @@ fn execute(
             "the connector's spec is not valid JSON: {e}"
         ))
     })?;
+    stats.uncounted(uncounted_paths(&spec));
     if let Some(config_json) = &inputs.config {
         let secrets = lock(output).secrets().clone();
         secrets.add_config(&spec, config_json);
@@ -148,10 +149,7 @@ fn execute(
         let access = RunGrants {
             allowed,
             proposed,
-            limiter: RateLimiter::new(
-                settings.rate_limit.max_rps,
-                settings.rate_limit.reset_header.clone(),
-            ),
+            limiter: DeclaredLimit::of_spec(&spec).limiter(settings.max_rps),
             stats: stats.clone(),
             request_log: matches!(settings.min_level, Level::Debug | Level::Trace),
             secrets,

@@ -1,6 +1,8 @@
-//! What a run cost on the network, counted by the sandbox hook of every instance: requests,
-//! answers that asked for a retry (429 and 5xx), rate-limit waits, and token requests.
+//! What a run cost on the network, counted by the sandbox hook: requests, those the upstream
+//! counts against its quota (all but the paths the component's spec declares uncounted),
+//! answers that asked for a retry (429 and 5xx), and rate-limit waits.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -9,7 +11,9 @@ use std::time::Duration;
 pub struct RunStats {
     requests: AtomicU64,
     retried_answers: AtomicU64,
-    token_requests: AtomicU64,
+    uncounted_requests: AtomicU64,
+    /// Path prefixes the upstream does not count, as the component declares them.
+    uncounted_paths: OnceLock<Vec<String>>,
     waits: AtomicU64,
     waited_ms: AtomicU64,
 }
@@ -19,7 +23,8 @@ pub struct RunStats {
 pub struct Totals {
     pub requests: u64,
     pub retried_answers: u64,
-    pub token_requests: u64,
+    /// Requests to paths the upstream does not count (token requests, say).
+    pub uncounted_requests: u64,
     pub waits: u64,
     pub waited: Duration,
 }
@@ -28,23 +33,33 @@ impl Totals {
     /// The figures as the summary gives them after its total.
     pub fn describe(&self) -> String {
         format!(
-            ": {} requests, {} answers retried (429 or 5xx), {} requests held by the rate \
-             limiter ({:.1} s), {} token requests",
+            ": {} requests, {} of them counted by the upstream's quota, {} answers retried (429 \
+             or 5xx), {} requests held by the rate limiter ({:.1} s)",
             self.requests,
+            self.requests.saturating_sub(self.uncounted_requests),
             self.retried_answers,
             self.waits,
             self.waited.as_secs_f64(),
-            self.token_requests
         )
     }
 }
 
 impl RunStats {
+    /// The path prefixes the upstream does not count (from the component's spec; once).
+    pub fn uncounted(&self, paths: Vec<String>) {
+        let _ = self.uncounted_paths.set(paths);
+    }
+
     /// A request went out to `path`.
     pub fn request(&self, path: &str) {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        if path.contains("access_token") {
-            self.token_requests.fetch_add(1, Ordering::Relaxed);
+        let paths = self
+            .uncounted_paths
+            .get()
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        if paths.iter().any(|prefix| path.starts_with(prefix.as_str())) {
+            self.uncounted_requests.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -68,7 +83,7 @@ impl RunStats {
         Totals {
             requests: self.requests.load(Ordering::Relaxed),
             retried_answers: self.retried_answers.load(Ordering::Relaxed),
-            token_requests: self.token_requests.load(Ordering::Relaxed),
+            uncounted_requests: self.uncounted_requests.load(Ordering::Relaxed),
             waits: self.waits.load(Ordering::Relaxed),
             waited: Duration::from_millis(self.waited_ms.load(Ordering::Relaxed)),
         }

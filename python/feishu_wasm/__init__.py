@@ -197,7 +197,8 @@ class Source:
     `timeout_secs`: wall-clock cap on each operation. `concurrency`: streams read at once
     (by one sandboxed instance, taking turns page by page). `max_rps`: requests per second to
     Feishu (Feishu allows 20 per app; 0 = no limit). A limit left None
-    takes the runner's default (256 MiB, six hours, 4 streams, Feishu's 20 per second).
+    takes the runner's default (256 MiB, six hours, 4 streams, the spec's declared rate: Feishu's 20
+    per second).
     """
 
     def __init__(

@@ -10,7 +10,7 @@ use arrow_array::{Array, RecordBatch, StructArray};
 use arrow_records::BatchDecoder;
 use host_runner::{
     CompileCache, Connector, HostPattern, Input, Limits, Message, Operation, Outcome, Page,
-    RateLimit, SettingNames, Settings, Sink, Status, Stop, StopReason, now_ms,
+    SettingNames, Settings, Sink, Status, Stop, StopReason, now_ms,
 };
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -143,7 +143,7 @@ impl Runner {
     /// `component`: a path, or None for the bundled feishu.wasm. `allow_hosts`: extra
     /// `scheme://host[:port]` patterns. `cache_dir`: where compiled components are kept
     /// (wasmtime's default when None). Every limit left None takes the runner's default
-    /// (`Settings::default()`); the rate limit is Feishu's preset unless `max_rps` is given.
+    /// (`Settings::default()`); the rate limit is what the component's spec declares unless `max_rps` is given.
     #[new]
     #[pyo3(signature = (component=None, allow_hosts=Vec::new(), max_memory_mib=None, timeout_secs=None, request_timeout_secs=None, cache_dir=None, concurrency=None, max_rps=None))]
     #[allow(clippy::too_many_arguments)]
@@ -175,10 +175,6 @@ impl Runner {
             })
             .map_err(|e| PyValueError::new_err(format!("{e:#}")))?;
         let defaults = Settings::default();
-        let mut rate_limit = RateLimit::feishu();
-        if let Some(max_rps) = max_rps {
-            rate_limit.max_rps = max_rps;
-        }
         let settings = Settings {
             allow_hosts,
             limits: Limits {
@@ -191,7 +187,7 @@ impl Runner {
             },
             timeout: timeout_secs.map_or(defaults.timeout, Duration::from_secs),
             concurrency: concurrency.map_or(defaults.concurrency, |n| n.clamp(1, 64)),
-            rate_limit,
+            max_rps,
             names: SettingNames {
                 allow_hosts: "allow_hosts".into(),
                 max_memory: "max_memory_mib".into(),
