@@ -27,6 +27,7 @@ from typing import (
     Mapping,
     Optional,
     Sequence,
+    Tuple,
     Union,
 )
 
@@ -299,13 +300,7 @@ class Source:
             for message in run:
                 if message[0] == "BATCH":
                     _, _, schema_capsule, array_capsule, _, nulled = message
-                    if nulled:
-                        _logger.warning(
-                            "stream %s: %d values did not fit their Arrow column and were "
-                            "made null",
-                            stream,
-                            nulled,
-                        )
+                    _warn_of_nulls(stream, nulled)
                     yield pyarrow.record_batch(_CArray(schema_capsule, array_capsule))
                 elif message[0] == "STATE" and on_state is not None:
                     on_state(json.loads(message[2]))
@@ -318,6 +313,52 @@ class Source:
         if errors:
             # A page that did not fit the schema stops the read even when the component
             # had already finished it.
+            raise errors[0]
+
+    def arrow_pages(
+        self,
+        catalog: Mapping[str, Any],
+        *,
+        state: Union[None, str, Sequence[Any], Mapping[str, Any]] = None,
+        on_state: Optional[Callable[[str, Dict[str, Any]], None]] = None,
+    ) -> Iterator[Tuple[str, "pyarrow.RecordBatch"]]:
+        """Yields `(stream, RecordBatch)` for every page of every stream of the configured
+        `catalog`, all read in one run of the component (one token, one tables list, one
+        `max_api_calls` budget, `concurrency` streams at once); each entry's
+        `stream.json_schema` gives its stream's columns, as in `arrow_batches`.
+        `on_state(stream, stream_state)` hears each checkpoint. Raises a ConnectorError
+        subclass at the end if a stream failed. Needs the `arrow` extra (pyarrow)."""
+        import pyarrow
+
+        schemas = {
+            entry["stream"]["name"]: entry["stream"].get("json_schema", {})
+            for entry in catalog["streams"]
+        }
+        run = self._runner.start(
+            "read",
+            self._config,
+            json.dumps(catalog),
+            _as_json(state),
+            None,
+            _FLATTEN,
+            json.dumps(schemas),
+        )
+        errors: List[ConnectorError] = []
+        try:
+            for message in run:
+                if message[0] == "BATCH":
+                    _, stream, schema_capsule, array_capsule, _, nulled = message
+                    _warn_of_nulls(stream, nulled)
+                    yield stream, pyarrow.record_batch(_CArray(schema_capsule, array_capsule))
+                elif message[0] == "STATE" and on_state is not None:
+                    on_state(message[1], json.loads(message[2]))
+                elif message[0] == "ERROR":
+                    errors.append(_from_error_tuple(message))
+        finally:
+            run.cancel()
+        status, detail = run.outcome()
+        self._raise_unless_succeeded(status, detail, errors)
+        if errors:
             raise errors[0]
 
     def arrow(
@@ -425,6 +466,16 @@ class Source:
 
 # The record's `fields` object becomes one column per field.
 _FLATTEN = ["fields"]
+
+
+def _warn_of_nulls(stream: str, nulled: int) -> None:
+    """One warning for a page's values that did not fit their Arrow column (made null)."""
+    if nulled:
+        _logger.warning(
+            "stream %s: %d values did not fit their Arrow column and were made null",
+            stream,
+            nulled,
+        )
 
 
 class _CArray:

@@ -1,6 +1,6 @@
 """A dlt source over the sandboxed Feishu connector: one table per stream, merged on
-`record_id`, all streams read in one run of the component (with `arrow=True`, one resource and
-run per stream), incremental on `last_modified_time` with the connector's state in dlt's.
+`record_id`, all streams read in one run of the component (pages as dicts, or as Arrow tables
+with `arrow=True`), incremental on `last_modified_time` with the connector's state in dlt's.
 
     import dlt, feishu_wasm
     pipeline = dlt.pipeline(destination="duckdb", dataset_name="feishu")
@@ -49,7 +49,7 @@ def dlt_source(
     """A dlt source reading the streams `config` offers (or only `streams`): one table per
     stream, all read in **one run** of the component (one token, one tables list, one
     `max_api_calls` budget, `concurrency` streams at once); with `arrow`, pages are Arrow
-    tables (needs pyarrow) and each table is read in a run of its own.
+    tables (needs pyarrow).
 
     `source_options` go to `feishu_wasm.Source` (component, allow_hosts, max_memory_mib,
     timeout_secs, cache_dir, concurrency, max_rps).
@@ -58,10 +58,7 @@ def dlt_source(
     catalog = source.discover()
     wanted = set(streams) if streams is not None else None
     selected = [s for s in catalog["streams"] if wanted is None or s["name"] in wanted]
-    if arrow:
-        resources = [_resource(source, stream, arrow) for stream in selected]
-    else:
-        resources = [_base_resource(source, selected, name)]
+    resources = [_base_resource(source, selected, name, arrow)]
     schema = Schema(name, normalizers={"names": naming})
     return DltSource(schema, name, resources)
 
@@ -81,18 +78,20 @@ def _configured(streams: Iterable[Mapping[str, Any]]) -> Dict[str, Any]:
     }
 
 
-def _base_resource(source: Source, streams: List[Mapping[str, Any]], name: str) -> Any:
+def _base_resource(
+    source: Source, streams: List[Mapping[str, Any]], name: str, arrow: bool
+) -> Any:
     """One resource reading every stream in one run, each page dispatched to its stream's table
     (merged on `record_id`, with that stream's column hints); the connector's state of each
     stream is kept in the resource's dlt state."""
     schemas = {s["name"]: s.get("json_schema", {}) for s in streams}
 
-    def hinted(stream: str, page: List[Dict[str, Any]]) -> Any:
+    def hinted(stream: str, page: Any) -> Any:
         hints = dlt.mark.make_hints(
             table_name=stream,
             primary_key="record_id",
             write_disposition="merge",
-            columns=_columns(schemas.get(stream, {}), False),
+            columns=_columns(schemas.get(stream, {}), arrow),
         )
         return dlt.mark.with_hints(page, hints, create_table_variant=True)
 
@@ -107,8 +106,17 @@ def _base_resource(source: Source, streams: List[Mapping[str, Any]], name: str) 
             for stream, stream_state in states.items()
             if stream in schemas
         ]
+        catalog = _configured(streams)
+        if arrow:
+
+            def keep(stream: str, stream_state: Dict[str, Any]) -> None:
+                states[stream] = stream_state
+
+            for stream, batch in source.arrow_pages(catalog, state=state or None, on_state=keep):
+                yield hinted(stream, batch)
+            return
         pages: Dict[str, List[Dict[str, Any]]] = {}
-        for message in source.read(catalog=_configured(streams), state=state or None):
+        for message in source.read(catalog=catalog, state=state or None):
             if message["type"] == "RECORD":
                 stream = message["record"]["stream"]
                 page = pages.setdefault(stream, [])
@@ -139,57 +147,3 @@ def _columns(json_schema: Mapping[str, Any], arrow: bool) -> Dict[str, Dict[str,
     return columns
 
 
-def _resume_from(name: str, saved: Dict[str, Any], cursor: Any) -> Optional[List[Dict[str, Any]]]:
-    """The state to hand the connector: its own last state of the stream (cursor, remembered
-    record ids, table revision), else a state made of dlt's cursor (pipelines from before)."""
-    stream_state = saved.get("connector_state")
-    if stream_state is None and cursor.last_value is not None:
-        stream_state = {CURSOR: cursor.last_value}
-    if stream_state is None:
-        return None
-    return [
-        {
-            "type": "STREAM",
-            "stream": {"stream_descriptor": {"name": name}, "stream_state": stream_state},
-        }
-    ]
-
-
-def _resource(source: Source, stream: Mapping[str, Any], arrow: bool) -> Any:
-    name = stream["name"]
-
-    def records(
-        # Deleted-record messages carry no cursor: they pass dlt's incremental as they are.
-        cursor: Any = dlt.sources.incremental(
-            CURSOR, initial_value=None, on_cursor_value_missing="include"
-        ),
-    ) -> Iterator[Any]:
-        saved = dlt.current.resource_state()
-        state = _resume_from(name, saved, cursor)
-
-        def keep(stream_state: Dict[str, Any]) -> None:
-            saved["connector_state"] = stream_state
-
-        catalog = _configured([stream])
-        if arrow:
-            yield from source.arrow_batches(name, catalog=catalog, state=state, on_state=keep)
-            return
-        page: List[Dict[str, Any]] = []
-        for message in source.read(catalog=catalog, state=state):
-            if message["type"] == "RECORD":
-                page.append(message["record"]["data"])
-                if len(page) >= 500:
-                    yield page
-                    page = []
-            elif message["type"] == "STATE":
-                keep(message["state"]["stream"]["stream_state"])
-        if page:
-            yield page
-
-    return dlt.resource(
-        records,
-        name=name,
-        primary_key="record_id",
-        write_disposition="merge",
-        columns=_columns(stream.get("json_schema", {}), arrow),
-    )

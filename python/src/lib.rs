@@ -15,6 +15,7 @@ use host_runner::{
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyCapsule, PyList, PyTuple};
+use std::collections::HashMap;
 use std::io;
 use std::sync::Mutex;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, sync_channel};
@@ -202,9 +203,11 @@ impl Runner {
     }
 
     /// Starts `operation` ("spec", "check", "discover" or "read") with JSON texts. With
-    /// `arrow_schema` (a stream's JSON schema), a read hands each page of records over as one
-    /// Arrow record batch ("BATCH" messages), the columns named in `flatten` flattened.
-    #[pyo3(signature = (operation, config=None, catalog=None, state=None, arrow_schema=None, flatten=Vec::new()))]
+    /// `arrow_schema` (a stream's JSON schema), or `arrow_schemas` (a JSON object of each
+    /// stream's), a read hands each page of records over as one Arrow record batch ("BATCH"
+    /// messages), the columns named in `flatten` flattened.
+    #[pyo3(signature = (operation, config=None, catalog=None, state=None, arrow_schema=None, flatten=Vec::new(), arrow_schemas=None))]
+    #[allow(clippy::too_many_arguments)]
     fn start(
         &self,
         operation: &str,
@@ -213,10 +216,13 @@ impl Runner {
         state: Option<String>,
         arrow_schema: Option<String>,
         flatten: Vec<String>,
+        arrow_schemas: Option<String>,
     ) -> PyResult<Run> {
-        let arrow = arrow_schema
-            .map(|schema| decoder(&schema, &flatten))
-            .transpose()?;
+        let arrow = match (arrow_schema, arrow_schemas) {
+            (Some(schema), _) => Some(Decoders::Every(decoder(&schema, &flatten)?)),
+            (None, Some(schemas)) => Some(Decoders::by_stream(&schemas, &flatten)?),
+            (None, None) => None,
+        };
         let config = || {
             config
                 .clone()
@@ -264,9 +270,9 @@ impl Runner {
 #[pyclass(module = "feishu_wasm._native")]
 struct Run {
     receiver: Option<Mutex<Receiver<Owned>>>,
-    /// With a decoder, each page of records becomes one Arrow record batch, decoded while the
+    /// With decoders, each page of records becomes one Arrow record batch, decoded while the
     /// GIL is released and the component already reads the next page.
-    arrow: Option<Mutex<BatchDecoder>>,
+    arrow: Option<Mutex<Decoders>>,
     worker: Option<JoinHandle<Outcome>>,
     stop: Stop,
     outcome: Option<Outcome>,
@@ -412,13 +418,51 @@ fn to_tuple(py: Python<'_>, message: Owned) -> PyResult<Py<PyTuple>> {
     Ok(tuple.unbind())
 }
 
-/// A page of records as one Arrow batch when there is a decoder (cells that do not fit their
-/// column null, and counted); a page that cannot be decoded at all is a failure of that stream.
-fn as_batch(arrow: Option<&Mutex<BatchDecoder>>, message: Owned) -> Result<Owned, Box<Failure>> {
-    let (Some(decoder), Owned::Records(stream, records, _)) = (arrow, &message) else {
+/// The Arrow decoders of a read: one for every stream, or one per stream by name.
+enum Decoders {
+    Every(BatchDecoder),
+    ByStream(HashMap<String, BatchDecoder>),
+}
+
+impl Decoders {
+    /// A decoder per stream of `schemas` (a JSON object of each stream's JSON schema).
+    fn by_stream(schemas: &str, flatten: &[String]) -> PyResult<Self> {
+        let schemas: HashMap<String, serde_json::Value> =
+            serde_json::from_str(schemas).map_err(|e| {
+                PyValueError::new_err(format!("arrow_schemas is not a JSON object: {e}"))
+            })?;
+        let flatten: Vec<&str> = flatten.iter().map(String::as_str).collect();
+        let decoders = schemas
+            .into_iter()
+            .map(|(stream, schema)| {
+                BatchDecoder::new(&schema, &flatten)
+                    .map(|decoder| (stream, decoder))
+                    .map_err(|e| PyValueError::new_err(e.to_string()))
+            })
+            .collect::<PyResult<_>>()?;
+        Ok(Decoders::ByStream(decoders))
+    }
+
+    /// The decoder of `stream`'s pages, if it has one.
+    fn of(&mut self, stream: &str) -> Option<&mut BatchDecoder> {
+        match self {
+            Decoders::Every(decoder) => Some(decoder),
+            Decoders::ByStream(decoders) => decoders.get_mut(stream),
+        }
+    }
+}
+
+/// A page of records as one Arrow batch when its stream has a decoder (cells that do not fit
+/// their column null, and counted); a page that cannot be decoded at all is a failure of that
+/// stream.
+fn as_batch(arrow: Option<&Mutex<Decoders>>, message: Owned) -> Result<Owned, Box<Failure>> {
+    let (Some(decoders), Owned::Records(stream, records, _)) = (arrow, &message) else {
         return Ok(message);
     };
-    let mut decoder = decoder.lock().unwrap_or_else(|p| p.into_inner());
+    let mut decoders = decoders.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(decoder) = decoders.of(stream) else {
+        return Ok(message);
+    };
     match decoder.decode(records) {
         Ok(batch) => Ok(Owned::Batch(stream.clone(), batch, decoder.take_nulled())),
         Err(e) => Err(Box::new(Failure {

@@ -58,10 +58,15 @@ def test_a_base_loads_with_every_field_in_its_own_column(mock, tmp_path):
     assert not any(c.startswith("fields__x") for c in columns), sorted(columns)
 
 
-def test_one_run_reads_every_table_on_one_token_and_one_budget(mock, tmp_path):
+@pytest.mark.parametrize("arrow", [False, True])
+def test_one_run_reads_every_table_on_one_token_and_one_budget(mock, tmp_path, arrow):
     p = pipeline(tmp_path)
     before = mock.tokens_issued()
-    p.run(dlt_source(mock))
+    p.run(
+        feishu_wasm.dlt_source(
+            mock.base_config(), arrow=arrow, cache_dir=os.environ.get("FEISHU_WASM_CACHE"), max_rps=0
+        )
+    )
     assert mock.tokens_issued() - before == 2, "one for discover, one for the whole read"
     counts = p.last_trace.last_normalize_info.row_counts
     assert counts.get(MAIN) == 250, counts
@@ -69,6 +74,7 @@ def test_one_run_reads_every_table_on_one_token_and_one_budget(mock, tmp_path):
     # has its own): 10 requests stop it, where a run per table would have fitted each.
     budgeted = feishu_wasm.dlt_source(
         dict(mock.base_config(), max_api_calls=10),
+        arrow=arrow,
         cache_dir=os.environ.get("FEISHU_WASM_CACHE"),
         max_rps=0,
     )
