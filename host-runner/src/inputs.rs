@@ -9,6 +9,8 @@ use serde_json::Value;
 pub struct Inputs {
     pub config_text: Option<String>,
     pub config: Option<Value>,
+    /// Values the config's secret references ([`crate::secret_refs`]) put in.
+    pub resolved_secrets: Vec<String>,
     pub catalog: Option<String>,
     pub state: Option<String>,
 }
@@ -26,12 +28,12 @@ impl Inputs {
                 state,
             } => (Some(config), catalog.as_ref(), state.as_ref()),
         };
-        let (config_text, config) = match config {
+        let (config_text, config, resolved_secrets) = match config {
             Some(input) => {
-                let (text, value) = input.read_json("config").map_err(Failure::Input)?;
-                (Some(text), Some(value))
+                let (text, value, resolved) = input.read_config().map_err(Failure::Input)?;
+                (Some(text), Some(value), resolved)
             }
-            None => (None, None),
+            None => (None, None, Vec::new()),
         };
         let state = match state {
             Some(input) => Some(
@@ -44,6 +46,7 @@ impl Inputs {
         Ok(Self {
             config_text,
             config,
+            resolved_secrets,
             catalog: catalog.map_err(Failure::Input)?,
             state,
         })
@@ -74,6 +77,19 @@ impl Input {
             Input::File(path) => std::fs::read_to_string(path)
                 .map_err(|e| format!("cannot read --{what} file {}: {e}", path.display())),
         }
+    }
+
+    /// The config's text and JSON with its secret references resolved, and the values they
+    /// put in; or why there are none.
+    pub(crate) fn read_config(&self) -> Result<(String, Value, Vec<String>), String> {
+        let (text, mut value) = self.read_json("config")?;
+        let resolved = crate::secret_refs::resolve(&mut value)?;
+        let text = if resolved.is_empty() {
+            text
+        } else {
+            value.to_string()
+        };
+        Ok((text, value, resolved))
     }
 
     /// The input's text and its JSON, or why there are none.

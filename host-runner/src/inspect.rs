@@ -85,7 +85,7 @@ pub fn inspect(
         .map(|(field, value)| HostField { field, value })
         .collect();
     let config_json: Value = match config {
-        Some(input) => input.read_json("config").map_err(anyhow::Error::msg)?.1,
+        Some(input) => input.read_config().map_err(anyhow::Error::msg)?.1,
         None => Value::Object(Default::default()),
     };
     let (allowed, proposed) = allow_list(settings, &spec, &config_json);

@@ -39,6 +39,7 @@ use airbyte_protocol as protocol;
 mod request_rate;
 mod run;
 mod sandbox;
+mod secret_refs;
 mod state_input;
 mod stats;
 mod store;

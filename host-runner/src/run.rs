@@ -144,6 +144,9 @@ fn execute(
     if let Some(config_json) = &inputs.config {
         let secrets = lock(output).secrets().clone();
         secrets.add_config(&spec, config_json);
+        for value in &inputs.resolved_secrets {
+            secrets.add(value);
+        }
         let (allowed, proposed) = allow_list(settings, &spec, config_json);
         log_grants(output, &allowed, &settings.names.allow_hosts);
         let access = RunGrants {

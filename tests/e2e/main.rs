@@ -30,6 +30,7 @@ mod read_catalog_and_state;
 mod read_paginates;
 mod sandbox;
 mod schema_changes;
+mod secret_references;
 mod secrets_masked;
 mod spec;
 mod standard_tests;

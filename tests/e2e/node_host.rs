@@ -241,3 +241,21 @@ fn a_base_read_without_a_catalog_takes_turns_the_same_way() {
         "three streams started at once: {statuses:?}"
     );
 }
+
+#[test]
+fn secret_references_resolve_the_same_way() {
+    let mock = base_mock();
+    let files = Files::new();
+    let secret = files.text("secret.txt", &format!("{}\n", mock_feishu::APP_SECRET));
+    let mut config = mock.connector_config(50);
+    config["app_secret"] = json!(format!("${{file:{secret}}}"));
+    let good = files.json("good.json", &config);
+    assert_eq!(both_agree(&["check", "--config", &good]).code, 0);
+    config["app_secret"] = json!("${file:/nonexistent/feishu-secret}");
+    let missing = files.json("missing.json", &config);
+    let refused = both_agree(&["read", "--config", &missing]);
+    refused.assert_failed(
+        "config_error",
+        "config field `app_secret` refers to file /nonexistent/feishu-secret, which cannot be read",
+    );
+}

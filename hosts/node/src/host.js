@@ -15,7 +15,7 @@ import { transpile } from '@bytecodealliance/jco';
 import { WASIShim } from '@bytecodealliance/preview2-shim/instantiation';
 import { outgoingHandler } from '@bytecodealliance/preview2-shim/http';
 import * as line from './protocol.js';
-import { Secrets } from './secrets.js';
+import { Secrets, resolveReferences } from './secrets.js';
 import { allowList, patternText } from './sandbox.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -103,15 +103,24 @@ export class Connector {
 
   async #execute(run, operation, inputs, allowHosts) {
     const config = inputs.config === undefined ? undefined : parseInput(inputs.config, 'config');
+    let resolved = [];
+    if (config !== undefined) {
+      try {
+        resolved = resolveReferences(config);
+      } catch (e) {
+        throw new Failure(e.message, 'invalid input', 'config_error', 'input');
+      }
+    }
     const exports = await this.#instantiate(run);
     const specText = guard(() => exports.spec(), run);
     const spec = JSON.parse(specText);
     if (config !== undefined) {
       run.secrets.addConfig(spec, config);
+      for (const value of resolved) run.secrets.add(value);
       run.sandbox = allowList(spec, config, allowHosts);
       run.logGrants();
     }
-    const configText = inputs.config ?? '';
+    const configText = config === undefined ? '' : resolved.length > 0 ? JSON.stringify(config) : inputs.config;
     switch (operation) {
       case 'spec':
         run.emit(line.spec(JSON.stringify(spec)));

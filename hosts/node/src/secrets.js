@@ -2,6 +2,8 @@
 // the Rust hosts): the config values of fields the spec marks `airbyte_secret`, and each bearer
 // token the component sends.
 
+import { readFileSync } from 'node:fs';
+
 export const MASK = '**********';
 /** Shorter values are not masked: that would garble text and hide nothing worth hiding. */
 export const MIN_SECRET_LEN = 6;
@@ -55,4 +57,46 @@ export class Secrets {
     }
     return out;
   }
+}
+
+/**
+ * Resolves the config's secret references in place (a string value that is exactly
+ * `${env:NAME}` or `${file:PATH}`), as host-runner does; returns the values put in. Throws an
+ * Error naming the field when a variable is not set or a file cannot be read.
+ */
+export function resolveReferences(config) {
+  const resolved = [];
+  const walk = (value, path, set) => {
+    if (typeof value === 'string') {
+      const m = /^\$\{(env|file):(.*)\}$/s.exec(value);
+      if (!m) return;
+      let secret;
+      if (m[1] === 'env') {
+        secret = process.env[m[2]];
+        if (secret === undefined) {
+          throw new Error(`config field \`${path}\` refers to environment variable ${m[2]}, which is not set (or not valid UTF-8): set it, or put the value in the config`);
+        }
+      } else {
+        try {
+          secret = readFileSync(m[2], 'utf8').replace(/\r?\n$/, '');
+        } catch (e) {
+          // Worded as every host words it (not the platform's error text).
+          const why = e.code === 'ENOENT' ? 'it does not exist'
+            : e.code === 'EACCES' ? 'permission denied'
+              : 'it is not a readable UTF-8 text file';
+          throw new Error(`config field \`${path}\` refers to file ${m[2]}, which cannot be read: ${why}`);
+        }
+      }
+      resolved.push(secret);
+      set(secret);
+    } else if (Array.isArray(value)) {
+      value.forEach((item, i) => walk(item, `${path}[${i}]`, (v) => { value[i] = v; }));
+    } else if (value !== null && typeof value === 'object') {
+      for (const [name, member] of Object.entries(value)) {
+        walk(member, path ? `${path}.${name}` : name, (v) => { value[name] = v; });
+      }
+    }
+  };
+  walk(config, '', () => {});
+  return resolved;
 }
