@@ -33,6 +33,7 @@ pub fn specification() -> Value {
                 },
                 "app_secret": {
                     "type": "string", "order": 1, "title": "App Secret", "airbyte_secret": true,
+                    "x-host-secret": true,
                     "description": "App secret of the self-built app. The app needs the bitable:app:readonly scope and must be added to the Base."
                 },
                 "app_token": {

@@ -6,6 +6,7 @@
 //! fails on a connection before any byte of its answer arrived (a pooled connection the server
 //! had just closed) is sent once more on a fresh connection, so the guest never sees it.
 
+use crate::placeholders::Placeholders;
 use crate::request_rate::RateLimiter;
 use crate::sandbox::{AllowList, Origin, check_address};
 use crate::stats::RunStats;
@@ -144,6 +145,8 @@ pub struct HttpClient {
     limiter: Arc<RateLimiter>,
     stats: Arc<RunStats>,
     on_exchange: Option<ExchangeReport>,
+    /// Secrets the host keeps: put back into each request's headers and body.
+    placeholders: Arc<Placeholders>,
 }
 
 /// Hears a debug line per request: method, path (no query), status, size and time (only
@@ -163,6 +166,7 @@ impl HttpClient {
         limiter: Arc<RateLimiter>,
         stats: Arc<RunStats>,
         on_exchange: Option<ExchangeReport>,
+        placeholders: Arc<Placeholders>,
     ) -> Self {
         let roots = rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.into(),
@@ -193,6 +197,7 @@ impl HttpClient {
             limiter,
             stats,
             on_exchange,
+            placeholders,
         }
     }
 
@@ -203,7 +208,7 @@ impl HttpClient {
         request: Request<WasiBody>,
         timeouts: Timeouts,
     ) -> Result<(Response<WasiBody>, IoFuture), Error> {
-        let (parts, body) = request.into_parts();
+        let (mut parts, body) = request.into_parts();
         let body = Limited::new(body, MAX_REQUEST_BODY)
             .collect()
             .await
@@ -212,6 +217,8 @@ impl HttpClient {
                 Err(_) => Error::HttpRequestBodySize(None),
             })?
             .to_bytes();
+        // Only granted requests get here: the real values of kept secrets go back in.
+        let body = self.placeholders.into_request(&mut parts, body);
         let wait = timeouts.connect + timeouts.first_byte;
         let mut sent_at;
         let destination = Origin::of(&parts.uri).map_or_else(String::new, |o| o.to_string());

@@ -4,6 +4,7 @@
 
 use crate::dial::{ExchangeReport, HttpClient, Timeouts};
 use crate::output::{SharedOutput, lock};
+use crate::placeholders::Placeholders;
 use crate::protocol::{Level, Secrets};
 use crate::request_rate::RateLimiter;
 use crate::sandbox::{AllowList, HostPattern, Origin};
@@ -24,6 +25,8 @@ pub struct RunGrants {
     /// The run's secrets: each bearer token the component sends is added, so that nothing
     /// the run writes shows it.
     pub secrets: Secrets,
+    /// The secrets the host keeps, put back into requests to granted hosts.
+    pub placeholders: Arc<Placeholders>,
 }
 
 /// The sandbox for outgoing HTTP: the operator's grants, the address policy (in the dialer)
@@ -95,6 +98,7 @@ impl SandboxHooks {
             access.limiter.clone(),
             access.stats.clone(),
             on_exchange,
+            access.placeholders.clone(),
         ));
         self.allowed = allowed;
         self.proposed = access.proposed.clone();

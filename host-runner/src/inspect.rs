@@ -36,6 +36,9 @@ pub struct Inspection {
     pub max_rps: usize,
     /// Streams read at once (by one instance, taking turns page by page).
     pub concurrency: usize,
+    /// Config fields the spec marks `x-host-secret`: the component sees a placeholder, the
+    /// host puts the value into requests to granted hosts.
+    pub kept_by_host: Vec<String>,
 }
 
 /// A config field that names a host.
@@ -115,5 +118,6 @@ pub fn inspect(
             .max_rps
             .unwrap_or(crate::request_rate::DeclaredLimit::of_spec(&spec).max_rps),
         concurrency: settings.concurrency,
+        kept_by_host: crate::placeholders::host_secret_fields(&spec),
     })
 }

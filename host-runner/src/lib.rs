@@ -36,6 +36,7 @@ mod limits;
 mod output;
 mod progress;
 use airbyte_protocol as protocol;
+mod placeholders;
 mod request_rate;
 mod run;
 mod sandbox;

@@ -137,6 +137,12 @@ fn describe(i: &host_runner::Inspection, component: &std::path::Path) -> String 
         let default = field.value.as_deref().unwrap_or("no default");
         text.push_str(&format!("  {} (default {default})\n", field.field));
     }
+    if !i.kept_by_host.is_empty() {
+        text.push_str(&format!(
+            "\nkept by the host (the component sees a placeholder): {}\n",
+            i.kept_by_host.join(", ")
+        ));
+    }
     text.push_str("\nwould grant:\n");
     if i.grants.is_empty() {
         text.push_str("  nothing: set the host fields in the config, or pass --allow-host\n");

@@ -10,6 +10,7 @@ use crate::grants::{allow_list, log_grants};
 use crate::inputs::Inputs;
 use crate::limits::{explain_trap, hit_limit};
 use crate::output::{BoxedSink, Output, SharedOutput, lock, output};
+use crate::placeholders::Placeholders;
 use crate::protocol::{Ending, Level, Report};
 use crate::request_rate::{DeclaredLimit, uncounted_paths};
 use crate::stats::RunStats;
@@ -141,6 +142,7 @@ fn execute(
         ))
     })?;
     stats.uncounted(uncounted_paths(&spec));
+    let mut config_text = inputs.config_text.clone().unwrap_or_default();
     if let Some(config_json) = &inputs.config {
         let secrets = lock(output).secrets().clone();
         secrets.add_config(&spec, config_json);
@@ -156,10 +158,16 @@ fn execute(
             stats: stats.clone(),
             request_log: matches!(settings.min_level, Level::Debug | Level::Trace),
             secrets,
+            placeholders: Arc::new(keep_host_secrets(
+                output,
+                &spec,
+                config_json,
+                &mut config_text,
+            )),
         };
         store.data_mut().hooks.grant(&access);
     }
-    let config_text = inputs.config_text.as_deref().unwrap_or_default();
+    let config_text = config_text.as_str();
     match operation {
         Operation::Spec => {
             let raw = object_with(&spec, "connectionSpecification", "spec").map_err(internal)?;
@@ -192,6 +200,27 @@ fn execute(
         }
     }
     Ok(())
+}
+
+/// The config's fields the spec marks `x-host-secret`, replaced in `config_text` by
+/// placeholders the host puts the real values back for ([`Placeholders`]).
+fn keep_host_secrets(
+    output: &SharedOutput,
+    spec: &Value,
+    config: &Value,
+    config_text: &mut String,
+) -> Placeholders {
+    let mut config = config.clone();
+    let (kept, fields) = Placeholders::keep(spec, &mut config);
+    if !fields.is_empty() {
+        *config_text = config.to_string();
+        let message = format!(
+            "kept by the host (the component sees a placeholder): {}",
+            fields.join(", ")
+        );
+        lock(output).note(Level::Info, &message);
+    }
+    kept
 }
 
 pub fn internal(error: anyhow::Error) -> Failure {

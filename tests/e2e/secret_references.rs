@@ -52,3 +52,31 @@ fn a_reference_that_cannot_be_resolved_is_a_config_error_before_any_request() {
     );
     assert!(mock.requests().is_empty(), "no request");
 }
+
+#[test]
+fn the_app_secret_stays_with_the_host_and_reaches_feishu_in_the_token_request() {
+    let mock = mock(MockConfig::with_records(5));
+    let files = Files::new();
+    let path = files.json("config.json", &mock.connector_config(100));
+    let run = with_env(&["read", "--config", &path], "UNUSED", "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("kept by the host (the component sees a placeholder): app_secret"),
+        "{}",
+        run.stderr
+    );
+    // The mock checks the app secret of the token request: the read succeeded, so the host
+    // put the real value back in place of the placeholder the component sent.
+    assert_eq!(run.records().len(), 5);
+    let cache = workspace().join("target/e2e-wasm-cache");
+    let inspect = runner(component(), &cache)
+        .args(["inspect", "--config", &path])
+        .output()
+        .expect("run inspect");
+    let text = String::from_utf8_lossy(&inspect.stdout);
+    assert!(
+        text.contains("kept by the host (the component sees a placeholder): app_secret"),
+        "{text}"
+    );
+}
