@@ -65,7 +65,7 @@ impl Placeholders {
     }
 
     /// A request's headers and body with the real values put back (the URL as it was).
-    pub fn into_request(&self, parts: &mut http::request::Parts, body: Bytes) -> Bytes {
+    pub fn put_back_in_request(&self, parts: &mut http::request::Parts, body: Bytes) -> Bytes {
         if self.is_empty() {
             return body;
         }
@@ -143,7 +143,7 @@ mod tests {
             .unwrap();
         let (mut parts, ()) = request.into_parts();
         let body = Bytes::from(format!(r#"{{"app_secret":"{placeholder}"}}"#));
-        let body = kept.into_request(&mut parts, body);
+        let body = kept.put_back_in_request(&mut parts, body);
         assert_eq!(&body[..], br#"{"app_secret":"real-secret"}"#);
         assert_eq!(parts.headers["x-key"], "real-secret");
         assert_eq!(
