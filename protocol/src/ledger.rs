@@ -32,7 +32,8 @@ impl StreamLedger {
             None => Ok(true),
             Some(Status::Started) => Ok(false),
             Some(done) => Err(format!(
-                "stream `{stream}` is already {done:?}; no more records are accepted"
+                "stream `{stream}` is already {}; no more records are accepted",
+                done.name()
             )),
         }
     }
@@ -121,7 +122,7 @@ mod tests {
         assert!(ledger.open().is_empty());
         assert_eq!(
             ledger.admit("a"),
-            Err("stream `a` is already Complete; no more records are accepted".into())
+            Err("stream `a` is already COMPLETE; no more records are accepted".into())
         );
         assert_eq!(ledger.total(), 6);
     }
