@@ -55,6 +55,7 @@ pub use protocol::{
     exit, now_ms,
 };
 pub use sandbox::HostPattern;
+pub use stats::Totals;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -288,6 +289,17 @@ impl Connector {
         sink: BoxedSink,
         stop: &Stop,
     ) -> Outcome {
+        self.run_measured(operation, settings, sink, stop).0
+    }
+
+    /// Like [`Connector::run`], also returning what the run cost on the network.
+    pub fn run_measured(
+        &self,
+        operation: Operation,
+        settings: &Settings,
+        sink: BoxedSink,
+        stop: &Stop,
+    ) -> (Outcome, Totals) {
         let runtime = self.runtime.clone();
         run::run(move || Ok(runtime), operation, settings, sink, stop)
     }
@@ -305,5 +317,5 @@ pub fn run_component(
 ) -> Outcome {
     let (component, cache) = (component.to_path_buf(), cache.clone());
     let load = move || engine::Runtime::load(&component, &cache).map(Arc::new);
-    run::run(load, operation, settings, sink, stop)
+    run::run(load, operation, settings, sink, stop).0
 }

@@ -13,7 +13,7 @@ use crate::output::{BoxedSink, Output, SharedOutput, lock, output};
 use crate::placeholders::Placeholders;
 use crate::protocol::{Ending, Level, Report};
 use crate::request_rate::{DeclaredLimit, uncounted_paths};
-use crate::stats::RunStats;
+use crate::stats::{RunStats, Totals};
 use crate::store::StoreData;
 use crate::watchdog::{WorkerEvent, lock_within, watch};
 use crate::{ErrorKind, Operation, Outcome, Settings, Stop, StopReason};
@@ -38,14 +38,15 @@ pub enum Failure {
     Stopped(StopReason),
 }
 
-/// Runs `operation` with the component `load` gives, reporting every message to `sink`.
+/// Runs `operation` with the component `load` gives, reporting every message to `sink`;
+/// returns how it ended and what it cost on the network.
 pub fn run(
     load: impl FnOnce() -> Result<Arc<Runtime>> + Send + 'static,
     operation: Operation,
     settings: &Settings,
     sink: BoxedSink,
     stop: &Stop,
-) -> Outcome {
+) -> (Outcome, Totals) {
     let is_check = matches!(operation, Operation::Check { .. });
     let is_read = matches!(operation, Operation::Read { .. });
     let mut out = output(sink, settings.min_level, settings.echo_stderr);
@@ -76,9 +77,8 @@ pub fn run(
     let result = watch(&progress, settings.timeout, &settings.names.timeout, stop);
     let Some(mut out) = lock_within(&output, Duration::from_secs(2)) else {
         // The worker is stuck handing output to a sink that does not take it.
-        return Outcome::OutputFailed(std::io::Error::other(
-            "the run was stopped while its output was blocked",
-        ));
+        let stopped = std::io::Error::other("the run was stopped while its output was blocked");
+        return (Outcome::OutputFailed(stopped), stats.totals());
     };
     let outcome = finish(&mut out, is_check, result);
     if is_read {
@@ -86,10 +86,11 @@ pub fn run(
     }
     out.flush();
     out.seal();
-    match out.take_write_error() {
+    let outcome = match out.take_write_error() {
         Some(e) => Outcome::OutputFailed(e),
         None => outcome,
-    }
+    };
+    (outcome, stats.totals())
 }
 
 /// Writes the outcome through the contract's report (INCOMPLETE for streams left open, the

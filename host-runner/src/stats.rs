@@ -18,25 +18,34 @@ pub struct RunStats {
     waited_ms: AtomicU64,
 }
 
-/// A snapshot of [`RunStats`].
+/// What a run cost on the network.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Totals {
+    /// Requests sent (retries included).
     pub requests: u64,
+    /// Answers that asked for a retry (429 or 5xx).
     pub retried_answers: u64,
     /// Requests to paths the upstream does not count (token requests, say).
     pub uncounted_requests: u64,
+    /// Requests the rate limiter held.
     pub waits: u64,
+    /// How long it held them in all.
     pub waited: Duration,
 }
 
 impl Totals {
+    /// Requests the upstream counts against its quota.
+    pub fn counted(&self) -> u64 {
+        self.requests.saturating_sub(self.uncounted_requests)
+    }
+
     /// The figures as the summary gives them after its total.
     pub fn describe(&self) -> String {
         format!(
             ": {} requests, {} of them counted by the upstream's quota, {} answers retried (429 \
              or 5xx), {} requests held by the rate limiter ({:.1} s)",
             self.requests,
-            self.requests.saturating_sub(self.uncounted_requests),
+            self.counted(),
             self.retried_answers,
             self.waits,
             self.waited.as_secs_f64(),

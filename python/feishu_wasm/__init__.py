@@ -215,6 +215,9 @@ class Source:
         max_rps: Optional[int] = None,
     ) -> None:
         self._config = json.dumps(dict(config))
+        # What the last run cost on the network (requests, those the upstream counts against
+        # its quota, answers retried, requests the rate limiter held and for how long).
+        self.last_run: Optional[Dict[str, Any]] = None
         self._runner = _native.Runner(
             component=component,
             allow_hosts=list(allow_hosts),
@@ -308,7 +311,7 @@ class Source:
                     errors.append(_from_error_tuple(message))
         finally:
             run.cancel()
-        status, detail = run.outcome()
+        status, detail = self._ended(run)
         self._raise_unless_succeeded(status, detail, errors)
         if errors:
             # A page that did not fit the schema stops the read even when the component
@@ -356,7 +359,7 @@ class Source:
                     errors.append(_from_error_tuple(message))
         finally:
             run.cancel()
-        status, detail = run.outcome()
+        status, detail = self._ended(run)
         self._raise_unless_succeeded(status, detail, errors)
         if errors:
             raise errors[0]
@@ -406,7 +409,7 @@ class Source:
                 found = message
             elif message[0] == "ERROR":
                 errors.append(_from_error_tuple(message))
-        status, detail = run.outcome()
+        status, detail = self._ended(run)
         self._raise_unless_succeeded(status, detail, errors)
         if found is None:
             raise InternalError(f"{operation} gave no {kind} message")
@@ -445,8 +448,23 @@ class Source:
             # Leaving the loop early (break, an exception, a garbage-collected generator)
             # stops the component.
             run.cancel()
-        status, detail = run.outcome()
+        status, detail = self._ended(run)
         self._raise_unless_succeeded(status, detail, errors)
+
+    def _ended(self, run: Any) -> tuple:
+        """How `run` ended; keeps what it cost in `last_run`."""
+        status, detail = run.outcome()
+        figures = run.figures()
+        if figures is not None:
+            requests, counted, retried, held, held_secs = figures
+            self.last_run = {
+                "requests": requests,
+                "counted_requests": counted,
+                "retried_answers": retried,
+                "held_requests": held,
+                "held_seconds": held_secs,
+            }
+        return status, detail
 
     @staticmethod
     def _raise_unless_succeeded(

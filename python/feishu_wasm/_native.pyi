@@ -11,6 +11,9 @@ class Run(Iterator[tuple]):
     def outcome(
         self,
     ) -> Tuple[str, Optional[Tuple[str, str, Optional[int], Optional[str]]]]: ...
+    def figures(self) -> Optional[Tuple[int, int, int, int, float]]:
+        """(requests, counted by the upstream's quota, answers retried, requests held by the
+        rate limiter, seconds held) once the run ended."""
 
 def contract() -> str:
     """The host contract's failure table as JSON (categories, kinds, exit codes)."""
@@ -40,4 +43,5 @@ class Runner:
         state: Optional[str] = None,
         arrow_schema: Optional[str] = None,
         flatten: List[str] = ...,
+        arrow_schemas: Optional[str] = None,
     ) -> Run: ...

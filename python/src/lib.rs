@@ -10,7 +10,7 @@ use arrow_array::{Array, RecordBatch, StructArray};
 use arrow_records::BatchDecoder;
 use host_runner::{
     CompileCache, Connector, HostPattern, Input, Limits, Message, Operation, Outcome, Page,
-    SettingNames, Settings, Sink, Status, Stop, StopReason, now_ms,
+    SettingNames, Settings, Sink, Status, Stop, StopReason, Totals, now_ms,
 };
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -249,7 +249,7 @@ impl Runner {
         let (connector, settings, worker_stop) =
             (self.connector.clone(), self.settings.clone(), stop.clone());
         let worker = std::thread::spawn(move || {
-            connector.run(
+            connector.run_measured(
                 operation,
                 &settings,
                 Box::new(ChannelSink(sender)),
@@ -262,6 +262,7 @@ impl Runner {
             worker: Some(worker),
             stop,
             outcome: None,
+            totals: None,
         })
     }
 }
@@ -273,9 +274,11 @@ struct Run {
     /// With decoders, each page of records becomes one Arrow record batch, decoded while the
     /// GIL is released and the component already reads the next page.
     arrow: Option<Mutex<Decoders>>,
-    worker: Option<JoinHandle<Outcome>>,
+    worker: Option<JoinHandle<(Outcome, Totals)>>,
     stop: Stop,
     outcome: Option<Outcome>,
+    /// What the run cost on the network, once it ended.
+    totals: Option<Totals>,
 }
 
 #[pymethods]
@@ -323,6 +326,25 @@ impl Run {
         self.receiver = None;
     }
 
+    /// What the run cost on the network, once it ended: requests sent, those the upstream
+    /// counts against its quota, answers retried, requests the rate limiter held and for how
+    /// many seconds; None before the end.
+    fn figures(&mut self, py: Python<'_>) -> Option<(u64, u64, u64, u64, f64)> {
+        if self.receiver.is_some() {
+            return None;
+        }
+        self.finish(py);
+        self.totals.map(|t| {
+            (
+                t.requests,
+                t.counted(),
+                t.retried_answers,
+                t.waits,
+                t.waited.as_secs_f64(),
+            )
+        })
+    }
+
     /// How the run ended, once the iterator is exhausted: ("succeeded" | "check_failed" |
     /// "failed" | "stopped" | "output_failed", detail), the detail being (kind, message,
     /// upstream code, request id).
@@ -362,8 +384,11 @@ impl Run {
     /// Waits for the worker (the channel is closed, so it is ending) and keeps its outcome.
     fn finish(&mut self, py: Python<'_>) {
         self.receiver = None;
-        if let Some(worker) = self.worker.take() {
-            self.outcome = py.detach(|| worker.join().ok());
+        if let Some(worker) = self.worker.take()
+            && let Some((outcome, totals)) = py.detach(|| worker.join().ok())
+        {
+            self.outcome = Some(outcome);
+            self.totals = Some(totals);
         }
     }
 }

@@ -163,3 +163,16 @@ def test_read_traces_carry_emitted_at_and_the_upstream_code(mock):
         "request id mocklog10014"
     )
     assert raised.value.code == 10014 and raised.value.internal_message == error["internal_message"]
+
+
+def test_the_last_run_says_what_it_cost(mock):
+    src = source(mock.base_config())
+    assert src.last_run is None
+    records = list(src.records())
+    assert len(records) > 250
+    figures = src.last_run
+    assert figures is not None
+    # One token (not counted by Feishu's quota, as the spec declares), the rest counted.
+    assert figures["counted_requests"] == figures["requests"] - 1
+    assert figures["retried_answers"] == 0
+    assert figures["requests"] >= 3
