@@ -55,7 +55,10 @@ pub fn safe_table_id(table_id: &str) -> String {
         .chars()
         .filter(char::is_ascii_alphanumeric)
         .collect();
-    format!("{kept}x{:08x}", crate::record_ids::hash64(table_id) as u32)
+    format!(
+        "{kept}x{:08x}",
+        crate::record_ids::hash64(table_id.as_bytes()) as u32
+    )
 }
 
 /// The (safe) table_id a stream name ends with (`..._<table_id>` or the bare table_id).

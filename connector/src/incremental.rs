@@ -117,7 +117,7 @@ impl StateIdentity {
 
 /// A stable, non-reversible name of a Base's app token.
 fn base_hash(app_token: &str) -> String {
-    format!("{:016x}", crate::record_ids::hash64(app_token))
+    format!("{:016x}", crate::record_ids::hash64(app_token.as_bytes()))
 }
 
 /// Where a read sorted by modification time stood when it last saved its state: the search

@@ -14,7 +14,7 @@ use crate::paginator::PageCursor;
 use crate::plain::PlainRecords;
 use crate::planning::{Lane, SearchPlan};
 use crate::record_ids::hash64;
-use crate::records::{RecordsPage, record_id};
+use crate::records::{RecordsPage, id_text};
 
 /// One stream being read: its searches, its cursor, how its values are rendered, and the
 /// ids it emitted when deletes are checked.
@@ -60,10 +60,9 @@ struct LaneCount {
 }
 
 impl LaneCount {
-    /// Whether the record was emitted by the lane's first reading.
-    fn emitted_before(&self, record: &[u8]) -> bool {
-        self.again
-            && record_id(record).is_some_and(|id| self.emitted.binary_search(&hash64(&id)).is_ok())
+    /// Whether the record of `id` (its JSON string) was emitted by the lane's first reading.
+    fn emitted_before(&self, id: &[u8]) -> bool {
+        self.again && self.emitted.binary_search(&hash64(id)).is_ok()
     }
 
     /// Notes a page: its `total` (on the lane's first page) and its items.
@@ -241,25 +240,25 @@ fn read_page<H: Transport, O: Output>(
             from: sorted.from,
             page_size: lane.page_size,
             token: asked_token,
-            first: record_id(page.items.first()?)?,
-            last: record_id(page.items.last()?)?,
+            first: id_text(page.ids.first()?)?.into_owned(),
+            last: id_text(page.ids.last()?)?.into_owned(),
             items: page.items.len(),
         })
     });
     let page_bytes: usize = page.items.iter().map(|r| r.len()).sum();
     let range = lane.lane.range;
     let (plan, tracker, count) = (&read.plan, &mut read.tracker, &lane.count);
-    let (kept, records) = page.kept(|r| {
+    let (kept, records) = page.kept(|r, id| {
+        let own_id = || id_text(id).map(std::borrow::Cow::into_owned);
         range.is_none_or(|range| range.holds(r))
-            && !count.emitted_before(r)
-            && (!plan.track_cursor || tracker.keep(incremental::record_cursor(r), || record_id(r)))
+            && !count.emitted_before(id)
+            && (!plan.track_cursor || tracker.keep(incremental::record_cursor(r), own_id))
     });
     if let Some(deletes) = read.deletes.as_mut() {
-        kept.iter().for_each(|r| deletes.saw(r));
+        kept.iter().for_each(|id| deletes.saw(id));
     }
     if !lane.count.again {
-        let ids = kept.iter().filter_map(|r| record_id(r));
-        lane.count.emitted.extend(ids.map(|id| hash64(&id)));
+        lane.count.emitted.extend(kept.iter().map(|id| hash64(id)));
     }
     let emitted = records.len() as u64;
     if !records.is_empty() {
@@ -330,10 +329,11 @@ fn ends_the_read(e: &ConnectorError) -> bool {
 /// Whether `page` is the page a stopped read emitted last: same first and last record, same
 /// count (nothing before it moved, so what follows it is what the stopped read had not read).
 fn is_the_page(page: &RecordsPage<'_>, point: &ResumePoint) -> bool {
-    let id = |r: Option<&&[u8]>| r.and_then(|r| record_id(r));
+    let is =
+        |raw: Option<&&[u8]>, id: &str| raw.and_then(|raw| id_text(raw)).as_deref() == Some(id);
     page.items.len() == point.items
-        && id(page.items.first()).as_deref() == Some(point.first.as_str())
-        && id(page.items.last()).as_deref() == Some(point.last.as_str())
+        && is(page.ids.first(), &point.first)
+        && is(page.ids.last(), &point.last)
 }
 
 /// The page a stopped read emitted last came back unchanged: its records were emitted then,
@@ -346,7 +346,7 @@ fn go_on_after<H: Transport, O: Output>(
     page: &RecordsPage<'_>,
 ) -> Result<(u64, bool), ConnectorError> {
     if let Some(deletes) = read.deletes.as_mut() {
-        page.items.iter().for_each(|r| deletes.saw(r));
+        page.ids.iter().for_each(|id| deletes.saw(id));
     }
     let message = format!(
         "stream `{}`: going on after the page the last read stopped at",

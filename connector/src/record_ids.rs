@@ -41,9 +41,9 @@ fn unpack(mut key: u64) -> String {
     format!("{PREFIX}{}", String::from_utf8_lossy(&rest))
 }
 
-/// A 64-bit FNV-1a hash of `text`: stable across runs and platforms, not reversible.
-pub fn hash64(text: &str) -> u64 {
-    text.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+/// A 64-bit FNV-1a hash of `bytes`: stable across runs and platforms, not reversible.
+pub fn hash64(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
     })
 }

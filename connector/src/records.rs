@@ -68,18 +68,27 @@ pub fn record_id(record: &[u8]) -> Option<String> {
     found
 }
 
-/// Where the record object at `at` ends, and whether it has a non-empty string `record_id`
-/// (one walk over its members, as finding its end takes anyway).
-fn with_record_id(b: &[u8], at: usize) -> Result<(usize, bool), ScanError> {
-    let mut has_id = false;
+/// Where the record object at `at` ends, and the span of its `record_id` when that is a
+/// non-empty string (one walk over its members, as finding its end takes anyway).
+fn with_record_id(b: &[u8], at: usize) -> Result<(usize, Option<(usize, usize)>), ScanError> {
+    let mut id = None;
     let end = each_member(b, at, |key, at| {
         let (start, end) = value_span(b, at)?;
         if key == b"record_id" {
-            has_id = b[start] == b'"' && end - start > 2;
+            id = (b[start] == b'"' && end - start > 2).then_some((start, end));
         }
         Ok(end)
     })?;
-    Ok((end, has_id))
+    Ok((end, id))
+}
+
+/// A record id as its JSON string spells it (quotes included), as text.
+pub fn id_text(raw: &[u8]) -> Option<std::borrow::Cow<'_, str>> {
+    let inner = raw.strip_prefix(b"\"")?.strip_suffix(b"\"")?;
+    if inner.contains(&b'\\') {
+        return serde_json::from_slice::<String>(raw).ok().map(Into::into);
+    }
+    std::str::from_utf8(inner).ok().map(Into::into)
 }
 
 /// One page of records, borrowing the response body.
@@ -87,6 +96,8 @@ fn with_record_id(b: &[u8], at: usize) -> Result<(usize, bool), ScanError> {
 pub struct RecordsPage<'a> {
     /// Each item's JSON text, exactly as Feishu sent it (the host checks it is valid UTF-8 JSON).
     pub items: Vec<&'a [u8]>,
+    /// Each item's `record_id` as its JSON string (quotes included), found by the scan.
+    pub ids: Vec<&'a [u8]>,
     pub has_more: bool,
     pub page_token: Option<String>,
     /// `data.total`: how many records the search matches, when Feishu says.
@@ -150,20 +161,21 @@ impl<'a> RecordsPage<'a> {
         fields.into_page()
     }
 
-    /// The items `keep` keeps, as they are (for ids and cursors) and as they are handed over
-    /// (rendered with plain values when the page was read so, else copied).
-    pub fn kept(self, mut keep: impl FnMut(&[u8]) -> bool) -> (Vec<&'a [u8]>, Vec<Vec<u8>>) {
-        let mut raw = Vec::with_capacity(self.items.len());
+    /// The items `keep` keeps (asked with each item and its `record_id` JSON string): their
+    /// ids, and the records as they are handed over (rendered with plain values when the page
+    /// was read so, else copied).
+    pub fn kept(self, mut keep: impl FnMut(&[u8], &[u8]) -> bool) -> (Vec<&'a [u8]>, Vec<Vec<u8>>) {
+        let mut ids = Vec::with_capacity(self.items.len());
         let mut records = Vec::with_capacity(self.items.len());
         let mut rendered = self.rendered.into_iter().flatten();
-        for item in self.items {
+        for (item, id) in self.items.into_iter().zip(self.ids) {
             let plain = rendered.next();
-            if keep(item) {
+            if keep(item, id) {
                 records.push(plain.unwrap_or_else(|| item.to_vec()));
-                raw.push(item);
+                ids.push(id);
             }
         }
-        (raw, records)
+        (ids, records)
     }
 }
 
@@ -178,6 +190,8 @@ struct DataFields<'a, 'p> {
     items_seen: bool,
     /// The first item (0-based) without a string `record_id`.
     without_id: Option<usize>,
+    /// Each item's `record_id` JSON string.
+    ids: Vec<&'a [u8]>,
     has_more: Option<&'a [u8]>,
     page_token: Option<&'a [u8]>,
     total: Option<u64>,
@@ -210,21 +224,23 @@ impl<'a> DataFields<'a, '_> {
                     number = i + 1;
                     let start = skip_ws(b, at);
                     let is_object = b.get(start) == Some(&b'{');
-                    let (end, has_id) = match &mut self.rendered {
+                    let (end, id) = match &mut self.rendered {
                         Some((plain, rendered)) if is_object => {
                             let (record, end) = plain.render_at(b, start)?;
                             rendered.push(record);
-                            (end, plain.had_record_id())
+                            (end, plain.record_id_span())
                         }
                         Some((_, rendered)) => {
                             rendered.push(Vec::new());
-                            (value_span(b, start)?.1, false)
+                            (value_span(b, start)?.1, None)
                         }
                         None if is_object => with_record_id(b, start)?,
-                        None => (value_span(b, start)?.1, false),
+                        None => (value_span(b, start)?.1, None),
                     };
-                    if !has_id && is_object && self.without_id.is_none() {
-                        self.without_id = Some(i);
+                    match id {
+                        Some((id_start, id_end)) => self.ids.push(&b[id_start..id_end]),
+                        None if is_object && self.without_id.is_none() => self.without_id = Some(i),
+                        None => {}
                     }
                     self.items.push(&b[start..end]);
                     Ok(end)
@@ -291,6 +307,7 @@ impl<'a> DataFields<'a, '_> {
         }
         Ok(RecordsPage {
             items: self.items,
+            ids: self.ids,
             has_more,
             page_token,
             total: self.total,
@@ -421,8 +438,15 @@ mod tests {
             {"record_id":"rec2","fields":{"名字":[{"type":"text","text":"李四"}]}},
             {"record_id":"rec3","fields":{}}]}}"#;
         let page = RecordsPage::parse_plain(body.as_bytes(), Some(&mut plain)).unwrap();
-        let (raw, records) = page.kept(|r| record_id(r).as_deref() != Some("rec2"));
-        let ids: Vec<_> = raw.iter().filter_map(|r| record_id(r)).collect();
+        let (raw, records) = page.kept(|r, id| {
+            assert_eq!(
+                id_text(id),
+                record_id(r).map(Into::into),
+                "the scan found the id"
+            );
+            record_id(r).as_deref() != Some("rec2")
+        });
+        let ids: Vec<_> = raw.iter().filter_map(|id| id_text(id)).collect();
         assert_eq!(ids, ["rec1", "rec3"]);
         let records: Vec<&str> = records
             .iter()
@@ -436,7 +460,7 @@ mod tests {
             ]
         );
         let page = RecordsPage::parse(body.as_bytes()).unwrap();
-        let (_, records) = page.kept(|_| true);
+        let (_, records) = page.kept(|_, _| true);
         assert_eq!(records[2], br#"{"record_id":"rec3","fields":{}}"#);
     }
 

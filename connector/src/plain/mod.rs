@@ -48,8 +48,8 @@ pub struct PlainRecords {
     misfits: BTreeMap<String, u64>,
     /// The length of the last record rendered.
     last_len: usize,
-    /// Whether the last record rendered had a non-empty string `record_id`.
-    had_record_id: bool,
+    /// Where the last record rendered has its `record_id` (a non-empty string) in its input.
+    record_id_span: Option<(usize, usize)>,
 }
 
 impl PlainRecords {
@@ -63,7 +63,7 @@ impl PlainRecords {
             error_values: BTreeMap::new(),
             misfits: BTreeMap::new(),
             last_len: 0,
-            had_record_id: false,
+            record_id_span: None,
         };
         for field in fields {
             let shape = Shape::of_field(field);
@@ -112,7 +112,7 @@ impl PlainRecords {
         out.push(b'{');
         let mut first = true;
         let mut fields_seen = false;
-        self.had_record_id = false;
+        self.record_id_span = None;
         let end = each_member(record, at, |key, at| {
             separate(&mut out, &mut first);
             write_key(&mut out, key);
@@ -135,7 +135,8 @@ impl PlainRecords {
                 _ => {
                     let (start, end) = value_span(record, at)?;
                     if key == b"record_id" {
-                        self.had_record_id = record[start] == b'"' && end - start > 2;
+                        self.record_id_span =
+                            (record[start] == b'"' && end - start > 2).then_some((start, end));
                     }
                     out.extend_from_slice(&record[start..end]);
                     Ok(end)
@@ -152,10 +153,10 @@ impl PlainRecords {
         Ok((out, end))
     }
 
-    /// Whether the record [`PlainRecords::render_at`] rendered last had a non-empty string
-    /// `record_id`.
-    pub fn had_record_id(&self) -> bool {
-        self.had_record_id
+    /// Where the record [`PlainRecords::render_at`] rendered last has its `record_id` (a
+    /// non-empty string) in its input, if it has one.
+    pub fn record_id_span(&self) -> Option<(usize, usize)> {
+        self.record_id_span
     }
 
     /// The `fields` object at `at` of `b`, written with plain values, unticked checkboxes
