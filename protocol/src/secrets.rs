@@ -3,7 +3,7 @@
 //! send. A server that echoes a secret in an error message, or a component that logs one,
 //! gets `**********` printed instead, in messages, records, states and lines for people.
 
-use memchr::memmem;
+use aho_corasick::{AhoCorasick, MatchKind};
 use serde_json::Value;
 use std::borrow::Cow;
 use std::sync::{Arc, RwLock};
@@ -18,7 +18,14 @@ pub const MIN_SECRET_LEN: usize = 6;
 /// The secrets of one run, shared between the host's parts (the egress hook adds the bearer
 /// tokens it sees while the report masks).
 #[derive(Debug, Clone, Default)]
-pub struct Secrets(Arc<RwLock<Vec<String>>>);
+pub struct Secrets(Arc<RwLock<Known>>);
+
+/// The secrets and one matcher for all of them (a single pass over each text).
+#[derive(Debug, Default)]
+struct Known {
+    all: Vec<String>,
+    matcher: Option<AhoCorasick>,
+}
 
 impl Secrets {
     /// The values of the config's fields that `spec` (the component's spec, or its
@@ -57,25 +64,28 @@ impl Secrets {
         if self
             .0
             .read()
-            .is_ok_and(|all| all.iter().any(|s| s == secret))
+            .is_ok_and(|known| known.all.iter().any(|s| s == secret))
         {
             return;
         }
-        let mut all = self.0.write().unwrap_or_else(|p| p.into_inner());
+        let mut known = self.0.write().unwrap_or_else(|p| p.into_inner());
         let quoted = Value::String(secret.to_string()).to_string();
         let escaped = &quoted[1..quoted.len() - 1];
         for form in [secret, escaped] {
-            if !all.iter().any(|s| s == form) {
-                all.push(form.to_string());
+            if !known.all.iter().any(|s| s == form) {
+                known.all.push(form.to_string());
             }
         }
-        // Longer first, so a secret holding another is masked whole.
-        all.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        // Leftmost-longest: a secret holding another is masked whole.
+        known.matcher = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&known.all)
+            .ok();
     }
 
     /// Whether there is nothing to mask.
     pub fn is_empty(&self) -> bool {
-        self.0.read().map_or(true, |all| all.is_empty())
+        self.0.read().map_or(true, |known| known.all.is_empty())
     }
 
     /// `text` with every secret masked.
@@ -87,26 +97,17 @@ impl Secrets {
     }
 
     /// `bytes` with every secret masked (a secret and the mask are both UTF-8, so valid UTF-8
-    /// stays valid, and JSON stays JSON: the mask needs no escaping).
+    /// stays valid, and JSON stays JSON: the mask needs no escaping). One pass over `bytes`.
     pub fn scrub_bytes<'a>(&self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
-        let all = self.0.read().unwrap_or_else(|p| p.into_inner());
-        let mut text = Cow::Borrowed(bytes);
-        for secret in all.iter() {
-            let finder = memmem::Finder::new(secret.as_bytes());
-            if finder.find(&text).is_none() {
-                continue;
-            }
-            let mut out = Vec::with_capacity(text.len());
-            let mut at = 0;
-            for found in finder.find_iter(&text) {
-                out.extend_from_slice(&text[at..found]);
-                out.extend_from_slice(MASK.as_bytes());
-                at = found + secret.len();
-            }
-            out.extend_from_slice(&text[at..]);
-            text = Cow::Owned(out);
+        let known = self.0.read().unwrap_or_else(|p| p.into_inner());
+        let Some(matcher) = &known.matcher else {
+            return Cow::Borrowed(bytes);
+        };
+        if !matcher.is_match(bytes) {
+            return Cow::Borrowed(bytes);
         }
-        text
+        let masks = vec![MASK; known.all.len()];
+        Cow::Owned(matcher.replace_all_bytes(bytes, &masks))
     }
 }
 
