@@ -282,8 +282,6 @@ class Source:
         Use `values: "plain"` in the config for typed columns; raw values keep Feishu's shapes
         (objects become JSON text). `on_state` hears each state checkpoint of the stream (its
         `stream_state`), to resume from later. Needs the `arrow` extra (pyarrow)."""
-        import pyarrow
-
         entry = self._catalog_entry(stream, catalog)
         configured = {
             "streams": [
@@ -294,29 +292,9 @@ class Source:
                 }
             ]
         }
-        schema = json.dumps(entry["stream"]["json_schema"])
-        run = self._runner.start(
-            "read", self._config, json.dumps(configured), _as_json(state), schema, _FLATTEN
-        )
-        errors: List[ConnectorError] = []
-        try:
-            for message in run:
-                if message[0] == "BATCH":
-                    _, _, schema_capsule, array_capsule, _, nulled = message
-                    _warn_of_nulls(stream, nulled)
-                    yield pyarrow.record_batch(_CArray(schema_capsule, array_capsule))
-                elif message[0] == "STATE" and on_state is not None:
-                    on_state(json.loads(message[2]))
-                elif message[0] == "ERROR":
-                    errors.append(_from_error_tuple(message))
-        finally:
-            run.cancel()
-        status, detail = self._ended(run)
-        self._raise_unless_succeeded(status, detail, errors)
-        if errors:
-            # A page that did not fit the schema stops the read even when the component
-            # had already finished it.
-            raise errors[0]
+        keep = None if on_state is None else (lambda _stream, stream_state: on_state(stream_state))
+        for _, batch in self.arrow_pages(configured, state=state, on_state=keep):
+            yield batch
 
     def arrow_pages(
         self,
