@@ -73,6 +73,12 @@ impl LaneCount {
         self.received += items as u64;
     }
 
+    /// Whether the lane may be read again (Feishu counted it, and it is read from its
+    /// start for the first time), so its emitted ids are worth keeping.
+    fn may_read_again(&self) -> bool {
+        self.total.is_some() && !self.resumed && !self.again
+    }
+
     /// How many fewer items came than Feishu counted, if fewer did.
     fn short_by(&self) -> Option<(u64, u64)> {
         let total = self.total.filter(|_| !self.resumed)?;
@@ -257,7 +263,7 @@ fn read_page<H: Transport, O: Output>(
     if let Some(deletes) = read.deletes.as_mut() {
         kept.iter().for_each(|id| deletes.saw(id));
     }
-    if !lane.count.again {
+    if lane.count.may_read_again() {
         lane.count.emitted.extend(kept.iter().map(|id| hash64(id)));
     }
     let emitted = records.len() as u64;

@@ -34,8 +34,16 @@ pub fn allow_list(
     (list, proposed)
 }
 
+/// A member of the spec's config schema (`connectionSpecification`), such as a declaration.
+pub(crate) fn schema_member<'a>(spec: &'a Value, key: &str) -> Option<&'a Value> {
+    spec.get("connectionSpecification")?.get(key)
+}
+
 /// The spec's config properties whose schema sets `marker` to true: name and schema.
-fn marked<'a>(spec: &'a Value, marker: &'a str) -> impl Iterator<Item = (&'a String, &'a Value)> {
+pub(crate) fn marked<'a>(
+    spec: &'a Value,
+    marker: &'a str,
+) -> impl Iterator<Item = (&'a String, &'a Value)> {
     spec.pointer("/connectionSpecification/properties")
         .and_then(Value::as_object)
         .into_iter()

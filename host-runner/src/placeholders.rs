@@ -92,18 +92,9 @@ impl Placeholders {
 
 /// The top-level config fields `spec` marks `x-host-secret`.
 pub fn host_secret_fields(spec: &Value) -> Vec<String> {
-    let schema = spec.get("connectionSpecification").unwrap_or(spec);
-    schema
-        .get("properties")
-        .and_then(Value::as_object)
-        .map(|properties| {
-            properties
-                .iter()
-                .filter(|(_, p)| p.get("x-host-secret") == Some(&Value::Bool(true)))
-                .map(|(name, _)| name.clone())
-                .collect()
-        })
-        .unwrap_or_default()
+    crate::grants::marked(spec, "x-host-secret")
+        .map(|(name, _)| name.clone())
+        .collect()
 }
 
 /// A new placeholder: the prefix and 128 bits from the OS-seeded hasher keys.

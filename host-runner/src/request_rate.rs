@@ -2,6 +2,7 @@
 //! are spaced so that no sliding second holds more than `max_rps` of them, and an answer that
 //! says "too many requests, wait N s" pauses every request to that destination until then.
 
+use crate::grants::schema_member;
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -24,8 +25,7 @@ pub struct DeclaredLimit {
 
 impl DeclaredLimit {
     pub fn of_spec(spec: &Value) -> Self {
-        let schema = spec.get("connectionSpecification").unwrap_or(spec);
-        let declared = schema.get("x-rate-limit");
+        let declared = schema_member(spec, "x-rate-limit");
         let field = |key: &str| declared.and_then(|d| d.get(key));
         Self {
             max_rps: field("requests_per_second")
@@ -50,9 +50,7 @@ impl DeclaredLimit {
 /// Path prefixes of requests the upstream does not count against its quota, as the spec
 /// declares them (`connectionSpecification."x-uncounted-paths"`, e.g. token requests).
 pub fn uncounted_paths(spec: &Value) -> Vec<String> {
-    let schema = spec.get("connectionSpecification").unwrap_or(spec);
-    schema
-        .get("x-uncounted-paths")
+    schema_member(spec, "x-uncounted-paths")
         .and_then(Value::as_array)
         .map(|paths| {
             paths
