@@ -60,6 +60,12 @@ pub struct MockConfig {
     /// Tables `(table_id, name)` listed after the Base's own, as a tables list may name
     /// them (odd characters, an id twice); searches of them find nothing.
     pub extra_tables: Vec<(String, String)>,
+    /// A Feishu whose table `revision` does not grow when cells are edited (its docs promise
+    /// it only for added and deleted records and renames): [`MockFeishu::modify`] leaves it.
+    pub edits_keep_revision: bool,
+    /// A Feishu that reads `field_names: []` as "all fields" (the docs are silent on an empty
+    /// list; by default the mock answers no fields for it).
+    pub empty_field_names_mean_all: bool,
 }
 
 impl Default for MockConfig {
@@ -73,6 +79,8 @@ impl Default for MockConfig {
             qps: None,
             batch_get_answer: None,
             extra_tables: Vec::new(),
+            edits_keep_revision: false,
+            empty_field_names_mean_all: false,
         }
     }
 }
@@ -126,6 +134,8 @@ struct Shared {
     changes: i64,
     /// Main-table fields renamed since start: (old name, new name).
     renamed: Vec<(String, String)>,
+    /// See [`MockConfig::edits_keep_revision`].
+    edits_keep_revision: bool,
 }
 
 impl Shared {
@@ -134,7 +144,9 @@ impl Shared {
         for &i in indices {
             self.modified.insert(i, at_ms);
         }
-        self.changes += 1;
+        if !self.edits_keep_revision {
+            self.changes += 1;
+        }
     }
 
     /// Deletes main-table records.
@@ -219,7 +231,10 @@ impl MockFeishu {
         let listener = std::net::TcpListener::bind(addr)?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Mutex::new(Shared::default()));
+        let shared = Arc::new(Mutex::new(Shared {
+            edits_keep_revision: config.edits_keep_revision,
+            ..Shared::default()
+        }));
         let records = Arc::new(RecordCache::new(config.records));
         let state = AppState {
             records: records.clone(),
@@ -288,6 +303,7 @@ impl MockFeishu {
         let mut shared = self.shared.lock().unwrap_or_else(|p| p.into_inner());
         let first = self.records.len() + shared.added;
         shared.added += count;
+        shared.changes += 1;
         for i in first..first + count {
             shared.modified.insert(i, at_ms);
         }

@@ -138,6 +138,9 @@ pub(crate) async fn search_page(
                     .filter_map(Value::as_str)
                     .map(str::to_string)
                     .collect()
+            })
+            .filter(|names: &Vec<String>| {
+                !(names.is_empty() && state.config.empty_field_names_mean_all)
             });
     let reshaped = projection.is_some() || (main && !renamed.is_empty());
     let modified_of = |i: usize| modified_at(&modified, i);

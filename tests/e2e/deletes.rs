@@ -255,3 +255,30 @@ fn asked_ids_the_answer_leaves_out_are_asked_again_next_run() {
         assert_eq!(all, [data::record_id(5), data::record_id(700)], "{answer}");
     }
 }
+
+#[test]
+fn deletes_are_found_whatever_an_empty_field_names_list_means() {
+    for all in [false, true] {
+        let mock = mock(MockConfig {
+            empty_field_names_mean_all: all,
+            ..MockConfig::with_records(600)
+        });
+        let config = config(&mock);
+        let first = read(&config, &json!([]), "incremental");
+        assert_eq!(remembered(&first), 600, "empty list means all: {all}");
+        mock.delete(&[3, 599]);
+        let second = read(&config, &states_of(&first), "incremental");
+        assert_eq!(
+            tombstones(&second),
+            [data::record_id(3), data::record_id(599)],
+            "empty list means all: {all}"
+        );
+        assert!(
+            mock.requests()
+                .iter()
+                .filter(|r| r.path.ends_with("/search"))
+                .all(|r| !r.body.contains(r#""field_names":[]"#)),
+            "the connector never asks with an empty list"
+        );
+    }
+}

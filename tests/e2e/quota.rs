@@ -267,3 +267,37 @@ fn an_unchanged_table_is_read_for_real_again_after_revision_recheck_hours() {
     assert_eq!(never.code, 0, "{}", never.stderr);
     assert_eq!(searches(before), 1);
 }
+
+#[test]
+fn an_edit_that_leaves_the_revision_alone_is_found_by_the_recheck() {
+    let mock = mock(MockConfig {
+        edits_keep_revision: true,
+        ..MockConfig::with_records(50)
+    });
+    let config = mock.connector_config(500);
+    let first = read(&config, &json!([]));
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let edited_at = data::default_modified(49) + 60_000;
+    mock.modify(&[7], edited_at);
+
+    // Within the re-check window the unchanged revision skips the table: the edit waits.
+    let skipped = read(&config, &states_of(&first));
+    assert_eq!(skipped.code, 0, "{}", skipped.stderr);
+    assert!(skipped.records().is_empty(), "{}", skipped.stdout);
+
+    // Past it (read_at a day and a minute back), a real search finds the edit.
+    let mut state = states_of(&skipped);
+    let last = state.as_array_mut().unwrap().last_mut().unwrap();
+    let read_at = last["stream"]["stream_state"]["read_at"]
+        .as_i64()
+        .expect("read_at");
+    last["stream"]["stream_state"]["read_at"] = json!(read_at - 86_460_000);
+    let recheck = read(&config, &state);
+    assert_eq!(recheck.code, 0, "{}", recheck.stderr);
+    let ids: Vec<&str> = recheck
+        .records()
+        .iter()
+        .map(|r| r["record_id"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(ids, [data::record_id(7)], "the edited record, once");
+}
