@@ -78,6 +78,8 @@ pub struct Config {
     /// An incremental stream whose table's revision has not changed is skipped only when it
     /// was last read for real less than this many hours ago; 0 never skips.
     pub revision_recheck_hours: u64,
+    /// How often the operator means to sync, in minutes (for the quota plan `check` logs).
+    pub sync_every_minutes: Option<u64>,
 }
 
 /// Hours after which a table skipped as unchanged is read for real again, by default.
@@ -119,6 +121,7 @@ impl Config {
             max_api_calls: positive(&fields, "max_api_calls")?,
             revision_recheck_hours: whole(&fields, "revision_recheck_hours")?
                 .unwrap_or(DEFAULT_REVISION_RECHECK_HOURS),
+            sync_every_minutes: interval(&fields, "sync_every")?,
         })
     }
 }
@@ -329,6 +332,32 @@ fn whole(fields: &Map<String, Value>, name: &str) -> Result<Option<u64>, Connect
     }
 }
 
+/// An optional interval such as `15m`, `1h` or `1d`, in minutes (at least one).
+fn interval(fields: &Map<String, Value>, name: &str) -> Result<Option<u64>, ConnectorError> {
+    let Some(text) = optional_string(fields, name)? else {
+        return Ok(None);
+    };
+    let unit = |suffix: char| match suffix {
+        'm' => Some(1),
+        'h' => Some(60),
+        'd' => Some(1440),
+        _ => None,
+    };
+    let minutes = text
+        .char_indices()
+        .last()
+        .and_then(|(at, suffix)| Some((text[..at].parse::<u64>().ok()?, unit(suffix)?)))
+        .and_then(|(count, unit)| count.checked_mul(unit))
+        .filter(|&minutes| minutes > 0);
+    match minutes {
+        Some(minutes) => Ok(Some(minutes)),
+        None => Err(ConnectorError::config(format!(
+            "config field `{name}` must be a number and a unit, m, h or d (such as 15m, 1h, \
+             1d), got {text:?}"
+        ))),
+    }
+}
+
 /// The value of an optional string field that must be one of `allowed`.
 fn one_of<'a>(
     fields: &'a Map<String, Value>,
@@ -407,6 +436,25 @@ mod tests {
         let mut v = base();
         v[key] = value;
         Config::parse(&v.to_string())
+    }
+
+    #[test]
+    fn sync_every_reads_minutes_hours_and_days() {
+        let with = |value: Value| parse_with("sync_every", value).map(|c| c.sync_every_minutes);
+        let none = Config::parse(&base().to_string()).unwrap();
+        assert_eq!(none.sync_every_minutes, None);
+        assert_eq!(with("15m".into()).unwrap(), Some(15));
+        assert_eq!(with("1h".into()).unwrap(), Some(60));
+        assert_eq!(with("2d".into()).unwrap(), Some(2880));
+        for bad in ["0h", "h", "1w", "1.5h", "-1h", ""].map(Value::from) {
+            let error = with(bad.clone()).unwrap_err();
+            assert!(
+                error.message.contains("`sync_every`"),
+                "{bad}: {}",
+                error.message
+            );
+        }
+        assert!(with(60.into()).is_err());
     }
 
     #[test]

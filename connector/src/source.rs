@@ -95,45 +95,82 @@ impl ReadEstimate {
     }
 
     /// What reads cost in calls Feishu counts against the monthly quota (token requests are
-    /// not counted) when nothing changes, and what hourly and daily incremental reads cost a
-    /// month (30 days).
+    /// not counted): a full read, an unchanged incremental read, one that re-checks every
+    /// table (with and without the sweep for deletes), and what a schedule costs a month (30
+    /// days): the config's `sync_every`, else hourly and daily.
     fn quota_plan(&self, config: &Config) -> String {
         let full = self.requests.saturating_sub(1);
         // The tables list, 100 tables a page: all an unchanged read asks.
         let unchanged = (self.tables as u64).div_ceil(100).max(1);
+        // Every table read for real: its fields list and one page (and the sweep).
+        let recheck = unchanged + 2 * self.tables as u64;
         let sweep = if config.detect_deletes { self.sweep } else { 0 };
-        // Every table read for real: its fields list and one page, and the sweep.
-        let recheck = unchanged + 2 * self.tables as u64 + sweep;
-        let every = config.revision_recheck_hours;
-        let month = |run_hours: u64| {
-            let runs = 720 / run_hours;
-            let rechecks = match every {
-                0 => runs,
-                every if run_hours >= every => runs,
-                every => (720 / every).min(runs),
-            };
-            rechecks * recheck + (runs - rechecks) * unchanged
+        let hours = config.revision_recheck_hours;
+        let month = |every_minutes: u64| {
+            let cost = MonthlyCost::of(every_minutes, hours);
+            cost.rechecks * (recheck + sweep) + (cost.runs - cost.rechecks) * unchanged
         };
-        let (hourly, daily) = (month(1), month(24));
         let share = |calls: u64| match calls * 100 / FREE_PLAN_CALLS {
             0 => "under 1%".to_string(),
             percent => format!("{percent}%"),
         };
+        let schedules: Vec<(String, u64)> = match config.sync_every_minutes {
+            Some(minutes) => vec![(format!("every {} (`sync_every`)", span(minutes)), minutes)],
+            None => vec![("every hour".into(), 60), ("every day".into(), 1440)],
+        };
+        let schedules: Vec<String> = schedules
+            .into_iter()
+            .map(|(name, minutes)| {
+                let calls = month(minutes);
+                format!("{name} about {calls} a month ({})", share(calls))
+            })
+            .collect();
         format!(
             "quota (calls Feishu counts; token requests are free): a full read about {full}; an \
              incremental read when nothing changed {unchanged} (the tables list), {recheck} when \
-             it re-checks every table (every {every} hours, `revision_recheck_hours`){}; so \
-             incremental reads every hour cost about {hourly} calls a month ({} of the free \
-             plan's {FREE_PLAN_CALLS} for all the tenant's apps), every day about {daily} ({}); \
-             changed records add their pages",
-            if sweep > 0 {
-                ", the sweep for deleted records included"
+             it re-checks every table (every {hours} hours, `revision_recheck_hours`), {} with \
+             the sweep for deleted records ({}); incremental reads {} of the free plan's \
+             {FREE_PLAN_CALLS} a month for all the tenant's apps; changed records add their \
+             pages",
+            recheck + self.sweep,
+            if config.detect_deletes {
+                "`detect_deletes` is on"
             } else {
-                ""
+                "`detect_deletes`, off"
             },
-            share(hourly),
-            share(daily),
+            schedules.join(", "),
         )
+    }
+}
+
+/// How many runs a month (30 days) a schedule makes, and how many of them re-check every table
+/// (all of them when runs are at least `recheck_hours` apart or `recheck_hours` is 0).
+struct MonthlyCost {
+    runs: u64,
+    rechecks: u64,
+}
+
+impl MonthlyCost {
+    const MONTH_MINUTES: u64 = 30 * 24 * 60;
+
+    fn of(every_minutes: u64, recheck_hours: u64) -> Self {
+        let runs = (Self::MONTH_MINUTES / every_minutes.max(1)).max(1);
+        let recheck_minutes = recheck_hours.saturating_mul(60);
+        let rechecks = if recheck_minutes == 0 || every_minutes >= recheck_minutes {
+            runs
+        } else {
+            (Self::MONTH_MINUTES / recheck_minutes).clamp(1, runs)
+        };
+        Self { runs, rechecks }
+    }
+}
+
+/// `minutes` as the largest whole unit: `15m`, `2h`, `1d`.
+fn span(minutes: u64) -> String {
+    match minutes {
+        m if m % 1440 == 0 => format!("{}d", m / 1440),
+        m if m % 60 == 0 => format!("{}h", m / 60),
+        m => format!("{m}m"),
     }
 }
 
@@ -720,11 +757,22 @@ mod tests {
         assert_eq!(
             plan,
             "quota (calls Feishu counts; token requests are free): a full read about 5; an \
-             incremental read when nothing changed 1 (the tables list), 4 when it re-checks \
-             every table (every 24 hours, `revision_recheck_hours`), the sweep for deleted \
-             records included; so incremental reads every hour cost about 810 calls a month (8% \
-             of the free plan's 10000 for all the tenant's apps), every day about 120 (1%); \
-             changed records add their pages"
+             incremental read when nothing changed 1 (the tables list), 3 when it re-checks \
+             every table (every 24 hours, `revision_recheck_hours`), 4 with the sweep for \
+             deleted records (`detect_deletes` is on); incremental reads every hour about 810 a \
+             month (8%), every day about 120 a month (1%) of the free plan's 10000 a month for \
+             all the tenant's apps; changed records add their pages"
+        );
+        let quarter_hourly = budget.replace('}', r#","sync_every":"15m"}"#);
+        let mut host = FakeHost::new(table(5));
+        check(&mut host, &quarter_hourly).unwrap();
+        // 2880 runs, 30 of them re-checks of 4 calls: 30 * 4 + 2850 * 1.
+        assert!(
+            host.logs.last().unwrap().1.contains(
+                "incremental reads every 15m (`sync_every`) about 2970 a month (29%) of the free"
+            ),
+            "{}",
+            host.logs.last().unwrap().1
         );
     }
 }

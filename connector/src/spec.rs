@@ -91,6 +91,11 @@ pub fn specification() -> Value {
                     "minimum": 0, "default": 24,
                     "description": "An incremental stream whose table's revision has not changed since its last read is skipped (no search), but only until this many hours have passed since it was last read for real: Feishu does not document that every cell edit changes the revision. 0 never skips."
                 },
+                "sync_every": {
+                    "type": "string", "order": 14, "title": "Sync Every (for the quota plan)",
+                    "pattern": "^[0-9]+[mhd]$", "examples": ["15m", "1h", "1d"],
+                    "description": "How often you mean to sync. `check` then logs what that schedule costs a month in calls Feishu counts (the free plan gives a tenant 10,000); without it, it logs hourly and daily syncs. Reads do not use it."
+                },
                 "max_api_calls": {
                     "type": "integer", "order": 12, "title": "Most API Calls Per Run",
                     "minimum": 1,

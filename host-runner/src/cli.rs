@@ -48,9 +48,13 @@ pub enum Command {
     /// Review a component before running it: what it imports and exports, the hosts its spec
     /// asks for, and what a run with this config and these flags would grant it.
     Inspect {
-        /// Config JSON file (to see the grants it gives).
+        /// Config JSON file (to see the grants it gives). The component then also checks it,
+        /// reaching the granted hosts, and inspect shows what it says (what reads would cost).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+        /// With --config: do not run the check (nothing is sent anywhere).
+        #[arg(long)]
+        offline: bool,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -158,7 +162,11 @@ pub enum Action {
     /// Run an operation of the component.
     Run(Operation),
     /// Describe the component and its grants.
-    Inspect { config: Option<PathBuf>, json: bool },
+    Inspect {
+        config: Option<PathBuf>,
+        offline: bool,
+        json: bool,
+    },
 }
 
 /// How much the component and the runner log.
@@ -179,7 +187,15 @@ impl Cli {
             .map(|p| HostPattern::parse(p).with_context(|| format!("invalid --allow-host {p:?}")))
             .collect::<Result<Vec<_>>>()?;
         let action = match self.command {
-            Command::Inspect { config, json } => Action::Inspect { config, json },
+            Command::Inspect {
+                config,
+                offline,
+                json,
+            } => Action::Inspect {
+                config,
+                offline,
+                json,
+            },
             Command::Spec => Action::Run(Operation::Spec),
             Command::Check { config } => Action::Run(Operation::Check {
                 config: Input::File(config),

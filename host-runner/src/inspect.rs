@@ -1,6 +1,8 @@
 //! What a component is and what a run would let it do, without running it against anything:
 //! its imports and exports, the hosts its spec asks for, and the grants a config and the
-//! settings would give (with where each comes from).
+//! settings would give (with where each comes from). [`check_says`] is the one part that
+//! reaches the upstream: what the component says when it checks a config (its estimates of
+//! what reads cost, say), for `inspect --config`.
 
 use crate::engine::Runtime;
 use crate::grants::allow_list;
@@ -39,6 +41,55 @@ pub struct Inspection {
     /// Config fields the spec marks `x-host-secret`: the component sees a placeholder, the
     /// host puts the value into requests to granted hosts.
     pub kept_by_host: Vec<String>,
+    /// What the component said when it checked the config (set by [`check_says`]'s caller).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check: Option<CheckSays>,
+}
+
+/// What the component says when it checks a config: the outcome and its log lines (WARN and
+/// INFO: what it found, and for a connector that estimates them, what reads would cost).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CheckSays {
+    /// Whether the check passed.
+    pub succeeded: bool,
+    /// Why the check failed.
+    pub message: Option<String>,
+    /// Its WARN and INFO lines, in order.
+    pub logs: Vec<String>,
+}
+
+/// Collects a check's messages into a [`CheckSays`].
+struct CollectCheck(Arc<Mutex<CheckSays>>);
+
+impl Sink for CollectCheck {
+    fn send(&mut self, message: Message<'_>) -> std::io::Result<()> {
+        let mut says = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match message {
+            Message::Log { level, message } if matches!(level, Level::Warn | Level::Info) => {
+                says.logs.push(message.to_string())
+            }
+            Message::ConnectionStatus { succeeded, message } => {
+                says.succeeded = succeeded;
+                says.message = message.map(str::to_string);
+            }
+            Message::Error { report, .. } => says.message = Some(report.message.clone()),
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Runs `check` of `config` in the sandbox of `settings` (the upstream is reached through the
+/// granted hosts only, as in any run) and collects what the component says.
+pub fn check_says(connector: &crate::Connector, config: &Input, settings: &Settings) -> CheckSays {
+    let says = Arc::new(Mutex::new(CheckSays::default()));
+    let operation = crate::Operation::Check {
+        config: config.clone(),
+    };
+    let sink = Box::new(CollectCheck(says.clone()));
+    connector.run(operation, settings, sink, &crate::Stop::new());
+    let says = says.lock().unwrap_or_else(|p| p.into_inner());
+    says.clone()
 }
 
 /// A config field that names a host.
@@ -119,5 +170,6 @@ pub fn inspect(
             .unwrap_or(crate::request_rate::DeclaredLimit::of_spec(&spec).max_rps),
         concurrency: settings.concurrency,
         kept_by_host: crate::placeholders::host_secret_fields(&spec),
+        check: None,
     })
 }

@@ -47,7 +47,7 @@ mod store;
 mod watchdog;
 
 pub use engine::CompileCache;
-pub use inspect::{GrantView, HostField, Inspection};
+pub use inspect::{CheckSays, GrantView, HostField, Inspection};
 pub use limits::Limits;
 pub use output::BoxedSink;
 pub use protocol::{
@@ -279,6 +279,12 @@ impl Connector {
         settings: &Settings,
     ) -> anyhow::Result<Inspection> {
         inspect::inspect(&self.runtime, config, settings)
+    }
+
+    /// Runs `check` of `config` (reaching the hosts `settings` grant, like any run) and
+    /// collects the outcome and what the component logged.
+    pub fn check_says(&self, config: &Input, settings: &Settings) -> CheckSays {
+        inspect::check_says(self, config, settings)
     }
 
     /// Runs `operation` in a fresh sandboxed instance, reporting to `sink`.

@@ -34,7 +34,11 @@ fn main() -> ExitCode {
     };
     let operation = match config.action.clone() {
         cli::Action::Run(operation) => operation,
-        cli::Action::Inspect { config: file, json } => return inspect(&config, file, json),
+        cli::Action::Inspect {
+            config: file,
+            offline,
+            json,
+        } => return inspect(&config, file, offline, json),
     };
     let stop = Stop::new();
     stop_on_signals(&stop);
@@ -93,13 +97,21 @@ fn run(
     exit_code(outcome)
 }
 
-/// `inspect`: prints the component's interface and what the run would grant it.
-fn inspect(config: &cli::RunConfig, file: Option<std::path::PathBuf>, json: bool) -> ExitCode {
+/// `inspect`: prints the component's interface and what the run would grant it, and with a
+/// config (unless `offline`) what the component says when it checks it.
+fn inspect(
+    config: &cli::RunConfig,
+    file: Option<std::path::PathBuf>,
+    offline: bool,
+    json: bool,
+) -> ExitCode {
+    let file = file.map(host_runner::Input::File);
     let inspection = host_runner::Connector::load(&config.component, &config.cache).and_then(|c| {
-        c.inspect(
-            file.map(host_runner::Input::File).as_ref(),
-            &config.settings,
-        )
+        let mut inspection = c.inspect(file.as_ref(), &config.settings)?;
+        if let Some(file) = file.as_ref().filter(|_| !offline) {
+            inspection.check = Some(c.check_says(file, &config.settings));
+        }
+        Ok(inspection)
     });
     let inspection = match inspection {
         Ok(inspection) => inspection,
@@ -166,6 +178,19 @@ fn describe(i: &host_runner::Inspection, component: &std::path::Path) -> String 
         if i.max_rps == 0 { " (no limit)" } else { "" },
         i.concurrency
     ));
+    if let Some(check) = &i.check {
+        text.push_str("\nchecking the config (through the grants above), the component said:\n");
+        for line in &check.logs {
+            text.push_str(&format!("  {line}\n"));
+        }
+        match (&check.succeeded, &check.message) {
+            (true, _) => text.push_str("  check: succeeded\n"),
+            (false, message) => text.push_str(&format!(
+                "  check: FAILED: {}\n",
+                message.as_deref().unwrap_or("no reason given")
+            )),
+        }
+    }
     text
 }
 

@@ -128,20 +128,19 @@ pub(crate) async fn search_page(
             shared.renamed.clone(),
         )
     };
-    let projection: Option<Vec<String>> =
-        request
-            .get("field_names")
-            .and_then(Value::as_array)
-            .map(|names| {
-                names
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
-            .filter(|names: &Vec<String>| {
-                !(names.is_empty() && state.config.empty_field_names_mean_all)
-            });
+    let projection: Option<Vec<String>> = request
+        .get("field_names")
+        .and_then(Value::as_array)
+        .map(|names| {
+            names
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .filter(|names: &Vec<String>| {
+            !(names.is_empty() && state.config.empty_field_names_mean_all)
+        });
     let reshaped = projection.is_some() || (main && !renamed.is_empty());
     let modified_of = |i: usize| modified_at(&modified, i);
     let n = state.records.len() + added;

@@ -22,7 +22,7 @@ fn inspect_shows_the_interface_and_the_grants() {
     let mock = mock(MockConfig::with_records(1));
     let files = Files::new();
     let config = files.json("config.json", &mock.connector_config(100));
-    let (code, text) = inspect(&["--config", &config, "--json"]);
+    let (code, text) = inspect(&["--config", &config, "--json", "--offline"]);
     assert_eq!(code, 0, "{text}");
     let view: Value = serde_json::from_str(&text).expect("JSON");
     assert_eq!(
@@ -52,7 +52,11 @@ fn inspect_shows_the_interface_and_the_grants() {
     assert_eq!(view["grants"][0]["source"], "config field lark_host");
     assert_eq!(view["max_memory_mib"], 256);
     assert_eq!(view["concurrency"], 4);
-    assert!(mock.requests().is_empty(), "inspect sends nothing");
+    assert!(view.get("check").is_none(), "{view}");
+    assert!(
+        mock.requests().is_empty(),
+        "inspect --offline sends nothing"
+    );
 
     let mut budgeted = mock.connector_config(100);
     budgeted["max_api_calls"] = serde_json::json!(50);
@@ -80,5 +84,46 @@ fn inspect_shows_the_interface_and_the_grants() {
             "not https://open.feishu.cn: the default of `lark_host`, which the config leaves out"
         ),
         "{text}"
+    );
+}
+
+#[test]
+fn inspect_with_a_config_shows_what_reads_would_cost() {
+    let mock = mock(MockConfig::with_records(1200));
+    let files = Files::new();
+    let mut config = mock.connector_config(500);
+    config["sync_every"] = serde_json::json!("30m");
+    let config = files.json("config.json", &config);
+    let (code, text) = inspect(&["--config", &config]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("checking the config (through the grants above), the component said:"),
+        "{text}"
+    );
+    // 1440 runs a month, 30 of them re-checking the table (3 calls), the others 1.
+    assert!(
+        text.contains(
+            "incremental reads every 30m (`sync_every`) about 1500 a month (15%) of the free \
+             plan's 10000"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("  check: succeeded\n"), "{text}");
+    assert_eq!(
+        mock.requests().len(),
+        2,
+        "the check's token and a one-record search"
+    );
+
+    let (code, text) = inspect(&["--config", &config, "--json"]);
+    assert_eq!(code, 0, "{text}");
+    let view: Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(view["check"]["succeeded"], true);
+    let logs = view["check"]["logs"].as_array().expect("logs");
+    assert!(
+        logs.iter().any(|l| l
+            .as_str()
+            .is_some_and(|l| l.starts_with("quota (calls Feishu counts"))),
+        "{logs:?}"
     );
 }

@@ -92,9 +92,10 @@ fn check_estimates_what_a_full_read_costs() {
     assert!(
         check.stderr.contains(
             "a full read about 5; an incremental read when nothing changed 1 (the tables list), \
-             3 when it re-checks every table (every 24 hours, `revision_recheck_hours`); so \
-             incremental reads every hour cost about 780 calls a month (7% of the free plan's \
-             10000 for all the tenant's apps), every day about 90 (under 1%)"
+             3 when it re-checks every table (every 24 hours, `revision_recheck_hours`), 6 with \
+             the sweep for deleted records (`detect_deletes`, off); incremental reads every hour \
+             about 780 a month (7%), every day about 90 a month (under 1%) of the free plan's \
+             10000 a month for all the tenant's apps"
         ),
         "{}",
         check.stderr

@@ -27,6 +27,7 @@ fn spec_describes_the_airbyte_feishu_fields() {
             "max_api_calls",
             "page_size",
             "revision_recheck_hours",
+            "sync_every",
             "table_id",
             "table_ranges",
             "user_id_type",
