@@ -129,6 +129,10 @@ impl Output for WasiOutput {
     fn streams_at_once(&self) -> u32 {
         wit_host::streams_at_once()
     }
+
+    fn stream_requests(&mut self, stream: &str, requests: u64) {
+        wit_host::stream_requests(stream, requests);
+    }
 }
 
 fn log(level: LogLevel, message: &str) {

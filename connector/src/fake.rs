@@ -59,6 +59,8 @@ pub struct FakeOutput {
     pub failures: Vec<(String, ConnectorError)>,
     /// What [`Output::streams_at_once`] answers (0 taken as 1).
     pub at_once: u32,
+    /// Each stream's requests, as reported when it ended.
+    pub stream_requests: Vec<(String, u64)>,
 }
 
 impl Transport for FakeHost {
@@ -112,6 +114,9 @@ impl Output for FakeOutput {
         self.statuses
             .push((stream.to_string(), StreamStatus::Incomplete));
         self.failures.push((stream.to_string(), error.clone()));
+    }
+    fn stream_requests(&mut self, stream: &str, requests: u64) {
+        self.stream_requests.push((stream.to_string(), requests));
     }
     fn streams_at_once(&self) -> u32 {
         self.at_once.max(1)

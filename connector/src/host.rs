@@ -104,6 +104,8 @@ pub trait Output {
     fn streams_at_once(&self) -> u32 {
         1
     }
+    /// Reports the requests reading `stream` took, once, as it ends (for the host's summary).
+    fn stream_requests(&mut self, _stream: &str, _requests: u64) {}
 }
 
 /// Why a host did not take a batch of output (the WIT `output-error`).
@@ -209,6 +211,9 @@ impl<O: Output + ?Sized> Output for &mut O {
     }
     fn streams_at_once(&self) -> u32 {
         (**self).streams_at_once()
+    }
+    fn stream_requests(&mut self, stream: &str, requests: u64) {
+        (**self).stream_requests(stream, requests)
     }
 }
 

@@ -660,6 +660,8 @@ mod tests {
         };
         assert_eq!((count(TOKEN_PATH), count("/tables?")), (1, 1));
         assert_eq!(count("/search"), 4, "two pages of each");
+        let each = [("A_tblA".to_string(), 2), ("B_tblB".to_string(), 2)];
+        assert_eq!(out.stream_requests, each, "each stream's two pages");
     }
 
     #[test]

@@ -146,8 +146,10 @@ pub fn open_stream<H: Transport, O: Output>(
     let before = client.requests_sent();
     let mut open = opened(client, out, stream, mode, start)
         .map_err(|error| error.context(format!("reading stream `{name}`")))?;
-    if let Some(open) = open.as_mut() {
-        open.requests = client.requests_sent() - before;
+    let requests = client.requests_sent() - before;
+    match open.as_mut() {
+        Some(open) => open.requests = requests,
+        None => out.stream_requests(name, requests),
     }
     Ok(open)
 }
@@ -282,6 +284,7 @@ impl OpenStream {
         if count == 0 && read.tracker.since.is_none() {
             out.log(LogLevel::Warn, &empty_table_warning(&name));
         }
+        out.stream_requests(&name, requests);
         out.stream_status(&name, StreamStatus::Complete);
         Ok(())
     }
@@ -291,6 +294,7 @@ impl OpenStream {
     pub fn failed<O: Output>(&mut self, out: &mut O, error: ConnectorError) -> ConnectorError {
         self.read.keep_what_was_emitted(out);
         let name = &self.read.stream.name;
+        out.stream_requests(name, self.requests);
         error.context(format!("reading stream `{name}`"))
     }
 }

@@ -188,6 +188,9 @@ impl Output for Shared {
     fn fail_stream(&mut self, stream: &str, error: &feishu::error::ConnectorError) {
         self.0.borrow_mut().fail_stream(stream, error);
     }
+    fn stream_requests(&mut self, stream: &str, requests: u64) {
+        self.0.borrow_mut().stream_requests(stream, requests);
+    }
 }
 
 /// The response body as `io::Write`: buffered, sent when 64 KiB gather and on `flush` (once

@@ -133,6 +133,10 @@ impl<W: Write> Output for Lines<W> {
     fn fail_stream(&mut self, stream: &str, error: &ConnectorError) {
         self.report.fail_stream(stream, &report_of(error));
     }
+
+    fn stream_requests(&mut self, stream: &str, requests: u64) {
+        self.report.stream_requests(stream, requests);
+    }
 }
 
 #[cfg(test)]

@@ -55,7 +55,7 @@ pub use protocol::{
     exit, now_ms,
 };
 pub use sandbox::HostPattern;
-pub use stats::Totals;
+pub use stats::{StreamFigures, Totals};
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -13,7 +13,7 @@ use crate::output::{BoxedSink, Output, SharedOutput, lock, output};
 use crate::placeholders::Placeholders;
 use crate::protocol::{Ending, Level, Report};
 use crate::request_rate::{DeclaredLimit, uncounted_paths};
-use crate::stats::{RunStats, Totals};
+use crate::stats::{RunStats, StreamFigures, Totals};
 use crate::store::StoreData;
 use crate::watchdog::{WorkerEvent, lock_within, watch};
 use crate::{ErrorKind, Operation, Outcome, Settings, Stop, StopReason};
@@ -81,8 +81,20 @@ pub fn run(
         return (Outcome::OutputFailed(stopped), stats.totals());
     };
     let outcome = finish(&mut out, is_check, result);
+    let mut totals = stats.totals();
     if is_read {
-        out.summary(started_at.elapsed(), &stats.totals().describe());
+        out.summary(started_at.elapsed(), &totals.describe());
+        totals.streams = out
+            .streams()
+            .iter()
+            .map(|(name, p)| {
+                let figures = StreamFigures {
+                    records: p.total,
+                    requests: p.requests,
+                };
+                (name.clone(), figures)
+            })
+            .collect();
     }
     out.flush();
     out.seal();
@@ -90,7 +102,7 @@ pub fn run(
         Some(e) => Outcome::OutputFailed(e),
         None => outcome,
     };
-    (outcome, stats.totals())
+    (outcome, totals)
 }
 
 /// Writes the outcome through the contract's report (INCOMPLETE for streams left open, the

@@ -19,7 +19,7 @@ pub struct RunStats {
 }
 
 /// What a run cost on the network.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Totals {
     /// Requests sent (retries included).
     pub requests: u64,
@@ -31,6 +31,17 @@ pub struct Totals {
     pub waits: u64,
     /// How long it held them in all.
     pub waited: Duration,
+    /// Each stream of a read, by name (empty for other operations).
+    pub streams: std::collections::BTreeMap<String, StreamFigures>,
+}
+
+/// What one stream of a read came to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StreamFigures {
+    /// Records emitted.
+    pub records: u64,
+    /// Requests the connector reports reading it took, when it reported them.
+    pub requests: Option<u64>,
 }
 
 impl Totals {
@@ -95,6 +106,7 @@ impl RunStats {
             uncounted_requests: self.uncounted_requests.load(Ordering::Relaxed),
             waits: self.waits.load(Ordering::Relaxed),
             waited: Duration::from_millis(self.waited_ms.load(Ordering::Relaxed)),
+            streams: Default::default(),
         }
     }
 }

@@ -154,4 +154,8 @@ impl host::Host for StoreData {
     fn streams_at_once(&mut self) -> u32 {
         self.streams_at_once.max(1)
     }
+
+    fn stream_requests(&mut self, stream: String, requests: u64) {
+        lock(&self.output).stream_requests(&stream, requests);
+    }
 }

@@ -63,13 +63,23 @@ pub(crate) fn record_request(
 /// Counters for benchmarks: time spent building search answers, and requests served.
 pub(crate) async fn stats(State(state): State<AppState>) -> Response {
     let busy_ns = state.busy_nanos.load(Ordering::Relaxed);
-    let (searches, violations, tokens) = {
+    let (searches, violations, tokens, table_lists) = {
         let shared = state.shared();
-        (shared.searches, shared.violations, shared.tokens_issued)
+        let lists = shared
+            .requests
+            .iter()
+            .filter(|r| r.path.ends_with("/tables"))
+            .count();
+        (
+            shared.searches,
+            shared.violations,
+            shared.tokens_issued,
+            lists,
+        )
     };
     Json(
         json!({"busy_ns": busy_ns, "searches": searches, "violations": violations,
-                "tokens_issued": tokens}),
+                "tokens_issued": tokens, "table_list_pages": table_lists}),
     )
     .into_response()
 }

@@ -16,6 +16,8 @@ pub struct StreamProgress {
     /// When the stream started, and how long it took once it ended.
     pub started: Option<Instant>,
     pub took: Option<Duration>,
+    /// Requests to the upstream the stream took, when the connector reported them.
+    pub requests: Option<u64>,
 }
 
 /// Every stream of a read, by name.
@@ -60,6 +62,11 @@ impl StreamLedger {
             _ => progress.took = progress.started.map(|t| t.elapsed()),
         }
         progress.total
+    }
+
+    /// Notes the requests the connector reports `stream` took.
+    pub fn set_requests(&mut self, stream: &str, requests: u64) {
+        self.entry(stream).requests = Some(requests);
     }
 
     /// The streams that started and did not end.

@@ -205,6 +205,11 @@ impl<S: Sink, O: Observer> RunReport<S, O> {
         }
     }
 
+    /// The requests the connector reports reading `stream` took (shown in the summary).
+    pub fn stream_requests(&mut self, stream: &str, requests: u64) {
+        self.streams.set_requests(stream, requests);
+    }
+
     /// A stream the connector gave up on: INCOMPLETE, then a TRACE ERROR naming it.
     pub fn fail_stream(&mut self, stream: &str, report: &Report) {
         self.status(stream, Status::Incomplete);
@@ -260,8 +265,11 @@ impl<S: Sink, O: Observer> RunReport<S, O> {
             .map(|(name, p)| {
                 let status = p.status.map_or("NOT STARTED", Status::name);
                 let secs = p.took.map_or(0.0, |d| d.as_secs_f64());
+                let requests = p
+                    .requests
+                    .map_or(String::new(), |n| format!(" with {n} requests"));
                 format!(
-                    "stream `{name}`: {} records in {secs:.1} s, {status}",
+                    "stream `{name}`: {} records{requests} in {secs:.1} s, {status}",
                     p.total
                 )
             })
@@ -570,6 +578,7 @@ mod tests {
         {
             let mut out = report(&mut buffer);
             out.records("a", vec![b"{}".to_vec()]).unwrap();
+            out.stream_requests("a", 2);
             assert_eq!(out.finish(None, false), Ending::Failed(ErrorKind::Internal));
             out.summary(Duration::from_millis(1200), ": 3 requests");
         }
@@ -581,7 +590,7 @@ mod tests {
         assert_eq!(
             messages[4]["log"]["message"],
             "summary: read 1 records of 1 streams in 1.2 s: 3 requests; stream `a`: 1 records \
-             in 0.0 s, INCOMPLETE"
+             with 2 requests in 0.0 s, INCOMPLETE"
         );
     }
 }

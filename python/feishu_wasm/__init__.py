@@ -434,13 +434,17 @@ class Source:
         status, detail = run.outcome()
         figures = run.figures()
         if figures is not None:
-            requests, counted, retried, held, held_secs = figures
+            requests, counted, retried, held, held_secs, streams = figures
             self.last_run = {
                 "requests": requests,
                 "counted_requests": counted,
                 "retried_answers": retried,
                 "held_requests": held,
                 "held_seconds": held_secs,
+                "streams": {
+                    name: {"records": records, "requests": stream_requests}
+                    for name, records, stream_requests in streams
+                },
             }
         return status, detail
 

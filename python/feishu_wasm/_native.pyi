@@ -11,9 +11,12 @@ class Run(Iterator[tuple]):
     def outcome(
         self,
     ) -> Tuple[str, Optional[Tuple[str, str, Optional[int], Optional[str]]]]: ...
-    def figures(self) -> Optional[Tuple[int, int, int, int, float]]:
+    def figures(
+        self,
+    ) -> Optional[Tuple[int, int, int, int, float, List[Tuple[str, int, Optional[int]]]]]:
         """(requests, counted by the upstream's quota, answers retried, requests held by the
-        rate limiter, seconds held) once the run ended."""
+        rate limiter, seconds held, each stream's (name, records, requests)) once the run
+        ended."""
 
 def contract() -> str:
     """The host contract's failure table as JSON (categories, kinds, exit codes)."""

@@ -328,19 +328,29 @@ impl Run {
 
     /// What the run cost on the network, once it ended: requests sent, those the upstream
     /// counts against its quota, answers retried, requests the rate limiter held and for how
-    /// many seconds; None before the end.
-    fn figures(&mut self, py: Python<'_>) -> Option<(u64, u64, u64, u64, f64)> {
+    /// many seconds, and each stream's (name, records, requests or None); None before the end.
+    #[allow(clippy::type_complexity)]
+    fn figures(
+        &mut self,
+        py: Python<'_>,
+    ) -> Option<(u64, u64, u64, u64, f64, Vec<(String, u64, Option<u64>)>)> {
         if self.receiver.is_some() {
             return None;
         }
         self.finish(py);
-        self.totals.map(|t| {
+        self.totals.as_ref().map(|t| {
+            let streams = t
+                .streams
+                .iter()
+                .map(|(name, s)| (name.clone(), s.records, s.requests))
+                .collect();
             (
                 t.requests,
                 t.counted(),
                 t.retried_answers,
                 t.waits,
                 t.waited.as_secs_f64(),
+                streams,
             )
         })
     }

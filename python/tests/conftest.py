@@ -58,6 +58,9 @@ class Mock:
     def tokens_issued(self) -> int:
         return self.stats()["tokens_issued"]
 
+    def tables_list_pages(self) -> int:
+        return self.stats()["table_list_pages"]
+
     def stats(self) -> Dict[str, Any]:
         with urllib.request.urlopen(f"{self.url}/__mock/stats") as answer:
             return json.load(answer)

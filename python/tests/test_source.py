@@ -176,3 +176,7 @@ def test_the_last_run_says_what_it_cost(mock):
     assert figures["counted_requests"] == figures["requests"] - 1
     assert figures["retried_answers"] == 0
     assert figures["requests"] >= 3
+    streams = figures["streams"]
+    assert sum(s["records"] for s in streams.values()) == len(records)
+    # Every request but the run's token and its tables list is one stream's.
+    assert sum(s["requests"] for s in streams.values()) == figures["requests"] - 1 - mock.tables_list_pages()

@@ -33,7 +33,27 @@ fn both_agree(args: &[&str]) -> Run {
     assert_same_lines(&reference.stdout, &node.stdout);
     let summaries = |run: &Run| run.stdout.matches(r#""message":"summary: read "#).count();
     assert_eq!(summaries(&node), summaries(&reference), "{}", node.stdout);
+    assert_eq!(
+        stream_figures(&node),
+        stream_figures(&reference),
+        "each stream's records and requests in the summary"
+    );
     reference
+}
+
+/// Each stream's part of a run's summary LOG, without its time: "stream `a`: 5 records with 2
+/// requests", sorted.
+fn stream_figures(run: &Run) -> Vec<String> {
+    let mut parts: Vec<String> = run
+        .logs()
+        .iter()
+        .filter(|l| l.starts_with("summary: read "))
+        .flat_map(|l| l.split("; "))
+        .filter(|part| part.starts_with("stream `"))
+        .map(|part| part.split(" in ").next().unwrap_or_default().to_string())
+        .collect();
+    parts.sort();
+    parts
 }
 
 fn base_mock() -> MockFeishu {

@@ -314,7 +314,7 @@ class Run {
   stream(name) {
     let s = this.streams.get(name);
     if (!s) {
-      s = { status: null, sinceState: 0, total: 0, started: 0, took: 0 };
+      s = { status: null, sinceState: 0, total: 0, started: 0, took: 0, requests: null };
       this.streams.set(name, s);
     }
     return s;
@@ -346,6 +346,9 @@ class Run {
       },
       log: (level, message) => this.log(level.toUpperCase(), message),
       streamsAtOnce: () => this.streamsAtOnce,
+      streamRequests: (stream, requests) => {
+        this.stream(stream).requests = Number(requests);
+      },
     };
   }
 
@@ -412,7 +415,8 @@ class Run {
     const parts = [];
     for (const [name, s] of this.streams) {
       records += s.total;
-      parts.push(`stream \`${name}\`: ${s.total} records in ${(s.took / 1000).toFixed(1)} s, ${s.status ?? 'NOT STARTED'}`);
+      const requests = s.requests === null ? '' : ` with ${s.requests} requests`;
+      parts.push(`stream \`${name}\`: ${s.total} records${requests} in ${(s.took / 1000).toFixed(1)} s, ${s.status ?? 'NOT STARTED'}`);
     }
     const total = `read ${records} records of ${this.streams.size} streams in ${((Date.now() - this.started) / 1000).toFixed(1)} s: ${this.requests} requests`;
     for (const p of parts) this.note('INFO', `summary: ${p}`);
