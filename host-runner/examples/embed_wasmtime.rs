@@ -123,6 +123,9 @@ impl datasource::connector::host::Host for Host {
         // Up to four streams take turns, each with a request in flight.
         4
     }
+    fn stream_requests(&mut self, stream: String, requests: u64) {
+        eprintln!("{stream}: {requests} requests");
+    }
 }
 
 /// Reads every stream `config` offers, with outgoing HTTP granted to `origin` only.

@@ -65,9 +65,10 @@ impl Sink for CollectCheck {
     fn send(&mut self, message: Message<'_>) -> std::io::Result<()> {
         let mut says = self.0.lock().unwrap_or_else(|p| p.into_inner());
         match message {
-            Message::Log { level, message } if matches!(level, Level::Warn | Level::Info) => {
-                says.logs.push(message.to_string())
-            }
+            Message::Log {
+                level: Level::Warn | Level::Info,
+                message,
+            } => says.logs.push(message.to_string()),
             Message::ConnectionStatus { succeeded, message } => {
                 says.succeeded = succeeded;
                 says.message = message.map(str::to_string);
