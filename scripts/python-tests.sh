@@ -17,11 +17,12 @@ install() { # VENV DLT_VERSION
 venv=target/python-venv
 install "$venv" "$dlt_newest"
 cargo build --quiet -p host-runner -p mock-feishu
-cargo build --quiet -p connector --target wasm32-wasip2 --profile guest --target-dir target/e2e-guest
+cargo build --quiet -p connector -p probe --target wasm32-wasip2 --profile guest --target-dir target/e2e-guest
 export FEISHU_MOCK_BIN="$PWD/target/debug/mock-feishu"
 export FEISHU_HOST_RUNNER="$PWD/target/debug/host-runner"
 export FEISHU_WASM_COMPONENT="$PWD/target/e2e-guest/wasm32-wasip2/guest/feishu.wasm"
 export FEISHU_WASM_CACHE="$PWD/target/e2e-wasm-cache"
+export FEISHU_PROBE_COMPONENT="$PWD/target/e2e-guest/wasm32-wasip2/guest/probe.wasm"
 "$venv/bin/python" -m pytest -q -p no:cacheprovider python/tests "$@"
 if [ $# -eq 0 ]; then
   low=target/python-venv-dlt-low

@@ -1,5 +1,6 @@
 //! The `wasi:http/incoming-handler` export: one request, one operation, lines streamed back.
 
+use crate::kept::KeptTransport;
 use crate::lines::{Lines, report_of};
 use crate::request::{self, Operation, Rejection};
 use airbyte_protocol::Report;
@@ -109,16 +110,23 @@ fn serve(
     lines: &Rc<RefCell<Lines<BodyWriter>>>,
 ) {
     let logger = lines.clone();
-    let transport = || {
-        WasiTransport::new(Box::new(move |level: LogLevel, message: &str| {
-            logger.borrow_mut().log(level, message)
-        }))
-    };
-    if let Some(inputs) = &inputs {
+    let wasi = WasiTransport::new(Box::new(move |level: LogLevel, message: &str| {
+        logger.borrow_mut().log(level, message)
+    }));
+    // The connector sees placeholders for the secrets the spec marks `x-host-secret`.
+    let mut inputs = inputs;
+    let mut kept = None;
+    if let Some(inputs) = inputs.as_mut() {
         let spec: Value = serde_json::from_str(&source::spec()).unwrap_or_default();
-        let config: Value = serde_json::from_str(&inputs.config).unwrap_or_default();
+        let mut config: Value = serde_json::from_str(&inputs.config).unwrap_or_default();
         lines.borrow_mut().mask_config_secrets(&spec, &config);
+        let transport = KeptTransport::new(wasi, &spec, &mut config);
+        if config.is_object() {
+            inputs.config = config.to_string();
+        }
+        kept = Some(transport);
     }
+    let mut transport = || kept.take().expect("one connector call per request");
     match (operation, inputs) {
         (Operation::Spec, _) => {
             let spec: Value = serde_json::from_str(&source::spec()).unwrap_or_default();

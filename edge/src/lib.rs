@@ -12,5 +12,6 @@
 
 #[cfg(target_arch = "wasm32")]
 mod handler;
+pub mod kept;
 pub mod lines;
 pub mod request;

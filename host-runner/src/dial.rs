@@ -218,7 +218,7 @@ impl HttpClient {
             })?
             .to_bytes();
         // Only granted requests get here: the real values of kept secrets go back in.
-        let body = self.placeholders.put_back_in_request(&mut parts, body);
+        let body = crate::placeholders::put_back_in_request(&self.placeholders, &mut parts, body);
         let wait = timeouts.connect + timeouts.first_byte;
         let mut sent_at;
         let destination = Origin::of(&parts.uri).map_or_else(String::new, |o| o.to_string());

@@ -39,17 +39,7 @@ pub(crate) fn schema_member<'a>(spec: &'a Value, key: &str) -> Option<&'a Value>
     spec.get("connectionSpecification")?.get(key)
 }
 
-/// The spec's config properties whose schema sets `marker` to true: name and schema.
-pub(crate) fn marked<'a>(
-    spec: &'a Value,
-    marker: &'a str,
-) -> impl Iterator<Item = (&'a String, &'a Value)> {
-    spec.pointer("/connectionSpecification/properties")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-        .filter(move |(_, schema)| schema.get(marker) == Some(&Value::Bool(true)))
-}
+pub(crate) use crate::protocol::kept::marked;
 
 /// The spec's properties marked `x-outbound-host`, with their defaults.
 pub fn host_fields(spec: &Value) -> Vec<(String, Option<String>)> {

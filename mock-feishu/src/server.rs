@@ -20,6 +20,8 @@ pub(crate) fn router(state: AppState) -> Router {
         )
         .route("/open-apis/wiki/v2/spaces/get_node", get(wiki_node))
         .route("/__mock/stats", get(stats))
+        .route("/__mock/requests", get(requests))
+        .route("/probe", post(probe))
         .route(
             "/open-apis/bitable/v1/apps/{app}/tables/{table}/records/batch_get",
             post(crate::search::batch_get),
@@ -58,6 +60,33 @@ pub(crate) fn record_request(
         peer_port: peer.port(),
         at: Instant::now(),
     });
+}
+
+/// `POST /probe`: a request recorder for the hosts' contract tests (the probe component sends
+/// here); answers 204 and keeps the request whole, query and body included.
+pub(crate) async fn probe(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    record_request(&state, peer, "POST", "/probe", &query, &headers, &body);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// `GET /__mock/requests`: every request seen, for tests in other processes.
+pub(crate) async fn requests(State(state): State<AppState>) -> Response {
+    let seen: Vec<Value> = state
+        .shared()
+        .requests
+        .iter()
+        .map(|r| {
+            json!({"method": r.method, "path": r.path, "query": r.query,
+                   "authorization": r.authorization, "body": r.body})
+        })
+        .collect();
+    Json(seen).into_response()
 }
 
 /// Counters for benchmarks: time spent building search answers, and requests served.

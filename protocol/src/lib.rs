@@ -6,10 +6,13 @@
 //! - [`RunReport`] ([`run_report`]): the stream status bracket, fail-stream, the run's end and
 //!   the summary, as [`Message`]s to a [`Sink`] ([`sink`]), over each stream's [`StreamLedger`],
 //!   with the run's [`Secrets`] ([`secrets`]) masked in everything it writes.
+//! - [`kept`]: the secrets the host keeps — config fields marked `x-host-secret` reach the
+//!   component as placeholders the host puts the real values back for in granted requests.
 //! - This module: the Airbyte protocol on the wire, serialize-only [`Line`]s written one JSON
 //!   object per line by [`ProtocolWriter`]; RECORD lines are spliced around the connector's raw
 //!   JSON instead of re-serialised.
 
+pub mod kept;
 mod ledger;
 pub mod report;
 pub mod run_report;

@@ -2,7 +2,8 @@
 
 Environment (set by tests/e2e/python_package.rs): FEISHU_MOCK_BIN (mock-feishu),
 FEISHU_HOST_RUNNER and FEISHU_WASM_COMPONENT (the CLI and component, for comparisons),
-FEISHU_WASM_CACHE (the compiled-component cache).
+FEISHU_WASM_CACHE (the compiled-component cache), FEISHU_PROBE_COMPONENT (the probe component
+of the hosts' contract tests, probe/).
 """
 
 from __future__ import annotations
@@ -57,6 +58,11 @@ class Mock:
 
     def tokens_issued(self) -> int:
         return self.stats()["tokens_issued"]
+
+    def requests(self) -> list:
+        """Every request the mock saw: method, path, query, authorization, body."""
+        with urllib.request.urlopen(f"{self.url}/__mock/requests") as answer:
+            return json.load(answer)
 
     def tables_list_pages(self) -> int:
         return self.stats()["table_list_pages"]

@@ -19,6 +19,7 @@ mod faults;
 mod image;
 mod incremental;
 mod inspect;
+mod kept_secrets;
 mod node_host;
 mod operator;
 mod output_and_signals;

@@ -16,6 +16,7 @@ import { WASIShim } from '@bytecodealliance/preview2-shim/instantiation';
 import { outgoingHandler } from '@bytecodealliance/preview2-shim/http';
 import * as line from './protocol.js';
 import { Secrets, resolveReferences } from './secrets.js';
+import { KeptSecrets, MIN_KEPT_BYTES } from './kept.js';
 import { allowList, patternText } from './sandbox.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -120,7 +121,12 @@ export class Connector {
       run.sandbox = allowList(spec, config, allowHosts);
       run.logGrants();
     }
-    const configText = config === undefined ? '' : resolved.length > 0 ? JSON.stringify(config) : inputs.config;
+    const { kept, tooShort } = config === undefined ? { kept: [] } : run.kept.keep(spec, config);
+    for (const field of tooShort ?? []) {
+      run.log('WARN', `config field \`${field}\` is too short to be kept by the host (under ${MIN_KEPT_BYTES} bytes): the component sees its value`);
+    }
+    const rewritten = resolved.length > 0 || kept.length > 0;
+    const configText = config === undefined ? '' : rewritten ? JSON.stringify(config) : inputs.config;
     switch (operation) {
       case 'spec':
         run.emit(line.spec(JSON.stringify(spec)));
@@ -162,6 +168,7 @@ export class Connector {
           run.refuse(url);
           throw { tag: 'HTTP-request-denied' };
         }
+        request.admit?.();
         return outgoingHandler.handle(request, options);
       },
     };
@@ -170,6 +177,7 @@ export class Connector {
     const types = imports['wasi:http/types'];
     imports['wasi:http/types'] = {
       ...types,
+      OutgoingRequest: run.kept.requestClass(types.OutgoingRequest),
       httpErrorCode(err) {
         const code = types.httpErrorCode(err);
         if (code === undefined || typeof code?.tag === 'string') return code;
@@ -258,6 +266,7 @@ class Run {
     this.requests = 0;
     this.started = Date.now();
     this.secrets = new Secrets();
+    this.kept = new KeptSecrets();
     this.streamsAtOnce = 1;
   }
 
