@@ -4,11 +4,11 @@
 //! reaches the upstream: what the component says when it checks a config (its estimates of
 //! what reads cost, say), for `inspect --config`.
 
-use crate::engine::Runtime;
-use crate::grants::allow_list;
-use crate::output::output;
+use crate::component::Runtime;
 use crate::protocol::Level;
 use crate::protocol::{Message, Sink};
+use crate::run::output::output;
+use crate::sandbox::grants::allow_list;
 use crate::{Input, Settings};
 use anyhow::{Context, Result};
 use serde::Serialize;
@@ -41,7 +41,7 @@ pub struct Inspection {
     /// Config fields the spec marks `x-host-secret`: the component sees a placeholder, the
     /// host puts the value into requests to granted hosts.
     pub kept_by_host: Vec<String>,
-    /// What the component said when it checked the config (set by [`check_says`]'s caller).
+    /// What the component said when it checked the config (set by [`crate::Connector::check_says`]'s caller).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub check: Option<CheckSays>,
 }
@@ -135,7 +135,7 @@ pub fn inspect(
         .context("the connector's spec export failed")?;
     let spec: Value =
         serde_json::from_str(&spec_text).context("the connector's spec is not valid JSON")?;
-    let host_fields = crate::grants::host_fields(&spec)
+    let host_fields = crate::sandbox::grants::host_fields(&spec)
         .into_iter()
         .map(|(field, value)| HostField { field, value })
         .collect();
@@ -168,9 +168,9 @@ pub fn inspect(
         request_timeout_secs: settings.limits.request_timeout.as_secs(),
         max_rps: settings
             .max_rps
-            .unwrap_or(crate::request_rate::DeclaredLimit::of_spec(&spec).max_rps),
+            .unwrap_or(crate::sandbox::request_rate::DeclaredLimit::of_spec(&spec).max_rps),
         concurrency: settings.concurrency,
-        kept_by_host: crate::placeholders::host_secret_fields(&spec),
+        kept_by_host: crate::sandbox::placeholders::host_secret_fields(&spec),
         check: None,
     })
 }

@@ -9,6 +9,18 @@
 //! a page at a time, as the raw JSON the component handed over), under a wall-clock cap and a
 //! [`Stop`] the caller can pull. The [`Outcome`] says how it ended.
 //!
+//! Rooms (each root has its own table):
+//!
+//! | module | job |
+//! |---|---|
+//! | `component` | the compiled component, its bindings, and the store's `host` interface |
+//! | `sandbox` | grants, the egress hook, the HTTP client, rate limit, caps, kept secrets |
+//! | `run` | one run: inputs, the worker and its watchdog, the report and the summary |
+//! | `inspect` | what a component is and what a run would let it do |
+//! | this root | the public API: [`Connector`], [`Settings`], [`Operation`], [`Outcome`] |
+//!
+//! The CLI (`main.rs`, `cli.rs`) is a thin client of this API.
+//!
 //! ```no_run
 //! use host_runner::{CompileCache, Connector, Input, Operation, ProtocolLines, Settings, Stop};
 //! let connector = Connector::load("feishu.wasm".as_ref(), &CompileCache::Default)?;
@@ -25,37 +37,22 @@
 
 #![warn(missing_docs)]
 
-mod dial;
-mod egress;
-mod engine;
-mod grants;
-mod guest_stderr;
-mod inputs;
+mod component;
 mod inspect;
-mod limits;
-mod output;
-mod progress;
 use airbyte_protocol as protocol;
-mod placeholders;
-mod request_rate;
 mod run;
 mod sandbox;
-mod secret_refs;
-mod state_input;
-mod stats;
-mod store;
-mod watchdog;
 
-pub use engine::CompileCache;
+pub use component::CompileCache;
 pub use inspect::{CheckSays, GrantView, HostField, Inspection};
-pub use limits::Limits;
-pub use output::BoxedSink;
 pub use protocol::{
     ErrorKind, FailureType, Level, Message, Page, ProtocolLines, Report, Sink, Status, contract,
     exit, now_ms,
 };
-pub use sandbox::HostPattern;
-pub use stats::{StreamFigures, Totals};
+pub use run::output::BoxedSink;
+pub use sandbox::hosts::HostPattern;
+pub use sandbox::limits::Limits;
+pub use sandbox::stats::{StreamFigures, Totals};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -251,7 +248,7 @@ impl Outcome {
 /// A compiled component, ready to run any number of times (also from several threads).
 #[derive(Clone)]
 pub struct Connector {
-    runtime: Arc<engine::Runtime>,
+    runtime: Arc<component::Runtime>,
 }
 
 impl Connector {
@@ -259,7 +256,7 @@ impl Connector {
     /// cache, and links it against the runner's imports.
     pub fn load(component: &Path, cache: &CompileCache) -> anyhow::Result<Self> {
         Ok(Self {
-            runtime: Arc::new(engine::Runtime::load(component, cache)?),
+            runtime: Arc::new(component::Runtime::load(component, cache)?),
         })
     }
 
@@ -267,7 +264,7 @@ impl Connector {
     /// call it.
     pub fn from_bytes(bytes: &[u8], name: &str, cache: &CompileCache) -> anyhow::Result<Self> {
         Ok(Self {
-            runtime: Arc::new(engine::Runtime::from_bytes(bytes, name, cache)?),
+            runtime: Arc::new(component::Runtime::from_bytes(bytes, name, cache)?),
         })
     }
 
@@ -322,6 +319,6 @@ pub fn run_component(
     stop: &Stop,
 ) -> Outcome {
     let (component, cache) = (component.to_path_buf(), cache.clone());
-    let load = move || engine::Runtime::load(&component, &cache).map(Arc::new);
+    let load = move || component::Runtime::load(&component, &cache).map(Arc::new);
     run::run(load, operation, settings, sink, stop).0
 }

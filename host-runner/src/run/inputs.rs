@@ -1,7 +1,7 @@
 //! The inputs of an operation (config, catalog, state), read and checked before the component
-//! runs; a state in any shape a platform hands back is normalized by [`crate::state_input`].
+//! runs; a state in any shape a platform hands back is normalized by [`crate::run::state_input`].
 
-use crate::run::Failure;
+use super::failure::Failure;
 use crate::{Input, Operation};
 use serde_json::Value;
 
@@ -9,7 +9,7 @@ use serde_json::Value;
 pub struct Inputs {
     pub config_text: Option<String>,
     pub config: Option<Value>,
-    /// Values the config's secret references ([`crate::secret_refs`]) put in.
+    /// Values the config's secret references ([`crate::run::secret_refs`]) put in.
     pub resolved_secrets: Vec<String>,
     pub catalog: Option<String>,
     pub state: Option<String>,
@@ -37,7 +37,7 @@ impl Inputs {
         };
         let state = match state {
             Some(input) => Some(
-                crate::state_input::normalize(&input.text("state").map_err(Failure::Input)?)
+                crate::run::state_input::normalize(&input.text("state").map_err(Failure::Input)?)
                     .map_err(|e| Failure::Input(format!("{}: {e}", input.source("state"))))?,
             ),
             None => None,
@@ -83,7 +83,7 @@ impl Input {
     /// put in; or why there are none.
     pub(crate) fn read_config(&self) -> Result<(String, Value, Vec<String>), String> {
         let (text, mut value) = self.read_json("config")?;
-        let resolved = crate::secret_refs::resolve(&mut value)?;
+        let resolved = crate::run::secret_refs::resolve(&mut value)?;
         let text = if resolved.is_empty() {
             text
         } else {

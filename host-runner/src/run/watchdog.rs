@@ -1,8 +1,8 @@
 //! The run's clock: waits for the worker thread, stops it at the wall-clock cap (counted from
 //! the export call) or when a [`Stop`] is requested, and takes the output back from it.
 
-use crate::output::{Output, SharedOutput};
-use crate::run::Failure;
+use super::failure::Failure;
+use crate::run::output::{Output, SharedOutput};
 use crate::{ErrorKind, Stop};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};

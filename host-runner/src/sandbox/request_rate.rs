@@ -2,7 +2,7 @@
 //! are spaced so that no sliding second holds more than `max_rps` of them, and an answer that
 //! says "too many requests, wait N s" pauses every request to that destination until then.
 
-use crate::grants::schema_member;
+use crate::sandbox::grants::schema_member;
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};

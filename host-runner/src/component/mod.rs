@@ -1,25 +1,24 @@
 //! The compiled component: wasmtime's engine (with its compilation cache), the linker with
 //! WASI, WASI HTTP and our `host` interface, and a fresh store and instance per run.
+//!
+//! | module | job |
+//! |---|---|
+//! | this root | [`Runtime`]: compile (or load from the cache), link, instantiate |
+//! | [`bindings`] | the `source` world's generated types and traits, in one place |
+//! | [`store`] | the store's data: WASI, the sandbox's hooks, and our `host` interface |
+
+pub mod bindings;
+pub mod store;
 
 use crate::SettingNames;
-use crate::limits::{Limits, explain_trap};
-use crate::output::SharedOutput;
-use crate::store::StoreData;
+use crate::component::store::StoreData;
+use crate::run::output::SharedOutput;
+use crate::sandbox::limits::Limits;
 use anyhow::{Context, Result};
+use bindings::{Source, SourcePre};
 use std::path::{Path, PathBuf};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Cache, CacheConfig, Config, Engine, ProfilingStrategy, Store};
-
-// The world includes WASI (HTTP, clocks, random, stdio); those come from wasmtime's own WASI
-// crates, so only our `host` interface is generated here.
-wasmtime::component::bindgen!({
-    path: "../wit",
-    world: "source",
-    with: {
-        "wasi": wasmtime_wasi::p2::bindings::sync,
-        "wasi:http": wasmtime_wasi_http::p2::bindings::sync::http,
-    },
-});
 
 /// Where compiled components are cached.
 #[derive(Debug, Clone)]
@@ -65,7 +64,10 @@ impl Runtime {
         let mut linker: Linker<StoreData> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)?;
-        datasource::connector::host::add_to_linker::<_, HasSelf<_>>(&mut linker, |data| data)?;
+        bindings::datasource::connector::host::add_to_linker::<_, HasSelf<_>>(
+            &mut linker,
+            |data| data,
+        )?;
         let pre = linker
             .instantiate_pre(&component)
             .map_err(anyhow::Error::from)
@@ -104,7 +106,7 @@ impl Runtime {
         let instance = self
             .pre
             .instantiate(&mut store)
-            .map_err(|e| explain_trap(e, &store))?;
+            .map_err(|e| store.data().limiter.explain(e))?;
         Ok((store, instance))
     }
 }

@@ -3,16 +3,16 @@
 //! calls into the host (records, states, statuses, failures, logs) handed to that output.
 
 use crate::SettingNames;
-use crate::egress::SandboxHooks;
-use crate::engine::datasource::connector::types::{
+use crate::component::bindings::datasource::connector::types::{
     ConnectorError, ErrorCategory as WitCategory, InvalidRecord, LogLevel, OutputError,
     StreamStatus,
 };
-use crate::engine::datasource::connector::{host, types};
-use crate::guest_stderr::GuestStderr;
-use crate::limits::{Limits, StoreCap};
-use crate::output::{SharedOutput, lock};
+use crate::component::bindings::datasource::connector::{host, types};
 use crate::protocol::{ConnectorFailure, ErrorCategory, Level, Refusal, Report, Status};
+use crate::run::guest_stderr::GuestStderr;
+use crate::run::output::{SharedOutput, lock};
+use crate::sandbox::egress::SandboxHooks;
+use crate::sandbox::limits::{Limits, StoreCap};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};

@@ -2,9 +2,9 @@
 //! settings (never from the component's defaults), and their log lines.
 
 use crate::Settings;
-use crate::output::{SharedOutput, lock};
 use crate::protocol::Level;
-use crate::sandbox::{AllowList, GrantSource, HostPattern, Origin};
+use crate::run::output::{SharedOutput, lock};
+use crate::sandbox::hosts::{AllowList, GrantSource, HostPattern, Origin};
 use serde_json::Value;
 
 /// The operator's grants: the values of the config fields the spec marks `x-outbound-host`

@@ -6,10 +6,10 @@
 //! fails on a connection before any byte of its answer arrived (a pooled connection the server
 //! had just closed) is sent once more on a fresh connection, so the guest never sees it.
 
-use crate::placeholders::Placeholders;
-use crate::request_rate::RateLimiter;
-use crate::sandbox::{AllowList, Origin, check_address};
-use crate::stats::RunStats;
+use crate::sandbox::hosts::{AllowList, Origin, check_address};
+use crate::sandbox::placeholders::Placeholders;
+use crate::sandbox::request_rate::RateLimiter;
+use crate::sandbox::stats::RunStats;
 use bytes::Bytes;
 use http::{Request, Response, Uri};
 use http_body::{Body, Frame, SizeHint};
@@ -218,7 +218,8 @@ impl HttpClient {
             })?
             .to_bytes();
         // Only granted requests get here: the real values of kept secrets go back in.
-        let body = crate::placeholders::put_back_in_request(&self.placeholders, &mut parts, body);
+        let body =
+            crate::sandbox::placeholders::put_back_in_request(&self.placeholders, &mut parts, body);
         let wait = timeouts.connect + timeouts.first_byte;
         let mut sent_at;
         let destination = Origin::of(&parts.uri).map_or_else(String::new, |o| o.to_string());

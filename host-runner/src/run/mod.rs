@@ -1,22 +1,43 @@
 //! One run of a component export under the sandbox: the inputs read, a store instantiated
-//! and granted, the export called on a worker thread (or streams fanned out), and its outcome
-//! reported through the contract's [`RunReport`](crate::protocol::RunReport) while the
-//! [`watchdog`](crate::watchdog) keeps the clock.
+//! and granted, the export called on a worker thread, and its outcome reported through the
+//! contract's [`RunReport`](crate::protocol::RunReport) while the [`watchdog`] keeps the clock.
+//!
+//! | module | job |
+//! |---|---|
+//! | this root | [`run`]: the worker thread, the export called, the outcome and the summary |
+//! | [`failure`] | how a run ended before it is reported, and its report |
+//! | [`inputs`] | config, catalog and state read and checked before the component runs |
+//! | [`secret_refs`] | `${env:NAME}` / `${file:PATH}` config values resolved by the host |
+//! | [`state_input`] | any shape of Airbyte state a platform hands back, normalised |
+//! | [`watchdog`] | the run's clock, signals and stops |
+//! | [`output`] | the run's report: the sink, the stderr echo |
+//! | [`progress`] | the progress line on a terminal |
+//! | [`guest_stderr`] | the component's stderr, escaped and masked, as log lines |
 
-use crate::egress::RunGrants;
-use crate::engine::Runtime;
-use crate::engine::datasource::connector::types::ConnectorError;
-use crate::grants::{allow_list, log_grants};
-use crate::inputs::Inputs;
-use crate::limits::{explain_trap, hit_limit};
-use crate::output::{BoxedSink, Output, SharedOutput, lock, output};
-use crate::placeholders::Placeholders;
-use crate::protocol::{Ending, Level, Report};
-use crate::request_rate::{DeclaredLimit, uncounted_paths};
-use crate::stats::{RunStats, StreamFigures, Totals};
-use crate::store::StoreData;
-use crate::watchdog::{WorkerEvent, lock_within, watch};
-use crate::{ErrorKind, Operation, Outcome, Settings, Stop, StopReason};
+pub mod failure;
+pub mod guest_stderr;
+pub mod inputs;
+pub mod output;
+pub mod progress;
+pub mod secret_refs;
+pub mod state_input;
+pub mod watchdog;
+
+pub use failure::{Failure, describe, internal};
+
+use crate::component::Runtime;
+use crate::component::bindings::datasource::connector::types::ConnectorError;
+use crate::component::store::StoreData;
+use crate::protocol::{Ending, Level};
+use crate::run::inputs::Inputs;
+use crate::run::output::{BoxedSink, Output, SharedOutput, lock, output};
+use crate::run::watchdog::{WorkerEvent, lock_within, watch};
+use crate::sandbox::egress::RunGrants;
+use crate::sandbox::grants::{allow_list, log_grants};
+use crate::sandbox::placeholders::Placeholders;
+use crate::sandbox::request_rate::{DeclaredLimit, uncounted_paths};
+use crate::sandbox::stats::{RunStats, StreamFigures, Totals};
+use crate::{ErrorKind, Operation, Outcome, Settings, Stop};
 use anyhow::{Context, Result, bail};
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -24,19 +45,6 @@ use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use wasmtime::Store;
-
-/// How a run ended, before it is reported.
-pub enum Failure {
-    /// The caller's input is wrong (unreadable file, not JSON).
-    Input(String),
-    /// The connector reported an error, as it is reported.
-    Connector(Report),
-    /// The component could not run, trapped or misbehaved; `kind` is `Limit` when a cap
-    /// stopped it.
-    Host(anyhow::Error, ErrorKind),
-    /// The caller (or a signal) stopped the run.
-    Stopped(StopReason),
-}
 
 /// Runs `operation` with the component `load` gives, reporting every message to `sink`;
 /// returns how it ended and what it cost on the network.
@@ -118,18 +126,6 @@ fn finish(out: &mut Output, is_check: bool, result: Result<(), Failure>) -> Outc
         (Ending::Succeeded, None) => Outcome::Succeeded,
         (Ending::CheckFailed(report), None) => Outcome::CheckFailed(report),
         (Ending::Failed(kind), None) => Outcome::Failed(kind),
-    }
-}
-
-/// A failure as the contract reports it.
-pub fn describe(failure: &Failure) -> Report {
-    match failure {
-        Failure::Input(message) => Report::input(message.clone()),
-        Failure::Connector(connector) => connector.clone(),
-        Failure::Host(error, kind) => {
-            Report::runner(error.to_string(), format!("{error:#}"), *kind)
-        }
-        Failure::Stopped(reason) => Report::stopped(&reason.to_string(), &format!("{reason:?}")),
     }
 }
 
@@ -236,17 +232,14 @@ fn keep_host_secrets(
     kept
 }
 
-pub fn internal(error: anyhow::Error) -> Failure {
-    Failure::Host(error, ErrorKind::Internal)
-}
-
 fn trap(error: wasmtime::Error, store: &Store<StoreData>) -> Failure {
-    let kind = if hit_limit(store) {
+    let cap = &store.data().limiter;
+    let kind = if cap.hit() {
         ErrorKind::Limit
     } else {
         ErrorKind::Internal
     };
-    Failure::Host(explain_trap(error, store), kind)
+    Failure::Host(cap.explain(error), kind)
 }
 
 pub fn connector_result<T>(

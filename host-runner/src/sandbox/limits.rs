@@ -1,9 +1,8 @@
 //! The caps every store is created with: all linear memories together, instances, memories
 //! and tables, and what a trap says when one of them stopped the component.
 
-use crate::store::StoreData;
 use std::time::Duration;
-use wasmtime::{ResourceLimiter, Store};
+use wasmtime::ResourceLimiter;
 
 /// Limits applied to every store.
 #[derive(Debug, Clone, Copy)]
@@ -132,16 +131,18 @@ impl ResourceLimiter for StoreCap {
     }
 }
 
-/// What stopped a trapped component, in plain words: the limit it hit, if it hit one.
-pub fn explain_trap(error: wasmtime::Error, store: &Store<StoreData>) -> anyhow::Error {
-    let error = anyhow::Error::from(error);
-    match store.data().limiter.refusal() {
-        Some(refusal) => error.context(refusal),
-        None => error.context("the connector failed"),
+impl StoreCap {
+    /// What stopped a trapped component, in plain words: the limit it hit, if it hit one.
+    pub fn explain(&self, error: wasmtime::Error) -> anyhow::Error {
+        let error = anyhow::Error::from(error);
+        match self.refusal() {
+            Some(refusal) => error.context(refusal),
+            None => error.context("the connector failed"),
+        }
     }
-}
 
-/// Whether a trap came from one of the store's limits.
-pub fn hit_limit(store: &Store<StoreData>) -> bool {
-    store.data().limiter.refused.is_some()
+    /// Whether a trap came from one of the caps.
+    pub fn hit(&self) -> bool {
+        self.refused.is_some()
+    }
 }
