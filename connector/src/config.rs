@@ -1,8 +1,8 @@
 //! The connector's config: parsed from JSON and validated before any request is made.
 
+use crate::api::link::{self, BaseRef, Brand, LINK_FORMS};
+use crate::api::url::HttpUrl;
 use crate::error::ConnectorError;
-use crate::link::{self, BaseRef, Brand, LINK_FORMS};
-use crate::url::HttpUrl;
 use serde_json::{Map, Value};
 use std::fmt;
 
@@ -21,7 +21,7 @@ pub const MAX_TABLE_RANGES: u32 = 8;
 pub enum Values {
     /// As Feishu sends them (Airbyte's Feishu source does the same).
     Raw,
-    /// Each field as the plain value an analyst expects ([`crate::plain`]).
+    /// Each field as the plain value an analyst expects ([`crate::values::plain`]).
     Plain,
 }
 

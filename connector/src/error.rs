@@ -123,7 +123,6 @@ impl std::error::Error for ConnectorError {}
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::host::OutputRefusal;
     use std::time::Duration;
 
     #[test]
@@ -133,18 +132,5 @@ mod tests {
         assert_eq!(Category::ResponseTooLarge.wire(), WireCategory::BadResponse);
         assert_eq!(Category::OutputClosed.wire(), WireCategory::Internal);
         assert_eq!(Category::Permission.wire(), WireCategory::Permission);
-    }
-
-    #[test]
-    fn a_refused_output_is_the_same_error_in_every_host() {
-        let invalid = OutputRefusal::Invalid {
-            index: 3,
-            reason: "EOF".into(),
-        };
-        let error = invalid.into_error();
-        assert_eq!(error.category, Category::BadResponse);
-        assert_eq!(error.message, "item 3 of the page is not valid JSON: EOF");
-        let closed = OutputRefusal::Closed("stdout closed".into()).into_error();
-        assert_eq!(closed.category, Category::OutputClosed);
     }
 }

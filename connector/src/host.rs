@@ -220,6 +220,7 @@ impl<O: Output + ?Sized> Output for &mut O {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::Category;
 
     #[test]
     fn paths_in_messages_hide_tokens() {
@@ -246,5 +247,18 @@ mod tests {
         assert_eq!(encode_component("tbl_Ab-9.~"), "tbl_Ab-9.~");
         assert_eq!(encode_component("a/b?c=d&e"), "a%2Fb%3Fc%3Dd%26e");
         assert_eq!(encode_component("表"), "%E8%A1%A8");
+    }
+
+    #[test]
+    fn a_refused_output_is_the_same_error_in_every_host() {
+        let invalid = OutputRefusal::Invalid {
+            index: 3,
+            reason: "EOF".into(),
+        };
+        let error = invalid.into_error();
+        assert_eq!(error.category, Category::BadResponse);
+        assert_eq!(error.message, "item 3 of the page is not valid JSON: EOF");
+        let closed = OutputRefusal::Closed("stdout closed".into()).into_error();
+        assert_eq!(closed.category, Category::OutputClosed);
     }
 }

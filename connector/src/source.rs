@@ -1,22 +1,22 @@
 //! The four operations (spec, check, discover, read): requests go through a [`Transport`],
 //! what a read produces goes to an [`Output`]. A read picks its streams here; how each
-//! stream's searches are planned is [`crate::planning`], how its pages are read
-//! [`crate::pages`].
+//! stream's searches are planned is [`crate::read::planning`], how its pages are read
+//! [`crate::read::pages`].
 
-use crate::base::{self, SINGLE_TABLE_STREAM, stream_name};
-use crate::catalog::{self, StreamDef, SyncMode};
-use crate::client::FeishuClient;
+use crate::api::base::{self, SINGLE_TABLE_STREAM, stream_name};
+use crate::api::client::FeishuClient;
 use crate::config::{Config, MAX_PAGE_SIZE, Values};
-use crate::deletes::DELETED_AT;
 use crate::error::ConnectorError;
 use crate::host::{LogLevel, Output, Transport};
-use crate::incremental::{self, SavedState};
-use crate::plain::Shape;
-use crate::records::{RecordsPage, TableRef};
-use crate::schema::{records_schema, unknown_field};
-use crate::schema_drift;
+use crate::read::catalog::{self, StreamDef, SyncMode};
+use crate::read::deletes::DELETED_AT;
+use crate::read::records::{RecordsPage, TableRef};
+use crate::read::schema_drift;
+use crate::read::stream_read::{Selected, StreamStart, read_streams};
 use crate::spec::{catalog_entry, specification};
-use crate::stream_read::{Selected, StreamStart, read_streams};
+use crate::state::incremental::{self, SavedState};
+use crate::values::plain::Shape;
+use crate::values::schema::{records_schema, unknown_field};
 use serde_json::json;
 
 /// The connection specification as JSON text.
@@ -353,10 +353,10 @@ fn warn_of_stale_state<O: Output>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::token::TOKEN_PATH;
     use crate::error::Category;
     use crate::fake::{FakeHost, FakeOutput, json, token_ok};
     use crate::host::{HttpRequest, StreamStatus};
-    use crate::token::TOKEN_PATH;
 
     const CONFIG: &str = r#"{"app_id":"cli_1","app_secret":"s3cret","app_token":"app1","table_id":"tbl1","lark_host":"http://127.0.0.1:9","page_size":2}"#;
 

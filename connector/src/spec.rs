@@ -4,7 +4,7 @@ use crate::config::{
     DEFAULT_HOST, DEFAULT_PAGE_SIZE, DEFAULT_TABLE_RANGES, MAX_PAGE_SIZE, MAX_TABLE_RANGES,
     USER_ID_TYPES, VALUES,
 };
-use crate::incremental::CURSOR_FIELD;
+use crate::state::incremental::CURSOR_FIELD;
 use serde_json::{Value, json};
 
 /// The connector specification, with field names as in Airbyte's Feishu source.

@@ -166,7 +166,7 @@ fn failure(code: ErrorCode) -> TransportFailure {
 
 /// `(scheme, authority, path?query)` of an absolute http(s) URL.
 fn split_url(url: &str) -> Option<(Scheme, &str, &str)> {
-    let url = crate::url::HttpUrl::parse(url)?;
+    let url = crate::api::url::HttpUrl::parse(url)?;
     let scheme = if url.tls { Scheme::Https } else { Scheme::Http };
     Some((scheme, url.authority, url.path_and_query()))
 }

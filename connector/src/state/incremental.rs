@@ -4,10 +4,10 @@
 //! page it had reached.
 
 use crate::error::ConnectorError;
-use crate::record_ids::RecordIds;
-use crate::records::TableRef;
-use crate::scan::{each_member, value_span};
-use crate::schema::FieldInfo;
+use crate::read::records::TableRef;
+use crate::read::scan::{each_member, value_span};
+use crate::state::record_ids::RecordIds;
+use crate::values::fields::FieldInfo;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 
@@ -117,7 +117,10 @@ impl StateIdentity {
 
 /// A stable, non-reversible name of a Base's app token.
 fn base_hash(app_token: &str) -> String {
-    format!("{:016x}", crate::record_ids::hash64(app_token.as_bytes()))
+    format!(
+        "{:016x}",
+        crate::state::record_ids::hash64(app_token.as_bytes())
+    )
 }
 
 /// Where a read sorted by modification time stood when it last saved its state: the search

@@ -5,14 +5,14 @@
 //! `{record_id, _ab_cdc_deleted_at}`; an id that came back (a restored record) is fetched and
 //! emitted again. The new set of ids goes into the state.
 
-use crate::client::FeishuClient;
+use crate::api::client::FeishuClient;
+use crate::api::paginator::PageCursor;
 use crate::config::MAX_PAGE_SIZE;
 use crate::error::ConnectorError;
 use crate::host::{LogLevel, Output, Transport, shown_path};
-use crate::paginator::PageCursor;
-use crate::plain::{PlainRecords, format_utc};
-use crate::record_ids::RecordIds;
-use crate::records::{RecordsPage, TableRef, record_id};
+use crate::read::records::{RecordsPage, TableRef, record_id};
+use crate::state::record_ids::RecordIds;
+use crate::values::plain::{PlainRecords, format_utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -50,7 +50,7 @@ impl DeleteCheck {
 
     /// Notes a record emitted by this read, by its `record_id` JSON string.
     pub fn saw(&mut self, id: &[u8]) {
-        if let Some(id) = crate::records::id_text(id) {
+        if let Some(id) = crate::read::records::id_text(id) {
             self.emitted.insert(&id);
         }
     }
@@ -136,7 +136,7 @@ fn sweep_failed(mut error: ConnectorError) -> ConnectorError {
     }
     if let Some(head) = error
         .message
-        .strip_suffix(crate::classify::REJECTED_REQUEST_HINT)
+        .strip_suffix(crate::api::classify::REJECTED_REQUEST_HINT)
     {
         error.message = format!("{head}Feishu rejected the sweep's request");
     }
@@ -223,7 +223,7 @@ fn ids_search_body<H: Transport>(
     client: &mut FeishuClient<H>,
     table: &TableRef,
 ) -> Result<String, ConnectorError> {
-    let fields = crate::base::fields(client, &table.app_token, &table.table_id)?;
+    let fields = crate::api::base::fields(client, &table.app_token, &table.table_id)?;
     let primary = fields
         .iter()
         .find(|f| f.is_primary)
@@ -298,10 +298,10 @@ fn batch_get<H: Transport>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::token::TOKEN_PATH;
     use crate::config::Config;
     use crate::fake::{FakeHost, FakeOutput, json, token_ok};
     use crate::host::{HttpRequest, HttpResponse};
-    use crate::token::TOKEN_PATH;
     use serde_json::Value;
 
     fn table() -> TableRef {

@@ -4,7 +4,7 @@
 
 use super::shape::Shape;
 use super::time::write_utc;
-use crate::scan::{ScanError, each_item, each_member, skip_ws, value_span};
+use crate::read::scan::{ScanError, each_item, each_member, skip_ws, value_span};
 
 /// How a value already in its plain form is written.
 pub(super) enum AsIs {

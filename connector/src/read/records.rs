@@ -2,8 +2,8 @@
 //! Items are located with the structural scanner, not parsed; the host validates each one.
 
 use crate::error::ConnectorError;
-use crate::plain::PlainRecords;
-use crate::scan::{ScanError, each_item, each_member, skip_ws, value_span};
+use crate::read::scan::{ScanError, each_item, each_member, skip_ws, value_span};
+use crate::values::plain::PlainRecords;
 
 /// The records a stream reads: a table, optionally through one of its views.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -423,7 +423,7 @@ mod tests {
 
     #[test]
     fn a_plain_page_renders_each_item_as_it_is_scanned() {
-        use crate::schema::FieldInfo;
+        use crate::values::fields::FieldInfo;
         let field = FieldInfo {
             field_id: None,
             field_name: "名字".into(),

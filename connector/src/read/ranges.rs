@@ -8,7 +8,7 @@
 //! edges, no gaps, and a record created during the read lands in the last range like in a
 //! sequential read.
 
-use crate::incremental::record_time;
+use crate::state::incremental::record_time;
 
 /// Feishu's type code of a CreatedTime field.
 pub const CREATED_TIME_TYPE: i64 = 1001;

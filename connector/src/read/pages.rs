@@ -4,17 +4,17 @@
 //! Feishu's count read once more. The stream around it (status bracket, state, sweep) is
 //! `stream_read`'s.
 
-use crate::catalog::StreamDef;
-use crate::client::FeishuClient;
-use crate::deletes::DeleteCheck;
+use crate::api::client::FeishuClient;
+use crate::api::paginator::PageCursor;
 use crate::error::{Category, ConnectorError};
 use crate::host::{LogLevel, Output, Transport};
-use crate::incremental::{self, CursorTracker, ResumePoint};
-use crate::paginator::PageCursor;
-use crate::plain::PlainRecords;
-use crate::planning::{Lane, SearchPlan};
-use crate::record_ids::hash64;
-use crate::records::{RecordsPage, id_text};
+use crate::read::catalog::StreamDef;
+use crate::read::deletes::DeleteCheck;
+use crate::read::planning::{Lane, SearchPlan};
+use crate::read::records::{RecordsPage, id_text};
+use crate::state::incremental::{self, CursorTracker, ResumePoint};
+use crate::state::record_ids::hash64;
+use crate::values::plain::PlainRecords;
 
 /// One stream being read: its searches, its cursor, how its values are rendered, and the
 /// ids it emitted when deletes are checked.

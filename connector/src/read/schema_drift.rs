@@ -1,9 +1,10 @@
 //! Schema changes since discover: the configured catalog's schema marks each field's property
-//! with its Feishu field id and type ([`crate::schema::FIELD_ID`]); a read compares them with
+//! with its Feishu field id and type ([`crate::values::schema::FIELD_ID`]); a read compares them with
 //! the table's fields now and names each field renamed, added, removed or retyped, once per
 //! stream, as a warning. The read goes on: records carry each field under its current name.
 
-use crate::schema::{FIELD_ID, FIELD_TYPE, FieldInfo};
+use crate::values::fields::FieldInfo;
+use crate::values::schema::{FIELD_ID, FIELD_TYPE};
 use serde_json::Value;
 use std::collections::HashMap;
 

@@ -21,8 +21,8 @@ mod time;
 pub use shape::{Shape, fields_schema, person_schema};
 pub use time::format_utc;
 
-use crate::scan::{ScanError, each_member, value_span};
-use crate::schema::FieldInfo;
+use crate::read::scan::{ScanError, each_member, value_span};
+use crate::values::fields::FieldInfo;
 use fast::{already_plain, fast, write_fast, write_person};
 use general::{Plain, listed, person, plain};
 use serde_json::Value;

@@ -1,7 +1,7 @@
 //! Each field's [`Shape`] (from its type code, formulas and lookups by their result type) and
 //! the JSON schema of its plain values.
 
-use crate::schema::FieldInfo;
+use crate::values::fields::FieldInfo;
 use serde_json::{Map, Value, json};
 
 /// What a field's plain value is.

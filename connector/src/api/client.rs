@@ -1,14 +1,14 @@
 //! The Feishu client: tenant token caching, and every request sent through one retry loop
 //! driven by the error classifier.
 
-use crate::classify::{Verdict, classify};
+use crate::api::classify::{Verdict, classify};
+use crate::api::token::{TOKEN_PATH, TenantToken};
 use crate::config::Config;
 use crate::error::{Category, ConnectorError};
 use crate::host::{
     HttpRequest, HttpResponse, LogLevel, Method, Transport, TransportFailure, shown_path,
 };
-use crate::records::TableRef;
-use crate::token::{TOKEN_PATH, TenantToken};
+use crate::read::records::TableRef;
 use std::time::Duration;
 
 /// Bounds of the retry loop.

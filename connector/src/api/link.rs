@@ -2,7 +2,7 @@
 //! (Lark and larkoffice hosts too) and wiki links `https://<tenant>.feishu.cn/wiki/<token>`,
 //! whose token names a wiki node to resolve to its Base.
 
-use crate::url::HttpUrl;
+use crate::api::url::HttpUrl;
 
 /// Which Base a config points at.
 #[derive(Debug, Clone, PartialEq, Eq)]

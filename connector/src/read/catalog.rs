@@ -1,9 +1,9 @@
 //! Which streams a read covers: the configured catalog's selection (names and sync modes,
 //! checked strictly) and how a selected name finds the stream the source offers now.
 
-use crate::base::{SINGLE_TABLE_STREAM, safe_table_id, table_id_of};
+use crate::api::base::{SINGLE_TABLE_STREAM, safe_table_id, table_id_of};
 use crate::error::{Category, ConnectorError};
-use crate::records::TableRef;
+use crate::read::records::TableRef;
 use serde_json::Value;
 
 /// A stream the config offers: its name and the records behind it.

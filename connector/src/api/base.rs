@@ -1,11 +1,11 @@
 //! The Base: resolving wiki links, listing tables and fields, and naming streams.
 
-use crate::client::FeishuClient;
+use crate::api::client::FeishuClient;
+use crate::api::link::BaseRef;
+use crate::api::paginator::PageCursor;
 use crate::error::ConnectorError;
 use crate::host::{LogLevel, Transport, encode_component, shown_path};
-use crate::link::BaseRef;
-use crate::paginator::PageCursor;
-use crate::schema::FieldInfo;
+use crate::values::fields::FieldInfo;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -57,7 +57,7 @@ pub fn safe_table_id(table_id: &str) -> String {
         .collect();
     format!(
         "{kept}x{:08x}",
-        crate::record_ids::hash64(table_id.as_bytes()) as u32
+        crate::state::record_ids::hash64(table_id.as_bytes()) as u32
     )
 }
 

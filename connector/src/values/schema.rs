@@ -4,27 +4,8 @@
 //! search endpoint returns; an unknown type code gets a permissive schema.
 
 use crate::config::Values;
-use serde::Deserialize;
+use crate::values::fields::FieldInfo;
 use serde_json::{Value, json};
-
-/// One field of a table, as the fields list describes it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct FieldInfo {
-    /// Feishu's id of the field: it stays when the field is renamed.
-    #[serde(default)]
-    pub field_id: Option<String>,
-    pub field_name: String,
-    #[serde(rename = "type")]
-    pub type_code: i64,
-    #[serde(default)]
-    pub ui_type: Option<String>,
-    /// Type-specific settings (options, formatters, linked table...), when given.
-    #[serde(default)]
-    pub property: Option<serde_json::Value>,
-    /// Whether this is the table's primary (first) field.
-    #[serde(default)]
-    pub is_primary: bool,
-}
 
 fn nullable(kind: &str) -> Value {
     json!({"type": ["null", kind]})
@@ -94,7 +75,7 @@ pub const FIELD_ID: &str = "x-feishu-field-id";
 pub const FIELD_TYPE: &str = "x-feishu-field-type";
 
 /// Marks each field's property with its field id and type code, so that a read can tell a
-/// renamed, added, removed or retyped field from the catalog's ([`crate::schema_drift`]).
+/// renamed, added, removed or retyped field from the catalog's ([`crate::read::schema_drift`]).
 fn annotate(properties: &mut serde_json::Map<String, Value>, fields: &[FieldInfo]) {
     for field in fields {
         let Some(Value::Object(property)) = properties.get_mut(&field.field_name) else {
@@ -116,8 +97,8 @@ pub fn records_schema(
 ) -> Value {
     let (mut properties, person) = match values {
         Values::Plain => (
-            crate::plain::fields_schema(fields, unknown),
-            crate::plain::person_schema(),
+            crate::values::plain::fields_schema(fields, unknown),
+            crate::values::plain::person_schema(),
         ),
         Values::Raw => {
             let properties = fields

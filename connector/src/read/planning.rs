@@ -2,14 +2,14 @@
 //! ranges of creation time, read at once), narrowed and sorted by a Modified time field for an
 //! incremental read when the table has one.
 
-use crate::base;
-use crate::catalog::{StreamDef, SyncMode};
-use crate::client::FeishuClient;
+use crate::api::base;
+use crate::api::client::FeishuClient;
 use crate::error::{Category, ConnectorError};
 use crate::host::{HttpResponse, LogLevel, Output, Transport};
-use crate::incremental::{self, ResumePoint};
-use crate::ranges::{self, CreatedRange};
-use crate::records::{RecordsPage, TableRef};
+use crate::read::catalog::{StreamDef, SyncMode};
+use crate::read::ranges::{self, CreatedRange};
+use crate::read::records::{RecordsPage, TableRef};
+use crate::state::incremental::{self, ResumePoint};
 
 /// One search of a stream: its body, the range of creation time whose records it keeps (a
 /// big table split into ranges has several searches, read at once), and its first page when

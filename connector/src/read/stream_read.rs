@@ -9,21 +9,21 @@
 //! one page, `pages`), and ends each ([`OpenStream::finish`]: sweep, state, COMPLETE) or fails
 //! it (its emitted pages' state kept, the failure the stream's alone).
 
-use crate::base;
-use crate::catalog::{StreamDef, SyncMode};
-use crate::client::FeishuClient;
+use crate::api::base;
+use crate::api::client::FeishuClient;
 use crate::config::Values;
-use crate::deletes::DeleteCheck;
 use crate::error::{Category, ConnectorError};
 use crate::host::{LogLevel, Output, StreamStatus, Transport};
-use crate::incremental::{
+use crate::read::catalog::{StreamDef, SyncMode};
+use crate::read::deletes::DeleteCheck;
+use crate::read::pages::{Lanes, StreamRead};
+use crate::read::planning::search_plan;
+use crate::read::schema_drift::{self, KnownField};
+use crate::state::incremental::{
     BELONGS_TO, CursorTracker, READ_AT, RECORD_IDS, SavedState, StateIdentity, TABLE_REVISION,
 };
-use crate::pages::{Lanes, StreamRead};
-use crate::plain::PlainRecords;
-use crate::planning::search_plan;
-use crate::schema::unknown_field;
-use crate::schema_drift::{self, KnownField};
+use crate::values::plain::PlainRecords;
+use crate::values::schema::unknown_field;
 
 /// Where a stream's read starts from.
 pub struct StreamStart {
