@@ -15,3 +15,6 @@ mod handler;
 pub mod kept;
 pub mod lines;
 pub mod request;
+
+#[cfg(test)]
+mod conformance;

@@ -12,6 +12,7 @@
 //!   object per line by [`ProtocolWriter`]; RECORD lines are spliced around the connector's raw
 //!   JSON instead of re-serialised.
 
+pub mod conformance;
 pub mod kept;
 mod ledger;
 pub mod report;

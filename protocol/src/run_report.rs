@@ -285,7 +285,11 @@ impl<S: Sink, O: Observer> RunReport<S, O> {
         }
         self.note(Level::Info, &format!("summary: {total}"));
         if self.shows(Level::Info) {
-            let message = format!("summary: {total}; {}", lines.join("; "));
+            let message = if lines.is_empty() {
+                format!("summary: {total}")
+            } else {
+                format!("summary: {total}; {}", lines.join("; "))
+            };
             let _ = self.deliver(Message::Log {
                 level: Level::Info,
                 message: &message,

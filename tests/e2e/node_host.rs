@@ -33,27 +33,7 @@ fn both_agree(args: &[&str]) -> Run {
     assert_same_lines(&reference.stdout, &node.stdout);
     let summaries = |run: &Run| run.stdout.matches(r#""message":"summary: read "#).count();
     assert_eq!(summaries(&node), summaries(&reference), "{}", node.stdout);
-    assert_eq!(
-        stream_figures(&node),
-        stream_figures(&reference),
-        "each stream's records and requests in the summary"
-    );
     reference
-}
-
-/// Each stream's part of a run's summary LOG, without its time: "stream `a`: 5 records with 2
-/// requests", sorted.
-fn stream_figures(run: &Run) -> Vec<String> {
-    let mut parts: Vec<String> = run
-        .logs()
-        .iter()
-        .filter(|l| l.starts_with("summary: read "))
-        .flat_map(|l| l.split("; "))
-        .filter(|part| part.starts_with("stream `"))
-        .map(|part| part.split(" in ").next().unwrap_or_default().to_string())
-        .collect();
-    parts.sort();
-    parts
 }
 
 fn base_mock() -> MockFeishu {
@@ -278,4 +258,45 @@ fn secret_references_resolve_the_same_way() {
         "config_error",
         "config field `app_secret` refers to file /nonexistent/feishu-secret, which cannot be read",
     );
+}
+
+#[test]
+fn the_node_host_gives_every_conformance_case_its_lines() {
+    let cases = workspace().join("protocol/conformance/cases.json");
+    let script =
+        "source scripts/node-packages.sh && exec node \"$node_host/test/conformance.js\" \"$1\"";
+    let run = run_command(
+        Command::new("bash")
+            .current_dir(workspace())
+            .args(["-c", script, "conformance"])
+            .arg(&cases),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let node: Vec<Value> = serde_json::from_str(&run.stdout).expect("the script prints JSON");
+    let expected = airbyte_protocol::conformance::cases();
+    assert_eq!(node.len(), expected.len());
+    for (case, ran) in expected.iter().zip(&node) {
+        let name = &case["name"];
+        let lines: Vec<Value> = ran["lines"]
+            .as_array()
+            .expect("lines")
+            .iter()
+            .map(|l| serde_json::from_str(l.as_str().expect("a line")).expect("a JSON line"))
+            .map(airbyte_protocol::conformance::comparable)
+            .collect();
+        let want = case["lines"].as_array().expect("lines");
+        for (i, (got, want)) in lines.iter().zip(want).enumerate() {
+            assert_eq!(got, want, "line {i} of case {name}");
+        }
+        assert_eq!(lines.len(), want.len(), "lines of case {name}: {lines:?}");
+        assert_eq!(ran["exit"], case["exit"], "exit code of case {name}");
+        let calls = case["calls"].as_array().expect("calls");
+        for (call, refusal) in calls
+            .iter()
+            .zip(ran["refusals"].as_array().expect("refusals"))
+        {
+            let expected = call.get("refused").unwrap_or(&Value::Null);
+            assert_eq!(refusal, expected, "refusal of {call} in case {name}");
+        }
+    }
 }

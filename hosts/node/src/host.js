@@ -192,7 +192,7 @@ export class Connector {
 }
 
 /** Why a run failed: the protocol's report and the kind (which sets the exit code). */
-class Failure {
+export class Failure {
   constructor(message, internal, failureType, kind) {
     Object.assign(this, { message, internal, failureType, kind });
   }
@@ -201,6 +201,14 @@ class Failure {
   static internal(error, prefix = '') {
     const message = `${prefix}${error instanceof Error ? error.message : String(error)}`;
     const failure = new Failure(message, String(error?.stack ?? message), 'system_error', 'internal');
+    failure.host = true;
+    return failure;
+  }
+
+  /** The connector returned while `stream` was still open (the contract's own words). */
+  static unfinished(stream) {
+    const message = `the connector returned without finishing stream \`${stream}\``;
+    const failure = new Failure(message, message, 'system_error', 'internal');
     failure.host = true;
     return failure;
   }
@@ -256,7 +264,7 @@ function parseInput(text, what) {
 const SEVERITY = { TRACE: 0, DEBUG: 1, INFO: 2, WARN: 3, ERROR: 4 };
 
 /** One run's output: the protocol writer and each stream's progress. */
-class Run {
+export class Run {
   constructor(write, stderr, minLevel) {
     Object.assign(this, { write, stderr, minLevel });
     this.streams = new Map();
@@ -399,7 +407,7 @@ class Run {
     const open = [...this.streams].filter(([, s]) => s.status === 'STARTED').map(([name]) => name);
     for (const name of open) this.status(name, 'INCOMPLETE');
     if (!failure && open.length > 0) {
-      failure = Failure.internal(new Error(`the connector returned without finishing stream \`${open[0]}\``));
+      failure = Failure.unfinished(open[0]);
     }
     if (operation === 'check' && failure) {
       this.emit(line.connectionStatus(false, failure.message));
@@ -422,7 +430,9 @@ class Run {
   summary() {
     let records = 0;
     const parts = [];
-    for (const [name, s] of this.streams) {
+    // By name, as the contract's summary lists them.
+    const byName = [...this.streams].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    for (const [name, s] of byName) {
       records += s.total;
       const requests = s.requests === null ? '' : ` with ${s.requests} requests`;
       parts.push(`stream \`${name}\`: ${s.total} records${requests} in ${(s.took / 1000).toFixed(1)} s, ${s.status ?? 'NOT STARTED'}`);
@@ -430,7 +440,7 @@ class Run {
     const total = `read ${records} records of ${this.streams.size} streams in ${((Date.now() - this.started) / 1000).toFixed(1)} s: ${this.requests} requests`;
     for (const p of parts) this.note('INFO', `summary: ${p}`);
     this.note('INFO', `summary: ${total}`);
-    this.log('INFO', `summary: ${total}; ${parts.join('; ')}`);
+    this.log('INFO', parts.length === 0 ? `summary: ${total}` : `summary: ${total}; ${parts.join('; ')}`);
   }
 }
 
