@@ -5,9 +5,9 @@
 //! codes are HTTP statuses, so those are checked by the hosts that have them.
 
 use crate::lines::Lines;
-use airbyte_protocol::conformance::{cases, comparable};
 use feishu::error::{Category, ConnectorError, Upstream};
 use feishu::host::{LogLevel, Output, StreamStatus};
+use protocol::conformance::{cases, comparable};
 use serde_json::Value;
 use std::time::Duration;
 

@@ -3,10 +3,10 @@
 use crate::kept::KeptTransport;
 use crate::lines::{Lines, report_of};
 use crate::request::{self, Operation, Rejection};
-use airbyte_protocol::Report;
 use feishu::host::{LogLevel, Output};
 use feishu::source;
 use feishu::wasi_http::WasiTransport;
+use protocol::Report;
 use serde_json::Value;
 use serde_json::value::RawValue;
 use std::cell::RefCell;

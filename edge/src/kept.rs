@@ -5,8 +5,8 @@
 //! out, its default: in the proxy world the serving runtime's egress policy is the grant), never
 //! into a URL. Requests to any other host carry the placeholder.
 
-use airbyte_protocol::kept::{Placeholders, marked};
 use feishu::host::{HttpRequest, HttpResponse, LogLevel, Transport, TransportFailure};
+use protocol::kept::{Placeholders, marked};
 use serde_json::Value;
 use std::time::Duration;
 

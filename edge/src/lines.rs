@@ -2,11 +2,11 @@
 //! lines to the response body: the same bracket, counts, failures, end and summary as
 //! host-runner, from the same code. This module only converts the connector's own types.
 
-use airbyte_protocol::{
-    ConnectorFailure, ErrorCategory, Level, ProtocolLines, Refusal, Report, RunReport, Status,
-};
 use feishu::error::{ConnectorError, WireCategory};
 use feishu::host::{LogLevel, Output, OutputRefusal, StreamStatus};
+use protocol::{
+    ConnectorFailure, ErrorCategory, Level, ProtocolLines, Refusal, Report, RunReport, Status,
+};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use std::io::Write;

@@ -5,12 +5,12 @@
 //! what reads cost, say), for `inspect --config`.
 
 use crate::component::Runtime;
-use crate::protocol::Level;
-use crate::protocol::{Message, Sink};
 use crate::run::output::output;
 use crate::sandbox::grants::allow_list;
 use crate::{Input, Settings};
 use anyhow::{Context, Result};
+use protocol::Level;
+use protocol::{Message, Sink};
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::{Arc, Mutex};

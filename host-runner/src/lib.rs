@@ -39,7 +39,6 @@
 
 mod component;
 mod inspect;
-use airbyte_protocol as protocol;
 mod run;
 mod sandbox;
 

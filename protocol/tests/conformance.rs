@@ -1,9 +1,9 @@
 //! The conformance cases (`conformance/cases.json`) run through the contract's own
 //! `RunReport`: each gives exactly the lines, refusals and exit code the case holds.
-//! `CONFORMANCE_BLESS=1 cargo test -p airbyte-protocol --test conformance` writes what this
+//! `CONFORMANCE_BLESS=1 cargo test -p protocol --test conformance` writes what this
 //! implementation gives into the file instead (review the diff: every host must then follow).
 
-use airbyte_protocol::conformance::{cases, run_case};
+use protocol::conformance::{cases, run_case};
 use serde_json::Value;
 
 #[test]

@@ -287,7 +287,7 @@ pub fn comparable_lines(stdout: &str) -> Vec<String> {
             if line.starts_with(r#"{"type":"LOG","log":{"level":"INFO","message":"summary: "#)
                 && let Ok(summary) = serde_json::from_str(line)
             {
-                return airbyte_protocol::conformance::comparable(summary).to_string();
+                return protocol::conformance::comparable(summary).to_string();
             }
             // When a message was written, and when a state's stream was read: the clock's.
             let line = zero_number_after(line, r#""emitted_at":"#);

@@ -273,7 +273,7 @@ fn the_node_host_gives_every_conformance_case_its_lines() {
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let node: Vec<Value> = serde_json::from_str(&run.stdout).expect("the script prints JSON");
-    let expected = airbyte_protocol::conformance::cases();
+    let expected = protocol::conformance::cases();
     assert_eq!(node.len(), expected.len());
     for (case, ran) in expected.iter().zip(&node) {
         let name = &case["name"];
@@ -282,7 +282,7 @@ fn the_node_host_gives_every_conformance_case_its_lines() {
             .expect("lines")
             .iter()
             .map(|l| serde_json::from_str(l.as_str().expect("a line")).expect("a JSON line"))
-            .map(airbyte_protocol::conformance::comparable)
+            .map(protocol::conformance::comparable)
             .collect();
         let want = case["lines"].as_array().expect("lines");
         for (i, (got, want)) in lines.iter().zip(want).enumerate() {

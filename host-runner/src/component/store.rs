@@ -8,11 +8,11 @@ use crate::component::bindings::datasource::connector::types::{
     StreamStatus,
 };
 use crate::component::bindings::datasource::connector::{host, types};
-use crate::protocol::{ConnectorFailure, ErrorCategory, Level, Refusal, Report, Status};
 use crate::run::guest_stderr::GuestStderr;
 use crate::run::output::{SharedOutput, lock};
 use crate::sandbox::egress::SandboxHooks;
 use crate::sandbox::limits::{Limits, StoreCap};
+use protocol::{ConnectorFailure, ErrorCategory, Level, Refusal, Report, Status};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};

@@ -1,8 +1,8 @@
 //! How a run ended before it is reported ([`Failure`]), and the report the contract makes of
 //! it ([`describe`]). Shared by the run, its inputs and its watchdog.
 
-use crate::protocol::Report;
 use crate::{ErrorKind, StopReason};
+use protocol::Report;
 
 /// How a run ended, before it is reported.
 pub enum Failure {

@@ -1,8 +1,8 @@
 //! The component's stderr: split into lines, each logged on the runner's stderr with a prefix
 //! and its control characters escaped, bounded per run.
 
-use crate::protocol::{Level, Secrets};
 use crate::run::output::stderr_line;
+use protocol::{Level, Secrets};
 use std::io;
 use std::sync::{Arc, Mutex};
 

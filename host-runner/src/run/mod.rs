@@ -1,6 +1,6 @@
 //! One run of a component export under the sandbox: the inputs read, a store instantiated
 //! and granted, the export called on a worker thread, and its outcome reported through the
-//! contract's [`RunReport`](crate::protocol::RunReport) while the [`watchdog`] keeps the clock.
+//! contract's [`RunReport`](protocol::RunReport) while the [`watchdog`] keeps the clock.
 //!
 //! | module | job |
 //! |---|---|
@@ -28,7 +28,6 @@ pub use failure::{Failure, describe, internal};
 use crate::component::Runtime;
 use crate::component::bindings::datasource::connector::types::ConnectorError;
 use crate::component::store::StoreData;
-use crate::protocol::{Ending, Level};
 use crate::run::inputs::Inputs;
 use crate::run::output::{BoxedSink, Output, SharedOutput, lock, output};
 use crate::run::watchdog::{WorkerEvent, lock_within, watch};
@@ -39,6 +38,7 @@ use crate::sandbox::request_rate::{DeclaredLimit, uncounted_paths};
 use crate::sandbox::stats::{RunStats, StreamFigures, Totals};
 use crate::{ErrorKind, Operation, Outcome, Settings, Stop};
 use anyhow::{Context, Result, bail};
+use protocol::{Ending, Level};
 use serde_json::Value;
 use serde_json::value::RawValue;
 use std::sync::mpsc;

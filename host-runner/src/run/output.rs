@@ -2,8 +2,8 @@
 //! caller's [`Sink`], with an [`Echo`] that writes human-readable lines (and live progress)
 //! on stderr when asked. Shared between the store (connector calls) and the watchdog.
 
-use crate::protocol::{Level, Observer, RunReport, Sink, Status};
 use crate::run::progress::Progress;
+use protocol::{Level, Observer, RunReport, Sink, Status};
 use std::borrow::Cow;
 use std::sync::{Arc, Mutex, MutexGuard};
 

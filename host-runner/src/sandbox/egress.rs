@@ -2,13 +2,13 @@
 //! the dialer only when the operator's grants allow its origin, with capped timeouts; anything
 //! else is refused with a text that says how to allow it.
 
-use crate::protocol::{Level, Secrets};
 use crate::run::output::{SharedOutput, lock};
 use crate::sandbox::dial::{ExchangeReport, HttpClient, Timeouts};
 use crate::sandbox::hosts::{AllowList, HostPattern, Origin};
 use crate::sandbox::placeholders::Placeholders;
 use crate::sandbox::request_rate::RateLimiter;
 use crate::sandbox::stats::RunStats;
+use protocol::{Level, Secrets};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks};

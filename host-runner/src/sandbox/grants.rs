@@ -2,9 +2,9 @@
 //! settings (never from the component's defaults), and their log lines.
 
 use crate::Settings;
-use crate::protocol::Level;
 use crate::run::output::{SharedOutput, lock};
 use crate::sandbox::hosts::{AllowList, GrantSource, HostPattern, Origin};
+use protocol::Level;
 use serde_json::Value;
 
 /// The operator's grants: the values of the config fields the spec marks `x-outbound-host`
@@ -39,7 +39,7 @@ pub(crate) fn schema_member<'a>(spec: &'a Value, key: &str) -> Option<&'a Value>
     spec.get("connectionSpecification")?.get(key)
 }
 
-pub(crate) use crate::protocol::kept::marked;
+pub(crate) use protocol::kept::marked;
 
 /// The spec's properties marked `x-outbound-host`, with their defaults.
 pub fn host_fields(spec: &Value) -> Vec<(String, Option<String>)> {

@@ -2,8 +2,8 @@
 //! hosts in the protocol crate): the real values go back into a granted request's headers and
 //! body, the content length follows, the URL keeps the placeholder.
 
-pub use crate::protocol::kept::{Placeholders, host_secret_fields};
 use bytes::Bytes;
+pub use protocol::kept::{Placeholders, host_secret_fields};
 
 /// A request's headers and body with the real values put back (the URL as it was).
 pub fn put_back_in_request(
@@ -37,7 +37,7 @@ pub fn put_back_in_request(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::kept::PREFIX;
+    use protocol::kept::PREFIX;
     use serde_json::json;
 
     #[test]
