@@ -543,19 +543,16 @@ def _as_message(message: tuple) -> Dict[str, Any]:
         _, level, text = message
         return {"type": "LOG", "log": {"level": level, "message": text}}
     if kind == "ERROR":
-        _, error_kind, text, failure_type, stream, internal, (code, log_id, emitted_at) = message
+        # As host-runner prints it: Feishu's code and log id are in `internal_message` (and on
+        # the exception as `code` and `log_id`), not extra keys.
+        _, _kind, text, failure_type, stream, internal, (_code, _log_id, emitted_at) = message
         error: Dict[str, Any] = {
             "message": text,
             "internal_message": internal,
             "failure_type": failure_type,
-            "kind": error_kind,
         }
         if stream is not None:
             error["stream_descriptor"] = {"name": stream}
-        if code is not None:
-            error["upstream_code"] = code
-        if log_id is not None:
-            error["request_id"] = log_id
         trace = {"type": "ERROR", "emitted_at": float(emitted_at), "error": error}
         return {"type": "TRACE", "trace": trace}
     if kind == "CONNECTION_STATUS":
