@@ -176,17 +176,22 @@ fn the_node_hosts_environment_does_not_reach_the_component() {
     }
 }
 
+/// Runs `hosts/node/test/SCRIPT ARG` (the pinned packages installed on first use).
+fn node_test_script(script: &str, arg: &str) -> Run {
+    let command =
+        format!("source scripts/node-packages.sh && exec node \"$node_host/test/{script}\" \"$1\"");
+    run_command(
+        Command::new("bash")
+            .current_dir(workspace())
+            .args(["-c", &command, script])
+            .arg(arg),
+    )
+}
+
 #[test]
 fn the_node_host_follows_the_contracts_failure_table() {
     let table = host_runner::contract();
-    let script =
-        "source scripts/node-packages.sh && exec node \"$node_host/test/contract.js\" \"$1\"";
-    let run = run_command(
-        Command::new("bash")
-            .current_dir(workspace())
-            .args(["-c", script, "contract"])
-            .arg(table.to_string()),
-    );
+    let run = node_test_script("contract.js", &table.to_string());
     assert_eq!(run.code, 0, "{}", run.stderr);
     let node: Value = serde_json::from_str(&run.stdout).expect("the script prints JSON");
     assert_eq!(node, table);
@@ -263,14 +268,7 @@ fn secret_references_resolve_the_same_way() {
 #[test]
 fn the_node_host_gives_every_conformance_case_its_lines() {
     let cases = workspace().join("protocol/conformance/cases.json");
-    let script =
-        "source scripts/node-packages.sh && exec node \"$node_host/test/conformance.js\" \"$1\"";
-    let run = run_command(
-        Command::new("bash")
-            .current_dir(workspace())
-            .args(["-c", script, "conformance"])
-            .arg(&cases),
-    );
+    let run = node_test_script("conformance.js", &cases.to_string_lossy());
     assert_eq!(run.code, 0, "{}", run.stderr);
     let node: Vec<Value> = serde_json::from_str(&run.stdout).expect("the script prints JSON");
     let expected = protocol::conformance::cases();

@@ -219,19 +219,25 @@ fn the_budget_holds_for_a_whole_run_of_several_streams() {
     }
 }
 
+/// The states `run` saved, its last one's `read_at` moved a day and a minute back (past the
+/// default `revision_recheck_hours`); and the `read_at` it had.
+fn read_a_day_ago(run: &Run) -> (Value, i64) {
+    let mut state = states_of(run);
+    let last = state.as_array_mut().unwrap().last_mut().unwrap();
+    let read_at = last["stream"]["stream_state"]["read_at"]
+        .as_i64()
+        .expect("read_at");
+    last["stream"]["stream_state"]["read_at"] = json!(read_at - 86_460_000);
+    (state, read_at)
+}
+
 #[test]
 fn an_unchanged_table_is_read_for_real_again_after_revision_recheck_hours() {
     let mock = mock(MockConfig::with_records(50));
     let mut config = mock.connector_config(500);
     let first = read(&config, &json!([]));
     assert_eq!(first.code, 0, "{}", first.stderr);
-    let mut state = states_of(&first);
-    let last = state.as_array_mut().unwrap().last_mut().unwrap();
-    let read_at = last["stream"]["stream_state"]["read_at"]
-        .as_i64()
-        .expect("read_at");
-    // A day and a minute ago: past the default of 24 hours.
-    last["stream"]["stream_state"]["read_at"] = json!(read_at - 86_460_000);
+    let (state, read_at) = read_a_day_ago(&first);
     let searches = |from: usize| {
         mock.requests()[from..]
             .iter()
@@ -287,12 +293,7 @@ fn an_edit_that_leaves_the_revision_alone_is_found_by_the_recheck() {
     assert!(skipped.records().is_empty(), "{}", skipped.stdout);
 
     // Past it (read_at a day and a minute back), a real search finds the edit.
-    let mut state = states_of(&skipped);
-    let last = state.as_array_mut().unwrap().last_mut().unwrap();
-    let read_at = last["stream"]["stream_state"]["read_at"]
-        .as_i64()
-        .expect("read_at");
-    last["stream"]["stream_state"]["read_at"] = json!(read_at - 86_460_000);
+    let (state, _) = read_a_day_ago(&skipped);
     let recheck = read(&config, &state);
     assert_eq!(recheck.code, 0, "{}", recheck.stderr);
     let ids: Vec<&str> = recheck
