@@ -3,11 +3,8 @@
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
-use host_runner::{
-    CompileCache, HostPattern, Input, Level, Limits, Operation, SettingNames, Settings,
-};
+use host_runner::{Choices, CompileCache, Input, Level, Operation, SettingNames, Settings};
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// The environment variable naming a default component: when it is set and the first argument
 /// is a command (`spec`, `check`, ...), the component argument may be left out. Images set it so
@@ -181,11 +178,6 @@ pub enum LogLevel {
 impl Cli {
     pub fn into_run_config(self) -> Result<RunConfig> {
         let s = self.sandbox;
-        let extra_hosts = s
-            .allow_host
-            .iter()
-            .map(|p| HostPattern::parse(p).with_context(|| format!("invalid --allow-host {p:?}")))
-            .collect::<Result<Vec<_>>>()?;
         let action = match self.command {
             Command::Inspect {
                 config,
@@ -221,22 +213,25 @@ impl Cli {
             ),
             (false, None) => CompileCache::Default,
         };
-        let defaults = Settings::default();
+        let names = SettingNames {
+            allow_hosts: "--allow-host".into(),
+            max_memory: "--max-memory-mib".into(),
+            timeout: "--timeout-secs".into(),
+        };
+        let choices = Choices {
+            allow_hosts: s.allow_host.clone(),
+            max_memory_mib: s.max_memory_mib,
+            timeout_secs: s.timeout_secs,
+            request_timeout_secs: s.request_timeout_secs,
+            concurrency: s.concurrency,
+            max_rps: s.max_rps,
+        };
+        let chosen = Settings::chosen(choices, names).map_err(anyhow::Error::msg)?;
         Ok(RunConfig {
             component: self.component,
             action,
             settings: Settings {
-                allow_hosts: extra_hosts,
                 allow_config_hosts: !s.no_config_hosts,
-                limits: Limits {
-                    max_memory_bytes: s
-                        .max_memory_mib
-                        .map_or(defaults.limits.max_memory_bytes, |mib| (mib as usize) << 20),
-                    request_timeout: s
-                        .request_timeout_secs
-                        .map_or(defaults.limits.request_timeout, Duration::from_secs),
-                },
-                timeout: s.timeout_secs.map_or(defaults.timeout, Duration::from_secs),
                 min_level: match (s.verbose, s.log_level) {
                     (true, _) | (_, LogLevel::Debug) => Level::Debug,
                     (_, LogLevel::Info) => Level::Info,
@@ -245,13 +240,7 @@ impl Cli {
                 },
                 echo_stderr: true,
                 progress: !s.quiet,
-                concurrency: s.concurrency.map_or(defaults.concurrency, |n| n as usize),
-                max_rps: s.max_rps.map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
-                names: SettingNames {
-                    allow_hosts: "--allow-host".into(),
-                    max_memory: "--max-memory-mib".into(),
-                    timeout: "--timeout-secs".into(),
-                },
+                ..chosen
             },
             cache,
             output: s.output,

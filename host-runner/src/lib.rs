@@ -164,6 +164,70 @@ impl Default for Settings {
     }
 }
 
+/// What a front end lets its user choose, in the user's terms (None keeps the default); the
+/// CLI and the Python package both turn their arguments into [`Settings`] with
+/// [`Settings::chosen`], so they check and apply them alike.
+#[derive(Debug, Clone, Default)]
+pub struct Choices {
+    /// More host patterns to grant (`scheme://host[:port]`).
+    pub allow_hosts: Vec<String>,
+    /// Memory cap in MiB (1 to 65536).
+    pub max_memory_mib: Option<u64>,
+    /// Wall-clock cap of a run, in seconds (at least 1).
+    pub timeout_secs: Option<u64>,
+    /// Cap on each request's waits, in seconds (at least 1).
+    pub request_timeout_secs: Option<u64>,
+    /// Streams read at once (1 to 64).
+    pub concurrency: Option<u64>,
+    /// Requests per second to each host instead of the declared rate (0: no limit).
+    pub max_rps: Option<u64>,
+}
+
+impl Settings {
+    /// The settings `choices` make, over the defaults; errors name the setting as `names` do
+    /// (`allow_hosts` here is the name of the allowlist setting, and so on).
+    pub fn chosen(choices: Choices, names: SettingNames) -> Result<Self, String> {
+        let allow_hosts = choices
+            .allow_hosts
+            .iter()
+            .map(|p| {
+                HostPattern::parse(p)
+                    .map_err(|e| format!("invalid {} {p:?}: {e:#}", names.allow_hosts))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let in_range =
+            |value: Option<u64>, name: &str, range: std::ops::RangeInclusive<u64>| match value {
+                Some(v) if !range.contains(&v) => Err(format!(
+                    "{name} must be from {} to {}, got {v}",
+                    range.start(),
+                    range.end()
+                )),
+                _ => Ok(value),
+            };
+        let max_memory_mib = in_range(choices.max_memory_mib, &names.max_memory, 1..=65536)?;
+        let timeout_secs = in_range(choices.timeout_secs, &names.timeout, 1..=u64::MAX)?;
+        let request_timeout_secs = choices.request_timeout_secs.map(|s| s.max(1));
+        let concurrency = choices.concurrency.map(|n| n.clamp(1, 64) as usize);
+        let defaults = Settings::default();
+        Ok(Settings {
+            allow_hosts,
+            limits: Limits {
+                max_memory_bytes: max_memory_mib
+                    .map_or(defaults.limits.max_memory_bytes, |mib| (mib as usize) << 20),
+                request_timeout: request_timeout_secs
+                    .map_or(defaults.limits.request_timeout, Duration::from_secs),
+            },
+            timeout: timeout_secs.map_or(defaults.timeout, Duration::from_secs),
+            concurrency: concurrency.unwrap_or(defaults.concurrency),
+            max_rps: choices
+                .max_rps
+                .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+            names,
+            ..defaults
+        })
+    }
+}
+
 /// Why a run was stopped from outside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopReason {

@@ -9,8 +9,8 @@ use arrow_array::ffi::{FFI_ArrowSchema, to_ffi};
 use arrow_array::{Array, RecordBatch, StructArray};
 use arrow_records::BatchDecoder;
 use host_runner::{
-    CompileCache, Connector, HostPattern, Input, Limits, Message, Operation, Outcome, Page,
-    SettingNames, Settings, Sink, Status, Stop, StopReason, Totals, now_ms,
+    Choices, CompileCache, Connector, Input, Message, Operation, Outcome, Page, SettingNames,
+    Settings, Sink, Status, Stop, StopReason, Totals, now_ms,
 };
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -159,15 +159,20 @@ impl Runner {
         concurrency: Option<usize>,
         max_rps: Option<usize>,
     ) -> PyResult<Self> {
-        let allow_hosts = allow_hosts
-            .iter()
-            .map(|p| HostPattern::parse(p).map_err(|e| PyValueError::new_err(format!("{e:#}"))))
-            .collect::<PyResult<Vec<_>>>()?;
-        if max_memory_mib.is_some_and(|mib| !(1..=65536).contains(&mib)) {
-            return Err(PyValueError::new_err(
-                "max_memory_mib must be from 1 to 65536",
-            ));
-        }
+        let names = SettingNames {
+            allow_hosts: "allow_hosts".into(),
+            max_memory: "max_memory_mib".into(),
+            timeout: "timeout_secs".into(),
+        };
+        let choices = Choices {
+            allow_hosts,
+            max_memory_mib,
+            timeout_secs,
+            request_timeout_secs,
+            concurrency: concurrency.map(|n| n as u64),
+            max_rps: max_rps.map(|n| n as u64),
+        };
+        let settings = Settings::chosen(choices, names).map_err(PyValueError::new_err)?;
         let cache = cache_dir.map_or(CompileCache::Default, CompileCache::Dir);
         let connector = py
             .detach(|| match &component {
@@ -175,27 +180,6 @@ impl Runner {
                 None => Connector::from_bytes(FEISHU_WASM, "the bundled feishu.wasm", &cache),
             })
             .map_err(|e| PyValueError::new_err(format!("{e:#}")))?;
-        let defaults = Settings::default();
-        let settings = Settings {
-            allow_hosts,
-            limits: Limits {
-                max_memory_bytes: max_memory_mib
-                    .map_or(defaults.limits.max_memory_bytes, |mib| (mib as usize) << 20),
-                request_timeout: request_timeout_secs
-                    .map_or(defaults.limits.request_timeout, |s| {
-                        Duration::from_secs(s.max(1))
-                    }),
-            },
-            timeout: timeout_secs.map_or(defaults.timeout, Duration::from_secs),
-            concurrency: concurrency.map_or(defaults.concurrency, |n| n.clamp(1, 64)),
-            max_rps,
-            names: SettingNames {
-                allow_hosts: "allow_hosts".into(),
-                max_memory: "max_memory_mib".into(),
-                timeout: "timeout_secs".into(),
-            },
-            ..defaults
-        };
         Ok(Self {
             connector,
             settings,

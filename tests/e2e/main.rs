@@ -33,5 +33,6 @@ mod sandbox;
 mod schema_changes;
 mod secret_references;
 mod secrets_masked;
+mod settings;
 mod spec;
 mod standard_tests;
