@@ -19,9 +19,7 @@ use crate::read::deletes::DeleteCheck;
 use crate::read::pages::{Lanes, StreamRead};
 use crate::read::planning::search_plan;
 use crate::read::schema_drift::{self, KnownField};
-use crate::state::incremental::{
-    BELONGS_TO, CursorTracker, READ_AT, RECORD_IDS, SavedState, StateIdentity, TABLE_REVISION,
-};
+use crate::state::incremental::{CursorTracker, SavedState, StateIdentity};
 use crate::values::plain::PlainRecords;
 use crate::values::schema::unknown_field;
 
@@ -175,7 +173,7 @@ fn opened<H: Transport, O: Output>(
     let mut tracker =
         CursorTracker::new(saved.cursor, started_ms).delivered_at_cursor(saved.cursor_ids.clone());
     if incremental {
-        tracker.carry(BELONGS_TO, StateIdentity::of(&stream.table).to_state());
+        tracker.belongs_to(&StateIdentity::of(&stream.table));
         if unchanged_and_recent(client, out, stream, &saved, started_ms) {
             skip_unchanged(out, stream, saved, tracker)?;
             return Ok(None);
@@ -186,7 +184,7 @@ fn opened<H: Transport, O: Output>(
     }
     let deletes = (incremental && client.config().detect_deletes).then(|| {
         if let Some(ids) = &saved.record_ids {
-            tracker.carry(RECORD_IDS, ids.to_state());
+            tracker.remembers(ids);
         }
         DeleteCheck::new(saved.record_ids)
     });
@@ -264,15 +262,15 @@ impl OpenStream {
         if let Some(check) = read.deletes.take() {
             let table = &read.stream.table;
             let swept = check.finish(client, out, &name, table, read.plain.as_mut())?;
-            read.tracker.carry(RECORD_IDS, swept.current.to_state());
+            read.tracker.remembers(&swept.current);
             settled = swept.unanswered == 0;
         }
         warn_of_nulls(out, &name, read.plain.as_ref());
         read.tracker.completed();
         // Only a complete read may vouch for the revision it started from.
         if let (true, true, Some(revision)) = (self.incremental, settled, read.stream.revision) {
-            read.tracker.carry(TABLE_REVISION, revision.into());
-            read.tracker.carry(READ_AT, self.started_ms.into());
+            read.tracker.vouches_for(revision);
+            read.tracker.read_for_real_at(self.started_ms);
         }
         out.emit_state(&name, &read.tracker.state())?;
         let count = self.lanes.emitted;
@@ -374,13 +372,13 @@ fn skip_unchanged<O: Output>(
 ) -> Result<(), ConnectorError> {
     let name = stream.name.as_str();
     if let Some(ids) = &saved.record_ids {
-        tracker.carry(RECORD_IDS, ids.to_state());
+        tracker.remembers(ids);
     }
     if let Some(revision) = saved.revision {
-        tracker.carry(TABLE_REVISION, revision.into());
+        tracker.vouches_for(revision);
     }
     if let Some(read_at) = saved.read_at {
-        tracker.carry(READ_AT, read_at.into());
+        tracker.read_for_real_at(read_at);
     }
     out.emit_state(name, &tracker.state())?;
     let message = format!(

@@ -398,8 +398,28 @@ impl CursorTracker {
         self.position = None;
     }
 
+    /// Saves which table the state belongs to ([`BELONGS_TO`]).
+    pub fn belongs_to(&mut self, identity: &StateIdentity) {
+        self.carry(BELONGS_TO, identity.to_state());
+    }
+
+    /// Saves the record ids deletes are confirmed against ([`RECORD_IDS`]).
+    pub fn remembers(&mut self, ids: &RecordIds) {
+        self.carry(RECORD_IDS, ids.to_state());
+    }
+
+    /// Saves the table's revision ([`TABLE_REVISION`]) the read vouches for.
+    pub fn vouches_for(&mut self, revision: i64) {
+        self.carry(TABLE_REVISION, revision.into());
+    }
+
+    /// Saves when the table was last read for real ([`READ_AT`], ms since the epoch).
+    pub fn read_for_real_at(&mut self, epoch_ms: i64) {
+        self.carry(READ_AT, epoch_ms.into());
+    }
+
     /// Saves `value` as state member `key` beside the cursor from now on.
-    pub fn carry(&mut self, key: &str, value: Value) {
+    fn carry(&mut self, key: &str, value: Value) {
         self.carried.insert(key.to_string(), value);
         self.carried_bytes = Value::Object(self.carried.clone()).to_string().len();
     }
