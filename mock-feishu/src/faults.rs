@@ -29,6 +29,9 @@ pub enum Fault {
     RepeatPageToken,
     /// `has_more: true` with no page_token.
     MissingPageToken,
+    /// The page answers with the previous page's records again (under the page_token of the
+    /// page that should have come): its own records are not sent.
+    RepeatPreviousPage,
     /// The answer comes only after `secs` seconds.
     Stall { secs: u64 },
     /// The page's second item is not valid JSON inside (`tru` for `true`), though its

@@ -446,8 +446,12 @@ pub(crate) fn page_body<'a>(
         body.push_str(&json!(token).to_string());
     }
     body.push_str(&format!(r#","total":{n},"items":["#));
-    for p in offset.min(n)..end {
-        if p > offset {
+    let (from, to) = match fault {
+        Some(Fault::RepeatPreviousPage) => (offset.saturating_sub(page_size), offset.min(n)),
+        _ => (offset.min(n), end),
+    };
+    for p in from..to {
+        if p > from {
             body.push(',');
         }
         body.push_str(&render(p));

@@ -154,7 +154,7 @@ fn pages_that_promise_more_but_hold_nothing_end_the_stream() {
     let run = read(&mock.connector_config(100), &json!([]));
     run.assert_failed(
         "system_error",
-        "5 pages in a row (up to page 5) held no records yet said has_more",
+        "5 pages in a row (up to page 5) held no records not sent before yet said has_more",
     );
     let searches = mock
         .requests()
@@ -200,5 +200,36 @@ fn a_search_that_stays_short_of_its_total_is_reported_with_the_numbers() {
         run.logs().iter().any(|l| l.contains(warning)),
         "{:?}",
         run.logs()
+    );
+}
+
+#[test]
+fn a_page_feishu_sends_again_is_emitted_once_and_the_records_it_hid_still_come() {
+    // Search 3 (the third page of 100) answers with the second page's records again, under
+    // the token of the fourth: records 200..300 are not sent in the first reading.
+    let mock = mock(MockConfig::with_records(450).fault(3, Fault::RepeatPreviousPage));
+    let files = Files::new();
+    let config = files.json("config.json", &mock.connector_config(100));
+    let run = run(&["read", "--config", &config]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let emitted = ids(&run);
+    let unique: BTreeSet<&String> = emitted.iter().collect();
+    assert_eq!(unique.len(), emitted.len(), "no record twice");
+    let expected: BTreeSet<String> = (0..450).map(data::record_id).collect();
+    assert_eq!(
+        unique.into_iter().cloned().collect::<BTreeSet<_>>(),
+        expected,
+        "every record, the hidden page's from the second reading"
+    );
+    let logs = run.logs();
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("Feishu sent records of an earlier page again")),
+        "{logs:?}"
+    );
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("the search gave 350 records where Feishu counted 450")),
+        "{logs:?}"
     );
 }

@@ -39,8 +39,9 @@ impl PageCursor {
         self.pages
     }
 
-    /// Takes a page's `has_more`, `page_token` and number of items; returns whether another
-    /// page follows. Stops on `has_more == false` even when a token is present.
+    /// Takes a page's `has_more`, `page_token` and number of items (not counting items sent
+    /// before); returns whether another page follows. Stops on `has_more == false` even when
+    /// a token is present.
     pub fn advance(
         &mut self,
         has_more: bool,
@@ -55,8 +56,8 @@ impl PageCursor {
         self.empty_run = if items == 0 { self.empty_run + 1 } else { 0 };
         if self.empty_run >= MAX_EMPTY_PAGES {
             return Err(ConnectorError::bad_response(format!(
-                "{} pages in a row (up to page {}) held no records yet said has_more; stopping \
-                 instead of paging on without end",
+                "{} pages in a row (up to page {}) held no records not sent before yet said \
+                 has_more; stopping instead of paging on without end",
                 self.empty_run, self.pages
             )));
         }

@@ -51,8 +51,11 @@ struct LaneCursor {
 struct LaneCount {
     total: Option<u64>,
     received: u64,
-    /// Hashes of the ids the lane emitted (sorted when it is read again).
-    emitted: Vec<u64>,
+    /// Hashes of the ids the lane emitted, when Feishu counted it: a record Feishu sends
+    /// again (a repeated page, a re-read) is emitted once.
+    emitted: std::collections::HashSet<u64>,
+    /// Records of the lane's first reading that Feishu had sent already.
+    repeated: u64,
     /// The lane is being read a second time.
     again: bool,
     /// The lane went on from where an earlier run stopped: its items are not all counted.
@@ -60,23 +63,30 @@ struct LaneCount {
 }
 
 impl LaneCount {
-    /// Whether the record of `id` (its JSON string) was emitted by the lane's first reading.
+    /// Whether the record of `id` (its JSON string) was emitted by the lane already.
     fn emitted_before(&self, id: &[u8]) -> bool {
-        self.again && self.emitted.binary_search(&hash64(id)).is_ok()
+        !self.emitted.is_empty() && self.emitted.contains(&hash64(id))
     }
 
-    /// Notes a page: its `total` (on the lane's first page) and its items.
-    fn page(&mut self, first: bool, total: Option<u64>, items: usize) {
+    /// Notes a page: its `total` (on the lane's first page) and its `ids`, of which those
+    /// sent before (in the first reading) are counted as repeated, not received.
+    fn page(&mut self, first: bool, total: Option<u64>, ids: &[&[u8]]) -> u64 {
         if first {
             self.total = total;
         }
-        self.received += items as u64;
+        let repeated = match self.again {
+            true => 0,
+            false => ids.iter().filter(|id| self.emitted_before(id)).count() as u64,
+        };
+        self.repeated += repeated;
+        self.received += ids.len() as u64 - repeated;
+        repeated
     }
 
-    /// Whether the lane may be read again (Feishu counted it, and it is read from its
-    /// start for the first time), so its emitted ids are worth keeping.
-    fn may_read_again(&self) -> bool {
-        self.total.is_some() && !self.resumed && !self.again
+    /// Whether the lane's emitted ids are kept: Feishu counted it and it was read from its
+    /// start (so it may be read again, and a repeated record is recognised).
+    fn keeps_ids(&self) -> bool {
+        !self.resumed && (self.total.is_some() || self.again)
     }
 
     /// How many fewer items came than Feishu counted, if fewer did.
@@ -233,10 +243,19 @@ fn read_page<H: Transport, O: Output>(
     }
     let page = page?;
     let first_page = lane.cursor.pages() == 0 && lane.count.received == 0;
-    lane.count.page(first_page, page.total, page.items.len());
+    let repeated_before = lane.count.repeated;
+    let repeated = lane.count.page(first_page, page.total, &page.ids) as usize;
+    if repeated > 0 && repeated_before == 0 {
+        let message = format!(
+            "stream `{}`: Feishu sent records of an earlier page again; each record is emitted \
+             once",
+            stream.name
+        );
+        out.log(LogLevel::Warn, &message);
+    }
     let more = lane
         .cursor
-        .advance(page.has_more, page.page_token.as_deref(), page.items.len());
+        .advance(page.has_more, page.page_token.as_deref(), page.items.len() - repeated);
     if let Ok(true) = more {
         client.prefetch_records(table, body, lane.page_size, lane.cursor.token());
     }
@@ -263,7 +282,7 @@ fn read_page<H: Transport, O: Output>(
     if let Some(deletes) = read.deletes.as_mut() {
         kept.iter().for_each(|id| deletes.saw(id));
     }
-    if lane.count.may_read_again() {
+    if lane.count.keeps_ids() {
         lane.count.emitted.extend(kept.iter().map(|id| hash64(id)));
     }
     let emitted = records.len() as u64;
@@ -310,8 +329,6 @@ fn read_short_lane_again<O: Output>(
         stream.name
     );
     out.log(LogLevel::Info, &message);
-    lane.count.emitted.sort_unstable();
-    lane.count.emitted.dedup();
     lane.count.again = true;
     lane.count.total = None;
     lane.count.received = 0;
