@@ -298,3 +298,41 @@ fn the_node_host_gives_every_conformance_case_its_lines() {
         }
     }
 }
+
+#[test]
+fn the_node_host_summary_gives_the_same_figures_and_keeps_the_declared_rate() {
+    let base = base_mock();
+    let files = Files::new();
+    let config = files.json("config.json", &base_config(&base, 100));
+    let node = node_host(&["read", "--config", &config]);
+    assert_eq!(node.code, 0, "{}", node.stderr);
+    let seen = base.requests();
+    let tokens = crate::harness::token_requests(&base);
+    let summary = node
+        .logs()
+        .into_iter()
+        .find(|l| l.starts_with("summary: read "))
+        .expect("a summary")
+        .to_string();
+    let expected = format!(
+        ": {} requests, {} of them counted by the upstream's quota, 0 answers retried (429 or \
+         5xx), ",
+        seen.len(),
+        seen.len() - tokens
+    );
+    assert!(summary.contains(&expected), "{summary}");
+    // The operator's --max-rps replaces the declared 20 a second: at 1, requests are held.
+    let small = mock(MockConfig::with_records(5));
+    let config = files.json("small.json", &small.connector_config(2));
+    let slow = node_host(&["read", "--config", &config, "--max-rps", "1"]);
+    assert_eq!(slow.code, 0, "{}", slow.stderr);
+    let sent = small.requests();
+    assert!(sent.len() >= 4, "{sent:?}");
+    for pair in sent.windows(2) {
+        let gap = pair[1].at.duration_since(pair[0].at);
+        assert!(
+            gap >= std::time::Duration::from_millis(900),
+            "requests 1 s apart at --max-rps 1: {gap:?}"
+        );
+    }
+}

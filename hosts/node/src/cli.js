@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // feishu-node-host COMPONENT spec|check|discover|read [--config F] [--catalog F] [--state F]
 //                  [--allow-host P]... [--log-level error|warn|info|debug] [--concurrency N]
+//                  [--max-rps N]
 // Same arguments, stdout and exit codes as host-runner; logs go to stderr.
 
 import { readFileSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { normalizeState } from './state.js';
 
 const USAGE =
   'usage: feishu-node-host COMPONENT spec|check|discover|read [--config FILE] [--catalog FILE] ' +
-  '[--state FILE] [--allow-host PATTERN]... [--log-level error|warn|info|debug] [--concurrency N]';
+  '[--state FILE] [--allow-host PATTERN]... [--log-level error|warn|info|debug] [--concurrency N] [--max-rps N]';
 const OPERATIONS = ['spec', 'check', 'discover', 'read'];
 const LEVELS = { error: 'ERROR', warn: 'WARN', info: 'INFO', debug: 'DEBUG' };
 
@@ -38,6 +39,12 @@ function parseArgs(argv) {
         const level = LEVELS[value()];
         if (!level) throw new Error('--log-level takes error, warn, info or debug');
         args.minLevel = level;
+        break;
+      }
+      case '--max-rps': {
+        const n = Number(value());
+        if (!Number.isInteger(n) || n < 0) throw new Error('--max-rps takes a whole number (0: no limit)');
+        args.maxRps = n;
         break;
       }
       case '--concurrency': {
@@ -85,6 +92,7 @@ async function main() {
     allowHosts: args.allowHosts,
     minLevel: args.minLevel,
     concurrency: args.concurrency,
+    maxRps: args.maxRps,
     write: fdWriter(1),
     stderr: fdWriter(2),
   });

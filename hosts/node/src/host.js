@@ -17,6 +17,7 @@ import { outgoingHandler } from '@bytecodealliance/preview2-shim/http';
 import * as line from './protocol.js';
 import { Secrets, resolveReferences } from './secrets.js';
 import { KeptSecrets, MIN_KEPT_BYTES } from './kept.js';
+import { RequestRate } from './rate.js';
 import { allowList, patternText } from './sandbox.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
@@ -90,19 +91,19 @@ export class Connector {
    * state } (JSON texts), `allowHosts` (patterns), writing protocol lines with `write`. Returns
    * the exit code.
    */
-  async run(operation, inputs, { allowHosts = [], write = fdWriter(1), stderr = fdWriter(2), minLevel = 'INFO', concurrency = 4 } = {}) {
+  async run(operation, inputs, { allowHosts = [], write = fdWriter(1), stderr = fdWriter(2), minLevel = 'INFO', concurrency = 4, maxRps = undefined } = {}) {
     const run = new Run(write, stderr, minLevel);
     run.streamsAtOnce = Math.max(1, Math.floor(concurrency));
     let result;
     try {
-      result = await this.#execute(run, operation, inputs, allowHosts);
+      result = await this.#execute(run, operation, inputs, allowHosts, maxRps);
     } catch (failure) {
       result = failure instanceof Failure ? failure : Failure.internal(failure);
     }
     return run.finish(operation, result ?? null);
   }
 
-  async #execute(run, operation, inputs, allowHosts) {
+  async #execute(run, operation, inputs, allowHosts, maxRps) {
     const config = inputs.config === undefined ? undefined : parseInput(inputs.config, 'config');
     let resolved = [];
     if (config !== undefined) {
@@ -119,6 +120,7 @@ export class Connector {
       run.secrets.addConfig(spec, config);
       for (const value of resolved) run.secrets.add(value);
       run.sandbox = allowList(spec, config, allowHosts);
+      run.rate = new RequestRate(spec, maxRps);
       run.logGrants();
     }
     const { kept, tooShort } = config === undefined ? { kept: [] } : run.kept.keep(spec, config);
@@ -169,7 +171,9 @@ export class Connector {
           throw { tag: 'HTTP-request-denied' };
         }
         request.admit?.();
-        return outgoingHandler.handle(request, options);
+        run.rate?.admit(`${name}://${authority}`);
+        if (run.rate && !run.rate.counts(request.pathWithQuery() ?? '/')) run.uncounted += 1;
+        return run.watch(outgoingHandler.handle(request, options));
       },
     };
     // The shim hands a body stream's failure (a connection cut mid-answer) to
@@ -272,6 +276,9 @@ export class Run {
     this.refusal = null;
     this.sandbox = null;
     this.requests = 0;
+    this.uncounted = 0;
+    this.retried = 0;
+    this.rate = null;
     this.started = Date.now();
     this.secrets = new Secrets();
     this.kept = new KeptSecrets();
@@ -280,6 +287,23 @@ export class Run {
 
   emit(text) {
     this.write(Buffer.from(`${this.secrets.scrub(text)}\n`));
+  }
+
+  /** `future` (an answer on its way), counting an answer that asks for a retry (429, 5xx). */
+  watch(future) {
+    const get = future.get.bind(future);
+    let seen = false;
+    future.get = () => {
+      const answer = get();
+      const response = answer?.tag === 'ok' && answer.val?.tag === 'ok' ? answer.val.val : null;
+      if (response && !seen) {
+        seen = true;
+        const status = response.status();
+        if (status === 429 || status >= 500) this.retried += 1;
+      }
+      return answer;
+    };
+    return future;
   }
 
   /** Adds the bearer token an outgoing request carries to the secrets masked. */
@@ -437,7 +461,11 @@ export class Run {
       const requests = s.requests === null ? '' : ` with ${s.requests} requests`;
       parts.push(`stream \`${name}\`: ${s.total} records${requests} in ${(s.took / 1000).toFixed(1)} s, ${s.status ?? 'NOT STARTED'}`);
     }
-    const total = `read ${records} records of ${this.streams.size} streams in ${((Date.now() - this.started) / 1000).toFixed(1)} s: ${this.requests} requests`;
+    const held = this.rate?.held ?? 0;
+    const heldSecs = ((this.rate?.heldMs ?? 0) / 1000).toFixed(1);
+    const total = `read ${records} records of ${this.streams.size} streams in ${((Date.now() - this.started) / 1000).toFixed(1)} s: ` +
+      `${this.requests} requests, ${this.requests - this.uncounted} of them counted by the upstream's quota, ` +
+      `${this.retried} answers retried (429 or 5xx), ${held} requests held by the rate limiter (${heldSecs} s)`;
     for (const p of parts) this.note('INFO', `summary: ${p}`);
     this.note('INFO', `summary: ${total}`);
     this.log('INFO', parts.length === 0 ? `summary: ${total}` : `summary: ${total}; ${parts.join('; ')}`);
