@@ -64,9 +64,12 @@ impl StreamLedger {
         progress.total
     }
 
-    /// Notes the requests the connector reports `stream` took.
+    /// Notes the requests the connector reports `stream` took; a stream the run never saw
+    /// (no records, no status) is not added for it.
     pub fn set_requests(&mut self, stream: &str, requests: u64) {
-        self.entry(stream).requests = Some(requests);
+        if let Some(progress) = self.streams.get_mut(stream) {
+            progress.requests = Some(requests);
+        }
     }
 
     /// The streams that started and did not end.

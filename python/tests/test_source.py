@@ -165,10 +165,11 @@ def test_ctrl_c_stops_the_read(big_mock):
         for _ in src.records():
             taken += 1
             if taken == 1:
-                # Ctrl-C once the read is under way, however long a loaded machine took to
-                # get there (compiling, instantiating): it lands mid-read, often while the
-                # iterator waits on the component.
-                threading.Timer(0.2, _thread.interrupt_main).start()
+                # Ctrl-C as soon as the first record arrived, from another thread (as a
+                # terminal's signal comes): no wall-clock wait, so a loaded machine cannot make
+                # it land before the read or after its end. It lands mid-read, in the loop or
+                # while the iterator waits on the component.
+                threading.Thread(target=_thread.interrupt_main).start()
     assert 0 < taken < 100_000
     time.sleep(1.0)
     searched = big_mock.searches()

@@ -388,7 +388,9 @@ export class Run {
       log: (level, message) => this.log(level.toUpperCase(), message),
       streamsAtOnce: () => this.streamsAtOnce,
       streamRequests: (stream, requests) => {
-        this.stream(stream).requests = Number(requests);
+        // Only a stream the run has seen: a name never started adds nothing to the summary.
+        const s = this.streams.get(stream);
+        if (s) s.requests = Number(requests);
       },
     };
   }
