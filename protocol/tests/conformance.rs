@@ -4,6 +4,7 @@
 //! implementation gives into the file instead (review the diff: every host must then follow).
 
 use protocol::conformance::{cases, run_case};
+use protocol::contract;
 use serde_json::Value;
 
 #[test]
@@ -42,5 +43,24 @@ fn every_case_gives_its_lines_refusals_and_exit_code() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/conformance/cases.json");
         let text = serde_json::to_string_pretty(&blessed).expect("JSON");
         std::fs::write(path, text + "\n").expect("write the cases");
+    }
+}
+
+/// The contract's table as data, where hosts in other languages read it (the Node host's copy
+/// ships with it): each must equal `contract()`. Blessed with the cases.
+#[test]
+fn the_contract_tables_other_hosts_read_equal_the_contract() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let table = contract();
+    for path in ["protocol/conformance/contract.json", "hosts/node/src/contract.json"] {
+        let file = format!("{root}/{path}");
+        if std::env::var_os("CONFORMANCE_BLESS").is_some() {
+            let text = serde_json::to_string_pretty(&table).expect("JSON");
+            std::fs::write(&file, text + "\n").expect("write the table");
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let written: Value = serde_json::from_str(&text).expect("JSON");
+        assert_eq!(written, table, "{path} differs from protocol::contract(): bless it");
     }
 }

@@ -26,21 +26,14 @@ const DEFAULT_CACHE = join(HERE, '..', '.cache');
 /** Exit codes, as host-runner's. */
 export const EXIT = { ok: 0, internal: 1, flags: 2, output: 3, config: 4, auth: 5, transient: 6, sandbox: 7 };
 
-const KIND_EXIT = {
-  input: EXIT.config, config: EXIT.config, not_found: EXIT.config,
-  auth: EXIT.auth, permission: EXIT.auth,
-  transient: EXIT.transient, rate_limited: EXIT.transient,
-  sandbox: EXIT.sandbox,
-  bad_response: EXIT.internal, internal: EXIT.internal,
-};
-
-const FAILURE_TYPE = {
-  config: 'config_error', auth: 'config_error', permission: 'config_error', 'not-found': 'config_error',
-  'rate-limited': 'transient_error', transient: 'transient_error',
-  'bad-response': 'system_error', internal: 'system_error',
-};
-
-const pascal = (tag) => tag.replace(/(^|-)(.)/g, (_, __, c) => c.toUpperCase());
+// The host contract's failure table, as data: `contract.json` is protocol::contract(), checked
+// equal to it by `cargo test -p protocol` (tests/conformance.rs), so this host keeps no copy.
+const CONTRACT = JSON.parse(readFileSync(join(HERE, 'contract.json'), 'utf8'));
+const KIND_EXIT = Object.fromEntries(CONTRACT.kinds.map((row) => [row.kind, row.exit_code]));
+/** The contract's row of a category (`rate-limited` without a wait for any rate limit). */
+const CATEGORY = Object.fromEntries(
+  CONTRACT.categories.filter((row) => row.wait_ms === null).map((row) => [row.category, row]),
+);
 
 /** A stdout (or any fd) writer that retries when a non-blocking pipe is full. */
 export function fdWriter(fd) {
@@ -220,15 +213,18 @@ export class Failure {
   /** A connector-error record from the component; `refusal` when the sandbox refused meanwhile. */
   static connector(error, refusal) {
     const tag = error.category.tag;
-    const detail = tag === 'rate-limited' ? `(${error.category.val === undefined ? 'None' : `Some(${error.category.val})`})` : '';
-    let internal = `connector error category: ErrorCategory::${pascal(tag)}${detail}`;
+    const row = CATEGORY[tag] ?? CATEGORY.internal;
+    const wait = error.category.val;
+    let internal = tag === 'rate-limited' && wait !== undefined
+      ? row.internal.replace('(None)', `(Some(${wait}))`)
+      : row.internal;
     if (error.upstreamCode !== undefined) internal += `; upstream code ${error.upstreamCode}`;
     if (error.requestId !== undefined) internal += `; request id ${error.requestId}`;
     return new Failure(
       refusal ? `${error.message}. ${refusal}` : error.message,
       internal,
-      FAILURE_TYPE[tag] ?? 'system_error',
-      refusal ? 'sandbox' : tag.replace('-', '_'),
+      row.failure_type,
+      refusal ? 'sandbox' : row.kind,
     );
   }
 }
