@@ -52,7 +52,10 @@ fn every_case_gives_its_lines_refusals_and_exit_code() {
 fn the_contract_tables_other_hosts_read_equal_the_contract() {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let table = contract();
-    for path in ["protocol/conformance/contract.json", "hosts/node/src/contract.json"] {
+    for path in [
+        "protocol/conformance/contract.json",
+        "hosts/node/src/contract.json",
+    ] {
         let file = format!("{root}/{path}");
         if std::env::var_os("CONFORMANCE_BLESS").is_some() {
             let text = serde_json::to_string_pretty(&table).expect("JSON");
@@ -61,6 +64,9 @@ fn the_contract_tables_other_hosts_read_equal_the_contract() {
         }
         let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{path}: {e}"));
         let written: Value = serde_json::from_str(&text).expect("JSON");
-        assert_eq!(written, table, "{path} differs from protocol::contract(): bless it");
+        assert_eq!(
+            written, table,
+            "{path} differs from protocol::contract(): bless it"
+        );
     }
 }

@@ -253,9 +253,11 @@ fn read_page<H: Transport, O: Output>(
         );
         out.log(LogLevel::Warn, &message);
     }
-    let more = lane
-        .cursor
-        .advance(page.has_more, page.page_token.as_deref(), page.items.len() - repeated);
+    let more = lane.cursor.advance(
+        page.has_more,
+        page.page_token.as_deref(),
+        page.items.len() - repeated,
+    );
     if let Ok(true) = more {
         client.prefetch_records(table, body, lane.page_size, lane.cursor.token());
     }
