@@ -3,7 +3,12 @@
 from typing import Any, Iterator, List, Optional, Tuple
 
 class Run(Iterator[tuple]):
-    """A run under way; iterate for message tuples, then call outcome()."""
+    """A run under way; iterate for message tuples, then call outcome(). A tuple starts with
+    its kind: ("RECORDS", stream, [record bytes], emitted_at), ("BATCH", stream, schema,
+    array, rows, nulled), and for every other message its protocol line (the JSON text the CLI
+    prints) last: ("SPEC", spec, line), ("CONNECTION_STATUS", ok, message, line),
+    ("CATALOG", catalog, line), ("STATE", stream, state, line), ("STREAM_STATUS", line),
+    ("LOG", line), ("ERROR", kind, message, stream, internal, (code, log_id), line)."""
 
     def __iter__(self) -> "Run": ...
     def __next__(self) -> tuple: ...

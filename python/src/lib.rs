@@ -9,8 +9,8 @@ use arrow_array::ffi::{FFI_ArrowSchema, to_ffi};
 use arrow_array::{Array, RecordBatch, StructArray};
 use arrow_records::BatchDecoder;
 use host_runner::{
-    Choices, CompileCache, Connector, Input, Message, Operation, Outcome, Page, SettingNames,
-    Settings, Sink, Status, Stop, StopReason, Totals, now_ms,
+    Choices, CompileCache, Connector, ErrorKind, Input, Message, Operation, Outcome, Page,
+    ProtocolLines, Report, SettingNames, Settings, Sink, Stop, StopReason, Totals,
 };
 use pyo3::exceptions::{PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
@@ -32,13 +32,16 @@ const SIGNAL_POLL: Duration = Duration::from_millis(100);
 
 /// A message of a run, owned so it can cross to the Python thread.
 enum Owned {
-    Spec(String),
-    ConnectionStatus(bool, Option<String>),
-    Catalog(String),
+    // Every message but records carries its protocol line (JSON text, as the CLI prints it),
+    // which Python parses for `read()`: its dicts equal the CLI's lines by construction. The
+    // fields beside it are what the Python API itself needs (states, failures, results).
+    Spec(String, String),
+    ConnectionStatus(bool, Option<String>, String),
+    Catalog(String, String),
     Records(String, Vec<Vec<u8>>, u64),
-    State(String, String, u64),
-    StreamStatus(String, Status, u64),
-    Log(&'static str, String),
+    State(String, String, String),
+    StreamStatus(String),
+    Log(String),
     Error(Failure),
     /// A page as one Arrow batch, with the cells made null because they did not fit.
     Batch(String, RecordBatch, u64),
@@ -47,17 +50,44 @@ enum Owned {
 /// Why a run ended as it did: (kind, message, upstream code, request id).
 type Detail = (String, String, Option<i64>, Option<String>);
 
-/// A TRACE ERROR, as Python sees it.
+/// A TRACE ERROR, as Python sees it: the contract's report and its protocol line.
 #[derive(Clone)]
 struct Failure {
     kind: &'static str,
     message: String,
-    failure_type: &'static str,
     stream: Option<String>,
     internal: String,
     upstream_code: Option<i64>,
     request_id: Option<String>,
-    emitted_at: u64,
+    line: String,
+}
+
+impl Failure {
+    /// `report` of `stream` (or of the run).
+    fn of(report: &Report, stream: Option<&str>) -> Self {
+        Self {
+            kind: report.kind.name(),
+            message: report.message.clone(),
+            stream: stream.map(str::to_string),
+            internal: report.internal.clone(),
+            upstream_code: report.upstream_code,
+            request_id: report.request_id.clone(),
+            line: line_of(Message::Error { report, stream }),
+        }
+    }
+}
+
+/// `message` as the protocol line the CLI prints (without its newline).
+fn line_of(message: Message<'_>) -> String {
+    let mut buffer = Vec::new();
+    {
+        let mut lines = ProtocolLines::new(&mut buffer);
+        let _ = lines.send(message);
+        let _ = lines.flush();
+    }
+    let mut text = String::from_utf8_lossy(&buffer).into_owned();
+    text.truncate(text.trim_end().len());
+    text
 }
 
 /// A sink that hands owned messages to the Python side; blocks when the queue is full.
@@ -71,35 +101,27 @@ impl Sink for ChannelSink {
 
     fn send(&mut self, message: Message<'_>) -> io::Result<()> {
         let owned = match message {
-            Message::Spec(spec) => Owned::Spec(spec.get().to_string()),
-            Message::ConnectionStatus { succeeded, message } => {
-                Owned::ConnectionStatus(succeeded, message.map(str::to_string))
-            }
-            Message::Catalog(catalog) => Owned::Catalog(catalog.get().to_string()),
             Message::Records {
                 stream,
                 records,
                 emitted_at,
             } => Owned::Records(stream.to_string(), records.to_vec(), emitted_at),
-            Message::State {
-                stream,
-                state,
-                record_count,
-            } => Owned::State(stream.to_string(), state.get().to_string(), record_count),
-            Message::StreamStatus { stream, status } => {
-                Owned::StreamStatus(stream.to_string(), status, now_ms())
+            Message::Error { report, stream } => Owned::Error(Failure::of(report, stream)),
+            Message::Spec(spec) => Owned::Spec(spec.get().to_string(), line_of(message)),
+            Message::ConnectionStatus {
+                succeeded,
+                message: text,
+            } => Owned::ConnectionStatus(succeeded, text.map(str::to_string), line_of(message)),
+            Message::Catalog(catalog) => {
+                Owned::Catalog(catalog.get().to_string(), line_of(message))
             }
-            Message::Log { level, message } => Owned::Log(level_name(level), message.to_string()),
-            Message::Error { report, stream } => Owned::Error(Failure {
-                kind: report.kind.name(),
-                message: report.message.clone(),
-                failure_type: failure_type_name(report.failure_type),
-                stream: stream.map(str::to_string),
-                internal: report.internal.clone(),
-                upstream_code: report.upstream_code,
-                request_id: report.request_id.clone(),
-                emitted_at: now_ms(),
-            }),
+            Message::State { stream, state, .. } => Owned::State(
+                stream.to_string(),
+                state.get().to_string(),
+                line_of(message),
+            ),
+            Message::StreamStatus { .. } => Owned::StreamStatus(line_of(message)),
+            Message::Log { .. } => Owned::Log(line_of(message)),
         };
         self.pass(owned)
     }
@@ -111,24 +133,6 @@ impl ChannelSink {
         self.0
             .send(message)
             .map_err(|_| io::Error::new(io::ErrorKind::BrokenPipe, "the Python reader went away"))
-    }
-}
-
-fn level_name(level: host_runner::Level) -> &'static str {
-    match level {
-        host_runner::Level::Error => "ERROR",
-        host_runner::Level::Warn => "WARN",
-        host_runner::Level::Info => "INFO",
-        host_runner::Level::Debug => "DEBUG",
-        host_runner::Level::Trace => "TRACE",
-    }
-}
-
-fn failure_type_name(failure_type: host_runner::FailureType) -> &'static str {
-    match failure_type {
-        host_runner::FailureType::Config => "config_error",
-        host_runner::FailureType::Transient => "transient_error",
-        host_runner::FailureType::System => "system_error",
     }
 }
 
@@ -398,11 +402,11 @@ impl Drop for Run {
 
 fn to_tuple(py: Python<'_>, message: Owned) -> PyResult<Py<PyTuple>> {
     let tuple = match message {
-        Owned::Spec(spec) => ("SPEC", spec).into_pyobject(py)?,
-        Owned::ConnectionStatus(ok, message) => {
-            ("CONNECTION_STATUS", ok, message).into_pyobject(py)?
+        Owned::Spec(spec, line) => ("SPEC", spec, line).into_pyobject(py)?,
+        Owned::ConnectionStatus(ok, message, line) => {
+            ("CONNECTION_STATUS", ok, message, line).into_pyobject(py)?
         }
-        Owned::Catalog(catalog) => ("CATALOG", catalog).into_pyobject(py)?,
+        Owned::Catalog(catalog, line) => ("CATALOG", catalog, line).into_pyobject(py)?,
         Owned::Records(stream, records, emitted_at) => {
             let list = PyList::empty(py);
             for record in &records {
@@ -410,26 +414,18 @@ fn to_tuple(py: Python<'_>, message: Owned) -> PyResult<Py<PyTuple>> {
             }
             ("RECORDS", stream, list, emitted_at).into_pyobject(py)?
         }
-        Owned::State(stream, state, count) => ("STATE", stream, state, count).into_pyobject(py)?,
-        Owned::StreamStatus(stream, status, emitted_at) => {
-            ("STREAM_STATUS", stream, status.name(), emitted_at).into_pyobject(py)?
-        }
-        Owned::Log(level, message) => ("LOG", level, message).into_pyobject(py)?,
+        Owned::State(stream, state, line) => ("STATE", stream, state, line).into_pyobject(py)?,
+        Owned::StreamStatus(line) => ("STREAM_STATUS", line).into_pyobject(py)?,
+        Owned::Log(line) => ("LOG", line).into_pyobject(py)?,
         Owned::Batch(stream, batch, nulled) => {
             let rows = batch.num_rows();
             let (schema, array) = batch_capsules(py, batch)?;
             ("BATCH", stream, schema, array, rows, nulled).into_pyobject(py)?
         }
         Owned::Error(f) => {
-            let upstream = (f.upstream_code, f.request_id, f.emitted_at);
+            let upstream = (f.upstream_code, f.request_id);
             (
-                "ERROR",
-                f.kind,
-                f.message,
-                f.failure_type,
-                f.stream,
-                f.internal,
-                upstream,
+                "ERROR", f.kind, f.message, f.stream, f.internal, upstream, f.line,
             )
                 .into_pyobject(py)?
         }
@@ -484,16 +480,12 @@ fn as_batch(arrow: Option<&Mutex<Decoders>>, message: Owned) -> Result<Owned, Bo
     };
     match decoder.decode(records) {
         Ok(batch) => Ok(Owned::Batch(stream.clone(), batch, decoder.take_nulled())),
-        Err(e) => Err(Box::new(Failure {
-            kind: "internal",
-            message: format!("a page of stream `{stream}` does not fit its schema as Arrow: {e}"),
-            failure_type: "system_error",
-            stream: Some(stream.clone()),
-            internal: e.to_string(),
-            upstream_code: None,
-            request_id: None,
-            emitted_at: now_ms(),
-        })),
+        Err(e) => {
+            let message =
+                format!("a page of stream `{stream}` does not fit its schema as Arrow: {e}");
+            let report = Report::runner(message, e.to_string(), ErrorKind::Internal);
+            Err(Box::new(Failure::of(&report, Some(stream))))
+        }
     }
 }
 
