@@ -16,7 +16,7 @@
 
 use crate::{
     ConnectorFailure, Ending, ErrorCategory, ErrorKind, Level, ProtocolLines, Refusal, Report,
-    RunReport, Status,
+    RunReport, Sink, Status,
 };
 use serde_json::Value;
 use std::time::Duration;
@@ -104,40 +104,11 @@ pub fn refusal_value(refusal: &Refusal) -> Value {
     }
 }
 
-/// Runs `case` through the contract's own [`RunReport`], as host-runner and Python do.
+/// Runs `case` through the contract's own [`RunReport`], as host-runner does, into protocol
+/// lines.
 pub fn run_case(case: &Value) -> CaseRun {
     let mut buffer = Vec::new();
-    let mut refusals = Vec::new();
-    let exit;
-    {
-        let mut out = RunReport::new(ProtocolLines::new(&mut buffer), Level::Info, ());
-        for call in case["calls"].as_array().into_iter().flatten() {
-            refusals.push(apply(&mut out, call).err().map(|r| refusal_value(&r)));
-        }
-        let failure = match &case["end"] {
-            Value::Object(end) if end.contains_key("error") => {
-                Some(Report::connector(failure_of(&end["error"]), None))
-            }
-            Value::Object(end) => {
-                let message = end["runner"].as_str().unwrap_or_default();
-                Some(Report::runner(message, message, ErrorKind::Internal))
-            }
-            _ => None,
-        };
-        let check = case["operation"] == "check";
-        if check && failure.is_none() {
-            out.connection_status(true, None);
-        }
-        let ending = out.finish(failure, check);
-        if !check {
-            out.summary(Duration::ZERO, "");
-        }
-        out.flush();
-        exit = match ending {
-            Ending::Succeeded | Ending::CheckFailed(_) => 0,
-            Ending::Failed(kind) => kind.exit_code(),
-        };
-    }
+    let (exit, refusals) = drive(case, ProtocolLines::new(&mut buffer));
     let lines = String::from_utf8_lossy(&buffer)
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
@@ -150,8 +121,42 @@ pub fn run_case(case: &Value) -> CaseRun {
     }
 }
 
+/// Runs `case` through [`RunReport`] into `sink` (a host's own, such as the Python package's
+/// channel to Python); returns the exit code and each call's refusal as the case spells it.
+pub fn drive<S: Sink>(case: &Value, sink: S) -> (u8, Vec<Option<Value>>) {
+    let mut refusals = Vec::new();
+    let mut out = RunReport::new(sink, Level::Info, ());
+    for call in case["calls"].as_array().into_iter().flatten() {
+        refusals.push(apply(&mut out, call).err().map(|r| refusal_value(&r)));
+    }
+    let failure = match &case["end"] {
+        Value::Object(end) if end.contains_key("error") => {
+            Some(Report::connector(failure_of(&end["error"]), None))
+        }
+        Value::Object(end) => {
+            let message = end["runner"].as_str().unwrap_or_default();
+            Some(Report::runner(message, message, ErrorKind::Internal))
+        }
+        _ => None,
+    };
+    let check = case["operation"] == "check";
+    if check && failure.is_none() {
+        out.connection_status(true, None);
+    }
+    let ending = out.finish(failure, check);
+    if !check {
+        out.summary(Duration::ZERO, "");
+    }
+    out.flush();
+    let exit = match ending {
+        Ending::Succeeded | Ending::CheckFailed(_) => 0,
+        Ending::Failed(kind) => kind.exit_code(),
+    };
+    (exit, refusals)
+}
+
 /// One host call of a case.
-fn apply(out: &mut RunReport<ProtocolLines<&mut Vec<u8>>>, call: &Value) -> Result<(), Refusal> {
+fn apply<S: Sink>(out: &mut RunReport<S>, call: &Value) -> Result<(), Refusal> {
     let args = |name: &str| call[name].as_array().cloned().unwrap_or_default();
     let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
     if let Some(a) = call.get("status").map(|_| args("status")) {

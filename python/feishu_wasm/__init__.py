@@ -403,20 +403,11 @@ class Source:
             for message in run:
                 kind = message[0]
                 if kind == "RECORDS":
-                    _, stream, records, emitted_at = message
                     if records_only:
-                        for record in records:
+                        for record in message[2]:
                             yield loads(record)
                     else:
-                        for record in records:
-                            yield {
-                                "type": "RECORD",
-                                "record": {
-                                    "stream": stream,
-                                    "data": loads(record),
-                                    "emitted_at": emitted_at,
-                                },
-                            }
+                        yield from _record_messages(message)
                     continue
                 if kind == "ERROR":
                     errors.append(_from_error_tuple(message))
@@ -515,6 +506,17 @@ def _from_error_tuple(message: tuple) -> ConnectorError:
         log_id=log_id,
         internal_message=internal,
     )
+
+
+def _record_messages(message: tuple) -> Iterator[Dict[str, Any]]:
+    """The RECORD message dicts of a page ("RECORDS" tuple), as the CLI prints them."""
+    _, stream, records, emitted_at = message
+    loads = json.loads
+    for record in records:
+        yield {
+            "type": "RECORD",
+            "record": {"stream": stream, "data": loads(record), "emitted_at": emitted_at},
+        }
 
 
 def _as_message(message: tuple) -> Dict[str, Any]:

@@ -23,6 +23,10 @@ class Run(Iterator[tuple]):
         rate limiter, seconds held, each stream's (name, records, requests)) once the run
         ended."""
 
+def conformance_case(case: str) -> Tuple[List[tuple], int]:
+    """One case of the host contract's conformance suite run into this package's channel:
+    (the message tuples, the exit code). For the package's tests."""
+
 def contract() -> str:
     """The host contract's failure table as JSON (categories, kinds, exit codes)."""
 

@@ -534,9 +534,26 @@ fn contract() -> String {
     host_runner::contract().to_string()
 }
 
+/// Runs one case of the host contract's conformance suite (`protocol/conformance/cases.json`,
+/// given as JSON) through the contract's report into this package's own channel to Python:
+/// (the message tuples Python would get, the exit code). For the package's tests.
+#[pyfunction]
+fn conformance_case(py: Python<'_>, case: &str) -> PyResult<(Vec<Py<PyTuple>>, u8)> {
+    let case: serde_json::Value =
+        serde_json::from_str(case).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let (sender, receiver) = sync_channel(4096);
+    let (exit, _) = protocol::conformance::drive(&case, ChannelSink(sender));
+    let tuples = receiver
+        .try_iter()
+        .map(|message| to_tuple(py, message))
+        .collect::<PyResult<Vec<_>>>()?;
+    Ok((tuples, exit))
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(contract, m)?)?;
+    m.add_function(wrap_pyfunction!(conformance_case, m)?)?;
     m.add_function(wrap_pyfunction!(arrow_schema, m)?)?;
     m.add_class::<Runner>()?;
     m.add_class::<Run>()?;

@@ -4,7 +4,6 @@ sandbox, early exits, and flat memory."""
 from __future__ import annotations
 
 import json
-import re
 import os
 import resource
 import subprocess
@@ -13,7 +12,7 @@ import time
 import pytest
 
 import feishu_wasm
-from conftest import source
+from conftest import comparable, source
 
 
 def cli_messages(config: dict, tmp_path) -> list:
@@ -46,24 +45,6 @@ def cli_records(config: dict, tmp_path) -> list:
         for m in cli_messages(config, tmp_path)
         if m["type"] == "RECORD"
     ]
-
-
-def comparable(message: dict) -> dict:
-    """A message as two hosts of one run must both give it: clock values zeroed, the
-    summary's times and host figures masked (as protocol/src/conformance.rs does)."""
-    message = json.loads(json.dumps(message))
-    for kind in ("trace", "record"):
-        if kind in message and "emitted_at" in message[kind]:
-            message[kind]["emitted_at"] = 0
-    stream_state = message.get("state", {}).get("stream", {}).get("stream_state", {})
-    if isinstance(stream_state, dict) and "read_at" in stream_state:
-        stream_state["read_at"] = 0
-    text = message.get("log", {}).get("message", "")
-    if text.startswith("summary: "):
-        parts = [re.sub(r" in [0-9.]+ s", " in _ s", p) for p in text.split("; ")]
-        parts[0] = parts[0].split(" s: ")[0] + (" s" if " s: " in parts[0] else "")
-        message["log"]["message"] = "; ".join(parts)
-    return message
 
 
 def test_spec_names_the_config_fields(mock):
