@@ -328,11 +328,14 @@ fn the_node_host_summary_gives_the_same_figures_and_keeps_the_declared_rate() {
     assert_eq!(slow.code, 0, "{}", slow.stderr);
     let sent = small.requests();
     assert!(sent.len() >= 4, "{sent:?}");
-    for pair in sent.windows(2) {
-        let gap = pair[1].at.duration_since(pair[0].at);
-        assert!(
-            gap >= std::time::Duration::from_millis(900),
-            "requests 1 s apart at --max-rps 1: {gap:?}"
-        );
-    }
+    // A lower bound only (a loaded machine makes runs slower, never faster): the limiter
+    // spaces sends 1.05 s apart; arrivals may bunch by delivery delays, so over the whole run
+    // 0.9 s a request is asked, not each gap.
+    let span = sent[sent.len() - 1].at.duration_since(sent[0].at);
+    let least = std::time::Duration::from_millis(900 * (sent.len() as u64 - 1));
+    assert!(
+        span >= least,
+        "{} requests in {span:?} at --max-rps 1",
+        sent.len()
+    );
 }
