@@ -5,6 +5,7 @@
 //! out, its default: in the proxy world the serving runtime's egress policy is the grant), never
 //! into a URL. Requests to any other host carry the placeholder.
 
+use feishu::api::url::HttpUrl;
 use feishu::host::{HttpRequest, HttpResponse, LogLevel, Transport, TransportFailure};
 use protocol::kept::{Placeholders, marked};
 use serde_json::Value;
@@ -61,11 +62,9 @@ impl<T: Transport> KeptTransport<T> {
     }
 }
 
-/// `scheme://authority` of an absolute URL, lower case.
+/// `scheme://authority` of an absolute http(s) URL, lower case.
 fn origin(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    Some(format!("{scheme}://{authority}").to_ascii_lowercase())
+    HttpUrl::parse(url).map(|url| url.origin().to_ascii_lowercase())
 }
 
 impl<T: Transport> Transport for KeptTransport<T> {
