@@ -27,6 +27,10 @@ def conformance_case(case: str) -> Tuple[List[tuple], int]:
     """One case of the host contract's conformance suite run into this package's channel:
     (the message tuples, the exit code). For the package's tests."""
 
+def comparable(message: str) -> str:
+    """A message (JSON text) as hosts compare it: clock values zeroed, the summary's times and
+    host figures masked. For the package's tests."""
+
 def contract() -> str:
     """The host contract's failure table as JSON (categories, kinds, exit codes)."""
 

@@ -550,8 +550,18 @@ fn conformance_case(py: Python<'_>, case: &str) -> PyResult<(Vec<Py<PyTuple>>, u
     Ok((tuples, exit))
 }
 
+/// A message (JSON text) as hosts compare it: `protocol::conformance::comparable`. For the
+/// package's tests.
+#[pyfunction]
+fn comparable(message: &str) -> PyResult<String> {
+    let message =
+        serde_json::from_str(message).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    Ok(protocol::conformance::comparable(message).to_string())
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(comparable, m)?)?;
     m.add_function(wrap_pyfunction!(contract, m)?)?;
     m.add_function(wrap_pyfunction!(conformance_case, m)?)?;
     m.add_function(wrap_pyfunction!(arrow_schema, m)?)?;

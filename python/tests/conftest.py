@@ -9,7 +9,6 @@ of the hosts' contract tests, probe/).
 from __future__ import annotations
 
 import json
-import re
 import os
 import subprocess
 import time
@@ -113,18 +112,10 @@ def source(config: Dict[str, Any], **kwargs: Any) -> feishu_wasm.Source:
 
 
 def comparable(message: dict) -> dict:
-    """A message as two hosts of one run must both give it: clock values zeroed, the
-    summary's times and host figures masked (as protocol/src/conformance.rs does)."""
-    message = json.loads(json.dumps(message))
-    for kind in ("trace", "record"):
-        if kind in message and "emitted_at" in message[kind]:
-            message[kind]["emitted_at"] = 0
+    """A message as two hosts of one run must both give it: protocol's own masking (clock
+    values zeroed, the summary's times and host figures masked), and a state's `read_at`."""
+    message = json.loads(feishu_wasm._native.comparable(json.dumps(message)))
     stream_state = message.get("state", {}).get("stream", {}).get("stream_state", {})
     if isinstance(stream_state, dict) and "read_at" in stream_state:
         stream_state["read_at"] = 0
-    text = message.get("log", {}).get("message", "")
-    if text.startswith("summary: "):
-        parts = [re.sub(r" in [0-9.]+ s", " in _ s", p) for p in text.split("; ")]
-        parts[0] = parts[0].split(" s: ")[0] + (" s" if " s: " in parts[0] else "")
-        message["log"]["message"] = "; ".join(parts)
     return message
