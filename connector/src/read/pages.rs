@@ -275,10 +275,13 @@ fn read_page<H: Transport, O: Output>(
     let page_bytes: usize = page.items.iter().map(|r| r.len()).sum();
     let range = lane.lane.range;
     let (plan, tracker, count) = (&read.plan, &mut read.tracker, &lane.count);
+    // The first reading looked every id up already (`repeated`); only a page with repeats, or
+    // a second reading, needs each id looked up again.
+    let look_up = repeated > 0 || count.again;
     let (kept, records) = page.kept(|r, id| {
         let own_id = || id_text(id).map(std::borrow::Cow::into_owned);
         range.is_none_or(|range| range.holds(r))
-            && !count.emitted_before(id)
+            && !(look_up && count.emitted_before(id))
             && (!plan.track_cursor || tracker.keep(incremental::record_cursor(r), own_id))
     });
     if let Some(deletes) = read.deletes.as_mut() {
