@@ -3,7 +3,7 @@
 //! `host` imports.
 
 use crate::error::{ConnectorError, WireCategory};
-use crate::host::{LogLevel, Output, OutputRefusal, StreamStatus};
+use crate::host::{LogLevel, Output, OutputRefusal, StoredFile, StreamStatus};
 use crate::source;
 use crate::wasi_http::WasiTransport;
 
@@ -38,6 +38,7 @@ mod bindings {
 }
 
 use bindings::Guest;
+use bindings::datasource::connector::files as wit_files;
 use bindings::datasource::connector::host as wit_host;
 use bindings::datasource::connector::types as wit;
 
@@ -132,6 +133,27 @@ impl Output for WasiOutput {
 
     fn stream_requests(&mut self, stream: &str, requests: u64) {
         wit_host::stream_requests(stream, requests);
+    }
+
+    fn open_file(&mut self, stream: &str, path: &str) -> Result<u32, String> {
+        wit_files::open_file(stream, path)
+    }
+
+    fn write_file(&mut self, file: u32, chunk: &[u8]) -> Result<(), String> {
+        wit_files::write_file(file, chunk)
+    }
+
+    fn finish_file(&mut self, file: u32, size: u64) -> Result<StoredFile, String> {
+        let stored = wit_files::finish_file(file, size)?;
+        Ok(StoredFile {
+            size: stored.size,
+            sha256: stored.sha256,
+            location: stored.location,
+        })
+    }
+
+    fn abort_file(&mut self, file: u32) {
+        wit_files::abort_file(file);
     }
 }
 

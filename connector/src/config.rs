@@ -27,6 +27,11 @@ pub enum Values {
 
 /// The `values` choices, as the spec lists them.
 pub const VALUES: [&str; 2] = ["raw", "plain"];
+/// The `attachments` choices, as the spec lists them.
+pub const ATTACHMENTS: [&str; 2] = ["links", "files"];
+/// Downloads a run may start by default: Feishu's daily allowance for an app.
+pub const DEFAULT_MAX_DOWNLOADS: u32 = 10_000;
+
 /// The `user_id_type` choices Feishu's search takes.
 pub const USER_ID_TYPES: [&str; 3] = ["open_id", "union_id", "user_id"];
 
@@ -80,6 +85,10 @@ pub struct Config {
     pub revision_recheck_hours: u64,
     /// How often the operator means to sync, in minutes (for the quota plan `check` logs).
     pub sync_every_minutes: Option<u64>,
+    /// Attachments also as files: an attachments stream for each table that has them.
+    pub attachment_files: bool,
+    /// Most files one run downloads.
+    pub max_downloads: u32,
 }
 
 /// Hours after which a table skipped as unchanged is read for real again, by default.
@@ -122,6 +131,8 @@ impl Config {
             revision_recheck_hours: whole(&fields, "revision_recheck_hours")?
                 .unwrap_or(DEFAULT_REVISION_RECHECK_HOURS),
             sync_every_minutes: interval(&fields, "sync_every")?,
+            attachment_files: one_of(&fields, "attachments", &ATTACHMENTS)? == Some("files"),
+            max_downloads: bounded(&fields, "max_downloads", DEFAULT_MAX_DOWNLOADS, u32::MAX)?,
         })
     }
 }

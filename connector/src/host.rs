@@ -39,6 +39,31 @@ impl HttpResponse {
     }
 }
 
+/// The body of an answer, read a chunk at a time (a download that is never held whole).
+pub trait BodyChunks {
+    /// The next chunk, or None at the end; a cut body is a [`TransportFailure::Network`].
+    fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, TransportFailure>;
+}
+
+/// A body read already (what a transport without streaming hands out).
+pub struct WholeBody(pub Option<Vec<u8>>);
+
+impl BodyChunks for WholeBody {
+    fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, TransportFailure> {
+        Ok(self.0.take().filter(|b| !b.is_empty()))
+    }
+}
+
+/// A file the host stored whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredFile {
+    pub size: u64,
+    /// SHA-256 of its bytes, lower-case hex.
+    pub sha256: String,
+    /// Where the host put it (an absolute path or URL).
+    pub location: String,
+}
+
 /// Why a request got no response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransportFailure {
@@ -75,6 +100,16 @@ pub trait Transport {
     /// page while it hands over the current one; `finish` collects the answer.
     fn start(&mut self, request: &HttpRequest) -> Result<Self::Pending, TransportFailure>;
     fn finish(&mut self, pending: Self::Pending) -> Result<HttpResponse, TransportFailure>;
+    /// Sends a request and hands over the answer's status and headers (its `body` empty) and
+    /// its body to read a chunk at a time. By default the body is read whole first.
+    fn open(
+        &mut self,
+        request: &HttpRequest,
+    ) -> Result<(HttpResponse, Box<dyn BodyChunks>), TransportFailure> {
+        let mut response = self.send(request)?;
+        let body = std::mem::take(&mut response.body);
+        Ok((response, Box::new(WholeBody(Some(body)))))
+    }
     /// Sends a request and waits for the answer.
     fn send(&mut self, request: &HttpRequest) -> Result<HttpResponse, TransportFailure> {
         let pending = self.start(request)?;
@@ -106,6 +141,20 @@ pub trait Output {
     }
     /// Reports the requests reading `stream` took, once, as it ends (for the host's summary).
     fn stream_requests(&mut self, _stream: &str, _requests: u64) {}
+    /// Starts a file at `path` (relative to the host's files directory), to be written a
+    /// chunk at a time; the host says why when it refuses (by default it takes no files).
+    fn open_file(&mut self, _stream: &str, _path: &str) -> Result<u32, String> {
+        Err("this host takes no files".into())
+    }
+    fn write_file(&mut self, _file: u32, _chunk: &[u8]) -> Result<(), String> {
+        Err("this host takes no files".into())
+    }
+    /// Ends a file that should hold `size` bytes: stored whole, or removed and why.
+    fn finish_file(&mut self, _file: u32, _size: u64) -> Result<StoredFile, String> {
+        Err("this host takes no files".into())
+    }
+    /// Drops a file being written and what it holds.
+    fn abort_file(&mut self, _file: u32) {}
 }
 
 /// Why a host did not take a batch of output (the WIT `output-error`).
@@ -176,6 +225,12 @@ impl<T: Transport + ?Sized> Transport for &mut T {
     fn finish(&mut self, pending: Self::Pending) -> Result<HttpResponse, TransportFailure> {
         (**self).finish(pending)
     }
+    fn open(
+        &mut self,
+        request: &HttpRequest,
+    ) -> Result<(HttpResponse, Box<dyn BodyChunks>), TransportFailure> {
+        (**self).open(request)
+    }
     fn now_ms(&self) -> u64 {
         (**self).now_ms()
     }
@@ -214,6 +269,18 @@ impl<O: Output + ?Sized> Output for &mut O {
     }
     fn stream_requests(&mut self, stream: &str, requests: u64) {
         (**self).stream_requests(stream, requests)
+    }
+    fn open_file(&mut self, stream: &str, path: &str) -> Result<u32, String> {
+        (**self).open_file(stream, path)
+    }
+    fn write_file(&mut self, file: u32, chunk: &[u8]) -> Result<(), String> {
+        (**self).write_file(file, chunk)
+    }
+    fn finish_file(&mut self, file: u32, size: u64) -> Result<StoredFile, String> {
+        (**self).finish_file(file, size)
+    }
+    fn abort_file(&mut self, file: u32) {
+        (**self).abort_file(file)
     }
 }
 

@@ -8,11 +8,14 @@ use crate::api::client::FeishuClient;
 use crate::config::{Config, MAX_PAGE_SIZE, Values};
 use crate::error::ConnectorError;
 use crate::host::{LogLevel, Output, Transport};
+use crate::read::attachments::{
+    self, AttachmentField, AttachmentStream, Downloads, attachment_fields, read_attachments,
+};
 use crate::read::catalog::{self, StreamDef, SyncMode};
 use crate::read::deletes::DELETED_AT;
 use crate::read::records::{RecordsPage, TableRef};
 use crate::read::schema_drift;
-use crate::read::stream_read::{Selected, StreamStart, read_streams};
+use crate::read::stream_read::{Selected, StreamStart, read_streams, stream_failed};
 use crate::spec::{catalog_entry, specification};
 use crate::state::incremental::{self, SavedState};
 use crate::values::plain::Shape;
@@ -200,6 +203,11 @@ pub fn discover<H: Transport>(host: H, config: &str) -> Result<String, Connector
             client.transport().log(LogLevel::Warn, &message);
         }
         entries.push(catalog_entry(&stream.name, schema));
+        if client.config().attachment_files && !attachment_fields(&fields).is_empty() {
+            entries.push(attachments::catalog_entry(&attachments::stream_name(
+                &stream.name,
+            )));
+        }
     }
     Ok(json!({ "streams": entries }).to_string())
 }
@@ -254,6 +262,7 @@ pub fn read<H: Transport, O: Output>(
 ) -> Result<(), ConnectorError> {
     let mut client = FeishuClient::new(host, Config::parse(config)?);
     let requested = catalog.map(catalog::selected_streams).transpose()?;
+    let with_files = catalog.map(catalog::streams_with_files).unwrap_or_default();
     let mut catalog_fields = catalog
         .map(schema_drift::catalog_fields)
         .unwrap_or_default();
@@ -267,12 +276,39 @@ pub fn read<H: Transport, O: Output>(
     client.authenticate()?;
     let app_token = base::app_token(&mut client)?;
     let mut offered = offered_streams(&mut client, &app_token)?;
-    let selected: Vec<(String, SyncMode)> = requested.unwrap_or_else(|| {
+    let all = requested.is_none();
+    let mut selected: Vec<(String, SyncMode)> = requested.unwrap_or_else(|| {
         offered
             .iter()
             .map(|s| (s.name.clone(), SyncMode::FullRefresh))
             .collect()
     });
+    let attachment_streams = if client.config().attachment_files {
+        let chosen = attachments_selected(&mut client, &app_token, &offered, &mut selected, all);
+        let mut streams = Vec::new();
+        for (name, mode, found) in chosen {
+            let saved = match mode {
+                SyncMode::Incremental => saved.remove(&name).unwrap_or_default(),
+                SyncMode::FullRefresh => SavedState::default(),
+            };
+            let file_reference = with_files.contains(&name);
+            streams.push(
+                found
+                    .map(|(table, fields)| AttachmentStream {
+                        name: name.clone(),
+                        table,
+                        fields,
+                        mode,
+                        saved,
+                        file_reference,
+                    })
+                    .map_err(|e| (name, e)),
+            );
+        }
+        streams
+    } else {
+        Vec::new()
+    };
     if selected
         .iter()
         .any(|(_, mode)| *mode == SyncMode::Incremental)
@@ -298,7 +334,79 @@ pub fn read<H: Transport, O: Output>(
             start,
         })
     });
-    read_streams(&mut client, out, streams)
+    read_streams(&mut client, out, streams)?;
+    let mut downloads = Downloads::default();
+    for stream in attachment_streams {
+        let (name, outcome) = match stream {
+            Ok(stream) => (
+                stream.name.clone(),
+                read_attachments(&mut client, out, stream, &mut downloads),
+            ),
+            Err((name, error)) => (name, Err(error)),
+        };
+        if let Err(error) = outcome {
+            stream_failed(out, &name, error)?;
+        }
+    }
+    Ok(())
+}
+
+/// An attachments stream selected: its name, sync mode, and its table and attachment fields
+/// (or why it is not offered).
+type AttachmentsChoice = (
+    String,
+    SyncMode,
+    Result<(TableRef, Vec<AttachmentField>), ConnectorError>,
+);
+
+/// The attachments streams `selected` names (taken out of it), or, when the read covers
+/// every stream (`all`), one for each table with attachment fields.
+fn attachments_selected<H: Transport>(
+    client: &mut FeishuClient<H>,
+    app_token: &str,
+    offered: &[StreamDef],
+    selected: &mut Vec<(String, SyncMode)>,
+    all: bool,
+) -> Vec<AttachmentsChoice> {
+    let mut chosen = Vec::new();
+    if all {
+        for stream in offered {
+            let fields = base::fields(client, app_token, &stream.table.table_id)
+                .map(|f| attachment_fields(&f));
+            if fields.as_ref().is_ok_and(Vec::is_empty) {
+                continue;
+            }
+            let name = attachments::stream_name(&stream.name);
+            let found = fields.map(|fields| (stream.table.clone(), fields));
+            chosen.push((name, SyncMode::FullRefresh, found));
+        }
+        return chosen;
+    }
+    selected.retain(|(name, mode)| {
+        let Some(table_stream) = name.strip_suffix(attachments::SUFFIX) else {
+            return true;
+        };
+        let Ok(stream) = catalog::match_stream(table_stream, offered) else {
+            return true;
+        };
+        let found = base::fields(client, app_token, &stream.table.table_id).and_then(|f| {
+            let fields = attachment_fields(&f);
+            if fields.is_empty() {
+                return Err(ConnectorError::new(
+                    crate::error::Category::NotFound,
+                    format!(
+                        "stream `{name}`: table {} has no attachment fields (any more); run \
+                         discover again",
+                        stream.table.table_id
+                    ),
+                ));
+            }
+            Ok((stream.table.clone(), fields))
+        });
+        chosen.push((name.clone(), *mode, found));
+        false
+    });
+    chosen
 }
 
 /// The configured table's revision, from the tables list (every table's is there already

@@ -1,5 +1,6 @@
 //! The connection specification (`spec`) and the discovered catalog (`discover`).
 
+use crate::config::ATTACHMENTS;
 use crate::config::{
     DEFAULT_HOST, DEFAULT_PAGE_SIZE, DEFAULT_TABLE_RANGES, MAX_PAGE_SIZE, MAX_TABLE_RANGES,
     USER_ID_TYPES, VALUES,
@@ -100,6 +101,16 @@ pub fn specification() -> Value {
                     "type": "integer", "order": 12, "title": "Most API Calls Per Run",
                     "minimum": 1,
                     "description": "Stop a run cleanly after this many requests to Feishu (token and retries included), saving the state up to the last complete page, so a free tenant's monthly quota is not eaten by one sync. No limit when empty."
+                },
+                "attachments": {
+                    "type": "string", "order": 15, "title": "Attachments",
+                    "enum": ATTACHMENTS, "default": "links",
+                    "description": "links (default): attachment cells as Feishu sends them (metadata and links that need the app's token or expire in 24 h). files: also an attachments stream for each table with attachment fields, one record per file (record_id, field, file_token, name, size, mime_type, sha256, path); reading it downloads each file once, a chunk at a time, into the host's files directory at `path`. Incremental reads download only files not downloaded before."
+                },
+                "max_downloads": {
+                    "type": "integer", "order": 16, "title": "Most Downloads Per Run",
+                    "minimum": 1, "default": 10000,
+                    "description": "Stop the attachments streams cleanly after this many file downloads in one run (Feishu allows an app 10,000 a day), saving which files are done so the next run goes on. Downloads also count in max_api_calls."
                 }
             }
         }

@@ -4,15 +4,17 @@
 //! The request body is written after `handle`; if that write fails (the request was refused or
 //! the connection failed), the response future carries the real cause, which is what we report.
 
-use crate::host::{HttpRequest, HttpResponse, LogLevel, Method, Transport, TransportFailure};
+use crate::host::{
+    BodyChunks, HttpRequest, HttpResponse, LogLevel, Method, Transport, TransportFailure,
+};
 use std::hash::{BuildHasher, RandomState};
 use std::time::{Duration, Instant};
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
-    self as http, ErrorCode, Fields, FutureIncomingResponse, IncomingBody, OutgoingBody,
-    OutgoingRequest, RequestOptions, Scheme,
+    self as http, ErrorCode, Fields, FutureIncomingResponse, IncomingBody, IncomingResponse,
+    OutgoingBody, OutgoingRequest, RequestOptions, Scheme,
 };
-use wasip2::io::streams::StreamError;
+use wasip2::io::streams::{InputStream, StreamError};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 const READ_TIMEOUT: Duration = Duration::from_secs(60);
@@ -60,7 +62,57 @@ pub fn start(request: &HttpRequest) -> Result<Pending, TransportFailure> {
 }
 
 /// Waits for the answer to a started request and reads it whole.
-pub fn finish(Pending { future, written }: Pending) -> Result<HttpResponse, TransportFailure> {
+pub fn finish(pending: Pending) -> Result<HttpResponse, TransportFailure> {
+    let (mut head, mut body) = answer(pending)?;
+    let mut whole = Vec::new();
+    while let Some(chunk) = body.next_chunk()? {
+        whole.extend_from_slice(&chunk);
+    }
+    head.body = whole;
+    Ok(head)
+}
+
+/// The body of an answer as it arrives. Fields drop in order: the stream before its body,
+/// the body before its response.
+pub struct WasiBody {
+    stream: Option<InputStream>,
+    body: Option<IncomingBody>,
+    _response: IncomingResponse,
+}
+
+impl BodyChunks for WasiBody {
+    fn next_chunk(&mut self) -> Result<Option<Vec<u8>>, TransportFailure> {
+        let Some(stream) = &self.stream else {
+            return Ok(None);
+        };
+        loop {
+            match stream.blocking_read(READ_CHUNK) {
+                Ok(chunk) if chunk.is_empty() => continue,
+                Ok(chunk) => return Ok(Some(chunk)),
+                Err(StreamError::Closed) => {
+                    self.stream = None;
+                    if let Some(body) = self.body.take() {
+                        drop(IncomingBody::finish(body));
+                    }
+                    return Ok(None);
+                }
+                Err(StreamError::LastOperationFailed(e)) => {
+                    self.stream = None;
+                    let detail = http::http_error_code(&e)
+                        .map_or_else(|| e.to_debug_string(), |code| format!("{code:?}"));
+                    return Err(TransportFailure::Network(format!(
+                        "reading the response body failed: {detail}"
+                    )));
+                }
+            }
+        }
+    }
+}
+
+/// Waits for the answer to a started request: its status and headers, and its body to read.
+fn answer(
+    Pending { future, written }: Pending,
+) -> Result<(HttpResponse, WasiBody), TransportFailure> {
     future.subscribe().block();
     let response = match future.get() {
         Some(Ok(Ok(response))) => response,
@@ -83,13 +135,20 @@ pub fn finish(Pending { future, written }: Pending) -> Result<HttpResponse, Tran
     let incoming = response
         .consume()
         .map_err(|()| TransportFailure::Network("response body unavailable".into()))?;
-    let body = read_body(&incoming)?;
-    drop(IncomingBody::finish(incoming));
-    Ok(HttpResponse {
+    let stream = incoming
+        .stream()
+        .map_err(|()| TransportFailure::Network("response body stream unavailable".into()))?;
+    let head = HttpResponse {
         status,
         headers,
-        body,
-    })
+        body: Vec::new(),
+    };
+    let body = WasiBody {
+        stream: Some(stream),
+        body: Some(incoming),
+        _response: response,
+    };
+    Ok((head, body))
 }
 
 fn headers(request: &HttpRequest) -> Result<Fields, TransportFailure> {
@@ -134,26 +193,6 @@ fn write_body(body: OutgoingBody, bytes: &[u8]) -> Result<(), String> {
     }
     OutgoingBody::finish(body, None)
         .map_err(|e| format!("finishing the request body failed: {e:?}"))
-}
-
-fn read_body(incoming: &IncomingBody) -> Result<Vec<u8>, TransportFailure> {
-    let stream = incoming
-        .stream()
-        .map_err(|()| TransportFailure::Network("response body stream unavailable".into()))?;
-    let mut body = Vec::new();
-    loop {
-        match stream.blocking_read(READ_CHUNK) {
-            Ok(chunk) => body.extend_from_slice(&chunk),
-            Err(StreamError::Closed) => return Ok(body),
-            Err(StreamError::LastOperationFailed(e)) => {
-                let detail = http::http_error_code(&e)
-                    .map_or_else(|| e.to_debug_string(), |code| format!("{code:?}"));
-                return Err(TransportFailure::Network(format!(
-                    "reading the response body failed: {detail}"
-                )));
-            }
-        }
-    }
 }
 
 fn failure(code: ErrorCode) -> TransportFailure {
@@ -201,6 +240,13 @@ impl Transport for WasiTransport {
     }
     fn finish(&mut self, pending: Self::Pending) -> Result<HttpResponse, TransportFailure> {
         finish(pending)
+    }
+    fn open(
+        &mut self,
+        request: &HttpRequest,
+    ) -> Result<(HttpResponse, Box<dyn BodyChunks>), TransportFailure> {
+        let (head, body) = answer(start(request)?)?;
+        Ok((head, Box::new(body)))
     }
 
     fn now_ms(&self) -> u64 {

@@ -140,6 +140,10 @@ pub struct SandboxArgs {
     /// renamed to FILE only when the run succeeds (a failed run leaves no FILE).
     #[arg(long, value_name = "FILE", global = true)]
     pub output: Option<PathBuf>,
+    /// Where files the connector hands over (attachments) are written, at the relative path
+    /// each record names; created when the first file arrives.
+    #[arg(long, value_name = "DIR", global = true, default_value = "files")]
+    pub files_dir: PathBuf,
 }
 
 /// A validated run configuration.
@@ -217,6 +221,7 @@ impl Cli {
             allow_hosts: "--allow-host".into(),
             max_memory: "--max-memory-mib".into(),
             timeout: "--timeout-secs".into(),
+            files_dir: "--files-dir".into(),
         };
         let choices = Choices {
             allow_hosts: s.allow_host.clone(),
@@ -225,6 +230,7 @@ impl Cli {
             request_timeout_secs: s.request_timeout_secs,
             concurrency: s.concurrency,
             max_rps: s.max_rps,
+            files_dir: Some(s.files_dir.clone()),
         };
         let chosen = Settings::chosen(choices, names).map_err(anyhow::Error::msg)?;
         Ok(RunConfig {

@@ -118,6 +118,8 @@ pub struct Settings {
     /// Requests per second to each host instead of what the component's spec declares
     /// (`x-rate-limit`); None takes the declaration, 0 sets no limit.
     pub max_rps: Option<usize>,
+    /// Where files the component hands over are written (None: the run refuses files).
+    pub files_dir: Option<PathBuf>,
     /// How the front end names these settings in the messages the runner writes.
     pub names: SettingNames,
 }
@@ -132,6 +134,8 @@ pub struct SettingNames {
     pub max_memory: String,
     /// The wall-clock cap ([`Settings::timeout`]).
     pub timeout: String,
+    /// The files directory ([`Settings::files_dir`]).
+    pub files_dir: String,
 }
 
 impl Default for SettingNames {
@@ -140,6 +144,7 @@ impl Default for SettingNames {
             allow_hosts: "Settings::allow_hosts".into(),
             max_memory: "Limits::max_memory_bytes".into(),
             timeout: "Settings::timeout".into(),
+            files_dir: "Settings::files_dir".into(),
         }
     }
 }
@@ -159,6 +164,7 @@ impl Default for Settings {
             progress: false,
             concurrency: 4,
             max_rps: None,
+            files_dir: None,
             names: SettingNames::default(),
         }
     }
@@ -181,6 +187,8 @@ pub struct Choices {
     pub concurrency: Option<u64>,
     /// Requests per second to each host instead of the declared rate (0: no limit).
     pub max_rps: Option<u64>,
+    /// Where files the component hands over are written.
+    pub files_dir: Option<PathBuf>,
 }
 
 impl Settings {
@@ -222,6 +230,7 @@ impl Settings {
             max_rps: choices
                 .max_rps
                 .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
+            files_dir: choices.files_dir,
             names,
             ..defaults
         })

@@ -81,6 +81,7 @@ pub(crate) fn check_ids(state: &AppState, app: &str, table: Option<&str>) -> Opt
                 .iter()
                 .any(|m| m.table_id == t)
             || state.config.extra_tables.iter().any(|(id, _)| id == t)
+            || (t == crate::files::FILES_TABLE_ID && !state.config.files.is_empty())
     };
     table
         .filter(|t| !known(t))

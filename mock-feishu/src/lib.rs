@@ -10,12 +10,14 @@
 mod auth;
 pub mod data;
 mod faults;
+pub mod files;
 mod search;
 mod server;
 
 use auth::*;
 pub use faults::Fault;
 use faults::*;
+pub use files::DownloadFault;
 use search::*;
 use server::*;
 
@@ -66,6 +68,16 @@ pub struct MockConfig {
     /// A Feishu that reads `field_names: []` as "all fields" (the docs are silent on an empty
     /// list; by default the mock answers no fields for it).
     pub empty_field_names_mean_all: bool,
+    /// Sizes of the files in the files table ([`files::FILES_TABLE_ID`], one record each),
+    /// listed after the Base's tables when not empty.
+    pub files: Vec<u64>,
+    /// The files table has advanced permissions: downloads of its files need the `extra`
+    /// parameter its cells carry (HTTP 403 without it).
+    pub files_advanced: bool,
+    /// Downloads allowed per sliding second (Feishu's 5); over it the mock answers 429.
+    pub download_qps: Option<usize>,
+    /// Faults by download request number (1-based, counting retries).
+    pub download_faults: HashMap<usize, DownloadFault>,
 }
 
 impl Default for MockConfig {
@@ -81,6 +93,10 @@ impl Default for MockConfig {
             extra_tables: Vec::new(),
             edits_keep_revision: false,
             empty_field_names_mean_all: false,
+            files: Vec::new(),
+            files_advanced: false,
+            download_qps: None,
+            download_faults: HashMap::new(),
         }
     }
 }
@@ -136,6 +152,13 @@ struct Shared {
     renamed: Vec<(String, String)>,
     /// See [`MockConfig::edits_keep_revision`].
     edits_keep_revision: bool,
+    /// Files added to the files table since start (their sizes).
+    files_added: Vec<u64>,
+    /// Download requests seen, and when those of the last second arrived.
+    downloads: usize,
+    recent_downloads: std::collections::VecDeque<Instant>,
+    /// Downloads answered 429 for exceeding [`MockConfig::download_qps`].
+    download_violations: usize,
 }
 
 impl Shared {
@@ -218,6 +241,8 @@ pub struct MockFeishu {
     addr: SocketAddr,
     shared: Arc<Mutex<Shared>>,
     records: Arc<RecordCache>,
+    /// Files in the files table at start.
+    configured_files: usize,
 }
 
 impl MockFeishu {
@@ -236,6 +261,7 @@ impl MockFeishu {
             ..Shared::default()
         }));
         let records = Arc::new(RecordCache::new(config.records));
+        let configured_files = config.files.len();
         let state = AppState {
             records: records.clone(),
             config: Arc::new(config),
@@ -273,6 +299,7 @@ impl MockFeishu {
             addr,
             shared,
             records,
+            configured_files,
         })
     }
 
@@ -308,6 +335,19 @@ impl MockFeishu {
             shared.modified.insert(i, at_ms);
         }
         first..first + count
+    }
+
+    /// Adds a record with one file of `size` bytes to the files table; returns its file token.
+    pub fn add_file(&self, size: u64) -> String {
+        let mut shared = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+        shared.files_added.push(size);
+        files::file_token(self.configured_files + shared.files_added.len() - 1)
+    }
+
+    /// Download requests seen so far, and those answered 429 for the download quota.
+    pub fn downloads(&self) -> (usize, usize) {
+        let shared = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+        (shared.downloads, shared.download_violations)
     }
 
     /// Deletes main-table records (searches leave them out, batch_get calls them absent).

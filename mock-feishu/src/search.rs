@@ -74,6 +74,9 @@ pub(crate) async fn search_page(
     if let Some(r) = authorize(&state, &headers).or_else(|| check_ids(&state, &app, Some(&table))) {
         return r;
     }
+    if table == crate::files::FILES_TABLE_ID {
+        return crate::files::files_search(&state, &q);
+    }
     if let Some(Fault::Answer(answer)) = fault {
         // Whatever was asked (a page token of the answer's own making, say).
         return (

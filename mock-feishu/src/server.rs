@@ -19,6 +19,10 @@ pub(crate) fn router(state: AppState) -> Router {
             post(search),
         )
         .route("/open-apis/wiki/v2/spaces/get_node", get(wiki_node))
+        .route(
+            "/open-apis/drive/v1/medias/{token}/download",
+            get(crate::files::download),
+        )
         .route("/__mock/stats", get(stats))
         .route("/__mock/requests", get(requests))
         .route("/probe", post(probe))
@@ -228,6 +232,13 @@ pub(crate) async fn tables(
     let mut items = items;
     let has_more = end < all.len();
     if !has_more {
+        if !state.config.files.is_empty() {
+            let revision = 1 + state.shared().files_added.len();
+            items.push(
+                json!({"table_id": files::FILES_TABLE_ID, "name": files::FILES_TABLE_NAME,
+                              "revision": revision}),
+            );
+        }
         let extra = state.config.extra_tables.iter();
         items.extend(extra.map(|(id, name)| json!({"table_id": id, "name": name, "revision": 1})));
     }
@@ -272,7 +283,11 @@ pub(crate) async fn fields(
     {
         return r;
     }
-    let mut items = data::table_fields(&table);
+    let mut items = if table == files::FILES_TABLE_ID {
+        files::file_fields()
+    } else {
+        data::table_fields(&table)
+    };
     if table == data::TABLE_ID {
         let shared = state.shared();
         for field in &mut items {

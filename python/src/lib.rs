@@ -150,7 +150,7 @@ impl Runner {
     /// (wasmtime's default when None). Every limit left None takes the runner's default
     /// (`Settings::default()`); the rate limit is what the component's spec declares unless `max_rps` is given.
     #[new]
-    #[pyo3(signature = (component=None, allow_hosts=Vec::new(), max_memory_mib=None, timeout_secs=None, request_timeout_secs=None, cache_dir=None, concurrency=None, max_rps=None))]
+    #[pyo3(signature = (component=None, allow_hosts=Vec::new(), max_memory_mib=None, timeout_secs=None, request_timeout_secs=None, cache_dir=None, concurrency=None, max_rps=None, files_dir=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -162,11 +162,13 @@ impl Runner {
         cache_dir: Option<std::path::PathBuf>,
         concurrency: Option<usize>,
         max_rps: Option<usize>,
+        files_dir: Option<std::path::PathBuf>,
     ) -> PyResult<Self> {
         let names = SettingNames {
             allow_hosts: "allow_hosts".into(),
             max_memory: "max_memory_mib".into(),
             timeout: "timeout_secs".into(),
+            files_dir: "files_dir".into(),
         };
         let choices = Choices {
             allow_hosts,
@@ -175,6 +177,7 @@ impl Runner {
             request_timeout_secs,
             concurrency: concurrency.map(|n| n as u64),
             max_rps: max_rps.map(|n| n as u64),
+            files_dir,
         };
         let settings = Settings::chosen(choices, names).map_err(PyValueError::new_err)?;
         let cache = cache_dir.map_or(CompileCache::Default, CompileCache::Dir);

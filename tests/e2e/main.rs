@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod attachments;
 mod bad_config;
 mod base_streams;
 mod big_table;

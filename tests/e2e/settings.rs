@@ -10,6 +10,7 @@ fn names() -> SettingNames {
         allow_hosts: "--allow-host".into(),
         max_memory: "--max-memory-mib".into(),
         timeout: "--timeout-secs".into(),
+        files_dir: "--files-dir".into(),
     }
 }
 
@@ -23,6 +24,7 @@ fn choices_become_settings_over_the_defaults() {
             request_timeout_secs: Some(0),
             concurrency: Some(500),
             max_rps: Some(0),
+            files_dir: Some("out/files".into()),
         },
         names(),
     )
@@ -37,6 +39,7 @@ fn choices_become_settings_over_the_defaults() {
     );
     assert_eq!(settings.concurrency, 64, "at most 64 streams at once");
     assert_eq!(settings.max_rps, Some(0));
+    assert_eq!(settings.files_dir, Some("out/files".into()));
     let defaults = Settings::chosen(Choices::default(), names()).expect("no choices");
     assert_eq!(defaults.concurrency, Settings::default().concurrency);
     assert_eq!(defaults.limits.max_memory_bytes, 256 << 20);

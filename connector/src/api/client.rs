@@ -6,7 +6,8 @@ use crate::api::token::{TOKEN_PATH, TenantToken};
 use crate::config::Config;
 use crate::error::{Category, ConnectorError};
 use crate::host::{
-    HttpRequest, HttpResponse, LogLevel, Method, Transport, TransportFailure, shown_path,
+    BodyChunks, HttpRequest, HttpResponse, LogLevel, Method, Transport, TransportFailure,
+    shown_path,
 };
 use crate::read::records::TableRef;
 use std::time::Duration;
@@ -72,6 +73,30 @@ fn search_request(url: &str, body: &str, bearer: Option<String>) -> HttpRequest 
         bearer,
         json_body: Some(body.to_string()),
     }
+}
+
+/// What the attempts at one request have used of the retry policy.
+#[derive(Debug, Default)]
+pub struct Attempts {
+    pub retries: u32,
+    pub rate_limited: u32,
+    pub refreshed: bool,
+}
+
+/// Most of an error answer's body read (enough for Feishu's JSON error).
+const ERROR_BODY_LIMIT: usize = 64 << 10;
+
+/// Up to `limit` bytes of `body` (what an error answer says); a cut body gives what came.
+fn read_some(body: &mut dyn BodyChunks, limit: usize) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    while bytes.len() < limit {
+        match body.next_chunk() {
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    bytes.truncate(limit);
+    bytes
 }
 
 impl<H: Transport> FeishuClient<H> {
@@ -305,18 +330,13 @@ impl<H: Transport> FeishuClient<H> {
         mut first: Option<Result<HttpResponse, TransportFailure>>,
         build: impl Fn(Option<String>) -> HttpRequest,
     ) -> Result<HttpResponse, ConnectorError> {
-        let (mut retries, mut rate_limit_retries, mut refreshed) = (0, 0, false);
+        let mut attempts = Attempts::default();
         loop {
             let outcome = match first.take() {
                 Some(outcome) => outcome,
                 None => {
-                    let bearer = if authorized {
-                        Some(self.bearer()?)
-                    } else {
-                        None
-                    };
-                    self.spend(what)?;
-                    self.host.send(&build(bearer))
+                    let request = self.next_attempt(what, authorized, &build)?;
+                    self.host.send(&request)
                 }
             };
             let verdict = match outcome {
@@ -326,61 +346,126 @@ impl<H: Transport> FeishuClient<H> {
                 },
                 Err(failure) => self.transport_verdict(failure, what),
             };
-            match verdict {
-                Verdict::Success => unreachable!("returned above"),
-                Verdict::RefreshToken if authorized && !refreshed => {
-                    self.host.log(
-                        LogLevel::Info,
-                        "Feishu rejected the tenant token; fetching a new one",
-                    );
-                    self.token = None;
-                    refreshed = true;
-                }
-                Verdict::RefreshToken => {
-                    return Err(ConnectorError::new(
-                        Category::Auth,
-                        format!(
-                            "Feishu rejected the tenant token for {what} even after a new one was fetched"
-                        ),
-                    ));
-                }
-                Verdict::RateLimited {
-                    wait,
-                    reason,
-                    upstream,
-                } => {
-                    if rate_limit_retries >= self.policy.max_rate_limit_retries {
-                        return Err(ConnectorError::new(
-                            Category::RateLimited(wait),
-                            format!(
-                                "still rate-limited after {rate_limit_retries} retries: {reason}"
-                            ),
-                        )
-                        .with_upstream(upstream));
+            self.after(verdict, &mut attempts, what, authorized)?;
+        }
+    }
+
+    /// The request of the next attempt (with the bearer token when `authorized`), counted
+    /// against the budget.
+    fn next_attempt(
+        &mut self,
+        what: &str,
+        authorized: bool,
+        build: &impl Fn(Option<String>) -> HttpRequest,
+    ) -> Result<HttpRequest, ConnectorError> {
+        let bearer = if authorized {
+            Some(self.bearer()?)
+        } else {
+            None
+        };
+        self.spend(what)?;
+        Ok(build(bearer))
+    }
+
+    /// GET `url` for its body a chunk at a time (a file download): the answer's head and body
+    /// once it is a 2xx or 3xx; other answers are classified and retried like any request.
+    /// `authorized` sends the tenant token (only ever to `lark_host`).
+    pub fn open_get(
+        &mut self,
+        what: &str,
+        url: &str,
+        authorized: bool,
+    ) -> Result<(HttpResponse, Box<dyn BodyChunks>), ConnectorError> {
+        let build = |bearer| HttpRequest {
+            method: Method::Get,
+            url: url.to_string(),
+            bearer,
+            json_body: None,
+        };
+        let mut attempts = Attempts::default();
+        loop {
+            let request = self.next_attempt(what, authorized, &build)?;
+            let verdict = match self.host.open(&request) {
+                Ok((head, body)) if (200..400).contains(&head.status) => return Ok((head, body)),
+                Ok((mut head, mut body)) => {
+                    head.body = read_some(&mut *body, ERROR_BODY_LIMIT);
+                    match classify(&head, what) {
+                        Verdict::Success => Verdict::Retry {
+                            reason: format!("{what} answered HTTP {}", head.status),
+                            upstream: Default::default(),
+                        },
+                        verdict => verdict,
                     }
-                    let pause = wait
-                        .unwrap_or_else(|| self.backoff(rate_limit_retries))
-                        .min(self.policy.max_rate_limit_wait);
-                    rate_limit_retries += 1;
-                    self.pause(pause, &reason);
                 }
-                Verdict::Retry { reason, upstream } => {
-                    if upstream.code.is_some_and(|code| BUSY_CODES.contains(&code)) {
-                        self.busy += 1;
-                    }
-                    if retries >= self.policy.max_retries {
-                        return Err(ConnectorError::new(
-                            Category::Transient,
-                            format!("gave up after {retries} retries: {reason}"),
-                        )
-                        .with_upstream(upstream));
-                    }
-                    let pause = self.backoff(retries);
-                    retries += 1;
-                    self.pause(pause, &reason);
-                }
-                Verdict::Fail(error) => return Err(error),
+                Err(failure) => self.transport_verdict(failure, what),
+            };
+            self.after(verdict, &mut attempts, what, authorized)?;
+        }
+    }
+
+    /// Waits or gives up after a failed attempt, as `verdict` says and the policy allows.
+    pub fn after(
+        &mut self,
+        verdict: Verdict,
+        attempts: &mut Attempts,
+        what: &str,
+        authorized: bool,
+    ) -> Result<(), ConnectorError> {
+        match verdict {
+            Verdict::Success => Ok(()),
+            Verdict::RefreshToken if authorized && !attempts.refreshed => {
+                self.host.log(
+                    LogLevel::Info,
+                    "Feishu rejected the tenant token; fetching a new one",
+                );
+                self.token = None;
+                attempts.refreshed = true;
+                Ok(())
             }
+            Verdict::RefreshToken => Err(ConnectorError::new(
+                Category::Auth,
+                format!(
+                    "Feishu rejected the tenant token for {what} even after a new one was fetched"
+                ),
+            )),
+            Verdict::RateLimited {
+                wait,
+                reason,
+                upstream,
+            } => {
+                let done = attempts.rate_limited;
+                if done >= self.policy.max_rate_limit_retries {
+                    return Err(ConnectorError::new(
+                        Category::RateLimited(wait),
+                        format!("still rate-limited after {done} retries: {reason}"),
+                    )
+                    .with_upstream(upstream));
+                }
+                let pause = wait
+                    .unwrap_or_else(|| self.backoff(done))
+                    .min(self.policy.max_rate_limit_wait);
+                attempts.rate_limited += 1;
+                self.pause(pause, &reason);
+                Ok(())
+            }
+            Verdict::Retry { reason, upstream } => {
+                if upstream.code.is_some_and(|code| BUSY_CODES.contains(&code)) {
+                    self.busy += 1;
+                }
+                let done = attempts.retries;
+                if done >= self.policy.max_retries {
+                    return Err(ConnectorError::new(
+                        Category::Transient,
+                        format!("gave up after {done} retries: {reason}"),
+                    )
+                    .with_upstream(upstream));
+                }
+                let pause = self.backoff(done);
+                attempts.retries += 1;
+                self.pause(pause, &reason);
+                Ok(())
+            }
+            Verdict::Fail(error) => Err(error),
         }
     }
 

@@ -58,6 +58,20 @@ pub fn selected_streams(text: &str) -> Result<Vec<(String, SyncMode)>, Connector
     Ok(selected)
 }
 
+/// The streams a configured catalog asks files of (`include_files: true`, Airbyte's file
+/// transfer).
+pub fn streams_with_files(text: &str) -> Vec<String> {
+    let value: Value = serde_json::from_str(text).unwrap_or_default();
+    let streams = value.get("streams").and_then(Value::as_array);
+    streams
+        .into_iter()
+        .flatten()
+        .filter(|entry| entry.get("include_files").and_then(Value::as_bool) == Some(true))
+        .filter_map(|entry| entry.pointer("/stream/name").and_then(Value::as_str))
+        .map(str::to_string)
+        .collect()
+}
+
 /// The offered stream a catalog name means: the same name, or the same table under an older
 /// name (the table was renamed since discover; its records keep the catalog's name). When
 /// there is none, the error says whether the table is gone or the name was never offered.

@@ -3,6 +3,7 @@
 //! | module | job |
 //! |---|---|
 //! | [`catalog`] | the streams offered and the configured catalog's choices |
+//! | [`attachments`] | attachments streams: each file downloaded once, a chunk at a time |
 //! | [`stream_read`] | streams read at once, taking turns page by page, each opened and ended |
 //! | [`planning`] | a stream's searches planned: sort, filters, creation-time ranges |
 //! | [`ranges`] | a big table split into ranges of creation time read at once |
@@ -12,6 +13,7 @@
 //! | [`schema_drift`] | fields renamed, added or retyped since the catalog was discovered |
 //! | [`deletes`] | records deleted in Feishu, confirmed before they are reported |
 
+pub mod attachments;
 pub mod catalog;
 pub mod deletes;
 pub mod pages;

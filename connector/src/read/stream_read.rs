@@ -105,7 +105,7 @@ fn end_all<O: Output>(
 
 /// Reports a stream's failure as that stream's; a closed output or rejected credentials are
 /// returned instead: no other stream can do better.
-fn stream_failed<O: Output>(
+pub fn stream_failed<O: Output>(
     out: &mut O,
     stream: &str,
     error: ConnectorError,

@@ -6,7 +6,7 @@
 use crate::error::ConnectorError;
 use crate::read::records::TableRef;
 use crate::read::scan::{each_member, value_span};
-use crate::state::record_ids::RecordIds;
+use crate::state::record_ids::{NameSet, RecordIds};
 use crate::values::fields::FieldInfo;
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -32,6 +32,8 @@ pub const BELONGS_TO: &str = "table";
 pub const CURSOR_IDS: &str = "cursor_ids";
 /// State member holding where a read stopped part way stood ([`ResumePoint`]).
 pub const RESUME: &str = "resume";
+/// State member of an attachments stream: the file tokens downloaded ([`NameSet`]).
+pub const FILES_DONE: &str = "files_done";
 /// Records emitted with exactly the cursor's time are remembered by id up to this many; past
 /// it they are emitted again by the next read (a tie that large is rare).
 pub const MAX_CURSOR_IDS: usize = 10_000;
@@ -53,6 +55,8 @@ pub struct SavedState {
     pub resume: Option<ResumePoint>,
     /// When the stream was last read for real (ms since the epoch).
     pub read_at: Option<i64>,
+    /// The files an attachments stream has downloaded, by file token.
+    pub files_done: Option<NameSet>,
 }
 
 /// The table a state belongs to: the Base (by a hash of its app token, which the state must
@@ -262,6 +266,9 @@ fn saved_state(stream_state: &Value, stream: &str) -> Result<SavedState, Connect
     let resume = member(RESUME)
         .map(|v| ResumePoint::from_state(v).map_err(|why| drop_it(RESUME, why)))
         .transpose()?;
+    let files_done = member(FILES_DONE)
+        .map(|v| NameSet::from_state(v).map_err(|why| drop_it(FILES_DONE, why)))
+        .transpose()?;
     Ok(SavedState {
         cursor: integer(CURSOR_FIELD, "ms since the epoch")?,
         record_ids,
@@ -270,7 +277,13 @@ fn saved_state(stream_state: &Value, stream: &str) -> Result<SavedState, Connect
         cursor_ids,
         resume,
         read_at: integer(READ_AT, "ms since the epoch")?,
+        files_done,
     })
+}
+
+/// The state of an attachments stream: the table it belongs to and the files it downloaded.
+pub fn attachments_state(identity: &StateIdentity, done: &NameSet) -> String {
+    json!({BELONGS_TO: identity.to_state(), FILES_DONE: done.to_state()}).to_string()
 }
 
 /// The `last_modified_time` of a record's JSON text, if it has one.

@@ -105,22 +105,7 @@ impl RecordIds {
 
     /// The state's form: `{"count", "keys" (base64 varint deltas), "others"}`.
     pub fn to_state(&self) -> Value {
-        let mut bytes = Vec::with_capacity(self.keys.len() * 7);
-        let mut previous = 0u64;
-        for &key in &self.keys {
-            let mut delta = key - previous;
-            previous = key;
-            loop {
-                let low = (delta & 0x7f) as u8;
-                delta >>= 7;
-                if delta == 0 {
-                    bytes.push(low);
-                    break;
-                }
-                bytes.push(low | 0x80);
-            }
-        }
-        let mut state = json!({"count": self.len(), "keys": BASE64.encode(bytes)});
+        let mut state = json!({"count": self.len(), "keys": encode_keys(&self.keys)});
         if !self.others.is_empty() {
             state["others"] = json!(self.others);
         }
@@ -129,32 +114,7 @@ impl RecordIds {
 
     /// Reads the state's form back; the error says what is wrong with it.
     pub fn from_state(state: &Value) -> Result<Self, String> {
-        let text = state
-            .get("keys")
-            .and_then(Value::as_str)
-            .ok_or("has no `keys` string")?;
-        let bytes = BASE64
-            .decode(text)
-            .map_err(|e| format!("`keys` is not base64: {e}"))?;
-        let mut keys = BTreeSet::new();
-        let (mut previous, mut delta, mut shift) = (0u64, 0u64, 0u32);
-        for byte in bytes {
-            if shift > 63 {
-                return Err("`keys` holds a number too large".into());
-            }
-            delta |= u64::from(byte & 0x7f) << shift;
-            shift += 7;
-            if byte & 0x80 == 0 {
-                previous = previous
-                    .checked_add(delta)
-                    .ok_or("`keys` holds a number too large")?;
-                keys.insert(previous);
-                (delta, shift) = (0, 0);
-            }
-        }
-        if shift != 0 {
-            return Err("`keys` ends inside a number".into());
-        }
+        let keys = decode_keys(state)?;
         let others = match state.get("others") {
             None | Some(Value::Null) => BTreeSet::new(),
             Some(Value::Array(items)) => items
@@ -165,6 +125,91 @@ impl RecordIds {
             Some(_) => return Err("`others` must be an array of strings".into()),
         };
         Ok(Self { keys, others })
+    }
+}
+
+/// Sorted keys as base64 of their differences in LEB128 varints.
+fn encode_keys(keys: &BTreeSet<u64>) -> String {
+    let mut bytes = Vec::with_capacity(keys.len() * 7);
+    let mut previous = 0u64;
+    for &key in keys {
+        let mut delta = key - previous;
+        previous = key;
+        loop {
+            let low = (delta & 0x7f) as u8;
+            delta >>= 7;
+            if delta == 0 {
+                bytes.push(low);
+                break;
+            }
+            bytes.push(low | 0x80);
+        }
+    }
+    BASE64.encode(bytes)
+}
+
+/// The keys a state's `keys` member holds ([`encode_keys`]'s form).
+fn decode_keys(state: &Value) -> Result<BTreeSet<u64>, String> {
+    let text = state
+        .get("keys")
+        .and_then(Value::as_str)
+        .ok_or("has no `keys` string")?;
+    let bytes = BASE64
+        .decode(text)
+        .map_err(|e| format!("`keys` is not base64: {e}"))?;
+    let mut keys = BTreeSet::new();
+    let (mut previous, mut delta, mut shift) = (0u64, 0u64, 0u32);
+    for byte in bytes {
+        if shift > 63 {
+            return Err("`keys` holds a number too large".into());
+        }
+        delta |= u64::from(byte & 0x7f) << shift;
+        shift += 7;
+        if byte & 0x80 == 0 {
+            previous = previous
+                .checked_add(delta)
+                .ok_or("`keys` holds a number too large")?;
+            keys.insert(previous);
+            (delta, shift) = (0, 0);
+        }
+    }
+    if shift != 0 {
+        return Err("`keys` ends inside a number".into());
+    }
+    Ok(keys)
+}
+
+/// A set of names (file tokens) kept as their 64-bit hashes: about 9 bytes a name in the
+/// state whatever its length. Two names with one hash would pass for one (about 3e-8 for a
+/// million names).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NameSet(BTreeSet<u64>);
+
+impl NameSet {
+    /// Adds `name`; false when it was there already.
+    pub fn insert(&mut self, name: &str) -> bool {
+        self.0.insert(hash64(name.as_bytes()))
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.contains(&hash64(name.as_bytes()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The state's form: `{"count", "keys"}`.
+    pub fn to_state(&self) -> Value {
+        json!({"count": self.len(), "keys": encode_keys(&self.0)})
+    }
+
+    pub fn from_state(state: &Value) -> Result<Self, String> {
+        decode_keys(state).map(Self)
     }
 }
 

@@ -68,6 +68,10 @@ impl Runtime {
             &mut linker,
             |data| data,
         )?;
+        bindings::datasource::connector::files::add_to_linker::<_, HasSelf<_>>(
+            &mut linker,
+            |data| data,
+        )?;
         let pre = linker
             .instantiate_pre(&component)
             .map_err(anyhow::Error::from)

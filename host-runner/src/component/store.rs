@@ -7,10 +7,11 @@ use crate::component::bindings::datasource::connector::types::{
     ConnectorError, ErrorCategory as WitCategory, InvalidRecord, LogLevel, OutputError,
     StreamStatus,
 };
-use crate::component::bindings::datasource::connector::{host, types};
+use crate::component::bindings::datasource::connector::{files, host, types};
 use crate::run::guest_stderr::GuestStderr;
 use crate::run::output::{SharedOutput, lock};
 use crate::sandbox::egress::SandboxHooks;
+use crate::sandbox::files::FileStore;
 use crate::sandbox::limits::{Limits, StoreCap};
 use protocol::{ConnectorFailure, ErrorCategory, Level, Refusal, Report, Status};
 use wasmtime::component::ResourceTable;
@@ -28,6 +29,8 @@ pub struct StoreData {
     /// How many streams the instance's `read` may have in progress at once (1 unless the
     /// run gives the whole read to this instance).
     pub streams_at_once: u32,
+    /// Files the component hands over (none unless the run has a files directory).
+    pub files: FileStore,
 }
 
 impl StoreData {
@@ -52,6 +55,7 @@ impl StoreData {
             limiter: StoreCap::new(limits.max_memory_bytes, names.max_memory.clone()),
             output,
             streams_at_once: 1,
+            files: FileStore::new(None, &names.files_dir),
         }
     }
 
@@ -112,6 +116,29 @@ fn output_error(refusal: Refusal) -> OutputError {
 }
 
 impl types::Host for StoreData {}
+
+impl files::Host for StoreData {
+    fn open_file(&mut self, _stream: String, path: String) -> Result<u32, String> {
+        self.files.open(&path)
+    }
+
+    fn write_file(&mut self, file: u32, chunk: Vec<u8>) -> Result<(), String> {
+        self.files.write(file, &chunk)
+    }
+
+    fn finish_file(&mut self, file: u32, size: u64) -> Result<files::StoredFile, String> {
+        let stored = self.files.finish(file, size)?;
+        Ok(files::StoredFile {
+            size: stored.size,
+            sha256: stored.sha256,
+            location: stored.location.display().to_string(),
+        })
+    }
+
+    fn abort_file(&mut self, file: u32) {
+        self.files.abort(file)
+    }
+}
 
 impl host::Host for StoreData {
     fn emit_records(&mut self, stream: String, records: Vec<Vec<u8>>) -> Result<(), OutputError> {

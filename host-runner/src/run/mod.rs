@@ -32,6 +32,7 @@ use crate::run::inputs::Inputs;
 use crate::run::output::{BoxedSink, Output, SharedOutput, lock, output};
 use crate::run::watchdog::{WorkerEvent, lock_within, watch};
 use crate::sandbox::egress::RunGrants;
+use crate::sandbox::files::FileStore;
 use crate::sandbox::grants::{allow_list, log_grants};
 use crate::sandbox::placeholders::Placeholders;
 use crate::sandbox::request_rate::{DeclaredLimit, uncounted_paths};
@@ -197,6 +198,8 @@ fn execute(
         Operation::Read { .. } => {
             // One instance reads the whole catalog, up to `--concurrency` streams at once
             // taking turns, on one token, one tables list and one budget.
+            store.data_mut().files =
+                FileStore::new(settings.files_dir.clone(), &settings.names.files_dir);
             store.data_mut().streams_at_once =
                 u32::try_from(settings.concurrency.max(1)).unwrap_or(u32::MAX);
             let call = source.call_read(

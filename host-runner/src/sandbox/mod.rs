@@ -10,9 +10,11 @@
 //! | [`stats`] | what the run's requests cost (the summary's figures) |
 //! | [`placeholders`] | secrets the host keeps, put back into granted requests |
 //! | [`limits`] | memory and instance caps, and what a trap means |
+//! | [`files`] | files the component hands over, kept under the run's files directory |
 
 pub mod dial;
 pub mod egress;
+pub mod files;
 pub mod grants;
 pub mod hosts;
 pub mod limits;

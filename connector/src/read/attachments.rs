@@ -1,0 +1,649 @@
+//! Attachments as files (config `attachments: files`): for each table with attachment fields an
+//! attachments stream, one record per file of each record (`record_id`, field, `file_token`,
+//! name, size, type, `sha256`, `path`). Reading it pages through the table asking only for its
+//! attachment fields and downloads each file once, a chunk at a time from the answer's body to
+//! the host's file ([`Output::open_file`]), which keeps it only when it holds every byte.
+//!
+//! Flow: [`read_attachments`] (STARTED, the state's files, pages) → [`AttachmentRead::page`]
+//! (each attachment of a page: skipped when done, else [`AttachmentRead::fetch`], then its
+//! record) → the state (the file tokens done) after each page and at the end. A download cut
+//! short is dropped by the host and tried again; a file that still fails, or the run's
+//! `max_downloads`, ends the stream with the error naming the record and the file, the state
+//! keeping every file done so that the next run goes on.
+
+use crate::api::client::FeishuClient;
+use crate::api::url::HttpUrl;
+use crate::error::{Category, ConnectorError};
+use crate::host::{LogLevel, Output, StoredFile, StreamStatus, Transport, encode_component};
+use crate::read::catalog::SyncMode;
+use crate::read::records::{RecordsPage, TableRef};
+use crate::state::incremental::{SavedState, StateIdentity, attachments_state};
+use crate::state::record_ids::NameSet;
+use crate::values::fields::FieldInfo;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Type code of an attachment field.
+pub const ATTACHMENT_TYPE: i64 = 17;
+/// What an attachments stream's name adds to its table stream's name.
+pub const SUFFIX: &str = "_attachments";
+/// Records a page of the attachments scan asks for (Feishu's most).
+const SCAN_PAGE_SIZE: u32 = 500;
+/// Feishu allows 5 downloads a second: one starts at most this often.
+const DOWNLOAD_SPACING_MS: u64 = 205;
+/// Tries of one file whose body was cut short (or came short) before the stream fails.
+const DOWNLOAD_TRIES: u32 = 3;
+/// Redirects followed for one download (each to a host the runner must grant).
+const MAX_REDIRECTS: u32 = 3;
+
+/// An attachment field of a table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachmentField {
+    pub id: String,
+    pub name: String,
+}
+
+/// A table's attachment fields.
+pub fn attachment_fields(fields: &[FieldInfo]) -> Vec<AttachmentField> {
+    fields
+        .iter()
+        .filter(|f| f.type_code == ATTACHMENT_TYPE)
+        .map(|f| AttachmentField {
+            id: f.field_id.clone().unwrap_or_else(|| f.field_name.clone()),
+            name: f.field_name.clone(),
+        })
+        .collect()
+}
+
+/// The attachments stream of the table stream `table_stream`.
+pub fn stream_name(table_stream: &str) -> String {
+    format!("{table_stream}{SUFFIX}")
+}
+
+/// The schema of an attachments stream's records.
+pub fn schema() -> Value {
+    let text = json!({"type": "string"});
+    json!({
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "type": "object",
+        "additionalProperties": true,
+        "properties": {
+            "table_id": text, "record_id": text, "field_id": text, "field_name": text,
+            "file_token": text, "name": text,
+            "size": {"type": "integer", "description": "Bytes of the file as downloaded."},
+            "mime_type": {"type": ["string", "null"]},
+            "sha256": {"type": "string", "description": "SHA-256 of the file, lower-case hex."},
+            "path": {"type": "string", "description": "Where the file is, relative to the host's files directory."},
+            "downloaded_at": {"type": "integer", "description": "When the file was downloaded (ms since the epoch)."},
+            "file_reference": {"type": ["object", "null"]}
+        }
+    })
+}
+
+/// The catalog entry of an attachments stream: keyed by record, field and file; incremental
+/// by download time (a file is downloaded once).
+pub fn catalog_entry(name: &str) -> Value {
+    json!({
+        "name": name,
+        "json_schema": schema(),
+        "supported_sync_modes": ["full_refresh", "incremental"],
+        "source_defined_cursor": true,
+        "default_cursor_field": ["downloaded_at"],
+        "source_defined_primary_key": [["record_id"], ["field_id"], ["file_token"]],
+        "is_resumable": false,
+        "is_file_based": true
+    })
+}
+
+/// An attachments stream to read.
+pub struct AttachmentStream {
+    pub name: String,
+    pub table: TableRef,
+    pub fields: Vec<AttachmentField>,
+    pub mode: SyncMode,
+    pub saved: SavedState,
+    /// The configured catalog asks for Airbyte's file transfer (`include_files`).
+    pub file_reference: bool,
+}
+
+/// The run's downloads: how many were started, and when the last one was.
+#[derive(Debug, Default)]
+pub struct Downloads {
+    pub started: u32,
+    last_start_ms: Option<u64>,
+}
+
+/// One attachment of one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Attachment {
+    record_id: String,
+    field: AttachmentField,
+    file_token: String,
+    name: String,
+    size: Option<u64>,
+    mime_type: Option<String>,
+    /// The `extra` query value (already encoded) a table with advanced permissions needs.
+    extra: Option<String>,
+}
+
+impl Attachment {
+    /// How messages name it.
+    fn shown(&self) -> String {
+        format!(
+            "file {} ({:?}) of record {}, field {:?}",
+            self.file_token, self.name, self.record_id, self.field.name
+        )
+    }
+}
+
+/// A file downloaded in this run (a file token may stand in several records).
+#[derive(Debug, Clone)]
+struct Downloaded {
+    stored: StoredFile,
+    path: String,
+    at_ms: i64,
+}
+
+/// Reads an attachments stream; its failure is returned (the caller reports it as the
+/// stream's), the state of the files done emitted first.
+pub fn read_attachments<H: Transport, O: Output>(
+    client: &mut FeishuClient<H>,
+    out: &mut O,
+    stream: AttachmentStream,
+    downloads: &mut Downloads,
+) -> Result<(), ConnectorError> {
+    out.stream_status(&stream.name, StreamStatus::Started);
+    let sent_before = client.requests_sent();
+    let identity = StateIdentity::of(&stream.table);
+    let done = match (&stream.mode, stream.saved.files_done.clone()) {
+        (SyncMode::Incremental, Some(done)) => match &stream.saved.identity {
+            Some(saved) if saved.difference(&identity).is_some() => {
+                out.log(
+                    LogLevel::Warn,
+                    &format!(
+                        "stream `{}`: the state was written for another table; downloading \
+                         every file again",
+                        stream.name
+                    ),
+                );
+                NameSet::default()
+            }
+            _ => done,
+        },
+        _ => NameSet::default(),
+    };
+    let mut read = AttachmentRead {
+        stream: &stream,
+        done,
+        run: HashMap::new(),
+        emitted: NameSet::default(),
+        identity,
+    };
+    let outcome = read.pages(client, out, downloads);
+    out.stream_requests(&stream.name, client.requests_sent() - sent_before);
+    let saved = read.save(out);
+    outcome.and(saved)?;
+    out.stream_status(&stream.name, StreamStatus::Complete);
+    Ok(())
+}
+
+/// An attachments stream being read.
+struct AttachmentRead<'s> {
+    stream: &'s AttachmentStream,
+    /// File tokens downloaded by earlier runs (incremental) and this one.
+    done: NameSet,
+    /// Files downloaded in this run, by file token.
+    run: HashMap<String, Downloaded>,
+    /// Records emitted in this run (record, field and file), against repeated pages.
+    emitted: NameSet,
+    identity: StateIdentity,
+}
+
+impl AttachmentRead<'_> {
+    fn pages<H: Transport, O: Output>(
+        &mut self,
+        client: &mut FeishuClient<H>,
+        out: &mut O,
+        downloads: &mut Downloads,
+    ) -> Result<(), ConnectorError> {
+        let body = self.search_body();
+        let mut page_token: Option<String> = None;
+        let mut tokens_seen = NameSet::default();
+        loop {
+            let response = client.search_records(
+                &self.stream.table,
+                &body,
+                SCAN_PAGE_SIZE,
+                page_token.as_deref(),
+            )?;
+            let page = RecordsPage::parse(&response.body)?;
+            let attachments = attachments_of(&page.items, &self.stream.fields)?;
+            let (has_more, next) = (page.has_more, page.page_token.clone());
+            for attachment in attachments {
+                self.attachment(client, out, downloads, attachment)?;
+            }
+            if self.stream.mode == SyncMode::Incremental {
+                self.save(out)?;
+            }
+            match next.filter(|_| has_more) {
+                // A page token seen before would read the same pages again, for ever.
+                Some(token) if tokens_seen.insert(&token) => page_token = Some(token),
+                Some(token) => {
+                    return Err(ConnectorError::bad_response(format!(
+                        "Feishu answered page token {token:?} a second time while listing \
+                         the attachments of table {}",
+                        self.stream.table.table_id
+                    )));
+                }
+                None => return Ok(()),
+            }
+        }
+    }
+
+    /// The search body: only the attachment fields, no automatic fields.
+    fn search_body(&self) -> String {
+        let names: Vec<&str> = self.stream.fields.iter().map(|f| f.name.as_str()).collect();
+        json!({"field_names": names, "automatic_fields": false}).to_string()
+    }
+
+    /// One attachment: skipped when its file was done by an earlier run, else downloaded
+    /// (once a run) and its record emitted (once a run).
+    fn attachment<H: Transport, O: Output>(
+        &mut self,
+        client: &mut FeishuClient<H>,
+        out: &mut O,
+        downloads: &mut Downloads,
+        attachment: Attachment,
+    ) -> Result<(), ConnectorError> {
+        let in_run = self.run.contains_key(&attachment.file_token);
+        if !in_run && self.done.contains(&attachment.file_token) {
+            return Ok(());
+        }
+        let key = format!(
+            "{}\u{0}{}\u{0}{}",
+            attachment.record_id, attachment.field.id, attachment.file_token
+        );
+        if !self.emitted.insert(&key) {
+            return Ok(());
+        }
+        if !in_run {
+            let downloaded = self
+                .fetch(client, out, downloads, &attachment)
+                .map_err(|e| e.context(attachment.shown()))?;
+            self.done.insert(&attachment.file_token);
+            self.run.insert(attachment.file_token.clone(), downloaded);
+        }
+        let downloaded = &self.run[&attachment.file_token];
+        let record = self.record(&attachment, downloaded);
+        out.emit_records(&self.stream.name, vec![record])
+    }
+
+    /// The record of `attachment`, stored as `downloaded`.
+    fn record(&self, attachment: &Attachment, downloaded: &Downloaded) -> Vec<u8> {
+        let mut record = json!({
+            "table_id": self.stream.table.table_id,
+            "record_id": attachment.record_id,
+            "field_id": attachment.field.id,
+            "field_name": attachment.field.name,
+            "file_token": attachment.file_token,
+            "name": attachment.name,
+            "size": downloaded.stored.size,
+            "mime_type": attachment.mime_type,
+            "sha256": downloaded.stored.sha256,
+            "path": downloaded.path,
+            "downloaded_at": downloaded.at_ms,
+        });
+        if self.stream.file_reference {
+            record["file_reference"] = json!({
+                "staging_file_url": downloaded.stored.location,
+                "source_file_relative_path": downloaded.path,
+                "file_size_bytes": downloaded.stored.size,
+            });
+        }
+        record.to_string().into_bytes()
+    }
+
+    /// Downloads `attachment` into the host's file at its path, trying again when the body
+    /// is cut short.
+    fn fetch<H: Transport, O: Output>(
+        &self,
+        client: &mut FeishuClient<H>,
+        out: &mut O,
+        downloads: &mut Downloads,
+        attachment: &Attachment,
+    ) -> Result<Downloaded, ConnectorError> {
+        let max = client.config().max_downloads;
+        if downloads.started >= max {
+            return Err(ConnectorError::config(format!(
+                "config field `max_downloads` allows {max} downloads a run and all were \
+                 started, so this one was not; the state keeps the files done: run again (or \
+                 raise `max_downloads`) to go on"
+            )));
+        }
+        let path = file_path(&self.stream.name, attachment);
+        let mut last = String::new();
+        for attempt in 1..=DOWNLOAD_TRIES {
+            pace(client, downloads);
+            downloads.started += 1;
+            match download(client, out, &self.stream.name, attachment, &path)? {
+                Ok(stored) => {
+                    let at_ms = client.transport().epoch_ms();
+                    return Ok(Downloaded {
+                        stored,
+                        path,
+                        at_ms,
+                    });
+                }
+                Err(why) => {
+                    out.log(
+                        LogLevel::Warn,
+                        &format!(
+                            "{}: download {attempt} of {DOWNLOAD_TRIES} failed ({why}); \
+                             nothing was kept",
+                            attachment.shown()
+                        ),
+                    );
+                    last = why;
+                    client
+                        .transport()
+                        .sleep(Duration::from_millis(500 * u64::from(attempt)));
+                }
+            }
+        }
+        Err(ConnectorError::new(
+            Category::Transient,
+            format!("its download failed {DOWNLOAD_TRIES} times, the last: {last}"),
+        ))
+    }
+
+    /// Saves the files done (incremental streams only).
+    fn save<O: Output>(&self, out: &mut O) -> Result<(), ConnectorError> {
+        if self.stream.mode != SyncMode::Incremental {
+            return Ok(());
+        }
+        out.emit_state(
+            &self.stream.name,
+            &attachments_state(&self.identity, &self.done),
+        )
+    }
+}
+
+/// Waits until a download may start (Feishu's 5 a second).
+fn pace<H: Transport>(client: &mut FeishuClient<H>, downloads: &mut Downloads) {
+    let now = client.transport().now_ms();
+    if let Some(last) = downloads.last_start_ms {
+        let due = last + DOWNLOAD_SPACING_MS;
+        if now < due {
+            client.transport().sleep(Duration::from_millis(due - now));
+        }
+    }
+    downloads.last_start_ms = Some(client.transport().now_ms());
+}
+
+/// One try at a file: Ok(Err(why)) when its body came cut or short (the host kept nothing;
+/// worth another try), Err when the request failed for good.
+fn download<H: Transport, O: Output>(
+    client: &mut FeishuClient<H>,
+    out: &mut O,
+    stream: &str,
+    attachment: &Attachment,
+    path: &str,
+) -> Result<Result<StoredFile, String>, ConnectorError> {
+    let lark_host = client.config().lark_host.clone();
+    let mut url = format!(
+        "{lark_host}/open-apis/drive/v1/medias/{}/download",
+        encode_component(&attachment.file_token)
+    );
+    if let Some(extra) = &attachment.extra {
+        url.push_str("?extra=");
+        url.push_str(extra);
+    }
+    let what = "GET /open-apis/drive/v1/medias/<file_token>/download";
+    let (mut head, mut body) = client.open_get(what, &url, true)?;
+    let mut hops = 0;
+    while (300..400).contains(&head.status) {
+        let location = head.header("location").unwrap_or_default().to_string();
+        let target = HttpUrl::parse(&location).ok_or_else(|| {
+            ConnectorError::bad_response(format!(
+                "the download answered HTTP {} with no usable location ({location:?})",
+                head.status
+            ))
+        })?;
+        hops += 1;
+        if hops > MAX_REDIRECTS {
+            return Err(ConnectorError::bad_response(format!(
+                "the download was redirected more than {MAX_REDIRECTS} times"
+            )));
+        }
+        // The tenant token goes only to `lark_host`.
+        let origin = target.origin();
+        let own = origin == lark_host;
+        (head, body) = client
+            .open_get(what, &location, own)
+            .map_err(|e| redirected(e, &origin))?;
+    }
+    let size = head
+        .header("content-length")
+        .and_then(|n| n.trim().parse::<u64>().ok())
+        .or(attachment.size)
+        .unwrap_or(0);
+    let file = out.open_file(stream, path).map_err(|why| {
+        ConnectorError::config(format!("the host refused to take file {path:?}: {why}"))
+    })?;
+    loop {
+        match body.next_chunk() {
+            Ok(Some(chunk)) => {
+                if let Err(why) = out.write_file(file, &chunk) {
+                    out.abort_file(file);
+                    return Err(ConnectorError::new(
+                        Category::Internal,
+                        format!("the host could not write file {path:?}: {why}"),
+                    ));
+                }
+            }
+            Ok(None) => break,
+            Err(cut) => {
+                out.abort_file(file);
+                return Ok(Err(format!("{cut:?}")));
+            }
+        }
+    }
+    Ok(out.finish_file(file, size))
+}
+
+/// A redirect's failure, naming the host it led to.
+fn redirected(error: ConnectorError, origin: &str) -> ConnectorError {
+    ConnectorError::new(
+        error.category,
+        format!(
+            "Feishu redirected the download to {origin}, which failed: {}. Files are \
+             downloaded only from hosts the runner grants; grant {origin} to follow such \
+             redirects",
+            error.message
+        ),
+    )
+}
+
+/// Where a file goes, relative to the host's files directory: the stream, the file token and
+/// the file's name, each made safe (no separators, no control characters, no `.`/`..`).
+fn file_path(stream: &str, attachment: &Attachment) -> String {
+    format!(
+        "{}/{}/{}",
+        safe_segment(stream, "stream"),
+        safe_segment(&attachment.file_token, "file"),
+        safe_segment(&attachment.name, "file")
+    )
+}
+
+/// `name` as one path segment: separators, colons and control characters as `_`, at most
+/// 200 bytes (cut on a character boundary), never empty, `.` or `..`.
+fn safe_segment(name: &str, fallback: &str) -> String {
+    let mut safe = String::new();
+    for c in name.chars() {
+        let c = if c.is_control() || matches!(c, '/' | '\\' | ':') {
+            '_'
+        } else {
+            c
+        };
+        if safe.len() + c.len_utf8() > 200 {
+            break;
+        }
+        safe.push(c);
+    }
+    let safe = safe.trim().to_string();
+    if safe.is_empty() || safe.chars().all(|c| c == '.') {
+        fallback.to_string()
+    } else {
+        safe
+    }
+}
+
+#[derive(Deserialize)]
+struct Item {
+    record_id: String,
+    #[serde(default)]
+    fields: Map<String, Value>,
+}
+
+#[derive(Deserialize)]
+struct Cell {
+    file_token: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    size: Option<u64>,
+    #[serde(default, rename = "type")]
+    mime_type: Option<String>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    tmp_url: Option<String>,
+}
+
+/// The attachments of a page's items, in order. An item or a cell that does not read as a
+/// record with attachments is a bad answer (never a silent gap).
+fn attachments_of(
+    items: &[&[u8]],
+    fields: &[AttachmentField],
+) -> Result<Vec<Attachment>, ConnectorError> {
+    let mut all = Vec::new();
+    for raw in items {
+        let item: Item = serde_json::from_slice(raw).map_err(|e| {
+            ConnectorError::bad_response(format!("a record of the attachments scan: {e}"))
+        })?;
+        for field in fields {
+            let Some(cell) = item.fields.get(&field.name) else {
+                continue;
+            };
+            let cells: Vec<Cell> = serde_json::from_value(cell.clone()).map_err(|e| {
+                ConnectorError::bad_response(format!(
+                    "record {}, field {:?}: not a list of attachments: {e}",
+                    item.record_id, field.name
+                ))
+            })?;
+            for cell in cells {
+                let file_token = cell.file_token.filter(|t| !t.is_empty()).ok_or_else(|| {
+                    ConnectorError::bad_response(format!(
+                        "record {}, field {:?}: an attachment without a file_token",
+                        item.record_id, field.name
+                    ))
+                })?;
+                let extra = [&cell.url, &cell.tmp_url]
+                    .into_iter()
+                    .flatten()
+                    .find_map(|url| query_value(url, "extra"));
+                all.push(Attachment {
+                    record_id: item.record_id.clone(),
+                    field: field.clone(),
+                    name: cell.name.unwrap_or_else(|| file_token.clone()),
+                    file_token,
+                    size: cell.size,
+                    mime_type: cell.mime_type,
+                    extra,
+                });
+            }
+        }
+    }
+    Ok(all)
+}
+
+/// The raw (still encoded) value of `key` in `url`'s query.
+fn query_value(url: &str, key: &str) -> Option<String> {
+    let (_, query) = url.split_once('?')?;
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v.to_string())
+        .filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field() -> AttachmentField {
+        AttachmentField {
+            id: "fld1".into(),
+            name: "Files".into(),
+        }
+    }
+
+    #[test]
+    fn attachments_are_read_from_cells_with_their_extra() {
+        let item = br#"{"record_id":"recA","fields":{"Files":[
+            {"file_token":"boxA","name":"a.pdf","size":3,"type":"application/pdf",
+             "url":"https://x/open-apis/drive/v1/medias/boxA/download?extra=%7B%22a%22%3A1%7D"},
+            {"file_token":"boxB","tmp_url":"https://x/t?file_tokens=boxB"}],"other":1}}"#;
+        let found = attachments_of(&[item.as_slice()], &[field()]).unwrap();
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].extra.as_deref(), Some("%7B%22a%22%3A1%7D"));
+        assert_eq!(found[0].size, Some(3));
+        assert_eq!(
+            (found[1].name.as_str(), found[1].extra.clone()),
+            ("boxB", None)
+        );
+        let empty = br#"{"record_id":"recB","fields":{}}"#;
+        assert!(
+            attachments_of(&[empty.as_slice()], &[field()])
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn cells_that_are_not_attachments_are_bad_answers() {
+        for bad in [
+            br#"{"record_id":"recA","fields":{"Files":"text"}}"#.as_slice(),
+            br#"{"record_id":"recA","fields":{"Files":[{"name":"x"}]}}"#.as_slice(),
+            br#"{"fields":{}}"#.as_slice(),
+        ] {
+            let error = attachments_of(&[bad], &[field()]).unwrap_err();
+            assert_eq!(error.category, Category::BadResponse, "{}", error.message);
+        }
+    }
+
+    #[test]
+    fn file_paths_stay_inside_the_files_directory() {
+        let mut a = Attachment {
+            record_id: "recA".into(),
+            field: field(),
+            file_token: "box/../A".into(),
+            name: "../../etc/passwd".into(),
+            size: None,
+            mime_type: None,
+            extra: None,
+        };
+        assert_eq!(
+            file_path("s_tbl1_attachments", &a),
+            "s_tbl1_attachments/box_.._A/.._.._etc_passwd"
+        );
+        a.name = "..".into();
+        assert_eq!(file_path("s", &a), "s/box_.._A/file");
+        a.name = "报告\n1:2.pdf".into();
+        assert_eq!(file_path("s", &a), "s/box_.._A/报告_1_2.pdf");
+        assert_eq!(safe_segment(&"长".repeat(100), "f").len(), 198);
+    }
+}
