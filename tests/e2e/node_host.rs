@@ -339,3 +339,51 @@ fn the_node_host_summary_gives_the_same_figures_and_keeps_the_declared_rate() {
         sent.len()
     );
 }
+
+#[test]
+fn the_node_host_stores_attachment_files_as_host_runner_does() {
+    let mock = mock(MockConfig {
+        files: vec![0, 70_000, 1 << 20],
+        ..MockConfig::default()
+    });
+    let files = Files::new();
+    let mut config = mock.connector_config(100);
+    config["table_id"] = json!(mock_feishu::files::FILES_TABLE_ID);
+    config["attachments"] = json!("files");
+    let config = files.json("config.json", &config);
+    let catalog = files.json("catalog.json", &incremental_catalog("records_attachments"));
+    let (ours, theirs) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let read = |dir: &std::path::Path, node: bool| {
+        let dir = dir.to_string_lossy().into_owned();
+        let args = [
+            "read",
+            "--config",
+            &config,
+            "--catalog",
+            &catalog,
+            "--files-dir",
+            &dir,
+        ];
+        if node { node_host(&args) } else { run(&args) }
+    };
+    let reference = read(ours.path(), false);
+    let node = read(theirs.path(), true);
+    assert_eq!((node.code, reference.code), (0, 0), "{}", node.stderr);
+    let without_time = |run: &Run| -> Vec<Value> {
+        let mut records: Vec<Value> = run.records().into_iter().cloned().collect();
+        for record in &mut records {
+            record.as_object_mut().map(|r| r.remove("downloaded_at"));
+        }
+        records
+    };
+    assert_eq!(without_time(&node), without_time(&reference));
+    assert_eq!(node.records().len(), 3);
+    for record in reference.records() {
+        let path = record["path"].as_str().unwrap();
+        let a = std::fs::read(ours.path().join(path)).unwrap();
+        let b = std::fs::read(theirs.path().join(path)).unwrap();
+        assert!(a == b, "{path} differs between the hosts");
+    }
+    let states = |run: &Run| states_of(run).to_string();
+    assert_eq!(states(&node), states(&reference));
+}

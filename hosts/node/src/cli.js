@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // feishu-node-host COMPONENT spec|check|discover|read [--config F] [--catalog F] [--state F]
 //                  [--allow-host P]... [--log-level error|warn|info|debug] [--concurrency N]
-//                  [--max-rps N]
+//                  [--max-rps N] [--files-dir DIR]
 // Same arguments, stdout and exit codes as host-runner; logs go to stderr.
 
 import { readFileSync } from 'node:fs';
@@ -11,12 +11,13 @@ import { normalizeState } from './state.js';
 
 const USAGE =
   'usage: feishu-node-host COMPONENT spec|check|discover|read [--config FILE] [--catalog FILE] ' +
-  '[--state FILE] [--allow-host PATTERN]... [--log-level error|warn|info|debug] [--concurrency N] [--max-rps N]';
+  '[--state FILE] [--allow-host PATTERN]... [--log-level error|warn|info|debug] [--concurrency N] [--max-rps N] ' +
+  '[--files-dir DIR]';
 const OPERATIONS = ['spec', 'check', 'discover', 'read'];
 const LEVELS = { error: 'ERROR', warn: 'WARN', info: 'INFO', debug: 'DEBUG' };
 
 function parseArgs(argv) {
-  const args = { allowHosts: [], minLevel: 'INFO', concurrency: 4 };
+  const args = { allowHosts: [], minLevel: 'INFO', concurrency: 4, filesDir: 'files' };
   const positional = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -29,6 +30,7 @@ function parseArgs(argv) {
       case '--config': args.config = value(); break;
       case '--catalog': args.catalog = value(); break;
       case '--state': args.state = value(); break;
+      case '--files-dir': args.filesDir = value(); break;
       case '--allow-host': {
         const pattern = value();
         hostPattern(pattern); // a bad pattern is a flag error, said before anything runs
@@ -93,6 +95,7 @@ async function main() {
     minLevel: args.minLevel,
     concurrency: args.concurrency,
     maxRps: args.maxRps,
+    filesDir: args.filesDir,
     write: fdWriter(1),
     stderr: fdWriter(2),
   });

@@ -19,6 +19,7 @@ import { Secrets, resolveReferences } from './secrets.js';
 import { KeptSecrets, MIN_KEPT_BYTES } from './kept.js';
 import { RequestRate } from './rate.js';
 import { allowList, patternText } from './sandbox.js';
+import { FileStore } from './files.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const DEFAULT_CACHE = join(HERE, '..', '.cache');
@@ -84,8 +85,9 @@ export class Connector {
    * state } (JSON texts), `allowHosts` (patterns), writing protocol lines with `write`. Returns
    * the exit code.
    */
-  async run(operation, inputs, { allowHosts = [], write = fdWriter(1), stderr = fdWriter(2), minLevel = 'INFO', concurrency = 4, maxRps = undefined } = {}) {
+  async run(operation, inputs, { allowHosts = [], write = fdWriter(1), stderr = fdWriter(2), minLevel = 'INFO', concurrency = 4, maxRps = undefined, filesDir = null } = {}) {
     const run = new Run(write, stderr, minLevel);
+    run.files = new FileStore(filesDir);
     run.streamsAtOnce = Math.max(1, Math.floor(concurrency));
     let result;
     try {
@@ -93,6 +95,7 @@ export class Connector {
     } catch (failure) {
       result = failure instanceof Failure ? failure : Failure.internal(failure);
     }
+    run.files.dropAll();
     return run.finish(operation, result ?? null);
   }
 
@@ -183,6 +186,7 @@ export class Connector {
     };
     imports['datasource:connector/types'] = {};
     imports['datasource:connector/host'] = run.hostImports();
+    imports['datasource:connector/files'] = run.files.imports();
     const getCoreModule = (path) => WebAssembly.compile(readFileSync(join(this.dir, path)));
     return this.module.instantiate(getCoreModule, imports);
   }
@@ -279,6 +283,7 @@ export class Run {
     this.secrets = new Secrets();
     this.kept = new KeptSecrets();
     this.streamsAtOnce = 1;
+    this.files = new FileStore(null);
   }
 
   emit(text) {
