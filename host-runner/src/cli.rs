@@ -141,8 +141,15 @@ pub struct SandboxArgs {
     #[arg(long, value_name = "FILE", global = true)]
     pub output: Option<PathBuf>,
     /// Where files the connector hands over (attachments) are written, at the relative path
-    /// each record names; created when the first file arrives.
-    #[arg(long, value_name = "DIR", global = true, default_value = "files")]
+    /// each record names; created when the first file arrives. On the Airbyte platform its
+    /// file-transfer staging directory (`AIRBYTE_STAGING_DIRECTORY`).
+    #[arg(
+        long,
+        value_name = "DIR",
+        global = true,
+        default_value = "files",
+        env = "AIRBYTE_STAGING_DIRECTORY"
+    )]
     pub files_dir: PathBuf,
 }
 

@@ -32,6 +32,21 @@ struct Args {
     /// the mock answers 429 with code 99991400 and counts a violation.
     #[arg(long)]
     qps: Option<usize>,
+    /// A files table with files of these sizes in bytes, `COUNTxSIZE` for many alike
+    /// (`1000x100000,200000000`); the written config then reads it with `attachments: files`.
+    #[arg(long, value_name = "SIZES", value_delimiter = ',', value_parser = file_sizes)]
+    files: Vec<Vec<u64>>,
+    /// Downloads allowed per sliding second (Feishu's is 5); over it the mock answers 429.
+    #[arg(long)]
+    download_qps: Option<usize>,
+}
+
+/// `SIZE` or `COUNTxSIZE`.
+fn file_sizes(text: &str) -> Result<Vec<u64>, String> {
+    let (count, size) = text.split_once('x').unwrap_or(("1", text));
+    let count: usize = count.parse().map_err(|e| format!("{count:?}: {e}"))?;
+    let size: u64 = size.parse().map_err(|e| format!("{size:?}: {e}"))?;
+    Ok(vec![size; count])
 }
 
 fn main() -> anyhow::Result<()> {
@@ -40,6 +55,8 @@ fn main() -> anyhow::Result<()> {
         copies: args.copies as usize,
         latency: std::time::Duration::from_millis(args.latency_ms),
         qps: args.qps,
+        files: args.files.concat(),
+        download_qps: args.download_qps,
         ..MockConfig::with_records(args.records)
     };
     let mock = MockFeishu::start_on(args.listen, config)?;
@@ -47,10 +64,12 @@ fn main() -> anyhow::Result<()> {
         mock.prerender();
     }
     if let Some(path) = &args.write_config {
-        std::fs::write(
-            path,
-            serde_json::to_string_pretty(&mock.connector_config(args.page_size))?,
-        )?;
+        let mut config = mock.connector_config(args.page_size);
+        if !args.files.is_empty() {
+            config["table_id"] = mock_feishu::files::FILES_TABLE_ID.into();
+            config["attachments"] = "files".into();
+        }
+        std::fs::write(path, serde_json::to_string_pretty(&config)?)?;
     }
     println!("{}", mock.url());
     eprintln!(

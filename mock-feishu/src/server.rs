@@ -96,7 +96,7 @@ pub(crate) async fn requests(State(state): State<AppState>) -> Response {
 /// Counters for benchmarks: time spent building search answers, and requests served.
 pub(crate) async fn stats(State(state): State<AppState>) -> Response {
     let busy_ns = state.busy_nanos.load(Ordering::Relaxed);
-    let (searches, violations, tokens, table_lists) = {
+    let (searches, violations, tokens, table_lists, downloads) = {
         let shared = state.shared();
         let lists = shared
             .requests
@@ -108,11 +108,13 @@ pub(crate) async fn stats(State(state): State<AppState>) -> Response {
             shared.violations,
             shared.tokens_issued,
             lists,
+            shared.downloads,
         )
     };
     Json(
         json!({"busy_ns": busy_ns, "searches": searches, "violations": violations,
-                "tokens_issued": tokens, "table_list_pages": table_lists}),
+                "tokens_issued": tokens, "table_list_pages": table_lists,
+                "downloads": downloads}),
     )
     .into_response()
 }

@@ -269,19 +269,53 @@ impl<W: Write> ProtocolWriter<W> {
         self.out.write_all(b"\n")
     }
 
-    /// Writes a RECORD line around `data`, which must already be a valid JSON object.
+    /// Writes a RECORD line around `data`, which must already be a valid JSON object. A
+    /// top-level `file_reference` object of `data` (a record describing a file the connector
+    /// handed over, for Airbyte's file transfer) becomes the message's own `file_reference`.
     pub fn record(&mut self, stream: &str, data: &[u8], emitted_at: u64) -> io::Result<()> {
+        if let Some((data, reference)) = file_reference(data) {
+            return self.record_with(stream, &data, Some(&reference), emitted_at);
+        }
+        self.record_with(stream, data, None, emitted_at)
+    }
+
+    fn record_with(
+        &mut self,
+        stream: &str,
+        data: &[u8],
+        file_reference: Option<&[u8]>,
+        emitted_at: u64,
+    ) -> io::Result<()> {
         self.out
             .write_all(b"{\"type\":\"RECORD\",\"record\":{\"stream\":")?;
         write_one_line(&mut self.out, &serde_json::to_vec(stream)?)?;
         self.out.write_all(b",\"data\":")?;
         write_one_line(&mut self.out, data)?;
+        if let Some(reference) = file_reference {
+            self.out.write_all(b",\"file_reference\":")?;
+            write_one_line(&mut self.out, reference)?;
+        }
         writeln!(self.out, ",\"emitted_at\":{emitted_at}}}}}")
     }
 
     pub fn flush(&mut self) -> io::Result<()> {
         self.out.flush()
     }
+}
+
+/// `data` without its top-level `file_reference` object, and that object, when it has one.
+fn file_reference(data: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    memchr::memmem::find(data, b"\"file_reference\"")?;
+    let mut object: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(data).ok()?;
+    let reference = match object.remove("file_reference")? {
+        serde_json::Value::Object(reference) => reference,
+        _ => return None,
+    };
+    Some((
+        serde_json::to_vec(&object).ok()?,
+        serde_json::to_vec(&reference).ok()?,
+    ))
 }
 
 /// Writes valid JSON text so that it stays on one line for every reader: raw line breaks
@@ -316,6 +350,18 @@ mod tests {
         let text = String::from_utf8(buf).unwrap();
         assert_eq!(text.matches('\n').count(), 1, "{text}");
         serde_json::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn a_records_file_reference_moves_to_the_message() {
+        let data = br#"{"path":"s/f.pdf","file_reference":{"staging_file_url":"/staging/files/s/f.pdf","source_file_relative_path":"s/f.pdf","file_size_bytes":3}}"#;
+        let v = line(|w| w.record("files", data, 1).unwrap());
+        assert_eq!(v["record"]["data"], serde_json::json!({"path": "s/f.pdf"}));
+        assert_eq!(v["record"]["file_reference"]["file_size_bytes"], 3);
+        let nested = br#"{"fields":{"file_reference":{"a":1}}}"#;
+        let v = line(|w| w.record("t", nested, 1).unwrap());
+        assert_eq!(v["record"]["data"]["fields"]["file_reference"]["a"], 1);
+        assert!(v["record"].get("file_reference").is_none());
     }
 
     #[test]

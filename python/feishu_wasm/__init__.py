@@ -15,6 +15,7 @@ names (`lark_host`) and `allow_hosts`; a default the component proposes is never
 from __future__ import annotations
 
 import json
+import os
 import logging
 from typing import (
     TYPE_CHECKING,
@@ -197,7 +198,10 @@ class Source:
     (`scheme://host[:port]`, `*` wildcards). `max_memory_mib`: cap on the component's memory.
     `timeout_secs`: wall-clock cap on each operation. `concurrency`: streams read at once
     (by one sandboxed instance, taking turns page by page). `max_rps`: requests per second to
-    Feishu (Feishu allows 20 per app; 0 = no limit). A limit left None
+    Feishu (Feishu allows 20 per app; 0 = no limit). `files_dir`: where files the connector
+    hands over are written (with `"attachments": "files"` in the config, each attachments
+    record's `path` is relative to it); without it a read of an attachments stream fails,
+    saying so. A limit left None
     takes the runner's default (256 MiB, six hours, 4 streams, the spec's declared rate: Feishu's 20
     per second).
     """
@@ -213,6 +217,7 @@ class Source:
         cache_dir: Optional[str] = None,
         concurrency: Optional[int] = None,
         max_rps: Optional[int] = None,
+        files_dir: Optional[str] = None,
     ) -> None:
         self._config = json.dumps(dict(config))
         # What the last run cost on the network (requests, those the upstream counts against
@@ -226,6 +231,7 @@ class Source:
             cache_dir=cache_dir,
             concurrency=concurrency,
             max_rps=max_rps,
+            files_dir=None if files_dir is None else os.fspath(files_dir),
         )
 
     def spec(self) -> Dict[str, Any]:

@@ -50,6 +50,7 @@ class Runner:
         cache_dir: Optional[str] = None,
         concurrency: Optional[int] = None,
         max_rps: Optional[int] = None,
+        files_dir: Optional[str] = None,
     ) -> None: ...
     def start(
         self,

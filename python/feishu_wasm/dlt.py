@@ -17,6 +17,11 @@ destination too: they arrive as rows with `_ab_cdc_deleted_at`, which this sourc
 dlt's `hard_delete` column. The connector's own state (its cursor, the record ids it
 remembers, the table's revision) is kept in the resource's dlt state.
 
+With `"attachments": "files"` in the config and `files_dir=` given, each table with attachment
+fields also loads an attachments table (one row per file: record, field, file token, name,
+size, sha256 and `path`, relative to `files_dir`, where the file itself is), merged on record,
+field and file; each file is downloaded once, the next runs download only new ones.
+
 With `arrow=True` each page arrives as an Arrow table built in Rust, one typed column per field
 (set `"values": "plain"` in the config for typed values), so dlt loads it without its
 normalizer.
@@ -52,7 +57,7 @@ def dlt_source(
     tables (needs pyarrow).
 
     `source_options` go to `feishu_wasm.Source` (component, allow_hosts, max_memory_mib,
-    timeout_secs, cache_dir, concurrency, max_rps).
+    timeout_secs, cache_dir, concurrency, max_rps, files_dir).
     """
     source = Source(config, **source_options)
     catalog = source.discover()
@@ -64,18 +69,25 @@ def dlt_source(
 
 
 def _configured(streams: Iterable[Mapping[str, Any]]) -> Dict[str, Any]:
-    """A configured catalog reading `streams` incrementally, deduplicated on `record_id`."""
+    """A configured catalog reading `streams` incrementally on their cursor, deduplicated on
+    their key."""
     return {
         "streams": [
             {
                 "stream": {"name": s["name"], "json_schema": s.get("json_schema", {})},
                 "sync_mode": "incremental",
-                "cursor_field": [CURSOR],
+                "cursor_field": s.get("default_cursor_field") or [CURSOR],
                 "destination_sync_mode": "append_dedup",
             }
             for s in streams
         ]
     }
+
+
+def _primary_key(stream: Mapping[str, Any]) -> List[str]:
+    """The stream's key columns (`record_id` for table streams)."""
+    key = stream.get("source_defined_primary_key") or [["record_id"]]
+    return [path[0] for path in key]
 
 
 def _base_resource(
@@ -85,11 +97,12 @@ def _base_resource(
     (merged on `record_id`, with that stream's column hints); the connector's state of each
     stream is kept in the resource's dlt state."""
     schemas = {s["name"]: s.get("json_schema", {}) for s in streams}
+    keys = {s["name"]: _primary_key(s) for s in streams}
 
     def hinted(stream: str, page: Any) -> Any:
         hints = dlt.mark.make_hints(
             table_name=stream,
-            primary_key="record_id",
+            primary_key=keys.get(stream, ["record_id"]),
             write_disposition="merge",
             columns=_columns(schemas.get(stream, {}), arrow),
         )

@@ -64,6 +64,9 @@ class Mock:
         with urllib.request.urlopen(f"{self.url}/__mock/requests") as answer:
             return json.load(answer)
 
+    def downloads(self) -> int:
+        return self.stats()["downloads"]
+
     def tables_list_pages(self) -> int:
         return self.stats()["table_list_pages"]
 
@@ -93,6 +96,13 @@ class Mock:
 @pytest.fixture
 def mock(tmp_path: Path) -> Iterator[Mock]:
     running = Mock(records=250, tmp=tmp_path)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def small_mock(tmp_path: Path) -> Iterator[Mock]:
+    running = Mock(records=6, tmp=tmp_path)
     yield running
     running.stop()
 

@@ -289,3 +289,36 @@ fn discover_offers_an_attachments_stream_only_when_asked() {
     assert_eq!(streams(&links), ["records"]);
     assert_eq!(streams(&config(&mock)), ["records", STREAM]);
 }
+
+#[test]
+fn airbytes_file_transfer_gets_a_file_reference_in_the_staging_directory() {
+    let mock = mock(MockConfig {
+        files: vec![4096],
+        ..MockConfig::default()
+    });
+    let staging = tempfile::tempdir().unwrap();
+    let files = Files::new();
+    let config = files.json("config.json", &config(&mock));
+    let mut catalog = catalog();
+    catalog["streams"][0]["include_files"] = json!(true);
+    let catalog = files.json("catalog.json", &catalog);
+    let run = crate::harness::run_command(
+        crate::harness::runner(
+            crate::harness::component(),
+            &crate::harness::workspace().join("target/e2e-wasm-cache"),
+        )
+        .args(["read", "--config", &config, "--catalog", &catalog])
+        .env("AIRBYTE_STAGING_DIRECTORY", staging.path()),
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let message = &run.of_type("RECORD")[0]["record"];
+    let path = format!("{STREAM}/{}/文件 0.bin", file_token(0));
+    let location = staging.path().join(&path);
+    assert_eq!(
+        message["file_reference"],
+        json!({"staging_file_url": location.display().to_string(),
+               "source_file_relative_path": path, "file_size_bytes": 4096})
+    );
+    assert!(message["data"].get("file_reference").is_none());
+    assert_stored(&message["data"], staging.path(), 0, 4096);
+}
