@@ -283,38 +283,37 @@ pub fn read<H: Transport, O: Output>(
             .map(|s| (s.name.clone(), SyncMode::FullRefresh))
             .collect()
     });
-    let attachment_streams = if client.config().attachment_files {
-        let chosen = attachments_selected(&mut client, &app_token, &offered, &mut selected, all);
-        let mut streams = Vec::new();
-        for (name, mode, found) in chosen {
-            let saved = match mode {
-                SyncMode::Incremental => saved.remove(&name).unwrap_or_default(),
-                SyncMode::FullRefresh => SavedState::default(),
-            };
-            let file_reference = with_files.contains(&name);
-            streams.push(
-                found
-                    .map(|(table, fields)| AttachmentStream {
-                        name: name.clone(),
-                        table,
-                        fields,
-                        mode,
-                        saved,
-                        file_reference,
-                    })
-                    .map_err(|e| (name, e)),
-            );
-        }
-        streams
-    } else {
-        Vec::new()
-    };
     if selected
         .iter()
         .any(|(_, mode)| *mode == SyncMode::Incremental)
     {
         single_table_revision(&mut client, out, &app_token, &mut offered);
     }
+    let attachment_streams = match client.config().attachment_files {
+        true => {
+            let chosen =
+                attachments_selected(&mut client, &app_token, &offered, &mut selected, all);
+            let streams = chosen.into_iter().map(|(def, mode, fields)| {
+                let saved = match mode {
+                    SyncMode::Incremental => saved.remove(&def.name).unwrap_or_default(),
+                    SyncMode::FullRefresh => SavedState::default(),
+                };
+                let file_reference = with_files.contains(&def.name);
+                let name = def.name.clone();
+                fields
+                    .map_err(|e| (name, e))
+                    .map(|fields| AttachmentStream {
+                        def,
+                        fields,
+                        mode,
+                        saved,
+                        file_reference,
+                    })
+            });
+            streams.collect()
+        }
+        false => Vec::new(),
+    };
     warn_of_stale_state(out, &saved, &offered);
     let started_ms = client.transport().epoch_ms();
     let streams = selected.into_iter().map(|(name, mode)| {
@@ -339,7 +338,7 @@ pub fn read<H: Transport, O: Output>(
     for stream in attachment_streams {
         let (name, outcome) = match stream {
             Ok(stream) => (
-                stream.name.clone(),
+                stream.def.name.clone(),
                 read_attachments(&mut client, out, stream, &mut downloads),
             ),
             Err((name, error)) => (name, Err(error)),
@@ -351,12 +350,12 @@ pub fn read<H: Transport, O: Output>(
     Ok(())
 }
 
-/// An attachments stream selected: its name, sync mode, and its table and attachment fields
-/// (or why it is not offered).
+/// An attachments stream selected: its name, table and revision, its sync mode, and its
+/// attachment fields (or why it is not offered).
 type AttachmentsChoice = (
-    String,
+    StreamDef,
     SyncMode,
-    Result<(TableRef, Vec<AttachmentField>), ConnectorError>,
+    Result<Vec<AttachmentField>, ConnectorError>,
 );
 
 /// The attachments streams `selected` names (taken out of it), or, when the read covers
@@ -369,41 +368,42 @@ fn attachments_selected<H: Transport>(
     all: bool,
 ) -> Vec<AttachmentsChoice> {
     let mut chosen = Vec::new();
+    let fields_of = |client: &mut FeishuClient<H>, table: &StreamDef| {
+        base::fields(client, app_token, &table.table.table_id).map(|f| attachment_fields(&f))
+    };
+    let named = |table: &StreamDef, name: String| StreamDef {
+        name,
+        ..table.clone()
+    };
     if all {
-        for stream in offered {
-            let fields = base::fields(client, app_token, &stream.table.table_id)
-                .map(|f| attachment_fields(&f));
+        for table in offered {
+            let fields = fields_of(client, table);
             if fields.as_ref().is_ok_and(Vec::is_empty) {
                 continue;
             }
-            let name = attachments::stream_name(&stream.name);
-            let found = fields.map(|fields| (stream.table.clone(), fields));
-            chosen.push((name, SyncMode::FullRefresh, found));
+            let def = named(table, attachments::stream_name(&table.name));
+            chosen.push((def, SyncMode::FullRefresh, fields));
         }
         return chosen;
     }
     selected.retain(|(name, mode)| {
-        let Some(table_stream) = name.strip_suffix(attachments::SUFFIX) else {
+        let Some(table) = attachments::table_stream(name, offered) else {
             return true;
         };
-        let Ok(stream) = catalog::match_stream(table_stream, offered) else {
-            return true;
-        };
-        let found = base::fields(client, app_token, &stream.table.table_id).and_then(|f| {
-            let fields = attachment_fields(&f);
+        let fields = fields_of(client, &table).and_then(|fields| {
             if fields.is_empty() {
                 return Err(ConnectorError::new(
                     crate::error::Category::NotFound,
                     format!(
                         "stream `{name}`: table {} has no attachment fields (any more); run \
                          discover again",
-                        stream.table.table_id
+                        table.table.table_id
                     ),
                 ));
             }
-            Ok((stream.table.clone(), fields))
+            Ok(fields)
         });
-        chosen.push((name.clone(), *mode, found));
+        chosen.push((named(&table, name.clone()), *mode, fields));
         false
     });
     chosen
@@ -448,6 +448,7 @@ fn warn_of_stale_state<O: Output>(
     let mut stale: Vec<&String> = saved
         .keys()
         .filter(|name| catalog::find_stream(name, offered).is_none())
+        .filter(|name| attachments::table_stream(name, offered).is_none())
         .collect();
     stale.sort();
     for name in stale {

@@ -27,6 +27,9 @@ pub enum DownloadFault {
     ServerError,
     /// HTTP 302 to this URL.
     Redirect(String),
+    /// HTTP 302 to the mock's own CDN path for the file (no token needed), under this host
+    /// name and the mock's port (`localhost`: another origin than `127.0.0.1`).
+    RedirectToCdn(String),
     /// The answer waits this long.
     Slow(std::time::Duration),
 }
@@ -186,9 +189,38 @@ pub(crate) async fn download(
         Some(DownloadFault::Redirect(to)) => {
             return (StatusCode::FOUND, [(header::LOCATION, to)]).into_response();
         }
+        Some(DownloadFault::RedirectToCdn(host)) => {
+            let own = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+            let port = own
+                .and_then(|h| h.rsplit_once(':'))
+                .map_or("80", |(_, p)| p);
+            let to = format!("http://{host}:{port}/__mock/cdn/{token}");
+            return (StatusCode::FOUND, [(header::LOCATION, to)]).into_response();
+        }
         Some(DownloadFault::Slow(wait)) => tokio::time::sleep(wait).await,
         _ => {}
     }
+    body_response(token, size, &headers, fault == Some(DownloadFault::Cut))
+}
+
+/// `GET /__mock/cdn/{token}`: a file as a CDN would serve it after a redirect (no token).
+pub(crate) async fn cdn(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(token): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let path = format!("/__mock/cdn/{token}");
+    record_request(&state, peer, "GET", &path, &HashMap::new(), &headers, "");
+    match state.file_size(&token) {
+        Some((size, _)) => body_response(token, size, &headers, false),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// The file named `token` (`size` bytes) from the `Range` start the headers ask, generated a
+/// chunk at a time; `cut` drops the connection half way.
+fn body_response(token: String, size: u64, headers: &HeaderMap, cut: bool) -> Response {
     let from = headers
         .get(header::RANGE)
         .and_then(|v| v.to_str().ok())
@@ -198,11 +230,7 @@ pub(crate) async fn download(
         .filter(|&n| n <= size);
     let start = from.unwrap_or(0);
     let length = size - start;
-    let sent = if fault == Some(DownloadFault::Cut) {
-        length / 2
-    } else {
-        length
-    };
+    let sent = if cut { length / 2 } else { length };
     let cut = sent < length;
     let chunks = stream::unfold(start, move |at| {
         let token = token.clone();

@@ -24,6 +24,7 @@ pub(crate) fn router(state: AppState) -> Router {
             get(crate::files::download),
         )
         .route("/__mock/stats", get(stats))
+        .route("/__mock/cdn/{token}", get(crate::files::cdn))
         .route("/__mock/requests", get(requests))
         .route("/probe", post(probe))
         .route(

@@ -141,10 +141,18 @@ fn files_arrive_byte_identical_once_and_then_only_new_ones() {
     let span = times[times.len() - 1] - times[0];
     assert!(span >= std::time::Duration::from_millis(600), "{span:?}");
 
+    // The table's revision is unchanged: no scan, no download, no WARN of a stale state.
+    let searched = crate::harness::searches(&mock);
     let second = read_files(&config, dir.path(), Some(&states(&first)));
     assert_eq!(second.code, 0, "{}", second.stderr);
     assert!(second.records().is_empty(), "{:?}", second.records());
     assert_eq!(mock.downloads().0, 4, "nothing downloaded again");
+    assert_eq!(
+        crate::harness::searches(&mock),
+        searched,
+        "nothing scanned again"
+    );
+    assert!(!second.stderr.contains("WARN"), "{}", second.stderr);
 
     let token = mock.add_file(2048);
     let third = read_files(&config, dir.path(), Some(&states(&second)));
@@ -321,4 +329,42 @@ fn airbytes_file_transfer_gets_a_file_reference_in_the_staging_directory() {
     );
     assert!(message["data"].get("file_reference").is_none());
     assert_stored(&message["data"], staging.path(), 0, 4096);
+}
+
+#[test]
+fn a_redirect_to_a_granted_host_is_followed_without_the_tenant_token() {
+    let mock = mock(MockConfig {
+        files: vec![30_000],
+        download_faults: [(1, DownloadFault::RedirectToCdn("localhost".into()))].into(),
+        ..MockConfig::default()
+    });
+    let cdn = mock.url().replace("127.0.0.1", "localhost");
+    let dir = tempfile::tempdir().unwrap();
+    let files = Files::new();
+    let config = files.json("config.json", &config(&mock));
+    let catalog = files.json("catalog.json", &catalog());
+    let dir_arg = dir.path().to_string_lossy().into_owned();
+    let run = run(&[
+        "read",
+        "--config",
+        &config,
+        "--catalog",
+        &catalog,
+        "--files-dir",
+        &dir_arg,
+        "--allow-host",
+        &cdn,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_stored(run.records()[0], dir.path(), 0, 30_000);
+    let followed: Vec<_> = mock
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/__mock/cdn/"))
+        .collect();
+    assert_eq!(followed.len(), 1);
+    assert_eq!(
+        followed[0].authorization, None,
+        "the tenant token stays with lark_host"
+    );
 }

@@ -15,8 +15,9 @@ use crate::api::client::FeishuClient;
 use crate::api::url::HttpUrl;
 use crate::error::{Category, ConnectorError};
 use crate::host::{LogLevel, Output, StoredFile, StreamStatus, Transport, encode_component};
-use crate::read::catalog::SyncMode;
-use crate::read::records::{RecordsPage, TableRef};
+use crate::read::catalog::{StreamDef, SyncMode};
+use crate::read::records::RecordsPage;
+use crate::read::stream_read::unchanged_and_recent;
 use crate::state::incremental::{SavedState, StateIdentity, attachments_state};
 use crate::state::record_ids::NameSet;
 use crate::values::fields::FieldInfo;
@@ -62,6 +63,13 @@ pub fn stream_name(table_stream: &str) -> String {
     format!("{table_stream}{SUFFIX}")
 }
 
+/// The table stream an attachments stream's name stands for (by name, or by table id after
+/// a rename), when the source offers it.
+pub fn table_stream(name: &str, offered: &[StreamDef]) -> Option<StreamDef> {
+    let table_stream = name.strip_suffix(SUFFIX)?;
+    crate::read::catalog::find_stream(table_stream, offered)
+}
+
 /// The schema of an attachments stream's records.
 pub fn schema() -> Value {
     let text = json!({"type": "string"});
@@ -99,8 +107,8 @@ pub fn catalog_entry(name: &str) -> Value {
 
 /// An attachments stream to read.
 pub struct AttachmentStream {
-    pub name: String,
-    pub table: TableRef,
+    /// Its name, its table, and the table's revision in the tables list.
+    pub def: StreamDef,
     pub fields: Vec<AttachmentField>,
     pub mode: SyncMode,
     pub saved: SavedState,
@@ -154,9 +162,11 @@ pub fn read_attachments<H: Transport, O: Output>(
     stream: AttachmentStream,
     downloads: &mut Downloads,
 ) -> Result<(), ConnectorError> {
-    out.stream_status(&stream.name, StreamStatus::Started);
+    let name = stream.def.name.clone();
+    out.stream_status(&name, StreamStatus::Started);
     let sent_before = client.requests_sent();
-    let identity = StateIdentity::of(&stream.table);
+    let started_ms = client.transport().epoch_ms();
+    let identity = StateIdentity::of(&stream.def.table);
     let done = match (&stream.mode, stream.saved.files_done.clone()) {
         (SyncMode::Incremental, Some(done)) => match &stream.saved.identity {
             Some(saved) if saved.difference(&identity).is_some() => {
@@ -165,7 +175,7 @@ pub fn read_attachments<H: Transport, O: Output>(
                     &format!(
                         "stream `{}`: the state was written for another table; downloading \
                          every file again",
-                        stream.name
+                        name
                     ),
                 );
                 NameSet::default()
@@ -181,11 +191,24 @@ pub fn read_attachments<H: Transport, O: Output>(
         emitted: NameSet::default(),
         identity,
     };
+    let incremental = stream.mode == SyncMode::Incremental;
+    if incremental && unchanged_and_recent(client, out, &stream.def, &stream.saved, started_ms) {
+        // Nothing changed in the table since a complete scan: its state again, no request.
+        let vouched = stream.saved.revision.zip(stream.saved.read_at);
+        out.stream_requests(&name, 0);
+        read.save(out, vouched)?;
+        out.stream_status(&name, StreamStatus::Complete);
+        return Ok(());
+    }
     let outcome = read.pages(client, out, downloads);
-    out.stream_requests(&stream.name, client.requests_sent() - sent_before);
-    let saved = read.save(out);
+    out.stream_requests(&name, client.requests_sent() - sent_before);
+    let scanned = outcome
+        .is_ok()
+        .then(|| stream.def.revision.map(|r| (r, started_ms)))
+        .flatten();
+    let saved = read.save(out, scanned);
     outcome.and(saved)?;
-    out.stream_status(&stream.name, StreamStatus::Complete);
+    out.stream_status(&name, StreamStatus::Complete);
     Ok(())
 }
 
@@ -213,7 +236,7 @@ impl AttachmentRead<'_> {
         let mut tokens_seen = NameSet::default();
         loop {
             let response = client.search_records(
-                &self.stream.table,
+                &self.stream.def.table,
                 &body,
                 SCAN_PAGE_SIZE,
                 page_token.as_deref(),
@@ -224,9 +247,7 @@ impl AttachmentRead<'_> {
             for attachment in attachments {
                 self.attachment(client, out, downloads, attachment)?;
             }
-            if self.stream.mode == SyncMode::Incremental {
-                self.save(out)?;
-            }
+            self.save(out, None)?;
             match next.filter(|_| has_more) {
                 // A page token seen before would read the same pages again, for ever.
                 Some(token) if tokens_seen.insert(&token) => page_token = Some(token),
@@ -234,7 +255,7 @@ impl AttachmentRead<'_> {
                     return Err(ConnectorError::bad_response(format!(
                         "Feishu answered page token {token:?} a second time while listing \
                          the attachments of table {}",
-                        self.stream.table.table_id
+                        self.stream.def.table.table_id
                     )));
                 }
                 None => return Ok(()),
@@ -277,13 +298,13 @@ impl AttachmentRead<'_> {
         }
         let downloaded = &self.run[&attachment.file_token];
         let record = self.record(&attachment, downloaded);
-        out.emit_records(&self.stream.name, vec![record])
+        out.emit_records(&self.stream.def.name, vec![record])
     }
 
     /// The record of `attachment`, stored as `downloaded`.
     fn record(&self, attachment: &Attachment, downloaded: &Downloaded) -> Vec<u8> {
         let mut record = json!({
-            "table_id": self.stream.table.table_id,
+            "table_id": self.stream.def.table.table_id,
             "record_id": attachment.record_id,
             "field_id": attachment.field.id,
             "field_name": attachment.field.name,
@@ -322,12 +343,12 @@ impl AttachmentRead<'_> {
                  raise `max_downloads`) to go on"
             )));
         }
-        let path = file_path(&self.stream.name, attachment);
+        let path = file_path(&self.stream.def.name, attachment);
         let mut last = String::new();
         for attempt in 1..=DOWNLOAD_TRIES {
             pace(client, downloads);
             downloads.started += 1;
-            match download(client, out, &self.stream.name, attachment, &path)? {
+            match download(client, out, &self.stream.def.name, attachment, &path)? {
                 Ok(stored) => {
                     let at_ms = client.transport().epoch_ms();
                     return Ok(Downloaded {
@@ -358,15 +379,18 @@ impl AttachmentRead<'_> {
         ))
     }
 
-    /// Saves the files done (incremental streams only).
-    fn save<O: Output>(&self, out: &mut O) -> Result<(), ConnectorError> {
+    /// Saves the files done (incremental streams only), and the table's revision and time of
+    /// a complete scan (`scanned`).
+    fn save<O: Output>(
+        &self,
+        out: &mut O,
+        scanned: Option<(i64, i64)>,
+    ) -> Result<(), ConnectorError> {
         if self.stream.mode != SyncMode::Incremental {
             return Ok(());
         }
-        out.emit_state(
-            &self.stream.name,
-            &attachments_state(&self.identity, &self.done),
-        )
+        let state = attachments_state(&self.identity, &self.done, scanned);
+        out.emit_state(&self.stream.def.name, &state)
     }
 }
 

@@ -209,7 +209,7 @@ fn opened<H: Transport, O: Output>(
 
 /// Whether an incremental stream's table has the revision its state saw, and was read for
 /// real less than `revision_recheck_hours` ago (else an INFO says why it is read anyway).
-fn unchanged_and_recent<H: Transport, O: Output>(
+pub fn unchanged_and_recent<H: Transport, O: Output>(
     client: &FeishuClient<H>,
     out: &mut O,
     stream: &StreamDef,

@@ -281,9 +281,19 @@ fn saved_state(stream_state: &Value, stream: &str) -> Result<SavedState, Connect
     })
 }
 
-/// The state of an attachments stream: the table it belongs to and the files it downloaded.
-pub fn attachments_state(identity: &StateIdentity, done: &NameSet) -> String {
-    json!({BELONGS_TO: identity.to_state(), FILES_DONE: done.to_state()}).to_string()
+/// The state of an attachments stream: the table it belongs to, the files it downloaded and,
+/// after a complete scan, the table's revision then and when the scan began (`scanned`).
+pub fn attachments_state(
+    identity: &StateIdentity,
+    done: &NameSet,
+    scanned: Option<(i64, i64)>,
+) -> String {
+    let mut state = json!({BELONGS_TO: identity.to_state(), FILES_DONE: done.to_state()});
+    if let Some((revision, read_at)) = scanned {
+        state[TABLE_REVISION] = json!(revision);
+        state[READ_AT] = json!(read_at);
+    }
+    state.to_string()
 }
 
 /// The `last_modified_time` of a record's JSON text, if it has one.
