@@ -45,7 +45,37 @@ pub fn check<H: Transport>(host: H, config: &str) -> Result<(), ConnectorError> 
     client.transport().log(LogLevel::Info, &message);
     let plan = estimate.quota_plan(client.config());
     client.transport().log(LogLevel::Info, &plan);
+    if client.config().attachment_files {
+        let plan = attachments_plan(&mut client, &app_token, &streams, &totals)?;
+        client.transport().log(LogLevel::Info, &plan);
+    }
     Ok(())
+}
+
+/// What attachments as files cost: the scan of each table with attachment fields (a search
+/// per 500 records, each run its table changed) and one call per new file, within Feishu's
+/// downloads a day and a second.
+fn attachments_plan<H: Transport>(
+    client: &mut FeishuClient<H>,
+    app_token: &str,
+    streams: &[StreamDef],
+    totals: &[u64],
+) -> Result<String, ConnectorError> {
+    let (mut tables, mut scan) = (0, 0);
+    for (stream, total) in streams.iter().zip(totals) {
+        let fields = base::fields(client, app_token, &stream.table.table_id)?;
+        if !attachment_fields(&fields).is_empty() {
+            tables += 1;
+            scan += total.div_ceil(500).max(1);
+        }
+    }
+    let max = client.config().max_downloads;
+    Ok(format!(
+        "attachments as files: {tables} tables have attachment fields; a run scans each whose \
+         table changed ({scan} searches for all) and spends one call per file not downloaded \
+         before, at most 5 a second (a first read of N files takes N/5 s or more); Feishu allows \
+         an app 10,000 downloads a day, and `max_downloads` stops a run after {max}"
+    ))
 }
 
 /// The calls a month Feishu's free plan gives a whole tenant (all its apps together).

@@ -134,6 +134,8 @@ fn files_arrive_byte_identical_once_and_then_only_new_ones() {
         first.statuses().last().unwrap(),
         &format!("{STREAM}:COMPLETE")
     );
+    let stored = format!("stored 4 files (5.5 MB) under {}", dir.path().display());
+    assert!(first.stderr.contains(&stored), "{}", first.stderr);
     // Feishu's 5 downloads a second: the mock answered none 429, and the four downloads
     // took at least three spacings (a loaded machine only makes it longer).
     assert_eq!(mock.downloads(), (4, 0));
@@ -366,5 +368,27 @@ fn a_redirect_to_a_granted_host_is_followed_without_the_tenant_token() {
     assert_eq!(
         followed[0].authorization, None,
         "the tenant token stays with lark_host"
+    );
+}
+
+#[test]
+fn check_plans_what_attachments_as_files_cost() {
+    let mock = mock(MockConfig {
+        files: vec![1; 501],
+        ..MockConfig::default()
+    });
+    let files = Files::new();
+    let path = files.json("config.json", &config(&mock));
+    let check = run(&["check", "--config", &path]);
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    assert!(
+        check.stderr.contains(
+            "attachments as files: 1 tables have attachment fields; a run scans each whose table \
+             changed (2 searches for all) and spends one call per file not downloaded before, at \
+             most 5 a second (a first read of N files takes N/5 s or more); Feishu allows an app \
+             10,000 downloads a day, and `max_downloads` stops a run after 10000"
+        ),
+        "{}",
+        check.stderr
     );
 }

@@ -208,6 +208,9 @@ fn execute(
                 inputs.catalog.as_deref(),
                 inputs.state.as_deref(),
             );
+            if let Some(stored) = store.data().files.describe() {
+                lock(output).note(Level::Info, &stored);
+            }
             connector_result(call, &store)?;
         }
     }

@@ -131,6 +131,17 @@ impl FileStore {
         })
     }
 
+    /// What the run stored, as a log line; None when it stored no file.
+    pub fn describe(&self) -> Option<String> {
+        let dir = self.dir.as_ref().filter(|_| self.stored > 0)?;
+        Some(format!(
+            "stored {} files ({:.1} MB) under {}",
+            self.stored,
+            self.stored_bytes as f64 / 1e6,
+            absolute(dir).display()
+        ))
+    }
+
     /// Drops file `handle` and what was written to it (its temporary file is removed).
     pub fn abort(&mut self, handle: u32) {
         self.open.remove(&handle);
