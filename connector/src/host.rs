@@ -12,13 +12,15 @@ pub enum Method {
     Post,
 }
 
-/// An outgoing request. `url` is absolute; `bearer` is sent as `Authorization: Bearer ...`.
+/// An outgoing request. `url` is absolute; `bearer` is sent as `Authorization: Bearer ...`;
+/// `range_from` asks for the body from that byte on (`Range: bytes=N-`).
 #[derive(Debug, Clone)]
 pub struct HttpRequest {
     pub method: Method,
     pub url: String,
     pub bearer: Option<String>,
     pub json_body: Option<String>,
+    pub range_from: Option<u64>,
 }
 
 /// A complete response; header names are lower case.

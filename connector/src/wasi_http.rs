@@ -159,6 +159,9 @@ fn headers(request: &HttpRequest) -> Result<Fields, TransportFailure> {
             format!("Bearer {token}").into_bytes(),
         ));
     }
+    if let Some(from) = request.range_from {
+        list.push(("range".into(), format!("bytes={from}-").into_bytes()));
+    }
     if let Some(body) = &request.json_body {
         list.push((
             "content-type".into(),

@@ -58,6 +58,7 @@ impl<T: Transport> KeptTransport<T> {
             url: request.url.clone(),
             bearer: put_back(&request.bearer),
             json_body: put_back(&request.json_body),
+            range_from: request.range_from,
         })
     }
 }
@@ -142,6 +143,7 @@ mod tests {
             url: format!("{url}/token?s={placeholder}"),
             bearer: Some(placeholder.clone()),
             json_body: Some(format!(r#"{{"s":"{placeholder}"}}"#)),
+            range_from: None,
         };
         for url in ["http://127.0.0.1:9", "https://d.example", "http://other:9"] {
             transport.start(&request(url)).unwrap();

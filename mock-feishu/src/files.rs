@@ -200,7 +200,13 @@ pub(crate) async fn download(
         Some(DownloadFault::Slow(wait)) => tokio::time::sleep(wait).await,
         _ => {}
     }
-    body_response(token, size, &headers, fault == Some(DownloadFault::Cut))
+    let ranges = !state.config.downloads_ignore_range;
+    body_response(
+        token,
+        size,
+        ranges.then_some(&headers),
+        fault == Some(DownloadFault::Cut),
+    )
 }
 
 /// `GET /__mock/cdn/{token}`: a file as a CDN would serve it after a redirect (no token).
@@ -213,16 +219,17 @@ pub(crate) async fn cdn(
     let path = format!("/__mock/cdn/{token}");
     record_request(&state, peer, "GET", &path, &HashMap::new(), &headers, "");
     match state.file_size(&token) {
-        Some((size, _)) => body_response(token, size, &headers, false),
+        Some((size, _)) => body_response(token, size, Some(&headers), false),
         None => StatusCode::NOT_FOUND.into_response(),
     }
 }
 
-/// The file named `token` (`size` bytes) from the `Range` start the headers ask, generated a
-/// chunk at a time; `cut` drops the connection half way.
-fn body_response(token: String, size: u64, headers: &HeaderMap, cut: bool) -> Response {
+/// The file named `token` (`size` bytes) from the `Range` start the headers ask (None: the
+/// whole file, whatever they ask), generated a chunk at a time; `cut` drops the connection
+/// half way.
+fn body_response(token: String, size: u64, headers: Option<&HeaderMap>, cut: bool) -> Response {
     let from = headers
-        .get(header::RANGE)
+        .and_then(|h| h.get(header::RANGE))
         .and_then(|v| v.to_str().ok())
         .and_then(|r| r.strip_prefix("bytes="))
         .and_then(|r| r.strip_suffix('-'))

@@ -78,6 +78,8 @@ pub struct MockConfig {
     pub download_qps: Option<usize>,
     /// Faults by download request number (1-based, counting retries).
     pub download_faults: HashMap<usize, DownloadFault>,
+    /// Downloads answer the whole file whatever `Range` they ask.
+    pub downloads_ignore_range: bool,
 }
 
 impl Default for MockConfig {
@@ -97,6 +99,7 @@ impl Default for MockConfig {
             files_advanced: false,
             download_qps: None,
             download_faults: HashMap::new(),
+            downloads_ignore_range: false,
         }
     }
 }
@@ -123,6 +126,8 @@ pub struct SeenRequest {
     pub path: String,
     pub query: HashMap<String, String>,
     pub authorization: Option<String>,
+    /// The `Range` header, when one was sent.
+    pub range: Option<String>,
     pub body: String,
     /// The client's port: one per TCP connection.
     pub peer_port: u16,

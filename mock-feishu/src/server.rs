@@ -61,6 +61,10 @@ pub(crate) fn record_request(
         path: path.into(),
         query: query.clone(),
         authorization,
+        range: headers
+            .get(header::RANGE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
         body: body.into(),
         peer_port: peer.port(),
         at: Instant::now(),

@@ -190,7 +190,7 @@ fn a_table_with_advanced_permissions_downloads_with_its_extra() {
 }
 
 #[test]
-fn a_cut_download_leaves_nothing_and_is_tried_again() {
+fn a_cut_download_goes_on_from_the_byte_it_stopped_at() {
     let faults = [(1, DownloadFault::Cut), (2, DownloadFault::ServerError)];
     let mock = mock(MockConfig {
         files: vec![200_000],
@@ -207,6 +207,23 @@ fn a_cut_download_leaves_nothing_and_is_tried_again() {
         run.stderr.contains("download 1 of 3 failed"),
         "{}",
         run.stderr
+    );
+    // The cut file was continued from the byte it stopped at, not downloaded again.
+    let ranges: Vec<Option<String>> = mock
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("/drive/v1/medias/"))
+        .map(|r| r.range.clone())
+        .collect();
+    assert_eq!(ranges[0], None);
+    let from = |range: &Option<String>| -> u64 {
+        let range = range.as_deref().expect("a Range header");
+        range["bytes=".len()..range.len() - 1].parse().unwrap()
+    };
+    assert!((1..=100_000).contains(&from(&ranges[1])), "{ranges:?}");
+    assert_eq!(
+        ranges[1], ranges[2],
+        "the retry after the 500 asks the same"
     );
 }
 
@@ -391,4 +408,20 @@ fn check_plans_what_attachments_as_files_cost() {
         "{}",
         check.stderr
     );
+}
+
+#[test]
+fn a_cut_download_starts_over_when_the_server_ignores_the_range() {
+    let mock = mock(MockConfig {
+        files: vec![300_000],
+        download_faults: [(1, DownloadFault::Cut)].into(),
+        downloads_ignore_range: true,
+        ..MockConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let run = read_files(&config(&mock), dir.path(), None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_stored(run.records()[0], dir.path(), 0, 300_000);
+    assert_eq!(listing(dir.path()).len(), 1, "no partial file is left");
+    assert_eq!(mock.downloads().0, 2);
 }

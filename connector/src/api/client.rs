@@ -72,6 +72,7 @@ fn search_request(url: &str, body: &str, bearer: Option<String>) -> HttpRequest 
         url: url.to_string(),
         bearer,
         json_body: Some(body.to_string()),
+        range_from: None,
     }
 }
 
@@ -232,6 +233,7 @@ impl<H: Transport> FeishuClient<H> {
                 url: url.clone(),
                 bearer,
                 json_body: None,
+                range_from: None,
             }
         })?;
         self.got.insert(url, answer.clone());
@@ -303,6 +305,7 @@ impl<H: Transport> FeishuClient<H> {
             url: url.clone(),
             bearer: None,
             json_body: Some(body.clone()),
+            range_from: None,
         })?;
         let token = TenantToken::from_response(&response.body, self.host.now_ms())?;
         let value = token.value.expose().to_string();
@@ -367,20 +370,23 @@ impl<H: Transport> FeishuClient<H> {
         Ok(build(bearer))
     }
 
-    /// GET `url` for its body a chunk at a time (a file download): the answer's head and body
-    /// once it is a 2xx or 3xx; other answers are classified and retried like any request.
-    /// `authorized` sends the tenant token (only ever to `lark_host`).
+    /// GET `url` for its body a chunk at a time (a file download), from byte `range_from`
+    /// when given: the answer's head and body once it is a 2xx or 3xx; other answers are
+    /// classified and retried like any request. `authorized` sends the tenant token (only ever
+    /// to `lark_host`).
     pub fn open_get(
         &mut self,
         what: &str,
         url: &str,
         authorized: bool,
+        range_from: Option<u64>,
     ) -> Result<(HttpResponse, Box<dyn BodyChunks>), ConnectorError> {
         let build = |bearer| HttpRequest {
             method: Method::Get,
             url: url.to_string(),
             bearer,
             json_body: None,
+            range_from,
         };
         let mut attempts = Attempts::default();
         loop {

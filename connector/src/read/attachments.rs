@@ -14,7 +14,10 @@
 use crate::api::client::FeishuClient;
 use crate::api::url::HttpUrl;
 use crate::error::{Category, ConnectorError};
-use crate::host::{LogLevel, Output, StoredFile, StreamStatus, Transport, encode_component};
+use crate::host::{
+    BodyChunks, HttpResponse, LogLevel, Output, StoredFile, StreamStatus, Transport,
+    encode_component,
+};
 use crate::read::catalog::{StreamDef, SyncMode};
 use crate::read::records::RecordsPage;
 use crate::read::stream_read::unchanged_and_recent;
@@ -326,8 +329,8 @@ impl AttachmentRead<'_> {
         record.to_string().into_bytes()
     }
 
-    /// Downloads `attachment` into the host's file at its path, trying again when the body
-    /// is cut short.
+    /// Downloads `attachment` into the host's file at its path; a body cut short is asked
+    /// again from the byte it stopped at (`Range`), or whole when the server ignores that.
     fn fetch<H: Transport, O: Output>(
         &self,
         client: &mut FeishuClient<H>,
@@ -335,34 +338,56 @@ impl AttachmentRead<'_> {
         downloads: &mut Downloads,
         attachment: &Attachment,
     ) -> Result<Downloaded, ConnectorError> {
-        let max = client.config().max_downloads;
-        if downloads.started >= max {
-            return Err(ConnectorError::config(format!(
-                "config field `max_downloads` allows {max} downloads a run and all were \
-                 started, so this one was not; the state keeps the files done: run again (or \
-                 raise `max_downloads`) to go on"
-            )));
-        }
         let path = file_path(&self.stream.def.name, attachment);
+        let mut file = FileOnHost {
+            stream: &self.stream.def.name,
+            path: &path,
+            open: None,
+        };
+        let outcome = self.tries(client, out, downloads, attachment, &mut file);
+        if let Some(open) = file.open.take() {
+            out.abort_file(open.handle);
+        }
+        let stored = outcome?;
+        let at_ms = client.transport().epoch_ms();
+        Ok(Downloaded {
+            stored,
+            path,
+            at_ms,
+        })
+    }
+
+    fn tries<H: Transport, O: Output>(
+        &self,
+        client: &mut FeishuClient<H>,
+        out: &mut O,
+        downloads: &mut Downloads,
+        attachment: &Attachment,
+        file: &mut FileOnHost<'_>,
+    ) -> Result<StoredFile, ConnectorError> {
         let mut last = String::new();
         for attempt in 1..=DOWNLOAD_TRIES {
+            let max = client.config().max_downloads;
+            if downloads.started >= max {
+                return Err(ConnectorError::config(format!(
+                    "config field `max_downloads` allows {max} downloads a run and all were \
+                     started, so this one was not; the state keeps the files done: run again \
+                     (or raise `max_downloads`) to go on"
+                )));
+            }
             pace(client, downloads);
             downloads.started += 1;
-            match download(client, out, &self.stream.def.name, attachment, &path)? {
-                Ok(stored) => {
-                    let at_ms = client.transport().epoch_ms();
-                    return Ok(Downloaded {
-                        stored,
-                        path,
-                        at_ms,
-                    });
-                }
+            match download(client, out, attachment, file)? {
+                Ok(stored) => return Ok(stored),
                 Err(why) => {
+                    let next = match file.open.as_ref() {
+                        Some(open) => format!("asking for the rest from byte {}", open.written),
+                        None => "nothing was kept".into(),
+                    };
                     out.log(
                         LogLevel::Warn,
                         &format!(
-                            "{}: download {attempt} of {DOWNLOAD_TRIES} failed ({why}); \
-                             nothing was kept",
+                            "{}: download {attempt} of {DOWNLOAD_TRIES} failed ({why}); {next}",
                             attachment.shown()
                         ),
                     );
@@ -406,15 +431,85 @@ fn pace<H: Transport>(client: &mut FeishuClient<H>, downloads: &mut Downloads) {
     downloads.last_start_ms = Some(client.transport().now_ms());
 }
 
-/// One try at a file: Ok(Err(why)) when its body came cut or short (the host kept nothing;
-/// worth another try), Err when the request failed for good.
+/// The host's file a download writes: where, and the open one with the bytes it holds.
+struct FileOnHost<'a> {
+    stream: &'a str,
+    path: &'a str,
+    open: Option<OpenFile>,
+}
+
+/// A file open on the host.
+struct OpenFile {
+    handle: u32,
+    written: u64,
+    /// The bytes the whole file has, as the first answer said.
+    size: u64,
+}
+
+/// One try at a file, from where `file` stands: Ok(Err(why)) when the body came cut (what
+/// arrived stays in the open file, to be continued) or short (the host kept nothing), worth
+/// another try; Err when the request failed for good.
 fn download<H: Transport, O: Output>(
     client: &mut FeishuClient<H>,
     out: &mut O,
-    stream: &str,
     attachment: &Attachment,
-    path: &str,
+    file: &mut FileOnHost<'_>,
 ) -> Result<Result<StoredFile, String>, ConnectorError> {
+    let from = file.open.as_ref().map(|f| f.written).filter(|&n| n > 0);
+    let (head, mut body) = open_download(client, attachment, from)?;
+    let resumed = from.filter(|&n| head.status == 206 && content_range_start(&head) == Some(n));
+    if resumed.is_none() {
+        // A first answer, or a server that sent the whole file again: start the file anew.
+        if let Some(open) = file.open.take() {
+            out.abort_file(open.handle);
+        }
+        let size = head
+            .header("content-length")
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .or(attachment.size)
+            .unwrap_or(0);
+        let handle = out.open_file(file.stream, file.path).map_err(|why| {
+            ConnectorError::config(format!(
+                "the host refused to take file {:?}: {why}",
+                file.path
+            ))
+        })?;
+        file.open = Some(OpenFile {
+            handle,
+            written: 0,
+            size,
+        });
+    }
+    let Some(open) = file.open.as_mut() else {
+        return Err(ConnectorError::internal("no file is open"));
+    };
+    loop {
+        match body.next_chunk() {
+            Ok(Some(chunk)) => {
+                out.write_file(open.handle, &chunk).map_err(|why| {
+                    ConnectorError::internal(format!(
+                        "the host could not write file {:?}: {why}",
+                        file.path
+                    ))
+                })?;
+                open.written += chunk.len() as u64;
+            }
+            Ok(None) => break,
+            Err(cut) => return Ok(Err(format!("cut after {} bytes: {cut:?}", open.written))),
+        }
+    }
+    let (handle, size) = (open.handle, open.size);
+    file.open = None;
+    Ok(out.finish_file(handle, size))
+}
+
+/// GET the file from `lark_host` (with the `extra` its cell carried), from byte `from` when
+/// given, following redirects through the sandbox (the tenant token only to `lark_host`).
+fn open_download<H: Transport>(
+    client: &mut FeishuClient<H>,
+    attachment: &Attachment,
+    from: Option<u64>,
+) -> Result<(HttpResponse, Box<dyn BodyChunks>), ConnectorError> {
     let lark_host = client.config().lark_host.clone();
     let mut url = format!(
         "{lark_host}/open-apis/drive/v1/medias/{}/download",
@@ -425,7 +520,7 @@ fn download<H: Transport, O: Output>(
         url.push_str(extra);
     }
     let what = "GET /open-apis/drive/v1/medias/<file_token>/download";
-    let (mut head, mut body) = client.open_get(what, &url, true)?;
+    let (mut head, mut body) = client.open_get(what, &url, true, from)?;
     let mut hops = 0;
     while (300..400).contains(&head.status) {
         let location = head.header("location").unwrap_or_default().to_string();
@@ -441,40 +536,22 @@ fn download<H: Transport, O: Output>(
                 "the download was redirected more than {MAX_REDIRECTS} times"
             )));
         }
-        // The tenant token goes only to `lark_host`.
         let origin = target.origin();
         let own = origin == lark_host;
         (head, body) = client
-            .open_get(what, &location, own)
+            .open_get(what, &location, own, from)
             .map_err(|e| redirected(e, &origin))?;
     }
-    let size = head
-        .header("content-length")
-        .and_then(|n| n.trim().parse::<u64>().ok())
-        .or(attachment.size)
-        .unwrap_or(0);
-    let file = out.open_file(stream, path).map_err(|why| {
-        ConnectorError::config(format!("the host refused to take file {path:?}: {why}"))
-    })?;
-    loop {
-        match body.next_chunk() {
-            Ok(Some(chunk)) => {
-                if let Err(why) = out.write_file(file, &chunk) {
-                    out.abort_file(file);
-                    return Err(ConnectorError::new(
-                        Category::Internal,
-                        format!("the host could not write file {path:?}: {why}"),
-                    ));
-                }
-            }
-            Ok(None) => break,
-            Err(cut) => {
-                out.abort_file(file);
-                return Ok(Err(format!("{cut:?}")));
-            }
-        }
-    }
-    Ok(out.finish_file(file, size))
+    Ok((head, body))
+}
+
+/// Where a 206 answer's `Content-Range: bytes N-M/T` starts.
+fn content_range_start(head: &HttpResponse) -> Option<u64> {
+    let range = head
+        .header("content-range")?
+        .trim()
+        .strip_prefix("bytes ")?;
+    range.split('-').next()?.trim().parse().ok()
 }
 
 /// A redirect's failure, naming the host it led to.
