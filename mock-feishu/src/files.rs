@@ -139,10 +139,8 @@ pub(crate) fn files_search(state: &AppState, q: &HashMap<String, String>) -> Res
         .and_then(|s| s.parse().ok())
         .unwrap_or(20)
         .clamp(1, 500);
-    let offset = match q.get("page_token").map(|t| parse_page_token(t)) {
-        None => 0,
-        Some(Some(o)) => o,
-        Some(None) => return feishu_error(StatusCode::OK, 1254002, "Fail"),
+    let Some(offset) = list_offset(q) else {
+        return forged_page_token();
     };
     let end = (offset + page_size).min(sizes.len());
     let advanced = state.config.files_advanced;

@@ -17,6 +17,17 @@ pub(crate) fn parse_page_token(token: &str) -> Option<usize> {
     (page_token(offset) == format!("pgt{offset:x}x{check}")).then_some(offset)
 }
 
+/// The offset a list request's `page_token` stands for (0 without one); None for a token the
+/// mock never gave.
+pub(crate) fn list_offset(q: &HashMap<String, String>) -> Option<usize> {
+    q.get("page_token").map_or(Some(0), |t| parse_page_token(t))
+}
+
+/// Feishu's answer to a page token it never gave.
+pub(crate) fn forged_page_token() -> Response {
+    feishu_error(StatusCode::OK, 1254002, "Fail")
+}
+
 pub(crate) async fn search(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

@@ -219,10 +219,8 @@ pub(crate) async fn tables(
     }
     let all = data::tables_with_copies(state.config.records, state.config.copies);
     let main_revision = 1 + state.shared().changes;
-    let offset = match q.get("page_token").map(|t| parse_page_token(t)) {
-        None => 0,
-        Some(Some(o)) => o,
-        Some(None) => return feishu_error(StatusCode::OK, 1254002, "Fail"),
+    let Some(offset) = list_offset(&q) else {
+        return forged_page_token();
     };
     let end = (offset + TABLES_PER_PAGE).min(all.len());
     let items: Vec<Value> = all[offset.min(end)..end]

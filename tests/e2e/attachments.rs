@@ -3,7 +3,7 @@
 //! and are tried again; advanced-permission tables; Feishu's 5 downloads a second; redirects
 //! to hosts nobody granted; `max_downloads`.
 
-use crate::harness::{Files, Run, mock, run};
+use crate::harness::{Files, Run, files_under, mock, run};
 use mock_feishu::files::{FILES_TABLE_ID, file_bytes, file_token};
 use mock_feishu::{DownloadFault, MockConfig, MockFeishu};
 use serde_json::{Value, json};
@@ -28,6 +28,11 @@ fn catalog() -> Value {
 
 /// Reads the attachments stream into `dir`, from `state` when given.
 fn read_files(config: &Value, dir: &Path, state: Option<&Value>) -> Run {
+    read_files_with(config, dir, state, &[])
+}
+
+/// [`read_files`] with `extra` flags.
+fn read_files_with(config: &Value, dir: &Path, state: Option<&Value>, extra: &[&str]) -> Run {
     let files = Files::new();
     let config = files.json("config.json", config);
     let catalog = files.json("catalog.json", &catalog());
@@ -45,6 +50,7 @@ fn read_files(config: &Value, dir: &Path, state: Option<&Value>) -> Run {
     if let Some(state) = &state {
         args.extend(["--state", state]);
     }
+    args.extend(extra);
     run(&args)
 }
 
@@ -67,18 +73,10 @@ fn hex_sha256(bytes: &[u8]) -> String {
 
 /// Every file under `dir`, relative, sorted.
 fn listing(dir: &Path) -> Vec<String> {
-    fn walk(dir: &Path, root: &Path, all: &mut Vec<String>) {
-        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                walk(&path, root, all);
-            } else {
-                all.push(path.strip_prefix(root).unwrap().display().to_string());
-            }
-        }
-    }
-    let mut all = Vec::new();
-    walk(dir, dir, &mut all);
+    let mut all: Vec<String> = files_under(dir)
+        .iter()
+        .map(|path| path.strip_prefix(dir).unwrap().display().to_string())
+        .collect();
     all.sort();
     all
 }
@@ -359,21 +357,7 @@ fn a_redirect_to_a_granted_host_is_followed_without_the_tenant_token() {
     });
     let cdn = mock.url().replace("127.0.0.1", "localhost");
     let dir = tempfile::tempdir().unwrap();
-    let files = Files::new();
-    let config = files.json("config.json", &config(&mock));
-    let catalog = files.json("catalog.json", &catalog());
-    let dir_arg = dir.path().to_string_lossy().into_owned();
-    let run = run(&[
-        "read",
-        "--config",
-        &config,
-        "--catalog",
-        &catalog,
-        "--files-dir",
-        &dir_arg,
-        "--allow-host",
-        &cdn,
-    ]);
+    let run = read_files_with(&config(&mock), dir.path(), None, &["--allow-host", &cdn]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_stored(run.records()[0], dir.path(), 0, 30_000);
     let followed: Vec<_> = mock

@@ -1,20 +1,7 @@
 //! The compiled-component cache: reused when valid, rebuilt (never used) when corrupt.
 
-use crate::harness::run_cached_in;
-use std::path::{Path, PathBuf};
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            files.extend(files_under(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
-}
+use crate::harness::{files_under, run_cached_in};
+use std::path::PathBuf;
 
 #[test]
 fn a_corrupt_cache_entry_is_rebuilt_not_used() {

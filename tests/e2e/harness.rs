@@ -182,6 +182,20 @@ pub fn run_command(command: &mut Command) -> Run {
     }
 }
 
+/// Every file under `dir`, at any depth (none when it does not exist).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
 /// Files handed to host-runner, removed when dropped.
 pub struct Files {
     dir: tempfile::TempDir,
