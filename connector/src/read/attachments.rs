@@ -170,21 +170,21 @@ pub fn read_attachments<H: Transport, O: Output>(
     let sent_before = client.requests_sent();
     let started_ms = client.transport().epoch_ms();
     let identity = StateIdentity::of(&stream.def.table);
-    let done = match (&stream.mode, stream.saved.files_done.clone()) {
-        (SyncMode::Incremental, Some(done)) => match &stream.saved.identity {
-            Some(saved) if saved.difference(&identity).is_some() => {
-                out.log(
-                    LogLevel::Warn,
-                    &format!(
-                        "stream `{}`: the state was written for another table; downloading \
-                         every file again",
-                        name
-                    ),
-                );
-                NameSet::default()
-            }
-            _ => done,
-        },
+    let incremental = stream.mode == SyncMode::Incremental;
+    let other_table = stream
+        .saved
+        .identity
+        .as_ref()
+        .filter(|saved| saved.difference(&identity).is_some());
+    if incremental && other_table.is_some() {
+        let message = format!(
+            "stream `{name}`: the state was written for another table; downloading every file \
+             again"
+        );
+        out.log(LogLevel::Warn, &message);
+    }
+    let done = match stream.saved.files_done.clone() {
+        Some(done) if incremental && other_table.is_none() => done,
         _ => NameSet::default(),
     };
     let mut read = AttachmentRead {
@@ -194,8 +194,11 @@ pub fn read_attachments<H: Transport, O: Output>(
         emitted: NameSet::default(),
         identity,
     };
-    let incremental = stream.mode == SyncMode::Incremental;
-    if incremental && unchanged_and_recent(client, out, &stream.def, &stream.saved, started_ms) {
+    let same_table = other_table.is_none();
+    if incremental
+        && same_table
+        && unchanged_and_recent(client, out, &stream.def, &stream.saved, started_ms)
+    {
         // Nothing changed in the table since a complete scan: its state again, no request.
         let vouched = stream.saved.revision.zip(stream.saved.read_at);
         out.stream_requests(&name, 0);
@@ -237,6 +240,7 @@ impl AttachmentRead<'_> {
         let body = self.search_body();
         let mut page_token: Option<String> = None;
         let mut tokens_seen = NameSet::default();
+        let (mut records_seen, mut total) = (NameSet::default(), None);
         loop {
             let response = client.search_records(
                 &self.stream.def.table,
@@ -245,6 +249,10 @@ impl AttachmentRead<'_> {
                 page_token.as_deref(),
             )?;
             let page = RecordsPage::parse(&response.body)?;
+            total = total.or(page.total);
+            for id in &page.ids {
+                records_seen.insert(&String::from_utf8_lossy(id));
+            }
             let attachments = attachments_of(&page.items, &self.stream.fields)?;
             let (has_more, next) = (page.has_more, page.page_token.clone());
             for attachment in attachments {
@@ -261,8 +269,30 @@ impl AttachmentRead<'_> {
                         self.stream.def.table.table_id
                     )));
                 }
-                None => return Ok(()),
+                None if has_more => {
+                    return Err(ConnectorError::bad_response(
+                        "Feishu said more records follow (`has_more`) but gave no page token",
+                    ));
+                }
+                None => return self.all_seen(records_seen.len(), total),
             }
+        }
+    }
+
+    /// Whether the scan saw as many records as Feishu counted (its first page's `total`):
+    /// fewer means pages left some out, and files of those records could be missed.
+    fn all_seen(&self, seen: usize, total: Option<u64>) -> Result<(), ConnectorError> {
+        match total {
+            Some(total) if (seen as u64) < total => Err(ConnectorError::new(
+                Category::Transient,
+                format!(
+                    "the scan of table {} for attachments saw {seen} of the {total} records \
+                     Feishu counted (pages left some out); the files done are kept, run again \
+                     to look at the rest",
+                    self.stream.def.table.table_id
+                ),
+            )),
+            _ => Ok(()),
         }
     }
 
@@ -684,6 +714,87 @@ fn query_value(url: &str, key: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::token::TOKEN_PATH;
+    use crate::config::Config;
+    use crate::fake::{FakeHost, FakeOutput, json, token_ok};
+    use crate::read::records::TableRef;
+
+    /// Reads an attachments stream of table tbl1 whose searches Feishu answers with `page`.
+    fn scan(page: &'static str) -> Result<(), ConnectorError> {
+        let config = Config::parse(
+            r#"{"app_id":"cli_1","app_secret":"s3cret","app_token":"app1","table_id":"tbl1","lark_host":"http://127.0.0.1:9","attachments":"files"}"#,
+        )
+        .unwrap();
+        let host = FakeHost::new(move |req| {
+            if req.url.ends_with(TOKEN_PATH) {
+                token_ok("t-1")
+            } else {
+                json(200, page)
+            }
+        });
+        let mut client = FeishuClient::new(host, config);
+        let table = TableRef {
+            app_token: "app1".into(),
+            table_id: "tbl1".into(),
+            view_id: None,
+        };
+        let stream = AttachmentStream {
+            def: StreamDef {
+                name: "records_attachments".into(),
+                table,
+                revision: Some(3),
+            },
+            fields: vec![field()],
+            mode: SyncMode::Incremental,
+            saved: SavedState::default(),
+            file_reference: false,
+        };
+        let mut out = FakeOutput::default();
+        read_attachments(&mut client, &mut out, stream, &mut Downloads::default())
+    }
+
+    #[test]
+    fn a_scan_that_sees_fewer_records_than_feishu_counted_fails() {
+        let short = r#"{"code":0,"data":{"has_more":false,"total":3,"items":[
+            {"record_id":"recA","fields":{}},{"record_id":"recA","fields":{}},{"record_id":"recB","fields":{}}]}}"#;
+        let error = scan(short).unwrap_err();
+        assert_eq!(error.category, Category::Transient);
+        assert!(
+            error.message.contains("saw 2 of the 3 records"),
+            "{}",
+            error.message
+        );
+        let whole = r#"{"code":0,"data":{"has_more":false,"total":2,"items":[
+            {"record_id":"recA","fields":{}},{"record_id":"recB","fields":{}}]}}"#;
+        scan(whole).unwrap();
+    }
+
+    #[test]
+    fn more_pages_without_a_page_token_is_a_bad_answer() {
+        let page = r#"{"code":0,"data":{"has_more":true,"items":[]}}"#;
+        let error = scan(page).unwrap_err();
+        assert_eq!(error.category, Category::BadResponse, "{}", error.message);
+    }
+
+    #[test]
+    fn a_host_without_files_fails_the_stream_saying_so() {
+        let page = r#"{"code":0,"data":{"has_more":false,"total":1,"items":[
+            {"record_id":"recA","fields":{"Files":[{"file_token":"boxA","name":"a","size":1}]}}]}}"#;
+        let error = scan(page).unwrap_err();
+        assert_eq!(error.category, Category::Config);
+        assert!(
+            error.message.contains("this host takes no files"),
+            "{}",
+            error.message
+        );
+        assert!(
+            error
+                .message
+                .starts_with("file boxA (\"a\") of record recA"),
+            "{}",
+            error.message
+        );
+    }
 
     fn field() -> AttachmentField {
         AttachmentField {
