@@ -21,10 +21,12 @@ fn spec_describes_the_airbyte_feishu_fields() {
             "app_id",
             "app_secret",
             "app_token",
+            "attachments",
             "base_url",
             "detect_deletes",
             "lark_host",
             "max_api_calls",
+            "max_downloads",
             "page_size",
             "revision_recheck_hours",
             "sync_every",
@@ -38,6 +40,9 @@ fn spec_describes_the_airbyte_feishu_fields() {
     assert_eq!(props["values"]["enum"], json!(["raw", "plain"]));
     assert_eq!(props["values"]["default"], "raw");
     assert_eq!(props["detect_deletes"]["default"], false);
+    assert_eq!(props["attachments"]["enum"], json!(["links", "files"]));
+    assert_eq!(props["attachments"]["default"], "links");
+    assert_eq!(props["max_downloads"]["default"], 10000);
     assert_eq!(props["max_api_calls"]["minimum"], 1);
     assert!(
         props["max_api_calls"].get("default").is_none(),
