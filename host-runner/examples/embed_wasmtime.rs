@@ -1,7 +1,8 @@
 //! Embedding feishu.wasm in your own Rust host with wasmtime alone (no `host_runner`): generate
 //! bindings from wit/, implement the `host` interface, and grant outgoing HTTP to one origin in
 //! wasi-http's `send_request` hook. Here the host counts records per stream and keeps the last
-//! state of each.
+//! state of each, and takes no files (its `files` interface refuses them, so an attachments
+//! stream fails saying so).
 //!
 //! ```sh
 //! cargo run -p host-runner --example embed_wasmtime -- feishu.wasm '{"app_id": ...}'
@@ -101,6 +102,24 @@ impl WasiHttpView for Host {
 
 impl datasource::connector::types::Host for Host {}
 
+/// No place for files: every file is refused (host-runner writes them under `--files-dir`).
+impl datasource::connector::files::Host for Host {
+    fn open_file(&mut self, _stream: String, _path: String) -> Result<u32, String> {
+        Err("this host takes no files".into())
+    }
+    fn write_file(&mut self, file: u32, _chunk: Vec<u8>) -> Result<(), String> {
+        Err(format!("file {file} is not open"))
+    }
+    fn finish_file(
+        &mut self,
+        file: u32,
+        _size: u64,
+    ) -> Result<datasource::connector::files::StoredFile, String> {
+        Err(format!("file {file} is not open"))
+    }
+    fn abort_file(&mut self, _file: u32) {}
+}
+
 impl datasource::connector::host::Host for Host {
     fn emit_records(&mut self, stream: String, records: Vec<Vec<u8>>) -> Result<(), OutputError> {
         *self.records.entry(stream).or_default() += records.len();
@@ -136,6 +155,7 @@ fn read(component: &[u8], config: &str, origin: &str) -> anyhow::Result<Host> {
     wasmtime_wasi::p2::add_to_linker_sync(&mut linker)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_sync(&mut linker)?;
     datasource::connector::host::add_to_linker::<_, HasSelf<_>>(&mut linker, |host| host)?;
+    datasource::connector::files::add_to_linker::<_, HasSelf<_>>(&mut linker, |host| host)?;
     let host = Host {
         // No environment, arguments, files or sockets.
         wasi: WasiCtxBuilder::new()

@@ -195,10 +195,14 @@ fn the_embedded_wit_agrees_with_wit_dir() {
             );
         }
     }
-    // Our own interface is used whole: a function wit/ declares but the component lacks means
-    // the two have drifted apart.
-    let host = "datasource:connector/host@0.1.0";
-    assert_eq!(imports.get(host), declared_imports.get(host));
+    // Our own interfaces are used whole: a function wit/ declares but the component lacks
+    // means the two have drifted apart.
+    for ours in [
+        "datasource:connector/host@0.1.0",
+        "datasource:connector/files@0.1.0",
+    ] {
+        assert_eq!(imports.get(ours), declared_imports.get(ours), "{ours}");
+    }
 }
 
 /// Builds the edge component as `scripts/edge-serve.sh` does, in its own target directory.

@@ -488,6 +488,17 @@ fn download<H: Transport, O: Output>(
     let from = file.open.as_ref().map(|f| f.written).filter(|&n| n > 0);
     let (head, mut body) = open_download(client, attachment, from)?;
     let resumed = from.filter(|&n| head.status == 206 && content_range_start(&head) == Some(n));
+    if resumed.is_none() && head.status == 206 {
+        // Part of the file, but not from the byte asked: nothing to build on. Start over.
+        if let Some(open) = file.open.take() {
+            out.abort_file(open.handle);
+        }
+        return Ok(Err(format!(
+            "the answer held the file from byte {:?}, not from byte {}",
+            content_range_start(&head),
+            from.unwrap_or(0)
+        )));
+    }
     if resumed.is_none() {
         // A first answer, or a server that sent the whole file again: start the file anew.
         if let Some(open) = file.open.take() {
