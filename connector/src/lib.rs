@@ -5,14 +5,17 @@
 //! error classifier ([`api::classify`]); [`source`] selects the streams and
 //! [`read::stream_read`] reads them, several at once taking turns page by page, each through
 //! `records/search` ([`read::pages`], [`read::records`]), handing each page's records,
-//! verbatim, to the host a page at a time; [`state`] is what a stream keeps between runs.
+//! verbatim, to the host a page at a time; with `attachments: files`, [`read::attachments`]
+//! then reads each table's attachments stream, each file streamed from the download's body to
+//! the host's file a chunk at a time ([`host::Output::open_file`], the WIT `files` import);
+//! [`state`] is what a stream keeps between runs.
 //!
 //! | module | job |
 //! |---|---|
 //! | [`config`], [`spec`] | the config's fields, checked; the spec that declares them |
 //! | [`source`] | the world's operations: spec, check (with the quota plan), discover, read |
 //! | [`api`] | Feishu's Open API: client, token, error classifier, tables and fields |
-//! | [`read`] | the read flow: streams, searches, pages, records, drift, deletes |
+//! | [`read`] | the read flow: streams, searches, pages, records, drift, deletes, attachments |
 //! | [`values`] | fields, their JSON schemas, and `values: plain` records |
 //! | [`state`] | cursors, table identity, resume points, remembered record ids |
 //! | [`error`], [`host`] | the connector's errors; the host it runs in (transport, output) |
