@@ -8,14 +8,12 @@ use crate::api::client::FeishuClient;
 use crate::config::{Config, MAX_PAGE_SIZE, Values};
 use crate::error::ConnectorError;
 use crate::host::{LogLevel, Output, Transport};
-use crate::read::attachments::{
-    self, AttachmentField, AttachmentStream, Downloads, attachment_fields, read_attachments,
-};
+use crate::read::attachments::{self, AttachmentField, AttachmentStream, attachment_fields};
 use crate::read::catalog::{self, StreamDef, SyncMode};
 use crate::read::deletes::DELETED_AT;
 use crate::read::records::{RecordsPage, TableRef};
 use crate::read::schema_drift;
-use crate::read::stream_read::{Selected, StreamStart, read_streams, stream_failed};
+use crate::read::stream_read::{Selected, StreamStart, ToRead, read_streams};
 use crate::spec::{catalog_entry, specification};
 use crate::state::incremental::{self, SavedState};
 use crate::values::plain::Shape;
@@ -357,27 +355,17 @@ pub fn read<H: Transport, O: Output>(
             started_ms,
             catalog_fields: catalog_fields.remove(&name),
         };
-        Ok(Selected {
+        Ok(ToRead::Records(Selected {
             stream,
             mode,
             start,
-        })
+        }))
     });
-    read_streams(&mut client, out, streams)?;
-    let mut downloads = Downloads::default();
-    for stream in attachment_streams {
-        let (name, outcome) = match stream {
-            Ok(stream) => (
-                stream.def.name.clone(),
-                read_attachments(&mut client, out, stream, &mut downloads),
-            ),
-            Err((name, error)) => (name, Err(error)),
-        };
-        if let Err(error) = outcome {
-            stream_failed(out, &name, error)?;
-        }
-    }
-    Ok(())
+    // Attachments streams take turns with the record streams (a file or a page a turn).
+    let attachments = attachment_streams
+        .into_iter()
+        .map(|s| s.map(ToRead::Attachments));
+    read_streams(&mut client, out, streams.chain(attachments))
 }
 
 /// An attachments stream selected: its name, table and revision, its sync mode, and its

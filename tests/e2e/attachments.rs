@@ -409,3 +409,50 @@ fn a_cut_download_starts_over_when_the_server_ignores_the_range() {
     assert_eq!(listing(dir.path()).len(), 1, "no partial file is left");
     assert_eq!(mock.downloads().0, 2);
 }
+
+#[test]
+fn downloads_take_turns_with_the_record_streams() {
+    let mock = mock(MockConfig {
+        files: vec![1000; 6],
+        ..MockConfig::default()
+    });
+    let mut config = config(&mock);
+    config["page_size"] = json!(1);
+    let files = Files::new();
+    let config = files.json("config.json", &config);
+    let both = json!({"streams": [
+        {"stream": {"name": "records"}, "sync_mode": "full_refresh"},
+        {"stream": {"name": STREAM}, "sync_mode": "full_refresh"}]});
+    let catalog = files.json("catalog.json", &both);
+    let dir = tempfile::tempdir().unwrap();
+    let dir_arg = dir.path().to_string_lossy().into_owned();
+    let run = run(&[
+        "read",
+        "--config",
+        &config,
+        "--catalog",
+        &catalog,
+        "--files-dir",
+        &dir_arg,
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let count = |stream: &str| {
+        run.of_type("RECORD")
+            .iter()
+            .filter(|m| m["record"]["stream"] == stream)
+            .count()
+    };
+    assert_eq!((count("records"), count(STREAM)), (6, 6));
+    // The record stream's pages (page_size 1) go on between downloads, not after them all.
+    let seen = mock.requests();
+    let first_download = seen
+        .iter()
+        .position(|r| r.path.contains("/drive/v1/medias/"))
+        .expect("a download");
+    let record_pages_after = seen[first_download..]
+        .iter()
+        .filter(|r| r.path.ends_with("/records/search"))
+        .filter(|r| r.query.get("page_size").map(String::as_str) == Some("1"))
+        .count();
+    assert!(record_pages_after > 0, "{seen:?}");
+}

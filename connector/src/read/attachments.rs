@@ -4,9 +4,11 @@
 //! attachment fields and downloads each file once, a chunk at a time from the answer's body to
 //! the host's file ([`Output::open_file`]), which keeps it only when it holds every byte.
 //!
-//! Flow: [`read_attachments`] (STARTED, the state's files, pages) → [`AttachmentRead::page`]
-//! (each attachment of a page: skipped when done, else [`AttachmentRead::fetch`], then its
-//! record) → the state (the file tokens done) after each page and at the end. A download cut
+//! Flow: [`AttachmentRun::open`] (STARTED, the state's files, or a skip when the table is
+//! unchanged) → [`AttachmentRun::step`], taking turns with the run's record streams: the next
+//! page of the scan, or one attachment of it (skipped when done, else downloaded, then its
+//! record) → [`AttachmentRun::finish`]: the state (the file tokens done, saved before each page
+//! too) and COMPLETE. A download cut
 //! short is dropped by the host and tried again; a file that still fails, or the run's
 //! `max_downloads`, ends the stream with the error naming the record and the file, the state
 //! keeping every file done so that the next run goes on.
@@ -26,7 +28,7 @@ use crate::state::record_ids::NameSet;
 use crate::values::fields::FieldInfo;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 /// Type code of an attachment field.
@@ -126,6 +128,14 @@ pub struct Downloads {
     last_start_ms: Option<u64>,
 }
 
+impl Downloads {
+    /// Whether Feishu's 5 downloads a second let one start at `now_ms`.
+    pub fn due(&self, now_ms: u64) -> bool {
+        self.last_start_ms
+            .is_none_or(|last| now_ms >= last + DOWNLOAD_SPACING_MS)
+    }
+}
+
 /// One attachment of one record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Attachment {
@@ -157,70 +167,10 @@ struct Downloaded {
     at_ms: i64,
 }
 
-/// Reads an attachments stream; its failure is returned (the caller reports it as the
-/// stream's), the state of the files done emitted first.
-pub fn read_attachments<H: Transport, O: Output>(
-    client: &mut FeishuClient<H>,
-    out: &mut O,
+/// An attachments stream being read a step at a time (a page of the scan, or one file), so
+/// that it takes turns with the record streams of the run instead of holding them up.
+pub struct AttachmentRun {
     stream: AttachmentStream,
-    downloads: &mut Downloads,
-) -> Result<(), ConnectorError> {
-    let name = stream.def.name.clone();
-    out.stream_status(&name, StreamStatus::Started);
-    let sent_before = client.requests_sent();
-    let started_ms = client.transport().epoch_ms();
-    let identity = StateIdentity::of(&stream.def.table);
-    let incremental = stream.mode == SyncMode::Incremental;
-    let other_table = stream
-        .saved
-        .identity
-        .as_ref()
-        .filter(|saved| saved.difference(&identity).is_some());
-    if incremental && other_table.is_some() {
-        let message = format!(
-            "stream `{name}`: the state was written for another table; downloading every file \
-             again"
-        );
-        out.log(LogLevel::Warn, &message);
-    }
-    let done = match stream.saved.files_done.clone() {
-        Some(done) if incremental && other_table.is_none() => done,
-        _ => NameSet::default(),
-    };
-    let mut read = AttachmentRead {
-        stream: &stream,
-        done,
-        run: HashMap::new(),
-        emitted: NameSet::default(),
-        identity,
-    };
-    let same_table = other_table.is_none();
-    if incremental
-        && same_table
-        && unchanged_and_recent(client, out, &stream.def, &stream.saved, started_ms)
-    {
-        // Nothing changed in the table since a complete scan: its state again, no request.
-        let vouched = stream.saved.revision.zip(stream.saved.read_at);
-        out.stream_requests(&name, 0);
-        read.save(out, vouched)?;
-        out.stream_status(&name, StreamStatus::Complete);
-        return Ok(());
-    }
-    let outcome = read.pages(client, out, downloads);
-    out.stream_requests(&name, client.requests_sent() - sent_before);
-    let scanned = outcome
-        .is_ok()
-        .then(|| stream.def.revision.map(|r| (r, started_ms)))
-        .flatten();
-    let saved = read.save(out, scanned);
-    outcome.and(saved)?;
-    out.stream_status(&name, StreamStatus::Complete);
-    Ok(())
-}
-
-/// An attachments stream being read.
-struct AttachmentRead<'s> {
-    stream: &'s AttachmentStream,
     /// File tokens downloaded by earlier runs (incremental) and this one.
     done: NameSet,
     /// Files downloaded in this run, by file token.
@@ -228,61 +178,194 @@ struct AttachmentRead<'s> {
     /// Records emitted in this run (record, field and file), against repeated pages.
     emitted: NameSet,
     identity: StateIdentity,
+    started_ms: i64,
+    /// The scan: where it stands, and what it saw.
+    scan: Scan,
+    /// Requests this stream sent.
+    requests: u64,
 }
 
-impl AttachmentRead<'_> {
-    fn pages<H: Transport, O: Output>(
+/// Where the scan of a table's attachments stands.
+#[derive(Default)]
+struct Scan {
+    /// Attachments of the pages read, not handled yet.
+    queue: VecDeque<Attachment>,
+    /// The next page's token (None: the first page, or no more when `ended`).
+    page_token: Option<String>,
+    ended: bool,
+    tokens_seen: NameSet,
+    records_seen: NameSet,
+    /// What Feishu's first page counted.
+    total: Option<u64>,
+}
+
+impl AttachmentRun {
+    /// Starts an attachments stream: STARTED and the files its state says are done. None when
+    /// there is nothing to read (an incremental stream whose table is unchanged since a
+    /// complete scan: its state again, and COMPLETE).
+    pub fn open<H: Transport, O: Output>(
+        client: &mut FeishuClient<H>,
+        out: &mut O,
+        stream: AttachmentStream,
+    ) -> Result<Option<Self>, ConnectorError> {
+        let name = stream.def.name.clone();
+        out.stream_status(&name, StreamStatus::Started);
+        let started_ms = client.transport().epoch_ms();
+        let identity = StateIdentity::of(&stream.def.table);
+        let incremental = stream.mode == SyncMode::Incremental;
+        let same_table = stream
+            .saved
+            .identity
+            .as_ref()
+            .is_none_or(|saved| saved.difference(&identity).is_none());
+        if incremental && !same_table {
+            let message = format!(
+                "stream `{name}`: the state was written for another table; downloading every \
+                 file again"
+            );
+            out.log(LogLevel::Warn, &message);
+        }
+        let done = match stream.saved.files_done.clone() {
+            Some(done) if incremental && same_table => done,
+            _ => NameSet::default(),
+        };
+        let unchanged = incremental
+            && same_table
+            && unchanged_and_recent(client, out, &stream.def, &stream.saved, started_ms);
+        let vouched = stream.saved.revision.zip(stream.saved.read_at);
+        let run = Self {
+            stream,
+            done,
+            run: HashMap::new(),
+            emitted: NameSet::default(),
+            identity,
+            started_ms,
+            scan: Scan::default(),
+            requests: 0,
+        };
+        if !unchanged {
+            return Ok(Some(run));
+        }
+        // Nothing changed in the table since a complete scan: its state again, no request.
+        out.stream_requests(&name, 0);
+        run.save(out, vouched)?;
+        out.stream_status(&name, StreamStatus::Complete);
+        Ok(None)
+    }
+
+    pub fn name(&self) -> &str {
+        &self.stream.def.name
+    }
+
+    /// One step: the next attachment of the pages read, or the next page; false once every
+    /// attachment is handled. With `others` (other streams take turns), a download that
+    /// Feishu's 5 a second does not allow yet waits for a later turn instead of sleeping.
+    pub fn step<H: Transport, O: Output>(
         &mut self,
         client: &mut FeishuClient<H>,
         out: &mut O,
         downloads: &mut Downloads,
-    ) -> Result<(), ConnectorError> {
-        let body = self.search_body();
-        let mut page_token: Option<String> = None;
-        let mut tokens_seen = NameSet::default();
-        let (mut records_seen, mut total) = (NameSet::default(), None);
-        loop {
-            let response = client.search_records(
-                &self.stream.def.table,
-                &body,
-                SCAN_PAGE_SIZE,
-                page_token.as_deref(),
-            )?;
-            let page = RecordsPage::parse(&response.body)?;
-            total = total.or(page.total);
-            for id in &page.ids {
-                records_seen.insert(&String::from_utf8_lossy(id));
+        others: bool,
+    ) -> Result<bool, ConnectorError> {
+        let before = client.requests_sent();
+        let stepped = self.next(client, out, downloads, others);
+        self.requests += client.requests_sent() - before;
+        stepped
+    }
+
+    fn next<H: Transport, O: Output>(
+        &mut self,
+        client: &mut FeishuClient<H>,
+        out: &mut O,
+        downloads: &mut Downloads,
+        others: bool,
+    ) -> Result<bool, ConnectorError> {
+        if let Some(attachment) = self.scan.queue.front() {
+            let token = &attachment.file_token;
+            let downloads_it = !self.run.contains_key(token) && !self.done.contains(token);
+            if downloads_it && others && !downloads.due(client.transport().now_ms()) {
+                return Ok(true);
             }
-            let attachments = attachments_of(&page.items, &self.stream.fields)?;
-            let (has_more, next) = (page.has_more, page.page_token.clone());
-            for attachment in attachments {
+            if let Some(attachment) = self.scan.queue.pop_front() {
                 self.attachment(client, out, downloads, attachment)?;
             }
-            self.save(out, None)?;
-            match next.filter(|_| has_more) {
-                // A page token seen before would read the same pages again, for ever.
-                Some(token) if tokens_seen.insert(&token) => page_token = Some(token),
-                Some(token) => {
-                    return Err(ConnectorError::bad_response(format!(
-                        "Feishu answered page token {token:?} a second time while listing \
-                         the attachments of table {}",
-                        self.stream.def.table.table_id
-                    )));
-                }
-                None if has_more => {
-                    return Err(ConnectorError::bad_response(
-                        "Feishu said more records follow (`has_more`) but gave no page token",
-                    ));
-                }
-                None => return self.all_seen(records_seen.len(), total),
-            }
+            return Ok(true);
         }
+        if self.scan.ended {
+            return Ok(false);
+        }
+        // Every file of the pages read is done: the state says so before the next page.
+        self.save(out, None)?;
+        self.page(client)?;
+        Ok(true)
+    }
+
+    /// Reads the scan's next page into the queue.
+    fn page<H: Transport>(&mut self, client: &mut FeishuClient<H>) -> Result<(), ConnectorError> {
+        let body = self.search_body();
+        let scan = &mut self.scan;
+        let response = client.search_records(
+            &self.stream.def.table,
+            &body,
+            SCAN_PAGE_SIZE,
+            scan.page_token.as_deref(),
+        )?;
+        let page = RecordsPage::parse(&response.body)?;
+        scan.total = scan.total.or(page.total);
+        for id in &page.ids {
+            scan.records_seen.insert(&String::from_utf8_lossy(id));
+        }
+        scan.queue
+            .extend(attachments_of(&page.items, &self.stream.fields)?);
+        match page.page_token.filter(|_| page.has_more) {
+            // A page token seen before would read the same pages again, for ever.
+            Some(token) if scan.tokens_seen.insert(&token) => scan.page_token = Some(token),
+            Some(token) => {
+                return Err(ConnectorError::bad_response(format!(
+                    "Feishu answered page token {token:?} a second time while listing the \
+                     attachments of table {}",
+                    self.stream.def.table.table_id
+                )));
+            }
+            None if page.has_more => {
+                return Err(ConnectorError::bad_response(
+                    "Feishu said more records follow (`has_more`) but gave no page token",
+                ));
+            }
+            None => scan.ended = true,
+        }
+        Ok(())
+    }
+
+    /// Ends the stream once every attachment is handled: the scan saw every record Feishu
+    /// counted, the state (with the table's revision: the scan was complete), COMPLETE.
+    pub fn finish<O: Output>(&mut self, out: &mut O) -> Result<(), ConnectorError> {
+        let name = self.stream.def.name.clone();
+        out.stream_requests(&name, self.requests);
+        self.all_seen()?;
+        let scanned = self.stream.def.revision.map(|r| (r, self.started_ms));
+        self.save(out, scanned)?;
+        out.stream_status(&name, StreamStatus::Complete);
+        Ok(())
+    }
+
+    /// The stream stopped on `error`: the files done are kept in the state; returns the error.
+    pub fn failed<O: Output>(&mut self, out: &mut O, error: ConnectorError) -> ConnectorError {
+        out.stream_requests(&self.stream.def.name, self.requests);
+        self.keep_what_was_done(out);
+        error
+    }
+
+    /// Saves the files done so far (the read ends early).
+    pub fn keep_what_was_done<O: Output>(&self, out: &mut O) {
+        let _ = self.save(out, None);
     }
 
     /// Whether the scan saw as many records as Feishu counted (its first page's `total`):
     /// fewer means pages left some out, and files of those records could be missed.
-    fn all_seen(&self, seen: usize, total: Option<u64>) -> Result<(), ConnectorError> {
-        match total {
+    fn all_seen(&self) -> Result<(), ConnectorError> {
+        let seen = self.scan.records_seen.len();
+        match self.scan.total {
             Some(total) if (seen as u64) < total => Err(ConnectorError::new(
                 Category::Transient,
                 format!(
@@ -729,6 +812,7 @@ mod tests {
     use crate::config::Config;
     use crate::fake::{FakeHost, FakeOutput, json, token_ok};
     use crate::read::records::TableRef;
+    use crate::read::stream_read::ToRead;
 
     /// Reads an attachments stream of table tbl1 whose searches Feishu answers with `page`.
     fn scan(page: &'static str) -> Result<(), ConnectorError> {
@@ -761,7 +845,12 @@ mod tests {
             file_reference: false,
         };
         let mut out = FakeOutput::default();
-        read_attachments(&mut client, &mut out, stream, &mut Downloads::default())
+        let streams = [Ok(ToRead::Attachments(stream))];
+        crate::read::stream_read::read_streams(&mut client, &mut out, streams)?;
+        match out.failures.pop() {
+            Some((_, error)) => Err(error),
+            None => Ok(()),
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ use crate::api::client::FeishuClient;
 use crate::config::Values;
 use crate::error::{Category, ConnectorError};
 use crate::host::{LogLevel, Output, StreamStatus, Transport};
+use crate::read::attachments::{AttachmentRun, AttachmentStream, Downloads};
 use crate::read::catalog::{StreamDef, SyncMode};
 use crate::read::deletes::DeleteCheck;
 use crate::read::pages::{Lanes, StreamRead};
@@ -40,27 +41,108 @@ pub struct Selected {
     pub start: StreamStart,
 }
 
-/// Reads `streams`, up to `out.streams_at_once()` at a time taking turns page by page. A
-/// stream's failure is reported as that stream's and the others go on; only a closed output
-/// or rejected credentials end the read (returned). `unmatched` streams (named by the
-/// catalog, not offered) fail as they come.
+/// A stream a read covers: a table's records, or its attachments as files.
+pub enum ToRead {
+    Records(Selected),
+    Attachments(AttachmentStream),
+}
+
+/// A stream in progress.
+enum Open {
+    Records(OpenStream),
+    Attachments(AttachmentRun),
+}
+
+impl Open {
+    /// Starts `stream`; None when it has nothing to read.
+    fn start<H: Transport, O: Output>(
+        client: &mut FeishuClient<H>,
+        out: &mut O,
+        stream: ToRead,
+    ) -> Result<Option<Self>, (String, ConnectorError)> {
+        match stream {
+            ToRead::Records(s) => {
+                let name = s.stream.name.clone();
+                let opened = open_stream(client, out, &s.stream, s.mode, s.start);
+                opened.map(|o| o.map(Open::Records)).map_err(|e| (name, e))
+            }
+            ToRead::Attachments(stream) => {
+                let name = stream.def.name.clone();
+                let opened = AttachmentRun::open(client, out, stream);
+                opened
+                    .map(|o| o.map(Open::Attachments))
+                    .map_err(|e| (name, e))
+            }
+        }
+    }
+
+    fn name(&self) -> &str {
+        match self {
+            Open::Records(stream) => &stream.read.stream.name,
+            Open::Attachments(run) => run.name(),
+        }
+    }
+
+    /// One turn: a page of records, or a page or a file of attachments; false once done.
+    fn step<H: Transport, O: Output>(
+        &mut self,
+        client: &mut FeishuClient<H>,
+        out: &mut O,
+        downloads: &mut Downloads,
+        others: bool,
+    ) -> Result<bool, ConnectorError> {
+        match self {
+            Open::Records(stream) => stream.step(client, out),
+            Open::Attachments(run) => run.step(client, out, downloads, others),
+        }
+    }
+
+    fn finish<H: Transport, O: Output>(
+        &mut self,
+        client: &mut FeishuClient<H>,
+        out: &mut O,
+    ) -> Result<(), ConnectorError> {
+        match self {
+            Open::Records(stream) => stream.finish(client, out),
+            Open::Attachments(run) => run.finish(out),
+        }
+    }
+
+    fn failed<O: Output>(&mut self, out: &mut O, error: ConnectorError) -> ConnectorError {
+        match self {
+            Open::Records(stream) => stream.failed(out, error),
+            Open::Attachments(run) => run.failed(out, error),
+        }
+    }
+
+    /// The read ends early: the state of what was done in full is kept.
+    fn keep_what_was_done<O: Output>(&mut self, out: &mut O) {
+        match self {
+            Open::Records(stream) => stream.read.keep_what_was_emitted(out),
+            Open::Attachments(run) => run.keep_what_was_done(out),
+        }
+    }
+}
+
+/// Reads `streams`, up to `out.streams_at_once()` at a time taking turns (a page of records,
+/// or a page or a file of attachments, a turn). A stream's failure is reported as that
+/// stream's and the others go on; only a closed output or rejected credentials end the read
+/// (returned). Streams that failed before they opened (named by the catalog, not offered)
+/// fail as they come.
 pub fn read_streams<H: Transport, O: Output>(
     client: &mut FeishuClient<H>,
     out: &mut O,
-    streams: impl IntoIterator<Item = Result<Selected, (String, ConnectorError)>>,
+    streams: impl IntoIterator<Item = Result<ToRead, (String, ConnectorError)>>,
 ) -> Result<(), ConnectorError> {
     let at_once = out.streams_at_once().max(1) as usize;
     let mut waiting = streams.into_iter();
-    let mut open: Vec<OpenStream> = Vec::new();
+    let mut open: Vec<Open> = Vec::new();
+    let mut downloads = Downloads::default();
     let mut turn = 0;
     loop {
         while open.len() < at_once {
             let Some(next) = waiting.next() else { break };
-            let opened = next.and_then(|s| {
-                let name = s.stream.name.clone();
-                open_stream(client, out, &s.stream, s.mode, s.start).map_err(|e| (name, e))
-            });
-            let failed = match opened {
+            let failed = match next.and_then(|s| Open::start(client, out, s)) {
                 Ok(Some(stream)) => {
                     open.push(stream);
                     Ok(())
@@ -74,7 +156,9 @@ pub fn read_streams<H: Transport, O: Output>(
             return Ok(());
         }
         let i = turn % open.len();
-        match open[i].step(client, out) {
+        // A download not yet due waits its turn only while a record stream can use the time.
+        let others = open.iter().any(|o| matches!(o, Open::Records(_)));
+        match open[i].step(client, out, &mut downloads, others) {
             Ok(true) => turn = i + 1,
             outcome => {
                 let mut stream = open.remove(i);
@@ -82,7 +166,7 @@ pub fn read_streams<H: Transport, O: Output>(
                 let ended = outcome.and_then(|_| stream.finish(client, out));
                 if let Err(error) = ended {
                     let error = stream.failed(out, error);
-                    stream_failed(out, &stream.read.stream.name, error)
+                    stream_failed(out, stream.name(), error)
                         .map_err(|error| end_all(out, &mut open, error))?;
                 }
             }
@@ -90,15 +174,11 @@ pub fn read_streams<H: Transport, O: Output>(
     }
 }
 
-/// The read ends on `error` with `open` streams in progress: each keeps the state of the pages
-/// it emitted in full (the host marks them incomplete).
-fn end_all<O: Output>(
-    out: &mut O,
-    open: &mut [OpenStream],
-    error: ConnectorError,
-) -> ConnectorError {
+/// The read ends on `error` with `open` streams in progress: each keeps the state of what it
+/// did in full (the host marks them incomplete).
+fn end_all<O: Output>(out: &mut O, open: &mut [Open], error: ConnectorError) -> ConnectorError {
     for stream in open.iter_mut() {
-        stream.read.keep_what_was_emitted(out);
+        stream.keep_what_was_done(out);
     }
     error
 }
