@@ -121,3 +121,44 @@ fn spec_check_and_discover_print_valid_messages() {
         assert_valid_protocol(&done.stdout);
     }
 }
+
+#[test]
+fn attachments_streams_print_valid_messages_and_records() {
+    let mock = mock(MockConfig {
+        files: vec![0, 2048],
+        ..MockConfig::default()
+    });
+    let files = Files::new();
+    let mut config = mock.connector_config(100);
+    config["table_id"] = serde_json::json!(mock_feishu::files::FILES_TABLE_ID);
+    config["attachments"] = serde_json::json!("files");
+    let config = files.json("config.json", &config);
+    let discovered = run(&["discover", "--config", &config]);
+    assert_eq!(discovered.code, 0, "{}", discovered.stderr);
+    assert_valid_protocol(&discovered.stdout);
+    let catalog_line = discovered
+        .stdout
+        .lines()
+        .find(|l| l.contains("\"CATALOG\""))
+        .expect("catalog");
+    let catalog = files.text("catalog.jsonl", catalog_line);
+    let configured = serde_json::json!({"streams": [{
+        "stream": {"name": "records_attachments"}, "sync_mode": "incremental",
+        "destination_sync_mode": "append_dedup", "include_files": true}]});
+    let configured = files.json("configured.json", &configured);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = dir.path().to_string_lossy().into_owned();
+    let read = run(&[
+        "read",
+        "--config",
+        &config,
+        "--catalog",
+        &configured,
+        "--files-dir",
+        &dir,
+    ]);
+    assert_eq!(read.code, 0, "{}", read.stderr);
+    assert_eq!(read.records().len(), 2);
+    assert_valid_protocol(&read.stdout);
+    validate("validate_records.py", &[&catalog], &read.stdout);
+}

@@ -22,7 +22,7 @@ use crate::host::{
 };
 use crate::read::catalog::{StreamDef, SyncMode};
 use crate::read::records::RecordsPage;
-use crate::read::stream_read::unchanged_and_recent;
+use crate::read::revision::unchanged_and_recent;
 use crate::state::incremental::{SavedState, StateIdentity, attachments_state};
 use crate::state::record_ids::NameSet;
 use crate::values::fields::FieldInfo;
@@ -812,7 +812,6 @@ mod tests {
     use crate::config::Config;
     use crate::fake::{FakeHost, FakeOutput, json, token_ok};
     use crate::read::records::TableRef;
-    use crate::read::stream_read::ToRead;
 
     /// Reads an attachments stream of table tbl1 whose searches Feishu answers with `page`.
     fn scan(page: &'static str) -> Result<(), ConnectorError> {
@@ -845,11 +844,14 @@ mod tests {
             file_reference: false,
         };
         let mut out = FakeOutput::default();
-        let streams = [Ok(ToRead::Attachments(stream))];
-        crate::read::stream_read::read_streams(&mut client, &mut out, streams)?;
-        match out.failures.pop() {
-            Some((_, error)) => Err(error),
-            None => Ok(()),
+        let mut downloads = Downloads::default();
+        let mut run = AttachmentRun::open(&mut client, &mut out, stream)?.expect("a scan");
+        loop {
+            match run.step(&mut client, &mut out, &mut downloads, false) {
+                Ok(true) => {}
+                Ok(false) => return run.finish(&mut out),
+                Err(error) => return Err(run.failed(&mut out, error)),
+            }
         }
     }
 

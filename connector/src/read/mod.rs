@@ -5,6 +5,7 @@
 //! | [`catalog`] | the streams offered and the configured catalog's choices |
 //! | [`attachments`] | attachments streams: each file downloaded once, a chunk at a time |
 //! | [`stream_read`] | streams read at once, taking turns page by page, each opened and ended |
+//! | [`revision`] | whether a table changed since a stream's last read (its revision) |
 //! | [`planning`] | a stream's searches planned: sort, filters, creation-time ranges |
 //! | [`ranges`] | a big table split into ranges of creation time read at once |
 //! | [`pages`] | each range's lane of pages: prefetch, counts, emitted ids, resume points |
@@ -20,6 +21,7 @@ pub mod pages;
 pub mod planning;
 pub mod ranges;
 pub mod records;
+pub mod revision;
 pub mod scan;
 pub mod schema_drift;
 pub mod stream_read;
