@@ -34,6 +34,15 @@ pub enum DownloadFault {
     Slow(std::time::Duration),
 }
 
+/// A record added to the files table since start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Added {
+    /// With a new file of this many bytes.
+    File(u64),
+    /// With the file of record `i` (its token).
+    CopyOf(usize),
+}
+
 /// The file token of file `i` of the files table.
 pub fn file_token(i: usize) -> String {
     format!("boxcnFile{i:06}")
@@ -61,9 +70,9 @@ fn splitmix(mut x: u64) -> u64 {
     x ^ (x >> 31)
 }
 
-/// Record `i` of the files table, with `size` bytes in its attachment.
-pub fn file_record(i: usize, size: u64, advanced: bool) -> Value {
-    let token = file_token(i);
+/// Record `i` of the files table, holding file `file` of `size` bytes.
+pub fn file_record(i: usize, file: usize, size: u64, advanced: bool) -> Value {
+    let token = file_token(file);
     let mut url = format!("https://open.feishu.cn/open-apis/drive/v1/medias/{token}/download");
     if advanced {
         url.push_str("?extra=");
@@ -75,7 +84,7 @@ pub fn file_record(i: usize, size: u64, advanced: bool) -> Value {
             "名称": [{"type": "text", "text": format!("文件 {i}")}],
             FILES_FIELD: [{
                 "file_token": token,
-                "name": format!("文件 {i}.bin"),
+                "name": format!("文件 {file}.bin"),
                 "size": size,
                 "type": "application/octet-stream",
                 "url": url,
@@ -109,18 +118,24 @@ fn encode(raw: &str) -> String {
 }
 
 impl AppState {
-    /// Sizes of the files table's files (configured, then added).
-    pub(crate) fn file_sizes(&self) -> Vec<u64> {
-        let mut sizes = self.config.files.clone();
-        sizes.extend(self.shared().files_added.iter().copied());
-        sizes
+    /// The files table's records: the file each holds (by index) and its size.
+    pub(crate) fn file_rows(&self) -> Vec<(usize, u64)> {
+        let mut rows: Vec<(usize, u64)> = self.config.files.iter().copied().enumerate().collect();
+        for added in self.shared().files_added.clone() {
+            let row = match added {
+                Added::File(size) => (rows.len(), size),
+                Added::CopyOf(i) => rows[i],
+            };
+            rows.push(row);
+        }
+        rows
     }
 
     /// The size of the file named `token`, and whether it is in the files table.
     fn file_size(&self, token: &str) -> Option<(u64, bool)> {
         if let Some(i) = token.strip_prefix("boxcnFile") {
             let i: usize = i.parse().ok()?;
-            return self.file_sizes().get(i).map(|&s| (s, true));
+            return self.file_rows().get(i).map(|&(_, size)| (size, true));
         }
         if token == "boxcnAll" {
             return Some((2048, false));
@@ -133,7 +148,7 @@ impl AppState {
 
 /// `POST …/records/search` of the files table: every record, paged.
 pub(crate) fn files_search(state: &AppState, q: &HashMap<String, String>) -> Response {
-    let sizes = state.file_sizes();
+    let rows = state.file_rows();
     let page_size: usize = q
         .get("page_size")
         .and_then(|s| s.parse().ok())
@@ -142,15 +157,15 @@ pub(crate) fn files_search(state: &AppState, q: &HashMap<String, String>) -> Res
     let Some(offset) = list_offset(q) else {
         return forged_page_token();
     };
-    let end = (offset + page_size).min(sizes.len());
+    let end = (offset + page_size).min(rows.len());
     let advanced = state.config.files_advanced;
     let items: Vec<Value> = (offset.min(end)..end)
-        .map(|i| file_record(i, sizes[i], advanced))
+        .map(|i| file_record(i, rows[i].0, rows[i].1, advanced))
         .collect();
-    let has_more = end < sizes.len();
+    let has_more = end < rows.len();
     ok(
         json!({"has_more": has_more, "page_token": if has_more { page_token(end) } else { String::new() },
-              "total": sizes.len(), "items": items}),
+              "total": rows.len(), "items": items}),
     )
 }
 

@@ -158,7 +158,7 @@ struct Shared {
     /// See [`MockConfig::edits_keep_revision`].
     edits_keep_revision: bool,
     /// Files added to the files table since start (their sizes).
-    files_added: Vec<u64>,
+    files_added: Vec<files::Added>,
     /// Download requests seen, and when those of the last second arrived.
     downloads: usize,
     recent_downloads: std::collections::VecDeque<Instant>,
@@ -345,8 +345,16 @@ impl MockFeishu {
     /// Adds a record with one file of `size` bytes to the files table; returns its file token.
     pub fn add_file(&self, size: u64) -> String {
         let mut shared = self.shared.lock().unwrap_or_else(|p| p.into_inner());
-        shared.files_added.push(size);
+        shared.files_added.push(files::Added::File(size));
         files::file_token(self.configured_files + shared.files_added.len() - 1)
+    }
+
+    /// Adds a record to the files table holding the same file as record `i` (its token),
+    /// as a copied record does; returns that token.
+    pub fn add_file_copy(&self, i: usize) -> String {
+        let mut shared = self.shared.lock().unwrap_or_else(|p| p.into_inner());
+        shared.files_added.push(files::Added::CopyOf(i));
+        files::file_token(i)
     }
 
     /// Download requests seen so far, and those answered 429 for the download quota.

@@ -162,6 +162,20 @@ fn files_arrive_byte_identical_once_and_then_only_new_ones() {
     assert_eq!(records[0]["file_token"], token.as_str());
     assert_stored(records[0], dir.path(), sizes.len(), 2048);
     assert_eq!(mock.downloads().0, 5, "only the new file");
+
+    // A record holding a file another record holds (a copied record) gets its row too.
+    let copied = mock.add_file_copy(1);
+    let fourth = read_files(&config, dir.path(), Some(&states(&third)));
+    assert_eq!(fourth.code, 0, "{}", fourth.stderr);
+    let records = fourth.records();
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["record_id"], "recFile000005");
+    assert_eq!(records[0]["file_token"], copied.as_str());
+    assert_eq!(
+        records[0]["sha256"],
+        hex_sha256(&file_bytes(&copied, 0, 1000))
+    );
+    assert_eq!(mock.downloads().0, 6);
 }
 
 #[test]

@@ -7,7 +7,7 @@
 //! Flow: [`AttachmentRun::open`] (STARTED, the state's files, or a skip when the table is
 //! unchanged) → [`AttachmentRun::step`], taking turns with the run's record streams: the next
 //! page of the scan, or one attachment of it (skipped when done, else downloaded, then its
-//! record) → [`AttachmentRun::finish`]: the state (the file tokens done, saved before each page
+//! record) → [`AttachmentRun::finish`]: the state (the attachments done, saved before each page
 //! too) and COMPLETE. A download cut
 //! short is dropped by the host and tried again; a file that still fails, or the run's
 //! `max_downloads`, ends the stream with the error naming the record and the file, the state
@@ -150,6 +150,14 @@ struct Attachment {
 }
 
 impl Attachment {
+    /// What the state remembers of it once its record was emitted: record, field and file.
+    fn key(&self) -> String {
+        format!(
+            "{}\u{0}{}\u{0}{}",
+            self.record_id, self.field.id, self.file_token
+        )
+    }
+
     /// How messages name it.
     fn shown(&self) -> String {
         format!(
@@ -171,12 +179,11 @@ struct Downloaded {
 /// that it takes turns with the record streams of the run instead of holding them up.
 pub struct AttachmentRun {
     stream: AttachmentStream,
-    /// File tokens downloaded by earlier runs (incremental) and this one.
+    /// The attachments (record, field and file) whose records earlier runs (incremental) and
+    /// this one emitted.
     done: NameSet,
     /// Files downloaded in this run, by file token.
     run: HashMap<String, Downloaded>,
-    /// Records emitted in this run (record, field and file), against repeated pages.
-    emitted: NameSet,
     identity: StateIdentity,
     started_ms: i64,
     /// The scan: where it stands, and what it saw.
@@ -225,7 +232,7 @@ impl AttachmentRun {
             );
             out.log(LogLevel::Warn, &message);
         }
-        let done = match stream.saved.files_done.clone() {
+        let done = match stream.saved.attachments_done.clone() {
             Some(done) if incremental && same_table => done,
             _ => NameSet::default(),
         };
@@ -237,7 +244,6 @@ impl AttachmentRun {
             stream,
             done,
             run: HashMap::new(),
-            emitted: NameSet::default(),
             identity,
             started_ms,
             scan: Scan::default(),
@@ -281,8 +287,8 @@ impl AttachmentRun {
         others: bool,
     ) -> Result<bool, ConnectorError> {
         if let Some(attachment) = self.scan.queue.front() {
-            let token = &attachment.file_token;
-            let downloads_it = !self.run.contains_key(token) && !self.done.contains(token);
+            let downloads_it = !self.run.contains_key(&attachment.file_token)
+                && !self.done.contains(&attachment.key());
             if downloads_it && others && !downloads.due(client.transport().now_ms()) {
                 return Ok(true);
             }
@@ -394,24 +400,17 @@ impl AttachmentRun {
         downloads: &mut Downloads,
         attachment: Attachment,
     ) -> Result<(), ConnectorError> {
-        let in_run = self.run.contains_key(&attachment.file_token);
-        if !in_run && self.done.contains(&attachment.file_token) {
+        let key = attachment.key();
+        if self.done.contains(&key) {
             return Ok(());
         }
-        let key = format!(
-            "{}\u{0}{}\u{0}{}",
-            attachment.record_id, attachment.field.id, attachment.file_token
-        );
-        if !self.emitted.insert(&key) {
-            return Ok(());
-        }
-        if !in_run {
+        if !self.run.contains_key(&attachment.file_token) {
             let downloaded = self
                 .fetch(client, out, downloads, &attachment)
                 .map_err(|e| e.context(attachment.shown()))?;
-            self.done.insert(&attachment.file_token);
             self.run.insert(attachment.file_token.clone(), downloaded);
         }
+        self.done.insert(&key);
         let downloaded = &self.run[&attachment.file_token];
         let record = self.record(&attachment, downloaded);
         out.emit_records(&self.stream.def.name, vec![record])

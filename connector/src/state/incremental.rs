@@ -32,8 +32,9 @@ pub const BELONGS_TO: &str = "table";
 pub const CURSOR_IDS: &str = "cursor_ids";
 /// State member holding where a read stopped part way stood ([`ResumePoint`]).
 pub const RESUME: &str = "resume";
-/// State member of an attachments stream: the file tokens downloaded ([`NameSet`]).
-pub const FILES_DONE: &str = "files_done";
+/// State member of an attachments stream: the attachments (record, field and file token) whose
+/// records were emitted, their files stored ([`NameSet`]).
+pub const ATTACHMENTS_DONE: &str = "attachments_done";
 /// Records emitted with exactly the cursor's time are remembered by id up to this many; past
 /// it they are emitted again by the next read (a tie that large is rare).
 pub const MAX_CURSOR_IDS: usize = 10_000;
@@ -55,8 +56,8 @@ pub struct SavedState {
     pub resume: Option<ResumePoint>,
     /// When the stream was last read for real (ms since the epoch).
     pub read_at: Option<i64>,
-    /// The files an attachments stream has downloaded, by file token.
-    pub files_done: Option<NameSet>,
+    /// The attachments an attachments stream has done (record, field and file token).
+    pub attachments_done: Option<NameSet>,
 }
 
 /// The table a state belongs to: the Base (by a hash of its app token, which the state must
@@ -266,8 +267,8 @@ fn saved_state(stream_state: &Value, stream: &str) -> Result<SavedState, Connect
     let resume = member(RESUME)
         .map(|v| ResumePoint::from_state(v).map_err(|why| drop_it(RESUME, why)))
         .transpose()?;
-    let files_done = member(FILES_DONE)
-        .map(|v| NameSet::from_state(v).map_err(|why| drop_it(FILES_DONE, why)))
+    let attachments_done = member(ATTACHMENTS_DONE)
+        .map(|v| NameSet::from_state(v).map_err(|why| drop_it(ATTACHMENTS_DONE, why)))
         .transpose()?;
     Ok(SavedState {
         cursor: integer(CURSOR_FIELD, "ms since the epoch")?,
@@ -277,18 +278,18 @@ fn saved_state(stream_state: &Value, stream: &str) -> Result<SavedState, Connect
         cursor_ids,
         resume,
         read_at: integer(READ_AT, "ms since the epoch")?,
-        files_done,
+        attachments_done,
     })
 }
 
-/// The state of an attachments stream: the table it belongs to, the files it downloaded and,
+/// The state of an attachments stream: the table it belongs to, the attachments it did and,
 /// after a complete scan, the table's revision then and when the scan began (`scanned`).
 pub fn attachments_state(
     identity: &StateIdentity,
     done: &NameSet,
     scanned: Option<(i64, i64)>,
 ) -> String {
-    let mut state = json!({BELONGS_TO: identity.to_state(), FILES_DONE: done.to_state()});
+    let mut state = json!({BELONGS_TO: identity.to_state(), ATTACHMENTS_DONE: done.to_state()});
     if let Some((revision, read_at)) = scanned {
         state[TABLE_REVISION] = json!(revision);
         state[READ_AT] = json!(read_at);
