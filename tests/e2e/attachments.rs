@@ -33,9 +33,20 @@ fn read_files(config: &Value, dir: &Path, state: Option<&Value>) -> Run {
 
 /// [`read_files`] with `extra` flags.
 fn read_files_with(config: &Value, dir: &Path, state: Option<&Value>, extra: &[&str]) -> Run {
+    read_into(config, &catalog(), dir, state, extra)
+}
+
+/// Reads the streams `catalog` selects with files going into `dir`.
+fn read_into(
+    config: &Value,
+    catalog: &Value,
+    dir: &Path,
+    state: Option<&Value>,
+    extra: &[&str],
+) -> Run {
     let files = Files::new();
     let config = files.json("config.json", config);
-    let catalog = files.json("catalog.json", &catalog());
+    let catalog = files.json("catalog.json", catalog);
     let dir = dir.to_string_lossy().into_owned();
     let mut args = vec![
         "read",
@@ -432,23 +443,11 @@ fn downloads_take_turns_with_the_record_streams() {
     });
     let mut config = config(&mock);
     config["page_size"] = json!(1);
-    let files = Files::new();
-    let config = files.json("config.json", &config);
     let both = json!({"streams": [
         {"stream": {"name": "records"}, "sync_mode": "full_refresh"},
         {"stream": {"name": STREAM}, "sync_mode": "full_refresh"}]});
-    let catalog = files.json("catalog.json", &both);
     let dir = tempfile::tempdir().unwrap();
-    let dir_arg = dir.path().to_string_lossy().into_owned();
-    let run = run(&[
-        "read",
-        "--config",
-        &config,
-        "--catalog",
-        &catalog,
-        "--files-dir",
-        &dir_arg,
-    ]);
+    let run = read_into(&config, &both, dir.path(), None, &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let count = |stream: &str| {
         run.of_type("RECORD")
