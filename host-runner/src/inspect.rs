@@ -38,6 +38,8 @@ pub struct Inspection {
     pub max_rps: usize,
     /// Streams read at once (by one instance, taking turns page by page).
     pub concurrency: usize,
+    /// Where files it hands over (the `files` interface) would be written; None: refused.
+    pub files_dir: Option<String>,
     /// Config fields the spec marks `x-host-secret`: the component sees a placeholder, the
     /// host puts the value into requests to granted hosts.
     pub kept_by_host: Vec<String>,
@@ -170,6 +172,11 @@ pub fn inspect(
             .max_rps
             .unwrap_or(crate::sandbox::request_rate::DeclaredLimit::of_spec(&spec).max_rps),
         concurrency: settings.concurrency,
+        files_dir: settings
+            .files_dir
+            .as_ref()
+            .map(|dir| std::path::absolute(dir).unwrap_or_else(|_| dir.clone()))
+            .map(|dir| dir.display().to_string()),
         kept_by_host: crate::sandbox::placeholders::host_secret_fields(&spec),
         check: None,
     })

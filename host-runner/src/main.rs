@@ -178,6 +178,12 @@ fn describe(i: &host_runner::Inspection, component: &std::path::Path) -> String 
         if i.max_rps == 0 { " (no limit)" } else { "" },
         i.concurrency
     ));
+    match &i.files_dir {
+        Some(dir) => text.push_str(&format!(
+            "files it hands over go under {dir} (--files-dir), at paths it names inside it\n"
+        )),
+        None => text.push_str("files it hands over are refused (no files directory)\n"),
+    }
     if let Some(check) = &i.check {
         text.push_str("\nchecking the config (through the grants above), the component said:\n");
         for line in &check.logs {

@@ -52,6 +52,14 @@ fn inspect_shows_the_interface_and_the_grants() {
     assert_eq!(view["grants"][0]["source"], "config field lark_host");
     assert_eq!(view["max_memory_mib"], 256);
     assert_eq!(view["concurrency"], 4);
+    assert!(
+        imports
+            .iter()
+            .any(|i| i.starts_with("datasource:connector/files")),
+        "{imports:?}"
+    );
+    let files_dir = std::path::absolute("files").unwrap();
+    assert_eq!(view["files_dir"], files_dir.display().to_string());
     assert!(view.get("check").is_none(), "{view}");
     assert!(
         mock.requests().is_empty(),
@@ -64,6 +72,17 @@ fn inspect_shows_the_interface_and_the_grants() {
     let (code, text) = inspect(&["--config", &config]);
     assert_eq!(code, 0, "{text}");
     assert!(text.contains("4 streams at once\n"), "{text}");
+    let dir = files.text("dir-marker", "");
+    let dir = std::path::Path::new(&dir).parent().unwrap().join("out");
+    let dir_arg = dir.to_string_lossy().into_owned();
+    let (code, text) = inspect(&["--config", &config, "--offline", "--files-dir", &dir_arg]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains(&format!(
+            "files it hands over go under {dir_arg} (--files-dir)"
+        )),
+        "{text}"
+    );
 
     let mut no_host = mock.connector_config(100);
     no_host.as_object_mut().map(|o| o.remove("lark_host"));
