@@ -236,8 +236,10 @@ impl AttachmentRun {
             Some(done) if incremental && same_table => done,
             _ => NameSet::default(),
         };
+        // Only a state that names this table may vouch for its revision.
+        let named = stream.saved.identity.is_some() && same_table;
         let unchanged = incremental
-            && same_table
+            && named
             && unchanged_and_recent(client, out, &stream.def, &stream.saved, started_ms);
         let vouched = stream.saved.revision.zip(stream.saved.read_at);
         let run = Self {
@@ -811,9 +813,15 @@ mod tests {
     use crate::config::Config;
     use crate::fake::{FakeHost, FakeOutput, json, token_ok};
     use crate::read::records::TableRef;
+    use crate::state::incremental::StateIdentity;
 
     /// Reads an attachments stream of table tbl1 whose searches Feishu answers with `page`.
     fn scan(page: &'static str) -> Result<(), ConnectorError> {
+        scan_with(page, SavedState::default()).0
+    }
+
+    /// [`scan`] from `saved` (revision 3 in the tables list); also the searches it sent.
+    fn scan_with(page: &'static str, saved: SavedState) -> (Result<(), ConnectorError>, usize) {
         let config = Config::parse(
             r#"{"app_id":"cli_1","app_secret":"s3cret","app_token":"app1","table_id":"tbl1","lark_host":"http://127.0.0.1:9","attachments":"files"}"#,
         )
@@ -839,17 +847,33 @@ mod tests {
             },
             fields: vec![field()],
             mode: SyncMode::Incremental,
-            saved: SavedState::default(),
+            saved,
             file_reference: false,
         };
         let mut out = FakeOutput::default();
+        let result = read_whole(&mut client, &mut out, stream);
+        let searches = client.transport().requests.iter();
+        let searches = searches
+            .filter(|r| r.url.contains("/records/search"))
+            .count();
+        (result, searches)
+    }
+
+    /// Drives an attachments stream to its end, as the read loop does.
+    fn read_whole(
+        client: &mut FeishuClient<FakeHost>,
+        out: &mut FakeOutput,
+        stream: AttachmentStream,
+    ) -> Result<(), ConnectorError> {
         let mut downloads = Downloads::default();
-        let mut run = AttachmentRun::open(&mut client, &mut out, stream)?.expect("a scan");
+        let Some(mut run) = AttachmentRun::open(client, out, stream)? else {
+            return Ok(());
+        };
         loop {
-            match run.step(&mut client, &mut out, &mut downloads, false) {
+            match run.step(client, out, &mut downloads, false) {
                 Ok(true) => {}
-                Ok(false) => return run.finish(&mut out),
-                Err(error) => return Err(run.failed(&mut out, error)),
+                Ok(false) => return run.finish(out),
+                Err(error) => return Err(run.failed(out, error)),
             }
         }
     }
@@ -868,6 +892,32 @@ mod tests {
         let whole = r#"{"code":0,"data":{"has_more":false,"total":2,"items":[
             {"record_id":"recA","fields":{}},{"record_id":"recB","fields":{}}]}}"#;
         scan(whole).unwrap();
+    }
+
+    #[test]
+    fn only_a_state_naming_this_table_skips_the_scan() {
+        let page = r#"{"code":0,"data":{"has_more":false,"total":0,"items":[]}}"#;
+        let table = TableRef {
+            app_token: "app1".into(),
+            table_id: "tbl1".into(),
+            view_id: None,
+        };
+        let saved = |identity: Option<StateIdentity>| SavedState {
+            revision: Some(3),
+            read_at: Some(1_800_000_000_000),
+            identity,
+            ..SavedState::default()
+        };
+        let searches = |saved: SavedState| {
+            let (result, requests) = scan_with(page, saved);
+            result.unwrap();
+            requests
+        };
+        assert_eq!(searches(saved(Some(StateIdentity::of(&table)))), 0);
+        assert_eq!(searches(saved(None)), 1, "a state that names no table");
+        let mut other = table.clone();
+        other.table_id = "tbl2".into();
+        assert_eq!(searches(saved(Some(StateIdentity::of(&other)))), 1);
     }
 
     #[test]
