@@ -129,10 +129,25 @@ pub struct Downloads {
 }
 
 impl Downloads {
-    /// Whether Feishu's 5 downloads a second let one start at `now_ms`.
-    pub fn due(&self, now_ms: u64) -> bool {
+    /// When Feishu's 5 downloads a second let the next one start (monotonic ms).
+    fn next_start_ms(&self) -> u64 {
         self.last_start_ms
-            .is_none_or(|last| now_ms >= last + DOWNLOAD_SPACING_MS)
+            .map_or(0, |last| last + DOWNLOAD_SPACING_MS)
+    }
+
+    /// Whether a download may start at `now_ms`.
+    pub fn due(&self, now_ms: u64) -> bool {
+        now_ms >= self.next_start_ms()
+    }
+
+    /// Waits until a download may start, and counts it as started now.
+    fn start<T: Transport>(&mut self, transport: &mut T) {
+        let (now, due) = (transport.now_ms(), self.next_start_ms());
+        if now < due {
+            transport.sleep(Duration::from_millis(due - now));
+        }
+        self.last_start_ms = Some(transport.now_ms());
+        self.started += 1;
     }
 }
 
@@ -459,9 +474,7 @@ impl AttachmentRun {
             open: None,
         };
         let outcome = self.tries(client, out, downloads, attachment, &mut file);
-        if let Some(open) = file.open.take() {
-            out.abort_file(open.handle);
-        }
+        file.drop_open(out);
         let stored = outcome?;
         let at_ms = client.transport().epoch_ms();
         Ok(Downloaded {
@@ -489,8 +502,7 @@ impl AttachmentRun {
                      (or raise `max_downloads`) to go on"
                 )));
             }
-            pace(client, downloads);
-            downloads.started += 1;
+            downloads.start(client.transport());
             match download(client, out, attachment, file)? {
                 Ok(stored) => return Ok(stored),
                 Err(why) => {
@@ -533,23 +545,20 @@ impl AttachmentRun {
     }
 }
 
-/// Waits until a download may start (Feishu's 5 a second).
-fn pace<H: Transport>(client: &mut FeishuClient<H>, downloads: &mut Downloads) {
-    let now = client.transport().now_ms();
-    if let Some(last) = downloads.last_start_ms {
-        let due = last + DOWNLOAD_SPACING_MS;
-        if now < due {
-            client.transport().sleep(Duration::from_millis(due - now));
-        }
-    }
-    downloads.last_start_ms = Some(client.transport().now_ms());
-}
-
 /// The host's file a download writes: where, and the open one with the bytes it holds.
 struct FileOnHost<'a> {
     stream: &'a str,
     path: &'a str,
     open: Option<OpenFile>,
+}
+
+impl FileOnHost<'_> {
+    /// Drops the file being written, if one is, and what it holds.
+    fn drop_open<O: Output>(&mut self, out: &mut O) {
+        if let Some(open) = self.open.take() {
+            out.abort_file(open.handle);
+        }
+    }
 }
 
 /// A file open on the host.
@@ -572,21 +581,16 @@ fn download<H: Transport, O: Output>(
     let from = file.open.as_ref().map(|f| f.written).filter(|&n| n > 0);
     let (head, mut body) = open_download(client, attachment, from)?;
     let resumed = from.filter(|&n| head.status == 206 && content_range_start(&head) == Some(n));
-    if resumed.is_none() && head.status == 206 {
-        // Part of the file, but not from the byte asked: nothing to build on. Start over.
-        if let Some(open) = file.open.take() {
-            out.abort_file(open.handle);
-        }
-        return Ok(Err(format!(
-            "the answer held the file from byte {:?}, not from byte {}",
-            content_range_start(&head),
-            from.unwrap_or(0)
-        )));
-    }
     if resumed.is_none() {
         // A first answer, or a server that sent the whole file again: start the file anew.
-        if let Some(open) = file.open.take() {
-            out.abort_file(open.handle);
+        file.drop_open(out);
+        if head.status == 206 {
+            // Part of the file, but not from the byte asked: nothing to build on.
+            return Ok(Err(format!(
+                "the answer held the file from byte {:?}, not from byte {}",
+                content_range_start(&head),
+                from.unwrap_or(0)
+            )));
         }
         let size = head
             .header("content-length")
