@@ -175,8 +175,7 @@ pub fn inspect(
         files_dir: settings
             .files_dir
             .as_ref()
-            .map(|dir| std::path::absolute(dir).unwrap_or_else(|_| dir.clone()))
-            .map(|dir| dir.display().to_string()),
+            .map(|dir| crate::sandbox::files::absolute(dir).display().to_string()),
         kept_by_host: crate::sandbox::placeholders::host_secret_fields(&spec),
         check: None,
     })

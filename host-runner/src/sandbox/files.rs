@@ -156,7 +156,8 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn absolute(path: &Path) -> PathBuf {
+/// `path` made absolute against the working directory (as it is when that cannot be read).
+pub fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
 
