@@ -19,6 +19,7 @@ use crate::state::incremental::{self, SavedState};
 use crate::values::plain::Shape;
 use crate::values::schema::{records_schema, unknown_field};
 use serde_json::json;
+use std::collections::HashMap;
 
 /// The connection specification as JSON text.
 pub fn spec() -> String {
@@ -64,7 +65,9 @@ fn attachments_plan<H: Transport>(
         let fields = base::fields(client, app_token, &stream.table.table_id)?;
         if !attachment_fields(&fields).is_empty() {
             tables += 1;
-            scan += total.div_ceil(500).max(1);
+            scan += total
+                .div_ceil(u64::from(attachments::SCAN_PAGE_SIZE))
+                .max(1);
         }
     }
     let max = client.config().max_downloads;
@@ -322,10 +325,7 @@ pub fn read<H: Transport, O: Output>(
             let chosen =
                 attachments_selected(&mut client, &app_token, &offered, &mut selected, all);
             let streams = chosen.into_iter().map(|(def, mode, fields)| {
-                let saved = match mode {
-                    SyncMode::Incremental => saved.remove(&def.name).unwrap_or_default(),
-                    SyncMode::FullRefresh => SavedState::default(),
-                };
+                let saved = saved_for(&mut saved, &def.name, mode);
                 let file_reference = with_files.contains(&def.name);
                 let name = def.name.clone();
                 fields
@@ -346,10 +346,7 @@ pub fn read<H: Transport, O: Output>(
     let started_ms = client.transport().epoch_ms();
     let streams = selected.into_iter().map(|(name, mode)| {
         let stream = catalog::match_stream(&name, &offered).map_err(|e| (name.clone(), e))?;
-        let saved = match mode {
-            SyncMode::Incremental => saved.remove(&stream.name).unwrap_or_default(),
-            SyncMode::FullRefresh => SavedState::default(),
-        };
+        let saved = saved_for(&mut saved, &stream.name, mode);
         let start = StreamStart {
             saved,
             started_ms,
@@ -366,6 +363,15 @@ pub fn read<H: Transport, O: Output>(
         .into_iter()
         .map(|s| s.map(ToRead::Attachments));
     read_streams(&mut client, out, streams.chain(attachments))
+}
+
+/// The saved state a stream read in `mode` starts from (taken out of `saved`): its own when
+/// incremental, none for a full refresh.
+fn saved_for(saved: &mut HashMap<String, SavedState>, name: &str, mode: SyncMode) -> SavedState {
+    match mode {
+        SyncMode::Incremental => saved.remove(name).unwrap_or_default(),
+        SyncMode::FullRefresh => SavedState::default(),
+    }
 }
 
 /// An attachments stream selected: its name, table and revision, its sync mode, and its
@@ -460,7 +466,7 @@ fn single_table_revision<H: Transport, O: Output>(
 /// deleted, say): such state is ignored, as Airbyte's sources do.
 fn warn_of_stale_state<O: Output>(
     out: &mut O,
-    saved: &std::collections::HashMap<String, SavedState>,
+    saved: &HashMap<String, SavedState>,
     offered: &[StreamDef],
 ) {
     let mut stale: Vec<&String> = saved

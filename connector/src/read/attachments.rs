@@ -36,7 +36,7 @@ pub const ATTACHMENT_TYPE: i64 = 17;
 /// What an attachments stream's name adds to its table stream's name.
 pub const SUFFIX: &str = "_attachments";
 /// Records a page of the attachments scan asks for (Feishu's most).
-const SCAN_PAGE_SIZE: u32 = 500;
+pub const SCAN_PAGE_SIZE: u32 = 500;
 /// Feishu allows 5 downloads a second: one starts at most this often.
 const DOWNLOAD_SPACING_MS: u64 = 205;
 /// Tries of one file whose body was cut short (or came short) before the stream fails.
